@@ -1,0 +1,7 @@
+#include "framework/run/catalog.hpp"
+#include "framework/sweep/run_sweep_app.hpp"
+
+int main(int argc, char** argv) {
+  pbench::SweepHooks hooks{pbench::validate_run_config, pbench::catalog};
+  return pbench::run_sweep_main(argc, argv, hooks);
+}

@@ -1,0 +1,165 @@
+#include "framework/config/overrides.hpp"
+
+#include <cmath>
+#include <regex>
+
+#include "framework/config/yaml_io.hpp"
+#include "framework/util/errors.hpp"
+
+namespace pbench::cfg {
+namespace {
+
+std::string trim(const std::string& s) {
+  size_t b = s.find_first_not_of(" \t");
+  if (b == std::string::npos) return "";
+  size_t e = s.find_last_not_of(" \t");
+  return s.substr(b, e - b + 1);
+}
+
+// Splits on commas that are not inside brackets, braces, parentheses or quotes.
+std::vector<std::string> split_top_level(const std::string& s) {
+  std::vector<std::string> parts;
+  int depth = 0;
+  char quote = 0;
+  std::string cur;
+  for (char c : s) {
+    if (quote) {
+      if (c == quote) quote = 0;
+      cur += c;
+      continue;
+    }
+    if (c == '\'' || c == '"') quote = c;
+    if (c == '[' || c == '{' || c == '(') ++depth;
+    if (c == ']' || c == '}' || c == ')') --depth;
+    if (c == ',' && depth == 0) {
+      parts.push_back(trim(cur));
+      cur.clear();
+      continue;
+    }
+    cur += c;
+  }
+  parts.push_back(trim(cur));
+  return parts;
+}
+
+Node parse_element(const std::string& text, const Origin& origin) {
+  if (text.empty()) return Node::string("", origin);
+  Node n = parse_yaml_text(text, origin);
+  n.set_origin_recursive(origin);
+  return n;
+}
+
+std::vector<Node> parse_range(const std::string& args, const Origin& origin) {
+  std::vector<std::string> parts = split_top_level(args);
+  if (parts.empty() || parts.size() > 3)
+    throw InputError(origin.describe() + ": range() takes (stop), (start, stop) or (start, stop, step)");
+  std::vector<Node> nums;
+  bool any_float = false;
+  for (const auto& p : parts) {
+    Node n = parse_plain_scalar(p, origin);
+    if (!n.is_number()) throw InputError(origin.describe() + ": range() arguments must be numbers, got '" + p + "'");
+    any_float |= n.kind() == Node::Kind::Float;
+    nums.push_back(n);
+  }
+  double start = 0, stop, step = 1;
+  if (nums.size() == 1) {
+    stop = nums[0].as_double();
+  } else {
+    start = nums[0].as_double();
+    stop = nums[1].as_double();
+    if (nums.size() == 3) step = nums[2].as_double();
+  }
+  if (step == 0) throw InputError(origin.describe() + ": range() step must not be 0");
+  std::vector<Node> values;
+  for (long i = 0;; ++i) {
+    double v = start + double(i) * step;
+    if ((step > 0 && v >= stop - 1e-12 * std::fabs(step)) || (step < 0 && v <= stop + 1e-12 * std::fabs(step)))
+      break;
+    if (i > 100000) throw InputError(origin.describe() + ": range() has more than 100000 values");
+    values.push_back(any_float ? Node::real(v, origin) : Node::integer(int64_t(std::llround(v)), origin));
+  }
+  return values;
+}
+
+}  // namespace
+
+std::string Override::prefix() const {
+  switch (op) {
+    case Op::Set: return "";
+    case Op::Add: return "+";
+    case Op::ForceAdd: return "++";
+    case Op::Delete: return "~";
+  }
+  return "";
+}
+
+Override Override::with_value(size_t i) const {
+  Override o = *this;
+  o.values = {values.at(i)};
+  o.sweep = false;
+  o.text = prefix() + key + "=" + values.at(i).scalar_text();
+  if (!values.at(i).is_scalar()) o.text = prefix() + key + "=" + to_json(values.at(i), false);
+  return o;
+}
+
+std::vector<Node> parse_override_values(const std::string& value_text, const Origin& origin, bool& is_sweep) {
+  static const std::regex range_re(R"(^range\((.*)\)$)");
+  static const std::regex choice_re(R"(^choice\((.*)\)$)");
+  std::smatch m;
+  std::string v = trim(value_text);
+  is_sweep = false;
+  if (std::regex_match(v, m, range_re)) {
+    is_sweep = true;
+    return parse_range(m[1].str(), origin);
+  }
+  if (std::regex_match(v, m, choice_re)) {
+    is_sweep = true;
+    std::vector<Node> values;
+    for (const auto& part : split_top_level(m[1].str())) values.push_back(parse_element(part, origin));
+    return values;
+  }
+  std::vector<std::string> parts = split_top_level(v);
+  if (parts.size() > 1) {
+    is_sweep = true;
+    std::vector<Node> values;
+    for (const auto& part : parts) values.push_back(parse_element(part, origin));
+    return values;
+  }
+  return {parse_element(v, origin)};
+}
+
+Override parse_override(const std::string& text, const std::string& origin_label) {
+  Override o;
+  o.text = text;
+  Origin origin{origin_label.empty() ? "command line '" + text + "'" : origin_label, 0};
+  std::string rest = text;
+  if (rest.rfind("++", 0) == 0) {
+    o.op = Override::Op::ForceAdd;
+    rest = rest.substr(2);
+  } else if (rest.rfind("+", 0) == 0) {
+    o.op = Override::Op::Add;
+    rest = rest.substr(1);
+  } else if (rest.rfind("~", 0) == 0) {
+    o.op = Override::Op::Delete;
+    rest = rest.substr(1);
+  }
+  size_t eq = rest.find('=');
+  o.key = trim(eq == std::string::npos ? rest : rest.substr(0, eq));
+  static const std::regex key_re(R"(^[A-Za-z_][A-Za-z0-9_\-/]*(\.[A-Za-z0-9_\-]+)*$)");
+  if (!std::regex_match(o.key, key_re))
+    throw InputError(origin.describe() + ": '" + o.key +
+                     "' is not a valid key; expected a dotted path such as train.lr=1e-4");
+  if (eq == std::string::npos) {
+    if (o.op != Override::Op::Delete)
+      throw InputError(origin.describe() + ": missing '='; write " + o.key + "=VALUE (or ~" + o.key +
+                       " to delete)");
+    return o;
+  }
+  o.values = parse_override_values(rest.substr(eq + 1), origin, o.sweep);
+  if (o.sweep && o.op == Override::Op::Delete)
+    throw InputError(origin.describe() + ": a delete (~) cannot sweep over values");
+  if (o.values.empty()) throw InputError(origin.describe() + ": the sweep has no values");
+  return o;
+}
+
+}  // namespace pbench::cfg

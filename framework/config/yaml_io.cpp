@@ -1,0 +1,197 @@
+#include "framework/config/yaml_io.hpp"
+
+#include <yaml-cpp/yaml.h>
+
+#include <charconv>
+#include <cmath>
+#include <fstream>
+#include <limits>
+#include <nlohmann/json.hpp>
+#include <regex>
+#include <sstream>
+
+#include "framework/util/errors.hpp"
+
+namespace pbench::cfg {
+namespace {
+
+Origin origin_at(const Origin& base, const YAML::Mark& mark) {
+  Origin o = base;
+  if (mark.line >= 0 && base.line == 0 && base.source.find("command line") == std::string::npos)
+    o.line = mark.line + 1;
+  return o;
+}
+
+Node convert(const YAML::Node& y, const Origin& base) {
+  Origin o = origin_at(base, y.Mark());
+  switch (y.Type()) {
+    case YAML::NodeType::Undefined:
+    case YAML::NodeType::Null:
+      return Node::null(o);
+    case YAML::NodeType::Scalar:
+      // yaml-cpp tags quoted scalars "!" and plain ones "?".
+      if (y.Tag() == "?") return parse_plain_scalar(y.Scalar(), o);
+      if (y.Tag() == "tag:yaml.org,2002:int" || y.Tag() == "!!int" ||
+          y.Tag() == "tag:yaml.org,2002:float" || y.Tag() == "!!float")
+        return parse_plain_scalar(y.Scalar(), o);
+      return Node::string(y.Scalar(), o);
+    case YAML::NodeType::Sequence: {
+      Node list = Node::list(o);
+      for (const auto& item : y) list.push_back(convert(item, base));
+      return list;
+    }
+    case YAML::NodeType::Map: {
+      Node map = Node::map(o);
+      for (const auto& kv : y) {
+        std::string key = kv.first.Scalar();
+        if (map.find(key))
+          throw InputError(o.describe() + ": duplicate key '" + key + "'");
+        map.set(key, convert(kv.second, base));
+      }
+      return map;
+    }
+  }
+  return Node::null(o);
+}
+
+bool whole_int(const std::string& t, int64_t& out) {
+  static const std::regex re(R"([-+]?[0-9]+)");
+  if (!std::regex_match(t, re)) return false;
+  const char* b = t.data() + (t[0] == '+' ? 1 : 0);
+  auto res = std::from_chars(b, t.data() + t.size(), out);
+  return res.ec == std::errc() && res.ptr == t.data() + t.size();
+}
+
+bool whole_float(const std::string& t, double& out) {
+  static const std::regex re(R"([-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)?)");
+  if (std::regex_match(t, re)) {
+    const char* b = t.data() + (t[0] == '+' ? 1 : 0);
+    auto res = std::from_chars(b, t.data() + t.size(), out);
+    return res.ec == std::errc() && res.ptr == t.data() + t.size();
+  }
+  static const std::regex inf(R"([-+]?\.(inf|Inf|INF))");
+  static const std::regex nan(R"(\.(nan|NaN|NAN))");
+  if (std::regex_match(t, inf)) {
+    out = t[0] == '-' ? -std::numeric_limits<double>::infinity() : std::numeric_limits<double>::infinity();
+    return true;
+  }
+  if (std::regex_match(t, nan)) {
+    out = std::numeric_limits<double>::quiet_NaN();
+    return true;
+  }
+  return false;
+}
+
+void emit(YAML::Emitter& out, const Node& n) {
+  switch (n.kind()) {
+    case Node::Kind::Null: out << YAML::Null; break;
+    case Node::Kind::Bool: out << (n.as_bool() ? "true" : "false"); break;
+    case Node::Kind::Int:
+    case Node::Kind::Float: out << n.scalar_text(); break;
+    case Node::Kind::String: {
+      // Quote strings that would read back as another type, or are empty.
+      Node reread = parse_plain_scalar(n.as_string(), {});
+      bool needs_quotes = !reread.is_string() || n.as_string().empty();
+      if (needs_quotes) out << YAML::DoubleQuoted;
+      out << n.as_string();
+      break;
+    }
+    case Node::Kind::List:
+      out << YAML::BeginSeq;
+      for (const Node& item : n.items()) emit(out, item);
+      out << YAML::EndSeq;
+      break;
+    case Node::Kind::Map:
+      out << YAML::BeginMap;
+      for (size_t i = 0; i < n.keys().size(); ++i) {
+        out << YAML::Key << n.keys()[i] << YAML::Value;
+        emit(out, n.values()[i]);
+      }
+      out << YAML::EndMap;
+      break;
+  }
+}
+
+nlohmann::json to_json_value(const Node& n) {
+  switch (n.kind()) {
+    case Node::Kind::Null: return nullptr;
+    case Node::Kind::Bool: return n.as_bool();
+    case Node::Kind::Int: return n.as_int();
+    case Node::Kind::Float: return n.as_double();
+    case Node::Kind::String: return n.as_string();
+    case Node::Kind::List: {
+      auto arr = nlohmann::json::array();
+      for (const Node& item : n.items()) arr.push_back(to_json_value(item));
+      return arr;
+    }
+    case Node::Kind::Map: {
+      auto obj = nlohmann::json::object();
+      for (size_t i = 0; i < n.keys().size(); ++i) obj[n.keys()[i]] = to_json_value(n.values()[i]);
+      return obj;
+    }
+  }
+  return nullptr;
+}
+
+nlohmann::ordered_json to_ordered_json_value(const Node& n) {
+  if (n.is_map()) {
+    auto obj = nlohmann::ordered_json::object();
+    for (size_t i = 0; i < n.keys().size(); ++i) obj[n.keys()[i]] = to_ordered_json_value(n.values()[i]);
+    return obj;
+  }
+  if (n.is_list()) {
+    auto arr = nlohmann::ordered_json::array();
+    for (const Node& item : n.items()) arr.push_back(to_ordered_json_value(item));
+    return arr;
+  }
+  return nlohmann::ordered_json(to_json_value(n));
+}
+
+}  // namespace
+
+Node parse_plain_scalar(const std::string& t, const Origin& origin) {
+  if (t.empty() || t == "~" || t == "null" || t == "Null" || t == "NULL") return Node::null(origin);
+  if (t == "true" || t == "True" || t == "TRUE") return Node::boolean(true, origin);
+  if (t == "false" || t == "False" || t == "FALSE") return Node::boolean(false, origin);
+  int64_t i;
+  if (whole_int(t, i)) return Node::integer(i, origin);
+  double d;
+  if (whole_float(t, d)) return Node::real(d, origin);
+  return Node::string(t, origin);
+}
+
+Node load_yaml_file(const std::filesystem::path& path, const std::string& display) {
+  std::ifstream in(path);
+  if (!in) throw InputError(display + ": cannot open config file");
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return parse_yaml_text(ss.str(), Origin{display, 0});
+}
+
+Node parse_yaml_text(const std::string& text, const Origin& origin) {
+  try {
+    YAML::Node y = YAML::Load(text);
+    return convert(y, origin);
+  } catch (const YAML::Exception& e) {
+    Origin at = origin;
+    if (at.line == 0 && e.mark.line >= 0 && origin.source.find("command line") == std::string::npos)
+      at.line = e.mark.line + 1;
+    throw InputError(at.describe() + ": invalid YAML: " + e.msg);
+  }
+}
+
+std::string to_yaml(const Node& node) {
+  YAML::Emitter out;
+  out.SetIndent(2);
+  emit(out, node);
+  std::string s = out.c_str();
+  if (!s.empty() && s.back() != '\n') s += '\n';
+  return s;
+}
+
+std::string to_json(const Node& node, bool canonical, int indent) {
+  if (canonical) return to_json_value(node).dump(-1, ' ', false);
+  return to_ordered_json_value(node).dump(indent, ' ', false);
+}
+
+}  // namespace pbench::cfg

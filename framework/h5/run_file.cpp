@@ -1,0 +1,231 @@
+#include "framework/h5/run_file.hpp"
+
+#include <unistd.h>
+
+#include <chrono>
+#include <ctime>
+#include <fstream>
+
+#include "framework/util/errors.hpp"
+#include "framework/util/version.hpp"
+
+namespace fs = std::filesystem;
+
+namespace pbench {
+
+std::string iso8601_utc_now() {
+  auto now = std::chrono::system_clock::now();
+  std::time_t t = std::chrono::system_clock::to_time_t(now);
+  std::tm tm{};
+  gmtime_r(&t, &tm);
+  char buf[32];
+  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
+  return buf;
+}
+
+namespace {
+std::string cpu_model() {
+  std::ifstream in("/proc/cpuinfo");
+  std::string line;
+  while (std::getline(in, line)) {
+    if (line.rfind("model name", 0) == 0) {
+      size_t colon = line.find(':');
+      if (colon != std::string::npos) return line.substr(line.find_first_not_of(' ', colon + 1));
+    }
+  }
+  return "unknown";
+}
+
+std::string host_name() {
+  char buf[256] = {};
+  if (gethostname(buf, sizeof buf - 1) != 0) return "unknown";
+  return buf;
+}
+}  // namespace
+
+Provenance current_provenance() {
+  Provenance p;
+  p.git_commit = git_commit();
+  p.pbench_version = pbench_version();
+  p.cpu = cpu_model();
+  p.host = host_name();
+  return p;
+}
+
+RunFileWriter::RunFileWriter(fs::path final_path, const std::string& run_id, const std::string& sweep,
+                             const std::string& unresolved_yaml, const std::string& resolved_yaml,
+                             const Provenance& prov)
+    : final_(std::move(final_path)), partial_(final_.string() + ".partial") {
+  std::error_code ec;
+  fs::create_directories(final_.parent_path(), ec);
+  fs::remove(partial_, ec);
+  file_ = h5::create_file(partial_.string());
+  hid_t root = file_.id();
+  h5::set_attr(root, "schema_version", kRunSchemaVersion);
+  h5::set_attr(root, "run_id", run_id);
+  h5::set_attr(root, "sweep", sweep);
+  {
+    h5::Handle config = h5::ensure_group(root, "config");
+    h5::write_string(config.id(), "resolved", resolved_yaml);
+    h5::write_string(config.id(), "unresolved", unresolved_yaml);
+  }
+  {
+    h5::Handle g = h5::ensure_group(root, "provenance");
+    h5::set_attr(g.id(), "status", "running");
+    h5::set_attr(g.id(), "error", "");
+    h5::set_attr(g.id(), "git_commit", prov.git_commit);
+    h5::set_attr(g.id(), "pbench_version", prov.pbench_version);
+    h5::set_attr(g.id(), "torch_version", prov.torch_version);
+    h5::set_attr(g.id(), "cpu", prov.cpu);
+    h5::set_attr(g.id(), "threads", prov.threads);
+    h5::set_attr(g.id(), "host", prov.host);
+    h5::set_attr(g.id(), "start_time", iso8601_utc_now());
+    h5::set_attr(g.id(), "end_time", "");
+  }
+  h5::ensure_group(root, "params/sd15");
+  {
+    h5::Handle g = h5::ensure_group(root, "train");
+    h5::create_series(g.id(), "step", h5::Type::Int64);
+    h5::create_series(g.id(), "loss", h5::Type::Float32);
+    h5::create_series(g.id(), "lr", h5::Type::Float32);
+    h5::create_series(g.id(), "wall_time", h5::Type::Float64);
+  }
+  {
+    h5::Handle g = h5::ensure_group(root, "dvar");
+    h5::create_series(g.id(), "step", h5::Type::Int64);
+    h5::create_series(g.id(), "objective", h5::Type::Float32);
+    h5::create_series(g.id(), "ratio", h5::Type::Float32);
+  }
+  set_dvar(DvarSettings{});
+  h5::ensure_group(root, "metrics");
+  h5::ensure_group(root, "samples");
+  flush();
+}
+
+RunFileWriter::~RunFileWriter() {
+  // Leaves the .partial behind: an unfinished run is indistinguishable from a crash.
+  file_.close();
+}
+
+void RunFileWriter::set_params(const std::string& group, const ParamCounts& c) {
+  h5::Handle g = h5::ensure_group(file_.id(), group);
+  h5::set_attr(g.id(), "method", c.method);
+  h5::set_attr(g.id(), "trainable", c.trainable);
+  h5::set_attr(g.id(), "total", c.total);
+  h5::set_attr(g.id(), "delta_bytes_fp32", c.delta_bytes_fp32);
+  h5::set_attr(g.id(), "delta_bytes_fp16", c.delta_bytes_fp16);
+}
+
+void RunFileWriter::append_train(int64_t step, float loss, float lr, double wall_time) {
+  h5::Handle g = h5::open_group(file_.id(), "train");
+  h5::append_row(g.id(), "step", h5::Type::Int64, &step);
+  h5::append_row(g.id(), "loss", h5::Type::Float32, &loss);
+  h5::append_row(g.id(), "lr", h5::Type::Float32, &lr);
+  h5::append_row(g.id(), "wall_time", h5::Type::Float64, &wall_time);
+}
+
+void RunFileWriter::append_dvar(int64_t step, float objective, float ratio) {
+  h5::Handle g = h5::open_group(file_.id(), "dvar");
+  h5::append_row(g.id(), "step", h5::Type::Int64, &step);
+  h5::append_row(g.id(), "objective", h5::Type::Float32, &objective);
+  h5::append_row(g.id(), "ratio", h5::Type::Float32, &ratio);
+}
+
+void RunFileWriter::set_dvar(const DvarSettings& s) {
+  h5::Handle g = h5::ensure_group(file_.id(), "dvar");
+  h5::set_attr(g.id(), "window", s.window);
+  h5::set_attr(g.id(), "threshold", s.threshold);
+  h5::set_attr(g.id(), "mode", s.mode);
+  h5::set_attr(g.id(), "stop_step", s.stop_step);
+}
+
+namespace {
+double mean_of(const std::vector<double>& v) {
+  if (v.empty()) return 0.0;
+  double s = 0;
+  for (double x : v) s += x;
+  return s / double(v.size());
+}
+}  // namespace
+
+void RunFileWriter::set_metrics(const std::string& point, const MetricPoint& m) {
+  h5::Handle g = h5::ensure_group(file_.id(), "metrics/" + point);
+  h5::set_attr(g.id(), "clip_i", mean_of(m.clip_i));
+  h5::set_attr(g.id(), "clip_t", mean_of(m.clip_t));
+  h5::set_attr(g.id(), "dino", mean_of(m.dino));
+  h5::set_attr(g.id(), "step", m.step);
+  h5::set_attr(g.id(), "clip_backbone", m.clip_backbone);
+  h5::set_attr(g.id(), "dino_backbone", m.dino_backbone);
+  h5::write_array(g.id(), "clip_i", h5::Type::Float64, {m.clip_i.size()}, m.clip_i.data());
+  h5::write_array(g.id(), "clip_t", h5::Type::Float64, {m.clip_t.size()}, m.clip_t.data());
+  h5::write_array(g.id(), "dino", h5::Type::Float64, {m.dino.size()}, m.dino.data());
+}
+
+void RunFileWriter::set_real_baselines(double clip_i_real, double dino_real) {
+  h5::Handle g = h5::ensure_group(file_.id(), "metrics");
+  h5::set_attr(g.id(), "clip_i_real", clip_i_real);
+  h5::set_attr(g.id(), "dino_real", dino_real);
+}
+
+void RunFileWriter::set_samples(const std::string& point, const std::vector<uint8_t>& images, int64_t n,
+                                int64_t height, int64_t width, const std::vector<std::string>& prompts,
+                                const std::vector<int64_t>& seeds) {
+  if (images.size() != size_t(n * height * width * 3))
+    throw std::invalid_argument("set_samples: image buffer does not match [n, h, w, 3]");
+  h5::Handle g = h5::ensure_group(file_.id(), "samples/" + point);
+  h5::write_array(g.id(), "images", h5::Type::UInt8, {hsize_t(n), hsize_t(height), hsize_t(width), 3}, images.data());
+  if (point != "real") {
+    h5::write_strings(g.id(), "prompts", prompts);
+    h5::write_array(g.id(), "seeds", h5::Type::Int64, {seeds.size()}, seeds.data());
+  }
+}
+
+void RunFileWriter::flush() { h5::flush(file_.id()); }
+
+void RunFileWriter::complete() { finish("complete", ""); }
+void RunFileWriter::fail(const std::string& error) { finish("failed", error); }
+
+void RunFileWriter::finish(const std::string& status, const std::string& error) {
+  if (finished_) throw std::logic_error("run file finished twice");
+  {
+    h5::Handle g = h5::open_group(file_.id(), "provenance");
+    h5::set_attr(g.id(), "status", status);
+    h5::set_attr(g.id(), "error", error);
+    h5::set_attr(g.id(), "end_time", iso8601_utc_now());
+  }
+  flush();
+  file_.close();
+  fs::rename(partial_, final_);  // atomic on one file system
+  finished_ = true;
+}
+
+RunFileSummary read_run_summary(const fs::path& path) {
+  h5::Handle file = h5::open_file(path.string(), false);
+  RunFileSummary s;
+  hid_t root = file.id();
+  try {
+    s.schema_version = h5::attr_int(root, "schema_version");
+    s.run_id = h5::attr_string(root, "run_id");
+    s.sweep = h5::attr_string(root, "sweep");
+    h5::Handle prov = h5::open_group(root, "provenance");
+    s.status = h5::attr_string(prov.id(), "status");
+    s.error = h5::attr_string(prov.id(), "error");
+    s.start_time = h5::attr_string(prov.id(), "start_time");
+    s.end_time = h5::attr_string(prov.id(), "end_time");
+  } catch (const std::exception& e) {
+    throw InputError(path.string() + ": not a pbench run file (" + e.what() + ")");
+  }
+  return s;
+}
+
+bool is_complete_run(const fs::path& path) {
+  std::error_code ec;
+  if (!fs::is_regular_file(path, ec)) return false;
+  try {
+    return read_run_summary(path).status == "complete";
+  } catch (const std::exception&) {
+    return false;
+  }
+}
+
+}  // namespace pbench

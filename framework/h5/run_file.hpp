@@ -1,0 +1,92 @@
+#pragma once
+// One HDF5 file per run, schema version 1 (../shared/INTERFACES.md and
+// docs/run_file_schema.md). The writer creates `<final>.partial` with every
+// group of the schema, appends curves as the run goes, and renames the file to
+// its final name when the run ends, `complete` or `failed`. A process that
+// dies without finishing leaves only the `.partial`, which run_sweep discards.
+#include <cstdint>
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include "framework/h5/h5.hpp"
+
+namespace pbench {
+
+constexpr int64_t kRunSchemaVersion = 1;
+
+struct Provenance {
+  std::string git_commit, pbench_version, torch_version, cpu, host;
+  int64_t threads = 1;
+};
+// Fills what the framework knows (commit, version, cpu, host); the caller adds torch and threads.
+Provenance current_provenance();
+std::string iso8601_utc_now();
+
+struct ParamCounts {
+  std::string method;
+  int64_t trainable = 0, total = 0, delta_bytes_fp32 = 0, delta_bytes_fp16 = 0;
+};
+
+struct MetricPoint {
+  int64_t step = 0;
+  std::vector<double> clip_i, clip_t, dino;  // per generated image
+  std::string clip_backbone, dino_backbone;
+};
+
+struct DvarSettings {
+  int64_t window = 0;
+  double threshold = 0.0;
+  std::string mode = "off";  // monitor | stop | off
+  int64_t stop_step = -1;
+};
+
+class RunFileWriter {
+ public:
+  // Creates `<final_path>.partial` (replacing a stale one) and writes the root
+  // attributes, both configs and the provenance with status "running".
+  RunFileWriter(std::filesystem::path final_path, const std::string& run_id, const std::string& sweep,
+                const std::string& unresolved_yaml, const std::string& resolved_yaml, const Provenance& prov);
+  ~RunFileWriter();  // unfinished: closes and leaves the .partial (as a crash would)
+  RunFileWriter(const RunFileWriter&) = delete;
+  RunFileWriter& operator=(const RunFileWriter&) = delete;
+
+  // group: "params" for the run's model, "params/sd15" for SD v1.5.
+  void set_params(const std::string& group, const ParamCounts& counts);
+  void append_train(int64_t step, float loss, float lr, double wall_time);
+  void append_dvar(int64_t step, float objective, float ratio);
+  void set_dvar(const DvarSettings& settings);
+  void set_metrics(const std::string& point, const MetricPoint& metrics);
+  void set_real_baselines(double clip_i_real, double dino_real);
+  // images: uint8 RGB, row-major [n, height, width, 3].
+  void set_samples(const std::string& point, const std::vector<uint8_t>& images, int64_t n, int64_t height,
+                   int64_t width, const std::vector<std::string>& prompts, const std::vector<int64_t>& seeds);
+  hid_t root() const { return file_.id(); }  // for groups later issues add
+  void flush();
+
+  // Marks the run and moves the file to its final name.
+  void complete();
+  void fail(const std::string& error);
+
+  const std::filesystem::path& partial_path() const { return partial_; }
+  const std::filesystem::path& final_path() const { return final_; }
+
+ private:
+  void finish(const std::string& status, const std::string& error);
+
+  std::filesystem::path final_, partial_;
+  h5::Handle file_;
+  bool finished_ = false;
+};
+
+// What run_sweep and make_table need to know about a run file.
+struct RunFileSummary {
+  int64_t schema_version = 0;
+  std::string run_id, sweep, status, error, start_time, end_time;
+};
+// Throws InputError when the file is not a readable pbench run file.
+RunFileSummary read_run_summary(const std::filesystem::path& path);
+// True when `path` exists and reads as a run whose status is "complete".
+bool is_complete_run(const std::filesystem::path& path);
+
+}  // namespace pbench

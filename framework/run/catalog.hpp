@@ -1,0 +1,17 @@
+#pragma once
+// Everything registered in this build, and the checks a resolved run config
+// must pass before any run starts.
+#include <vector>
+
+#include "framework/config/node.hpp"
+#include "framework/registry/registry.hpp"
+
+namespace pbench {
+
+std::vector<CatalogSection> catalog();
+
+// Throws InputError for an unknown workload (or registry entry) or a section
+// that does not match its entry's defaults (unknown key, wrong type).
+void validate_run_config(const cfg::Node& resolved);
+
+}  // namespace pbench

@@ -1,0 +1,51 @@
+#include "framework/run/pbench_app.hpp"
+
+#include <cstring>
+#include <iostream>
+
+#include "framework/util/errors.hpp"
+#include "framework/util/version.hpp"
+
+namespace pbench {
+
+std::vector<PbenchCommand> pbench_commands() {
+  return {
+      {"run", "execute exactly one resolved run: pbench run <run.yaml> [overrides...]", run_command},
+  };
+}
+
+namespace {
+void print_help(const std::vector<PbenchCommand>& commands) {
+  std::cout << "pbench: personalization bench for text-to-image diffusion models\n\n"
+               "usage: pbench <command> [args...]   (pbench <command> --help for details)\n\ncommands:\n";
+  for (const auto& c : commands) std::cout << "  " << c.name << std::string(10 - std::min<size_t>(9, c.name.size()), ' ') << c.summary << "\n";
+  std::cout << "\noptions:\n  --help     this text\n  --version  version and git commit\n"
+               "\nexit status: 0 success, 1 a check or run failed, 2 usage or input error\n";
+}
+}  // namespace
+
+int pbench_main(int argc, char** argv) {
+  auto commands = pbench_commands();
+  if (argc < 2 || std::strcmp(argv[1], "--help") == 0 || std::strcmp(argv[1], "-h") == 0) {
+    print_help(commands);
+    return argc < 2 ? kExitInput : kExitOk;
+  }
+  if (std::strcmp(argv[1], "--version") == 0) {
+    std::cout << version_line("pbench") << "\n";
+    return kExitOk;
+  }
+  for (const auto& c : commands) {
+    if (c.name == argv[1]) {
+      std::string name = std::string("pbench ") + argv[1];
+      std::vector<char*> sub(argv + 1, argv + argc);
+      sub[0] = name.data();
+      return c.main(int(sub.size()), sub.data());
+    }
+  }
+  std::string names;
+  for (const auto& c : commands) names += (names.empty() ? "" : ", ") + c.name;
+  std::cerr << "pbench: error: unknown command '" << argv[1] << "'; commands: " << names << " (pbench --help)\n";
+  return kExitInput;
+}
+
+}  // namespace pbench

@@ -1,0 +1,25 @@
+#pragma once
+// The `pbench` program: one binary, subcommands from an explicit table
+// (INTERFACES.md: parity, params, export, run). Each subcommand parses its
+// own arguments and returns the exit status of the contract.
+#include <functional>
+#include <string>
+#include <vector>
+
+namespace pbench {
+
+struct PbenchCommand {
+  std::string name;
+  std::string summary;  // one line for `pbench --help`
+  std::function<int(int argc, char** argv)> main;  // argv[0] is "pbench <name>"
+};
+
+// The table of subcommands in this build.
+std::vector<PbenchCommand> pbench_commands();
+
+int pbench_main(int argc, char** argv);
+
+// `pbench run <run.yaml> [overrides...]`.
+int run_command(int argc, char** argv);
+
+}  // namespace pbench

@@ -1,0 +1,94 @@
+// `pbench run <run.yaml>`: execute one run and leave its HDF5 file.
+// The YAML is composed like any experiment file (so a hand-written run file
+// with a defaults list works), resolved, checked, and executed by the
+// workload it names. A handled failure is recorded in the run file (status
+// failed, error) and exits 1; a config error exits 2 before any file exists.
+#include <ATen/Parallel.h>
+#include <torch/version.h>
+
+#include <CLI/CLI.hpp>
+#include <chrono>
+#include <iostream>
+
+#include "framework/config/access.hpp"
+#include "framework/config/compose.hpp"
+#include "framework/config/resolve.hpp"
+#include "framework/config/yaml_io.hpp"
+#include "framework/h5/run_file.hpp"
+#include "framework/run/catalog.hpp"
+#include "framework/run/pbench_app.hpp"
+#include "framework/run/workload.hpp"
+#include "framework/util/errors.hpp"
+#include "framework/util/thread_env.hpp"
+
+namespace fs = std::filesystem;
+
+namespace pbench {
+
+int run_command(int argc, char** argv) {
+  CLI::App app{"Execute exactly one run (what run_sweep's workers call) and write its HDF5 run file.", argv[0]};
+  std::string file;
+  std::vector<std::string> override_texts;
+  int threads = 0;
+  std::string out;
+  app.add_option("run_yaml", file, "run config (as written to results/<sweep>/configs/<id>.yaml)")->required();
+  app.add_option("overrides", override_texts, "overrides: key=value, +key=value, ++key=value, ~key");
+  app.add_option("--threads", threads, "intra-op threads (default: runtime.threads, else every core)");
+  app.add_option("--out", out, "run file path (default: runtime.output, else results/<sweep>/runs/<id>.h5)");
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    int rc = app.exit(e);
+    return rc == 0 ? kExitOk : kExitInput;
+  }
+
+  try {
+    std::vector<cfg::Override> overrides;
+    for (const auto& t : override_texts) {
+      overrides.push_back(cfg::parse_override(t));
+      if (overrides.back().sweep)
+        throw InputError("command line '" + t + "': pbench run executes one run; use run_sweep for sweeps");
+    }
+    cfg::ComposeResult composed = cfg::compose(file, overrides);
+    if (!composed.sweep.is_null() && cfg::lookup(composed.sweep, "params"))
+      throw InputError(composed.primary_display + ": sweep.params: this file describes a sweep; run it with run_sweep");
+    cfg::Node resolved = cfg::resolve(composed.config);
+    cfg::require_no_missing(resolved);
+    validate_run_config(resolved);
+    std::string id = cfg::run_id(resolved);
+    std::string sweep = cfg::get_string(resolved, "runtime.sweep", fs::path(file).stem().string());
+    fs::path output = !out.empty() ? fs::path(out)
+                                   : fs::path(cfg::get_string(resolved, "runtime.output",
+                                                              (fs::path("results") / sweep / "runs" / (id + ".h5")).string()));
+    if (threads <= 0) threads = int(cfg::get_int(resolved, "runtime.threads", available_cores()));
+    if (threads <= 0) throw InputError(composed.primary_display + ": runtime.threads: expected a positive integer");
+    at::set_num_threads(threads);
+    int64_t seed = cfg::get_int(resolved, "seed", 0);
+    std::string workload_name = cfg::get_string(resolved, "workload", kDefaultWorkload);
+    const auto& workload = workloads().get(workload_name, composed.primary_display + ": workload");
+
+    Provenance prov = current_provenance();
+    prov.torch_version = TORCH_VERSION;
+    prov.threads = threads;
+    RunFileWriter writer(output, id, sweep, cfg::to_yaml(composed.config), cfg::to_yaml(resolved), prov);
+    std::cerr << "[pbench run] " << id << " (" << workload_name << ", seed " << seed << ", " << threads
+              << " threads) -> " << writer.partial_path().string() << "\n";
+    auto start = std::chrono::steady_clock::now();
+    try {
+      RunContext ctx{resolved, id, seed, threads, writer, std::cerr};
+      workload.factory(ctx);
+    } catch (const std::exception& e) {
+      writer.fail(e.what());
+      std::cerr << "[pbench run] " << id << " failed: " << e.what() << " (recorded in " << output.string() << ")\n";
+      return kExitFailed;
+    }
+    writer.complete();
+    double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    std::cerr << "[pbench run] " << id << " complete in " << seconds << " s -> " << output.string() << "\n";
+    return kExitOk;
+  } catch (...) {
+    return report_current_exception("pbench run");
+  }
+}
+
+}  // namespace pbench

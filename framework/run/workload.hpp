@@ -1,0 +1,30 @@
+#pragma once
+// A workload is what `pbench run` executes for one resolved run config. The
+// top-level key `workload` selects it (default: `personalize`, the training /
+// sampling / evaluation engine). Tests register their own workloads in
+// test-only programs; the product registers only real ones.
+#include <functional>
+#include <iosfwd>
+#include <string>
+
+#include "framework/config/node.hpp"
+#include "framework/h5/run_file.hpp"
+#include "framework/registry/registry.hpp"
+
+namespace pbench {
+
+struct RunContext {
+  const cfg::Node& config;  // resolved run config
+  std::string run_id;
+  int64_t seed = 0;
+  int threads = 1;
+  RunFileWriter& file;
+  std::ostream& log;  // progress for humans (the run's log file under run_sweep)
+};
+
+using Workload = std::function<void(RunContext&)>;
+constexpr const char* kDefaultWorkload = "personalize";
+
+Registry<Workload>& workloads();
+
+}  // namespace pbench

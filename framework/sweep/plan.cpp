@@ -1,0 +1,125 @@
+#include "framework/sweep/plan.hpp"
+
+#include <set>
+
+#include "framework/config/compose.hpp"
+#include "framework/config/resolve.hpp"
+#include "framework/config/yaml_io.hpp"
+#include "framework/util/errors.hpp"
+
+namespace fs = std::filesystem;
+
+namespace pbench {
+namespace {
+
+std::string bare_key(const cfg::Override& o) { return o.key; }
+
+// Axes declared in the experiment's `sweep.params` block.
+std::vector<cfg::Override> block_axes(const cfg::Node& sweep, const std::string& file) {
+  std::vector<cfg::Override> axes;
+  if (sweep.is_null()) return axes;
+  if (!sweep.is_map()) throw InputError(sweep.origin().describe() + ": sweep: expected a map with name/params");
+  for (size_t i = 0; i < sweep.keys().size(); ++i) {
+    const std::string& key = sweep.keys()[i];
+    if (key != "name" && key != "params")
+      throw InputError(sweep.values()[i].origin().describe() + ": sweep." + key +
+                       ": unknown key; allowed: name, params");
+  }
+  const cfg::Node* params = sweep.find("params");
+  if (!params || params->is_null()) return axes;
+  if (!params->is_map()) throw InputError(params->origin().describe() + ": sweep.params: expected a map of key: values");
+  for (size_t i = 0; i < params->keys().size(); ++i) {
+    const std::string& key = params->keys()[i];
+    const cfg::Node& value = params->values()[i];
+    std::string text = key + "=" + (value.is_scalar() ? value.scalar_text() : std::string("[...]"));
+    cfg::Override o = cfg::parse_override(key + "=0", value.origin().describe() + ": sweep.params." + key);
+    o.text = text;
+    if (value.is_list()) {
+      o.values = value.items();
+      o.sweep = true;
+    } else if (value.is_string()) {
+      o.values = cfg::parse_override_values(value.as_string(), value.origin(), o.sweep);
+      o.sweep = true;
+    } else if (value.is_scalar()) {
+      o.values = {value};
+      o.sweep = true;
+    } else {
+      throw InputError(value.origin().describe() + ": sweep.params." + key +
+                       ": expected a list or a sweep expression ('a,b', 'range(0,3)')");
+    }
+    if (o.values.empty()) throw InputError(value.origin().describe() + ": sweep.params." + key + ": no values");
+    axes.push_back(std::move(o));
+  }
+  (void)file;
+  return axes;
+}
+
+}  // namespace
+
+SweepPlan plan_sweep(const fs::path& experiment, const std::vector<std::string>& cli_overrides,
+                     const ConfigValidator& validate) {
+  SweepPlan plan;
+  plan.experiment = experiment;
+  std::vector<cfg::Override> cli;
+  for (const auto& text : cli_overrides) cli.push_back(cfg::parse_override(text));
+
+  // The sweep block is read from the experiment file itself (with sweep.* overrides applied).
+  std::vector<cfg::Override> fixed;
+  for (const auto& o : cli)
+    if (!o.sweep) fixed.push_back(o);
+  cfg::ComposeResult base = cfg::compose(experiment, fixed);
+
+  std::vector<cfg::Override> axes;
+  std::set<std::string> cli_keys;
+  for (const auto& o : cli) cli_keys.insert(bare_key(o));
+  for (auto& axis : block_axes(base.sweep, base.primary_display))
+    if (!cli_keys.count(bare_key(axis))) axes.push_back(std::move(axis));
+  for (const auto& o : cli)
+    if (o.sweep) axes.push_back(o);
+  for (const auto& a : axes) plan.axes.push_back(a.prefix() + a.key);
+
+  std::string name = experiment.stem().string();
+  if (const cfg::Node* n = cfg::lookup(base.sweep, "name"); n && !n->is_null()) {
+    if (!n->is_scalar()) throw InputError(n->origin().describe() + ": sweep.name: expected a string");
+    name = n->scalar_text();
+  }
+  if (name.empty() || name.find('/') != std::string::npos || name == "." || name == "..")
+    throw InputError(base.primary_display + ": sweep.name: '" + name + "' is not a valid folder name");
+  plan.name = name;
+
+  // Cartesian product, first axis slowest.
+  std::vector<size_t> index(axes.size(), 0);
+  std::set<std::string> seen;
+  while (true) {
+    std::vector<cfg::Override> point;
+    std::vector<std::string> labels;
+    for (size_t a = 0; a < axes.size(); ++a) {
+      point.push_back(axes[a].with_value(index[a]));
+      labels.push_back(point.back().text);
+    }
+    // Axis values first, then the fixed command-line overrides in the order written.
+    std::vector<cfg::Override> all = point;
+    all.insert(all.end(), fixed.begin(), fixed.end());
+    cfg::ComposeResult composed = cfg::compose(experiment, all);
+    cfg::Node resolved = cfg::resolve(composed.config);
+    cfg::require_no_missing(resolved);
+    if (validate) validate(resolved);
+    std::string id = cfg::run_id(resolved);
+    if (seen.insert(id).second) {
+      plan.runs.push_back(PlannedRun{id, labels, composed.config, resolved});
+    } else {
+      ++plan.duplicates;
+    }
+    // Advance the odometer (last axis fastest).
+    size_t a = axes.size();
+    while (a > 0) {
+      --a;
+      if (++index[a] < axes[a].values.size()) break;
+      index[a] = 0;
+      if (a == 0) return plan;
+    }
+    if (axes.empty()) return plan;
+  }
+}
+
+}  // namespace pbench
