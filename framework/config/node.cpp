@@ -59,7 +59,10 @@ std::string format_double(double v) {
   char buf[64];
   auto res = std::to_chars(buf, buf + sizeof buf, v);
   std::string s(buf, res.ptr);
-  if (s.find_first_of(".e") == std::string::npos) s += ".0";
+  // Always with a '.' in the mantissa ("1.0e-05", not "1e-05"): YAML 1.1
+  // readers such as PyYAML read a float only in that form.
+  size_t e = s.find('e');
+  if (s.find('.') == std::string::npos) s.insert(e == std::string::npos ? s.size() : e, ".0");
   return s;
 }
 }  // namespace

@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# Installs what is missing (Debian 12 packages only) and builds pbench into build/.
+# Sourced by scripts/quickstart.sh and scripts/test.sh; safe to run again.
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+
+PACKAGES=(
+  g++ cmake ninja-build git ccache pkg-config
+  libtorch-dev libopenblas0-pthread          # LibTorch 1.13 (CPU) on OpenBLAS, not the reference BLAS
+  libyaml-cpp-dev libhdf5-dev nlohmann-json3-dev libcli11-dev libicu-dev
+  libboost-test-dev libbenchmark-dev libtbb-dev
+  python3 python3-h5py python3-numpy          # tests read run files with Debian's h5py
+)
+
+missing=()
+for p in "${PACKAGES[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if ((${#missing[@]})); then
+  echo "[setup] installing: ${missing[*]}"
+  SUDO=""
+  if [[ $(id -u) -ne 0 ]]; then
+    command -v sudo >/dev/null || { echo "[setup] error: need root or sudo to install ${missing[*]}" >&2; exit 2; }
+    SUDO="sudo"
+  fi
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+GENERATOR=()
+command -v ninja >/dev/null && GENERATOR=(-G Ninja)
+if [[ -f build/CMakeCache.txt ]] && ! grep -q "CMAKE_GENERATOR:INTERNAL=${GENERATOR[1]:-Unix Makefiles}" build/CMakeCache.txt; then
+  rm -rf build   # generator changed since the last configure
+fi
+echo "[setup] configuring and building (build/)"
+cmake -S . -B build "${GENERATOR[@]}" -DCMAKE_BUILD_TYPE=Release >/dev/null
+cmake --build build -j "$(nproc)"

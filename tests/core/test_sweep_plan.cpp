@@ -1,0 +1,106 @@
+#define BOOST_TEST_MODULE sweep_plan
+#include <boost/test/unit_test.hpp>
+
+#include <fstream>
+
+#include "framework/config/access.hpp"
+#include "framework/config/resolve.hpp"
+#include "framework/config/yaml_io.hpp"
+#include "framework/sweep/plan.hpp"
+#include "framework/util/errors.hpp"
+#include "framework/util/sha256.hpp"
+#include "tests/support/test_paths.hpp"
+
+namespace fs = std::filesystem;
+namespace cfg = pbench::cfg;
+using pbench::plan_sweep;
+
+namespace {
+fs::path fixture(const std::string& name) { return pbench::test::fixtures_dir() / "sweep" / name; }
+std::vector<std::string> labels(const pbench::SweepPlan& plan) {
+  std::vector<std::string> out;
+  for (const auto& r : plan.runs) out.push_back(cfg::get_string(r.resolved, "label"));
+  return out;
+}
+}  // namespace
+
+BOOST_AUTO_TEST_CASE(yaml_block_grid_is_cartesian_first_axis_slowest) {
+  auto plan = plan_sweep(fixture("grid.yaml"), {}, nullptr);
+  BOOST_TEST(plan.name == "grid_fixture");
+  BOOST_TEST(plan.axes == (std::vector<std::string>{"method", "seed"}));
+  BOOST_TEST(labels(plan) == (std::vector<std::string>{"a-0", "a-1", "a-2", "b-0", "b-1", "b-2"}));
+  BOOST_TEST(plan.runs[4].overrides == (std::vector<std::string>{"method=b", "seed=1"}));
+  BOOST_TEST(cfg::get_int(plan.runs[4].resolved, "method.rank") == 8);
+}
+
+BOOST_AUTO_TEST_CASE(command_line_axis_replaces_block_axis_and_adds_new_ones) {
+  auto plan = plan_sweep(fixture("grid.yaml"), {"seed=5,6", "lr=1e-3,2e-3"}, nullptr);
+  BOOST_TEST(plan.axes == (std::vector<std::string>{"method", "seed", "lr"}));
+  BOOST_TEST(plan.runs.size() == 8u);
+  BOOST_TEST(labels(plan)[0] == "a-5");
+  BOOST_TEST(cfg::get_double(plan.runs[1].resolved, "lr") == 2e-3);
+}
+
+BOOST_AUTO_TEST_CASE(fixed_command_line_value_removes_block_axis) {
+  auto plan = plan_sweep(fixture("grid.yaml"), {"seed=9", "method.rank=16"}, nullptr);
+  BOOST_TEST(plan.axes == (std::vector<std::string>{"method"}));
+  BOOST_TEST(labels(plan) == (std::vector<std::string>{"a-9", "b-9"}));
+  BOOST_TEST(cfg::get_int(plan.runs[1].resolved, "method.rank") == 16);  // fixed overrides apply after the group choice
+}
+
+BOOST_AUTO_TEST_CASE(choice_and_float_range) {
+  auto plan = plan_sweep(fixture("grid.yaml"), {"method=choice(b)", "seed=0", "rate=range(0,1,0.25)"}, nullptr);
+  BOOST_TEST(plan.runs.size() == 4u);
+  BOOST_TEST(cfg::get_double(plan.runs[3].resolved, "rate") == 0.75);
+  BOOST_TEST(labels(plan)[0] == "b-0");
+}
+
+BOOST_AUTO_TEST_CASE(equal_values_give_one_run) {
+  // 1e-4 and 0.0001 are the same number: one run id, counted as a duplicate.
+  auto plan = plan_sweep(fixture("list_axes.yaml"), {}, nullptr);
+  BOOST_TEST(plan.name == "list_axes");
+  BOOST_TEST(plan.runs.size() == 2u);
+  BOOST_TEST(plan.duplicates == 1u);
+}
+
+BOOST_AUTO_TEST_CASE(run_id_is_sha256_of_canonical_json_without_runtime) {
+  auto plan = plan_sweep(fixture("grid.yaml"), {}, nullptr);
+  const auto& run = plan.runs[0];
+  std::string payload = cfg::run_id_payload(run.resolved);
+  BOOST_TEST(run.id == pbench::sha256_hex(payload).substr(0, 16));
+  BOOST_TEST(run.id.size() == 16u);
+  // Canonical: sorted keys, no spaces, numbers as values.
+  BOOST_TEST(payload.find("\"label\":\"a-0\",\"lr\":0.001,\"method\":{\"name\":\"a\",\"rank\":4}") != std::string::npos);
+  // Thread counts and output paths (the runtime section) do not change the id.
+  cfg::Node with_runtime = run.resolved;
+  cfg::assign(with_runtime, "runtime.threads", cfg::Node::integer(2), true);
+  cfg::assign(with_runtime, "runtime.output", cfg::Node::string("/x/y.h5"), true);
+  BOOST_TEST(cfg::run_id(with_runtime) == run.id);
+  // Key order does not matter; a changed value does.
+  cfg::Node reordered = cfg::parse_yaml_text(cfg::to_json(run.resolved, true), {"json", 0});
+  BOOST_TEST(cfg::run_id(reordered) == run.id);
+  BOOST_TEST(plan.runs[1].id != run.id);
+}
+
+BOOST_AUTO_TEST_CASE(validator_sees_every_point_and_can_reject) {
+  int calls = 0;
+  auto plan = plan_sweep(fixture("grid.yaml"), {}, [&](const cfg::Node&) { ++calls; });
+  BOOST_TEST(calls == 6);
+  BOOST_CHECK_THROW(plan_sweep(fixture("grid.yaml"), {},
+                               [](const cfg::Node& c) {
+                                 if (cfg::get_string(c, "method.name") == "b") throw pbench::InputError("no b");
+                               }),
+                    pbench::InputError);
+}
+
+BOOST_AUTO_TEST_CASE(bad_sweep_blocks_are_input_errors) {
+  fs::path dir = pbench::test::scratch_dir("sweep_plan_bad");
+  auto write = [&](const std::string& text) {
+    std::ofstream(dir / "x.yaml") << text;
+    return dir / "x.yaml";
+  };
+  BOOST_CHECK_THROW(plan_sweep(write("a: 1\nsweep:\n  parms: {a: 1,2}\n"), {}, nullptr), pbench::InputError);
+  BOOST_CHECK_THROW(plan_sweep(write("a: 1\nsweep:\n  name: ../up\n"), {}, nullptr), pbench::InputError);
+  BOOST_CHECK_THROW(plan_sweep(write("a: 1\n"), {"a=range(0,0)"}, nullptr), pbench::InputError);
+  BOOST_CHECK_THROW(plan_sweep(write("a: 1\n"), {"b=1,2"}, nullptr), pbench::InputError);  // b not in config
+}
