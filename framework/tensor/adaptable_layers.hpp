@@ -1,0 +1,136 @@
+#pragma once
+// Adaptable layers: the one seam through which every personalization / PEFT
+// method changes a model (ARCHITECTURE.md, "Adaptable layers").
+//
+// Every Linear, Conv2d, GroupNorm, LayerNorm and Embedding of the pbench
+// models is one of these. They are drop-in replacements for the torch::nn
+// layers of the same name (same options, same `weight` / `bias` parameter
+// names, so loading stays a copy by name), plus a list of attached
+// parameterizations. A parameterization either
+//   - rewrites the effective weight/bias:  W' = f(W, θ)   (SVDiff, LoRA merged,
+//     LoHa, LoKr, DiffFit scales, Cones), or
+//   - rewrites the output:  y' = g(x, y, θ)              (LoRA, IA³, adapters),
+// or both. Its learned tensors θ are parameters of the parameterization,
+// which is registered as a child module of the layer under the method's tag
+// ("lora", "svdiff", ...), so the delta's state-dict keys read like PEFT ones
+// (`…attn2.to_k.lora.down.weight`) and can be saved and counted alone.
+#include <torch/torch.h>
+
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace pbench::nn {
+
+class Parameterization : public torch::nn::Module {
+ public:
+  // Effective weight / bias computed from the base ones (default: unchanged).
+  virtual torch::Tensor weight(const torch::Tensor& base) { return base; }
+  virtual torch::Tensor bias(const torch::Tensor& base) { return base; }
+  // Output rewrite given the layer input (default: unchanged).
+  virtual torch::Tensor output(const torch::Tensor& input, const torch::Tensor& out) { return out; }
+  virtual bool rewrites_weight() const { return false; }
+  virtual bool rewrites_output() const { return false; }
+};
+
+// What every adaptable layer shares: attaching, listing and detaching
+// parameterizations, in order of attachment.
+class Adaptable {
+ public:
+  virtual ~Adaptable() = default;
+  // Registers `p` as child module `tag` of this layer; throws if the tag is taken.
+  void attach(const std::string& tag, std::shared_ptr<Parameterization> p);
+  void detach(const std::string& tag);
+  const std::vector<std::pair<std::string, std::shared_ptr<Parameterization>>>& attached() const { return attached_; }
+  bool adapted() const { return !attached_.empty(); }
+  virtual const char* layer_kind() const = 0;  // "linear", "conv2d", "group_norm", "layer_norm", "embedding"
+
+ protected:
+  virtual torch::nn::Module& as_module() = 0;
+  torch::Tensor effective_weight(const torch::Tensor& base) const;
+  torch::Tensor effective_bias(const torch::Tensor& base) const;  // undefined stays undefined
+  torch::Tensor adapted_output(const torch::Tensor& input, torch::Tensor out) const;
+
+ private:
+  std::vector<std::pair<std::string, std::shared_ptr<Parameterization>>> attached_;
+};
+
+class LinearImpl : public torch::nn::Module, public Adaptable {
+ public:
+  explicit LinearImpl(const torch::nn::LinearOptions& options);
+  LinearImpl(int64_t in, int64_t out) : LinearImpl(torch::nn::LinearOptions(in, out)) {}
+  torch::Tensor forward(const torch::Tensor& input);
+  void reset_parameters();
+  const char* layer_kind() const override { return "linear"; }
+  torch::nn::LinearOptions options;
+  torch::Tensor weight, bias;
+
+ protected:
+  torch::nn::Module& as_module() override { return *this; }
+};
+TORCH_MODULE(Linear);
+
+class Conv2dImpl : public torch::nn::Module, public Adaptable {
+ public:
+  explicit Conv2dImpl(const torch::nn::Conv2dOptions& options);
+  torch::Tensor forward(const torch::Tensor& input);
+  void reset_parameters();
+  const char* layer_kind() const override { return "conv2d"; }
+  torch::nn::Conv2dOptions options;
+  torch::Tensor weight, bias;
+
+ protected:
+  torch::nn::Module& as_module() override { return *this; }
+};
+TORCH_MODULE(Conv2d);
+
+class GroupNormImpl : public torch::nn::Module, public Adaptable {
+ public:
+  explicit GroupNormImpl(const torch::nn::GroupNormOptions& options);
+  torch::Tensor forward(const torch::Tensor& input);
+  const char* layer_kind() const override { return "group_norm"; }
+  torch::nn::GroupNormOptions options;
+  torch::Tensor weight, bias;  // undefined when affine is false
+
+ protected:
+  torch::nn::Module& as_module() override { return *this; }
+};
+TORCH_MODULE(GroupNorm);
+
+class LayerNormImpl : public torch::nn::Module, public Adaptable {
+ public:
+  explicit LayerNormImpl(const torch::nn::LayerNormOptions& options);
+  torch::Tensor forward(const torch::Tensor& input);
+  const char* layer_kind() const override { return "layer_norm"; }
+  torch::nn::LayerNormOptions options;
+  torch::Tensor weight, bias;
+
+ protected:
+  torch::nn::Module& as_module() override { return *this; }
+};
+TORCH_MODULE(LayerNorm);
+
+class EmbeddingImpl : public torch::nn::Module, public Adaptable {
+ public:
+  explicit EmbeddingImpl(const torch::nn::EmbeddingOptions& options);
+  EmbeddingImpl(int64_t num, int64_t dim) : EmbeddingImpl(torch::nn::EmbeddingOptions(num, dim)) {}
+  torch::Tensor forward(const torch::Tensor& ids);
+  const char* layer_kind() const override { return "embedding"; }
+  torch::nn::EmbeddingOptions options;
+  torch::Tensor weight;
+
+ protected:
+  torch::nn::Module& as_module() override { return *this; }
+};
+TORCH_MODULE(Embedding);
+
+// A layer found by name in a model: its dotted path ("down_blocks.0.…to_k") and handles.
+struct AdaptableRef {
+  std::string name;
+  torch::nn::Module* module = nullptr;
+  Adaptable* layer = nullptr;
+};
+// Every adaptable layer under `root`, in module-tree order.
+std::vector<AdaptableRef> adaptable_layers(torch::nn::Module& root);
+
+}  // namespace pbench::nn
