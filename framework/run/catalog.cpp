@@ -1,8 +1,11 @@
 #include "framework/run/catalog.hpp"
 
+#include "datasets/dataset.hpp"
+
 #include "framework/config/access.hpp"
 #include "framework/config/schema.hpp"
 #include "framework/run/workload.hpp"
+#include "framework/util/errors.hpp"
 
 namespace pbench {
 
@@ -18,13 +21,31 @@ std::vector<CatalogSection> catalog() {
   return {
       CatalogSection{"methods", {}},
       CatalogSection{"metrics", {}},
-      CatalogSection{"datasets", {}},
+      CatalogSection{"datasets", datasets().infos()},
       CatalogSection{"models", {}},
       CatalogSection{"workloads", workloads().infos()},
   };
 }
 
+namespace {
+// A registry-backed section (`dataset: {name: …, …}`) must name a registered
+// entry and match that entry's defaults key by key.
+template <class Factory>
+void validate_section(const cfg::Node& resolved, const std::string& key, const Registry<Factory>& registry) {
+  const cfg::Node* section = resolved.find(key);
+  if (!section) return;
+  if (!section->is_map())
+    throw InputError(section->origin().describe() + ": " + key + ": expected a map with a `name`, got " +
+                     section->describe_value());
+  std::string name = cfg::get_string(*section, "name");
+  const auto& entry = registry.get(name, section->find("name")->origin().describe() + ": " + key + ".name");
+  cfg::validate_against(*section, parse_entry_defaults(entry.info, registry.kind()), key,
+                        registry.kind() + " '" + name + "'");
+}
+}  // namespace
+
 void validate_run_config(const cfg::Node& resolved) {
+  validate_section(resolved, "dataset", datasets());
   std::string name = cfg::get_string(resolved, "workload", kDefaultWorkload);
   const cfg::Node* at = cfg::lookup(resolved, "workload");
   std::string where = at ? at->origin().describe() + ": workload" : resolved.origin().describe() + ": workload";

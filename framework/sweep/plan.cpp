@@ -57,7 +57,7 @@ std::vector<cfg::Override> block_axes(const cfg::Node& sweep, const std::string&
 }  // namespace
 
 SweepPlan plan_sweep(const fs::path& experiment, const std::vector<std::string>& cli_overrides,
-                     const ConfigValidator& validate) {
+                     const ConfigValidator& validate, const PointExpander& expand) {
   SweepPlan plan;
   plan.experiment = experiment;
   std::vector<cfg::Override> cli;
@@ -102,13 +102,29 @@ SweepPlan plan_sweep(const fs::path& experiment, const std::vector<std::string>&
     all.insert(all.end(), fixed.begin(), fixed.end());
     cfg::ComposeResult composed = cfg::compose(experiment, all);
     cfg::Node resolved = cfg::resolve(composed.config);
-    cfg::require_no_missing(resolved);
-    if (validate) validate(resolved);
-    std::string id = cfg::run_id(resolved);
-    if (seen.insert(id).second) {
-      plan.runs.push_back(PlannedRun{id, labels, composed.config, resolved});
+    std::vector<std::string> expansions = expand ? expand(resolved) : std::vector<std::string>{};
+    std::vector<std::pair<cfg::ComposeResult, std::vector<std::string>>> runs;
+    if (expansions.empty()) {
+      runs.emplace_back(std::move(composed), labels);
     } else {
-      ++plan.duplicates;
+      for (const auto& extra : expansions) {
+        std::vector<cfg::Override> more = all;
+        more.push_back(cfg::parse_override(extra));
+        auto point_labels = labels;
+        point_labels.push_back(extra);
+        runs.emplace_back(cfg::compose(experiment, more), point_labels);
+      }
+    }
+    for (auto& [run_composed, run_labels] : runs) {
+      cfg::Node run_resolved = cfg::resolve(run_composed.config);
+      cfg::require_no_missing(run_resolved);
+      if (validate) validate(run_resolved);
+      std::string id = cfg::run_id(run_resolved);
+      if (seen.insert(id).second) {
+        plan.runs.push_back(PlannedRun{id, run_labels, run_composed.config, run_resolved});
+      } else {
+        ++plan.duplicates;
+      }
     }
     // Advance the odometer (last axis fastest).
     size_t a = axes.size();

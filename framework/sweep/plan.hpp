@@ -34,8 +34,11 @@ struct SweepPlan {
 };
 
 using ConfigValidator = std::function<void(const cfg::Node& resolved)>;
+// Turns one resolved point into several (one override each), e.g.
+// `dataset.subject: all` into one run per subject; empty = keep the point.
+using PointExpander = std::function<std::vector<std::string>(const cfg::Node& resolved)>;
 
 SweepPlan plan_sweep(const std::filesystem::path& experiment, const std::vector<std::string>& cli_overrides,
-                     const ConfigValidator& validate);
+                     const ConfigValidator& validate, const PointExpander& expand = nullptr);
 
 }  // namespace pbench

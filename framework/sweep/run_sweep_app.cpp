@@ -200,7 +200,7 @@ int run_sweep_main(int argc, char** argv, const SweepHooks& hooks) {
       return kExitOk;
     }
     if (experiment.empty()) throw InputError("run_sweep: missing the experiment file (run_sweep --help)");
-    SweepPlan plan = plan_sweep(experiment, overrides, hooks.validate);
+    SweepPlan plan = plan_sweep(experiment, overrides, hooks.validate, hooks.expand);
     fs::path sweep_dir = fs::path(results_dir) / plan.name;
 
     std::vector<RunState> states;

@@ -12,6 +12,7 @@ namespace pbench {
 // What run_sweep needs from the registries (which live with the torch code).
 struct SweepHooks {
   ConfigValidator validate;
+  PointExpander expand;
   std::function<std::vector<CatalogSection>()> catalog;
 };
 

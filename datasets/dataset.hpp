@@ -1,0 +1,42 @@
+#pragma once
+// What a dataset gives one run: the subject's images at the model's resolution
+// and the prompts to train and evaluate with. Registered in `datasets()`
+// (datasets/registry.cpp); selected by the config section `dataset.name`.
+#include <filesystem>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "framework/config/node.hpp"
+#include "framework/io/image.hpp"
+#include "framework/registry/registry.hpp"
+
+namespace pbench {
+
+struct SubjectData {
+  std::string dataset, subject, class_noun, unique_token;
+  bool live = false;                     // DreamBooth's live subjects (dogs, cats) use their own prompt list
+  std::vector<Image> images;             // square, resolution x resolution
+  std::vector<std::string> image_files;  // where each image came from (for messages and provenance)
+  std::string instance_prompt;           // "a sks dog"
+  std::string class_prompt;              // "a dog" (prior preservation)
+  std::vector<std::string> eval_prompts; // the evaluation prompts, unique token and class filled in
+};
+
+struct DatasetEntry {
+  // Loads `dataset.subject` of the resolved section at `resolution` pixels.
+  std::function<SubjectData(const cfg::Node& section, int resolution, const std::filesystem::path& cache_dir)> load;
+  // Every subject name (what `dataset.subject: all` expands to).
+  std::function<std::vector<std::string>(const cfg::Node& section)> subjects;
+};
+
+Registry<DatasetEntry>& datasets();
+
+// `a {0} {1} in the snow` -> `a sks dog in the snow` (DreamBooth's prompt templates).
+std::string fill_prompt_template(const std::string& templ, const std::string& unique_token, const std::string& class_noun);
+
+// Overrides that expand `dataset.subject: all` into one run per subject
+// (empty when the config names one subject). Used by the sweep planner.
+std::vector<std::string> expand_all_subjects(const cfg::Node& resolved);
+
+}  // namespace pbench
