@@ -281,16 +281,18 @@ const Component* find_component(const std::string& name) {
 // --- reports -----------------------------------------------------------------
 
 std::string report_json(const Report& report) {
-  json outputs = json::array();
+  // Keys in the order of the contract: component, pass, outputs; name, max_abs, atol, pass.
+  using ordered = nlohmann::ordered_json;
+  ordered outputs = ordered::array();
   for (const auto& r : report.outputs) {
-    json row;
+    ordered row;
     row["name"] = r.name;
-    row["max_abs"] = r.max_abs && !std::isnan(*r.max_abs) ? json(*r.max_abs) : json(nullptr);
-    row["atol"] = r.atol ? json(*r.atol) : json(nullptr);
+    row["max_abs"] = r.max_abs && !std::isnan(*r.max_abs) ? ordered(*r.max_abs) : ordered(nullptr);
+    row["atol"] = r.atol ? ordered(*r.atol) : ordered(nullptr);
     row["pass"] = r.pass;
     outputs.push_back(row);
   }
-  json doc;
+  ordered doc;
   doc["component"] = report.component;
   doc["pass"] = report.pass;
   doc["outputs"] = outputs;
