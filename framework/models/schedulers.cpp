@@ -234,10 +234,13 @@ std::vector<int64_t> inference_timesteps(const SchedulerConfig& c, int64_t n) {
     for (int64_t i = n - 1; i >= 0; --i) out.push_back(i * ratio + c.steps_offset);
   } else {
     // np.round(np.arange(T, 0, -T / n)) - 1: numpy sizes a float arange as
-    // ceil((stop - start) / step) and fills start + i * step.
-    const double ratio = double(T) / double(n);
-    const auto count = int64_t(std::ceil((0.0 - double(T)) / -ratio));
-    for (int64_t i = 0; i < count; ++i) out.push_back(round_half_even(double(T) + double(i) * -ratio) - 1);
+    // ceil((stop - start) / step) and fills start + i * delta with
+    // delta = (start + step) - start, which is not always `step` in floating
+    // point (n = 48 rounds differently with plain i * step).
+    const double start = double(T), step = -double(T) / double(n);
+    const double delta = (start + step) - start;
+    const auto count = int64_t(std::ceil((0.0 - start) / step));
+    for (int64_t i = 0; i < count; ++i) out.push_back(round_half_even(start + double(i) * delta) - 1);
   }
   return out;
 }

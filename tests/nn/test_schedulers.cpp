@@ -64,6 +64,13 @@ BOOST_AUTO_TEST_CASE(timestep_spacings) {
   c.timestep_spacing = "trailing";
   BOOST_TEST(inference_timesteps(c, 10) == (std::vector<int64_t>{999, 899, 799, 699, 599, 499, 399, 299, 199, 99}),
              boost::test_tools::per_element());
+  // numpy's float arange fills start + i * ((start + step) - start); for
+  // n = 48 that rounds 937.5 - eps down where i * step would not (values from numpy 1.24).
+  auto t48 = inference_timesteps(c, 48);
+  BOOST_REQUIRE_EQUAL(t48.size(), 48u);
+  BOOST_TEST(t48[3] == 936);
+  BOOST_TEST(t48[15] == 686);
+  BOOST_TEST(t48[47] == 20);
   c.timestep_spacing = "linspace";
   BOOST_TEST(inference_timesteps(c, 10) == (std::vector<int64_t>{999, 888, 777, 666, 555, 444, 333, 222, 111, 0}),
              boost::test_tools::per_element());
