@@ -1,5 +1,7 @@
 #include "framework/text/clip_tokenizer_parity.hpp"
 
+#include <algorithm>
+#include <cstdlib>
 #include <fstream>
 #include <nlohmann/json.hpp>
 
@@ -75,14 +77,20 @@ TokenizerParityResult check_tokenizer_cases(const std::filesystem::path& folder)
     const TokenizedText encoded = tokenizer.encode(text);
 
     std::vector<std::string> problems;
-    problems.push_back(compare_ids("input_ids", encoded.input_ids, read_ids(kase, "input_ids", where)));
-    if (kase.contains("attention_mask")) {
-      problems.push_back(compare_ids("attention_mask", encoded.attention_mask,
-                                     read_ids(kase, "attention_mask", where)));
-    }
-    if (kase.contains("bpe_ids")) {
-      problems.push_back(compare_ids("bpe_ids", tokenizer.tokenize_ids(text), read_ids(kase, "bpe_ids", where)));
-    }
+    auto check = [&](const char* key, const std::vector<int64_t>& got) {
+      std::vector<int64_t> expected = read_ids(kase, key, where);
+      TokenizerFieldCheck field;
+      field.name = "case" + std::to_string(result.cases) + "." + key;
+      field.problem = compare_ids(key, got, expected);
+      field.comparable = got.size() == expected.size();
+      for (size_t i = 0; field.comparable && i < got.size(); ++i)
+        field.max_abs_diff = std::max<int64_t>(field.max_abs_diff, std::llabs(got[i] - expected[i]));
+      result.fields.push_back(field);
+      problems.push_back(field.problem);
+    };
+    check("input_ids", encoded.input_ids);
+    if (kase.contains("attention_mask")) check("attention_mask", encoded.attention_mask);
+    if (kase.contains("bpe_ids")) check("bpe_ids", tokenizer.tokenize_ids(text));
     std::string report;
     for (const auto& problem : problems) {
       if (problem.empty()) continue;

@@ -8,7 +8,16 @@
 
 namespace pbench {
 
+// One compared field of one case ("case3.input_ids").
+struct TokenizerFieldCheck {
+  std::string name;
+  bool comparable = true;    // false when the lengths differ
+  int64_t max_abs_diff = 0;  // over positions, when comparable
+  std::string problem;       // empty when equal
+};
+
 struct TokenizerParityResult {
+  std::vector<TokenizerFieldCheck> fields;
   int cases = 0;
   int mismatches = 0;                       // cases with any differing field
   std::vector<std::string> first_failures;  // one line each, at most kMaxReportedFailures
