@@ -10,6 +10,7 @@
 #include <nlohmann/json.hpp>
 
 #include "framework/models/hf_folder.hpp"
+#include "framework/models/image_preprocess.hpp"
 #include "tests/support/test_paths.hpp"
 
 using namespace pbench;
@@ -130,5 +131,35 @@ BOOST_AUTO_TEST_CASE(dino_vit_matches_reference) {
       BOOST_REQUIRE(cases.count(key));
       check(key, out.hidden_states[i], cases.at(key), 10 * atol);
     }
+  }
+}
+
+namespace {
+double preprocess_atol(const std::string& name) {
+  std::ifstream in(folder(name) / "tolerance.json");
+  return nlohmann::json::parse(in).at("preprocess").at("atol").get<double>();
+}
+}  // namespace
+
+BOOST_AUTO_TEST_CASE(clip_preprocessing_matches_reference_pixel_values) {
+  ClipImageProcessorConfig config = read_clip_image_processor(folder("clip_vision") / "preprocessor_config.json");
+  TensorMap cases = load_safetensors(folder("clip_vision") / "cases.safetensors");
+  auto names = cases_with(cases, "image_u8");
+  BOOST_REQUIRE_EQUAL(names.size(), 2u);  // one square at native size, one 40x56 that is resized
+  for (const auto& c : names) {
+    torch::Tensor got = clip_preprocess(cases.at(c + ".in.image_u8"), config);
+    check(c + " preprocess", got, cases.at(c + ".in.pixel_values"), preprocess_atol("clip_vision"));
+    // Pillow's bicubic is reproduced, so the gap is float rounding only.
+    check(c + " preprocess (exact PIL)", got, cases.at(c + ".in.pixel_values"), 1e-5);
+  }
+}
+
+BOOST_AUTO_TEST_CASE(dino_preprocessing_matches_reference_pixel_values) {
+  TensorMap cases = load_safetensors(folder("dino_vit") / "cases.safetensors");
+  auto names = cases_with(cases, "image_u8");
+  BOOST_REQUIRE_EQUAL(names.size(), 1u);
+  for (const auto& c : names) {
+    torch::Tensor got = dino_normalize(cases.at(c + ".in.image_u8"), 32);
+    check(c + " preprocess", got, cases.at(c + ".in.pixel_values"), preprocess_atol("dino_vit"));
   }
 }
