@@ -20,11 +20,15 @@ LoadOptions clip_vision_load_options();
 // DINO checkpoints have no pooler; HF ViTModel saves with one also load.
 LoadOptions dino_vit_load_options();
 
-ClipTextModel load_clip_text_folder(const std::filesystem::path& folder);
-ClipVisionModel load_clip_vision_folder(const std::filesystem::path& folder);
-DinoVitModel load_dino_vit_folder(const std::filesystem::path& folder);
+ClipTextModel load_clip_text_folder(const std::filesystem::path& folder,
+                                   const std::string& weights_file = "model.safetensors");
+ClipVisionModel load_clip_vision_folder(const std::filesystem::path& folder,
+                                   const std::string& weights_file = "model.safetensors");
+DinoVitModel load_dino_vit_folder(const std::filesystem::path& folder,
+                                   const std::string& weights_file = "model.safetensors");
 
-// `<folder>/model.safetensors`; InputError naming the folder when absent.
-std::filesystem::path weights_file_of(const std::filesystem::path& folder);
+// `<folder>/<weights_file>`; InputError naming the folder when absent.
+std::filesystem::path weights_file_of(const std::filesystem::path& folder,
+                                      const std::string& weights_file = "model.safetensors");
 
 }  // namespace pbench::models

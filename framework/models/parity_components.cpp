@@ -2,10 +2,16 @@
 // each entry's loader lives next to the component's implementation.
 #include "framework/models/parity.hpp"
 
+#include "framework/models/encoder_parity.hpp"
+
 namespace pbench::parity {
 
 const std::vector<Component>& parity_components() {
-  static const std::vector<Component> table = {};
+  static const std::vector<Component> table = {
+      models::clip_text_parity_component(),
+      models::clip_vision_parity_component(),
+      models::dino_vit_parity_component(),
+  };
   return table;
 }
 

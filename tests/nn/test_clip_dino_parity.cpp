@@ -11,6 +11,7 @@
 
 #include "framework/models/hf_folder.hpp"
 #include "framework/models/image_preprocess.hpp"
+#include "framework/models/parity.hpp"
 #include "tests/support/test_paths.hpp"
 
 using namespace pbench;
@@ -162,4 +163,25 @@ BOOST_AUTO_TEST_CASE(dino_preprocessing_matches_reference_pixel_values) {
     torch::Tensor got = dino_normalize(cases.at(c + ".in.image_u8"), 32);
     check(c + " preprocess", got, cases.at(c + ".in.pixel_values"), preprocess_atol("dino_vit"));
   }
+}
+
+BOOST_AUTO_TEST_CASE(pbench_parity_components_pass_on_shared_folders) {
+  for (const char* name : {"clip_text", "clip_vision", "dino_vit"}) {
+    const parity::Component* component = parity::find_component(name);
+    BOOST_REQUIRE_MESSAGE(component, name << " is registered");
+    parity::Report report = parity::run(*component, folder(name));
+    BOOST_CHECK_MESSAGE(report.pass, parity::report_table(report));
+    BOOST_CHECK_GE(report.outputs.size(), 3u);
+  }
+}
+
+BOOST_AUTO_TEST_CASE(pbench_parity_fails_on_perturbed_weights) {
+  // Same config and cases, one LayerNorm bias nudged by 1e-3: the gate must see it.
+  fs::path dir = pbench::test::scratch_dir("clip_text_perturbed");
+  for (const char* f : {"config.json", "cases.safetensors", "tolerance.json"}) fs::copy(folder("clip_text") / f, dir / f);
+  TensorMap weights = load_safetensors(folder("clip_text") / "model.safetensors");
+  weights.at("text_model.final_layer_norm.bias") = weights.at("text_model.final_layer_norm.bias") + 1e-3;
+  save_safetensors(dir / "model.safetensors", weights);
+  parity::Report report = parity::run(*parity::find_component("clip_text"), dir);
+  BOOST_CHECK(!report.pass);
 }
