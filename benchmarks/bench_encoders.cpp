@@ -37,7 +37,8 @@ void BM_W4_sd15_text_encoder(benchmark::State& state) {
 
 void BM_W5_clip_vit_b32_vision(benchmark::State& state) {
   at::set_num_threads(bench_threads());
-  ClipVisionConfig c;  // defaults = ViT-B/32
+  ClipVisionConfig c;  // image 224, patch 32, projection 512 (ViT-B/32)
+  c.encoder = {768, 3072, 12, 12, 1e-5, Activation::kQuickGelu};
   c.with_projection = true;
   ClipVisionModel model(c);
   torch::NoGradGuard no_grad;
