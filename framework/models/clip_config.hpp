@@ -13,7 +13,8 @@ namespace pbench::models {
 constexpr int64_t kClipEotTokenId = 49407;
 
 struct ClipTextConfig {
-  ClipEncoderConfig encoder;
+  // Defaults = transformers' (ViT-B/32 text tower), so a default-constructed config is a usable model.
+  ClipEncoderConfig encoder{512, 2048, 12, 8, 1e-5, Activation::kQuickGelu};
   int64_t vocab_size = 49408;
   int64_t max_position_embeddings = 77;
   int64_t projection_dim = 512;
@@ -26,7 +27,7 @@ struct ClipTextConfig {
 };
 
 struct ClipVisionConfig {
-  ClipEncoderConfig encoder;
+  ClipEncoderConfig encoder{768, 3072, 12, 12, 1e-5, Activation::kQuickGelu};  // ViT-B/32
   int64_t image_size = 224;
   int64_t patch_size = 32;
   int64_t num_channels = 3;
