@@ -2,6 +2,7 @@
 // each entry's loader lives next to the component's implementation.
 #include "framework/models/parity.hpp"
 #include "framework/models/scheduler_parity.hpp"
+#include "framework/models/encoder_parity.hpp"
 #include "framework/models/tokenizer_parity_component.hpp"
 
 namespace pbench::parity {
@@ -9,6 +10,9 @@ namespace pbench::parity {
 const std::vector<Component>& parity_components() {
   static const std::vector<Component> table = {
       clip_tokenizer_parity_component(),
+      models::clip_text_parity_component(),
+      models::clip_vision_parity_component(),
+      models::dino_vit_parity_component(),
       schedulers_parity_component(),
   };
   return table;

@@ -14,6 +14,8 @@ std::vector<PbenchCommand> pbench_commands() {
       {"run", "execute exactly one resolved run: pbench run <run.yaml> [overrides...]", run_command},
       {"parity", "compare a component with reference vectors: pbench parity <component> <folder> [--json]",
        parity::parity_command},
+      {"params", "exact parameter counts from a config: pbench params <config.json or model folder> [--json]",
+       params_command},
   };
 }
 

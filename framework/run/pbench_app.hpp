@@ -22,4 +22,7 @@ int pbench_main(int argc, char** argv);
 // `pbench run <run.yaml> [overrides...]`.
 int run_command(int argc, char** argv);
 
+// `pbench params <config.json or model folder> [--json]` (params_command.cpp).
+int params_command(int argc, char** argv);
+
 }  // namespace pbench
