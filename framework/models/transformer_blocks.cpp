@@ -38,43 +38,6 @@ torch::Tensor apply_activation(Activation act, const torch::Tensor& x) {
 
 bool holds_data(const torch::TensorOptions& options) { return options.device().type() != torch::kMeta; }
 
-LinearImpl::LinearImpl(int64_t in_features, int64_t out_features, bool with_bias, const torch::TensorOptions& options) {
-  weight = register_parameter("weight", torch::empty({out_features, in_features}, options));
-  if (with_bias) bias = register_parameter("bias", torch::empty({out_features}, options));
-  if (holds_data(options)) {
-    torch::NoGradGuard no_grad;
-    double bound = 1.0 / std::sqrt(double(in_features));
-    weight.uniform_(-bound, bound);
-    if (bias.defined()) bias.uniform_(-bound, bound);
-  }
-}
-
-torch::Tensor LinearImpl::forward(const torch::Tensor& x) const { return torch::linear(x, weight, bias); }
-
-LayerNormImpl::LayerNormImpl(int64_t dim_, double eps_, const torch::TensorOptions& options) : dim(dim_), eps(eps_) {
-  weight = register_parameter("weight", torch::empty({dim}, options));
-  bias = register_parameter("bias", torch::empty({dim}, options));
-  if (holds_data(options)) {
-    torch::NoGradGuard no_grad;
-    weight.fill_(1.0);
-    bias.zero_();
-  }
-}
-
-torch::Tensor LayerNormImpl::forward(const torch::Tensor& x) const {
-  return torch::layer_norm(x, {dim}, weight, bias, eps);
-}
-
-EmbeddingImpl::EmbeddingImpl(int64_t num, int64_t dim, const torch::TensorOptions& options) {
-  weight = register_parameter("weight", torch::empty({num, dim}, options));
-  if (holds_data(options)) {
-    torch::NoGradGuard no_grad;
-    weight.normal_(0.0, 0.02);
-  }
-}
-
-torch::Tensor EmbeddingImpl::forward(const torch::Tensor& ids) const { return torch::embedding(weight, ids); }
-
 PatchConvImpl::PatchConvImpl(int64_t channels, int64_t dim, int64_t patch_, bool with_bias,
                              const torch::TensorOptions& options)
     : patch(patch_) {

@@ -10,6 +10,7 @@
 #include <torch/torch.h>
 
 #include "framework/models/hf_config.hpp"
+#include "framework/tensor/adaptable_layers.hpp"
 
 namespace pbench::models {
 
@@ -25,34 +26,11 @@ torch::Tensor apply_activation(Activation act, const torch::Tensor& x);
 // Random initialisation is skipped on the meta device (there is no data).
 bool holds_data(const torch::TensorOptions& options);
 
-// y = x W^T + b. Initialised like torch.nn.Linear (uniform +-1/sqrt(in)).
-class LinearImpl : public torch::nn::Module {
- public:
-  LinearImpl(int64_t in_features, int64_t out_features, bool bias, const torch::TensorOptions& options);
-  torch::Tensor forward(const torch::Tensor& x) const;
-  torch::Tensor weight, bias;
-};
-TORCH_MODULE(Linear);
-
-// LayerNorm over the last dimension with affine weight and bias.
-class LayerNormImpl : public torch::nn::Module {
- public:
-  LayerNormImpl(int64_t dim, double eps, const torch::TensorOptions& options);
-  torch::Tensor forward(const torch::Tensor& x) const;
-  torch::Tensor weight, bias;
-  int64_t dim;
-  double eps;
-};
-TORCH_MODULE(LayerNorm);
-
-// A lookup table `weight` [num, dim] (token or position embeddings).
-class EmbeddingImpl : public torch::nn::Module {
- public:
-  EmbeddingImpl(int64_t num, int64_t dim, const torch::TensorOptions& options);
-  torch::Tensor forward(const torch::Tensor& ids) const;
-  torch::Tensor weight;
-};
-TORCH_MODULE(Embedding);
+// Linear, LayerNorm and Embedding are the project's adaptable layers, so that
+// methods can attach parameterizations to the text encoder like to the UNet.
+using Linear = pbench::nn::Linear;
+using LayerNorm = pbench::nn::LayerNorm;
+using Embedding = pbench::nn::Embedding;
 
 // Non-overlapping patch projection: a Conv2d with kernel = stride = patch.
 class PatchConvImpl : public torch::nn::Module {

@@ -49,13 +49,14 @@ torch::Tensor Adaptable::adapted_output(const torch::Tensor& input, torch::Tenso
 }
 
 // ---- Linear (same init as torch::nn::Linear) -------------------------------
-LinearImpl::LinearImpl(const torch::nn::LinearOptions& o) : options(o) {
-  weight = register_parameter("weight", torch::empty({o.out_features(), o.in_features()}));
-  if (o.bias()) bias = register_parameter("bias", torch::empty({o.out_features()}));
+LinearImpl::LinearImpl(const torch::nn::LinearOptions& o, const torch::TensorOptions& t) : options(o) {
+  weight = register_parameter("weight", torch::empty({o.out_features(), o.in_features()}, t));
+  if (o.bias()) bias = register_parameter("bias", torch::empty({o.out_features()}, t));
   reset_parameters();
 }
 
 void LinearImpl::reset_parameters() {
+  if (!holds_data(weight)) return;
   torch::NoGradGuard no_grad;
   torch::nn::init::kaiming_uniform_(weight, std::sqrt(5.0));
   if (bias.defined()) {
@@ -64,22 +65,23 @@ void LinearImpl::reset_parameters() {
   }
 }
 
-torch::Tensor LinearImpl::forward(const torch::Tensor& input) {
+torch::Tensor LinearImpl::forward(const torch::Tensor& input) const {
   if (!adapted()) return F::linear(input, weight, bias);
   return adapted_output(input, F::linear(input, effective_weight(weight), effective_bias(bias)));
 }
 
 // ---- Conv2d ----------------------------------------------------------------
-Conv2dImpl::Conv2dImpl(const torch::nn::Conv2dOptions& o) : options(o) {
+Conv2dImpl::Conv2dImpl(const torch::nn::Conv2dOptions& o, const torch::TensorOptions& t) : options(o) {
   if (!c10::get_if<torch::enumtype::kZeros>(&o.padding_mode()))
     throw std::invalid_argument("pbench::nn::Conv2d supports padding_mode zeros only");
   auto k = o.kernel_size();
-  weight = register_parameter("weight", torch::empty({o.out_channels(), o.in_channels() / o.groups(), (*k)[0], (*k)[1]}));
-  if (o.bias()) bias = register_parameter("bias", torch::empty({o.out_channels()}));
+  weight = register_parameter("weight", torch::empty({o.out_channels(), o.in_channels() / o.groups(), (*k)[0], (*k)[1]}, t));
+  if (o.bias()) bias = register_parameter("bias", torch::empty({o.out_channels()}, t));
   reset_parameters();
 }
 
 void Conv2dImpl::reset_parameters() {
+  if (!holds_data(weight)) return;
   torch::NoGradGuard no_grad;
   torch::nn::init::kaiming_uniform_(weight, std::sqrt(5.0));
   if (bias.defined()) {
@@ -89,7 +91,7 @@ void Conv2dImpl::reset_parameters() {
   }
 }
 
-torch::Tensor Conv2dImpl::forward(const torch::Tensor& input) {
+torch::Tensor Conv2dImpl::forward(const torch::Tensor& input) const {
   auto conv = [&](const torch::Tensor& w, const torch::Tensor& b) {
     return F::conv2d(input, w,
                      F::Conv2dFuncOptions().bias(b).stride(options.stride()).padding(options.padding())
@@ -100,14 +102,14 @@ torch::Tensor Conv2dImpl::forward(const torch::Tensor& input) {
 }
 
 // ---- GroupNorm ---------------------------------------------------------------
-GroupNormImpl::GroupNormImpl(const torch::nn::GroupNormOptions& o) : options(o) {
+GroupNormImpl::GroupNormImpl(const torch::nn::GroupNormOptions& o, const torch::TensorOptions& t) : options(o) {
   if (o.affine()) {
-    weight = register_parameter("weight", torch::ones({o.num_channels()}));
-    bias = register_parameter("bias", torch::zeros({o.num_channels()}));
+    weight = register_parameter("weight", torch::ones({o.num_channels()}, t));
+    bias = register_parameter("bias", torch::zeros({o.num_channels()}, t));
   }
 }
 
-torch::Tensor GroupNormImpl::forward(const torch::Tensor& input) {
+torch::Tensor GroupNormImpl::forward(const torch::Tensor& input) const {
   torch::Tensor w = adapted() && weight.defined() ? effective_weight(weight) : weight;
   torch::Tensor b = adapted() && bias.defined() ? effective_bias(bias) : bias;
   torch::Tensor out = torch::group_norm(input, options.num_groups(), w, b, options.eps());
@@ -115,14 +117,14 @@ torch::Tensor GroupNormImpl::forward(const torch::Tensor& input) {
 }
 
 // ---- LayerNorm ---------------------------------------------------------------
-LayerNormImpl::LayerNormImpl(const torch::nn::LayerNormOptions& o) : options(o) {
+LayerNormImpl::LayerNormImpl(const torch::nn::LayerNormOptions& o, const torch::TensorOptions& t) : options(o) {
   if (o.elementwise_affine()) {
-    weight = register_parameter("weight", torch::ones(o.normalized_shape()));
-    bias = register_parameter("bias", torch::zeros(o.normalized_shape()));
+    weight = register_parameter("weight", torch::ones(o.normalized_shape(), t));
+    bias = register_parameter("bias", torch::zeros(o.normalized_shape(), t));
   }
 }
 
-torch::Tensor LayerNormImpl::forward(const torch::Tensor& input) {
+torch::Tensor LayerNormImpl::forward(const torch::Tensor& input) const {
   torch::Tensor w = adapted() && weight.defined() ? effective_weight(weight) : weight;
   torch::Tensor b = adapted() && bias.defined() ? effective_bias(bias) : bias;
   torch::Tensor out = torch::layer_norm(input, options.normalized_shape(), w, b, options.eps());
@@ -130,11 +132,15 @@ torch::Tensor LayerNormImpl::forward(const torch::Tensor& input) {
 }
 
 // ---- Embedding ---------------------------------------------------------------
-EmbeddingImpl::EmbeddingImpl(const torch::nn::EmbeddingOptions& o) : options(o) {
-  weight = register_parameter("weight", torch::randn({o.num_embeddings(), o.embedding_dim()}));
+EmbeddingImpl::EmbeddingImpl(const torch::nn::EmbeddingOptions& o, const torch::TensorOptions& t) : options(o) {
+  weight = register_parameter("weight", torch::empty({o.num_embeddings(), o.embedding_dim()}, t));
+  if (holds_data(weight)) {
+    torch::NoGradGuard no_grad;
+    weight.normal_(0.0, 1.0);  // torch.nn.Embedding's initialisation
+  }
 }
 
-torch::Tensor EmbeddingImpl::forward(const torch::Tensor& ids) {
+torch::Tensor EmbeddingImpl::forward(const torch::Tensor& ids) const {
   torch::Tensor w = adapted() ? effective_weight(weight) : weight;
   torch::Tensor out = torch::embedding(w, ids);
   return adapted() ? adapted_output(ids, out) : out;

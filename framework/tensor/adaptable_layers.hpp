@@ -47,6 +47,7 @@ class Adaptable {
 
  protected:
   virtual torch::nn::Module& as_module() = 0;
+  static bool holds_data(const torch::Tensor& t) { return t.device().type() != torch::kMeta; }
   torch::Tensor effective_weight(const torch::Tensor& base) const;
   torch::Tensor effective_bias(const torch::Tensor& base) const;  // undefined stays undefined
   torch::Tensor adapted_output(const torch::Tensor& input, torch::Tensor out) const;
@@ -55,11 +56,16 @@ class Adaptable {
   std::vector<std::pair<std::string, std::shared_ptr<Parameterization>>> attached_;
 };
 
+// Every layer takes optional TensorOptions: on the `meta` device a full-size
+// model is built with shapes only (parameter counts without memory) and
+// random initialisation is skipped.
 class LinearImpl : public torch::nn::Module, public Adaptable {
  public:
-  explicit LinearImpl(const torch::nn::LinearOptions& options);
+  explicit LinearImpl(const torch::nn::LinearOptions& options, const torch::TensorOptions& tensor_options = {});
   LinearImpl(int64_t in, int64_t out) : LinearImpl(torch::nn::LinearOptions(in, out)) {}
-  torch::Tensor forward(const torch::Tensor& input);
+  LinearImpl(int64_t in, int64_t out, bool with_bias, const torch::TensorOptions& tensor_options)
+      : LinearImpl(torch::nn::LinearOptions(in, out).bias(with_bias), tensor_options) {}
+  torch::Tensor forward(const torch::Tensor& input) const;
   void reset_parameters();
   const char* layer_kind() const override { return "linear"; }
   torch::nn::LinearOptions options;
@@ -72,8 +78,8 @@ TORCH_MODULE(Linear);
 
 class Conv2dImpl : public torch::nn::Module, public Adaptable {
  public:
-  explicit Conv2dImpl(const torch::nn::Conv2dOptions& options);
-  torch::Tensor forward(const torch::Tensor& input);
+  explicit Conv2dImpl(const torch::nn::Conv2dOptions& options, const torch::TensorOptions& tensor_options = {});
+  torch::Tensor forward(const torch::Tensor& input) const;
   void reset_parameters();
   const char* layer_kind() const override { return "conv2d"; }
   torch::nn::Conv2dOptions options;
@@ -86,8 +92,8 @@ TORCH_MODULE(Conv2d);
 
 class GroupNormImpl : public torch::nn::Module, public Adaptable {
  public:
-  explicit GroupNormImpl(const torch::nn::GroupNormOptions& options);
-  torch::Tensor forward(const torch::Tensor& input);
+  explicit GroupNormImpl(const torch::nn::GroupNormOptions& options, const torch::TensorOptions& tensor_options = {});
+  torch::Tensor forward(const torch::Tensor& input) const;
   const char* layer_kind() const override { return "group_norm"; }
   torch::nn::GroupNormOptions options;
   torch::Tensor weight, bias;  // undefined when affine is false
@@ -99,8 +105,10 @@ TORCH_MODULE(GroupNorm);
 
 class LayerNormImpl : public torch::nn::Module, public Adaptable {
  public:
-  explicit LayerNormImpl(const torch::nn::LayerNormOptions& options);
-  torch::Tensor forward(const torch::Tensor& input);
+  explicit LayerNormImpl(const torch::nn::LayerNormOptions& options, const torch::TensorOptions& tensor_options = {});
+  LayerNormImpl(int64_t dim, double eps, const torch::TensorOptions& tensor_options)
+      : LayerNormImpl(torch::nn::LayerNormOptions({dim}).eps(eps), tensor_options) {}
+  torch::Tensor forward(const torch::Tensor& input) const;
   const char* layer_kind() const override { return "layer_norm"; }
   torch::nn::LayerNormOptions options;
   torch::Tensor weight, bias;
@@ -112,9 +120,11 @@ TORCH_MODULE(LayerNorm);
 
 class EmbeddingImpl : public torch::nn::Module, public Adaptable {
  public:
-  explicit EmbeddingImpl(const torch::nn::EmbeddingOptions& options);
+  explicit EmbeddingImpl(const torch::nn::EmbeddingOptions& options, const torch::TensorOptions& tensor_options = {});
   EmbeddingImpl(int64_t num, int64_t dim) : EmbeddingImpl(torch::nn::EmbeddingOptions(num, dim)) {}
-  torch::Tensor forward(const torch::Tensor& ids);
+  EmbeddingImpl(int64_t num, int64_t dim, const torch::TensorOptions& tensor_options)
+      : EmbeddingImpl(torch::nn::EmbeddingOptions(num, dim), tensor_options) {}
+  torch::Tensor forward(const torch::Tensor& ids) const;
   const char* layer_kind() const override { return "embedding"; }
   torch::nn::EmbeddingOptions options;
   torch::Tensor weight;
