@@ -3,6 +3,7 @@
 #include <cstring>
 #include <iostream>
 
+#include "framework/models/parity.hpp"
 #include "framework/util/errors.hpp"
 #include "framework/util/version.hpp"
 
@@ -11,6 +12,8 @@ namespace pbench {
 std::vector<PbenchCommand> pbench_commands() {
   return {
       {"run", "execute exactly one resolved run: pbench run <run.yaml> [overrides...]", run_command},
+      {"parity", "compare a component with reference vectors: pbench parity <component> <folder> [--json]",
+       parity::parity_command},
   };
 }
 

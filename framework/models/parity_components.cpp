@@ -1,0 +1,15 @@
+// The table of components `pbench parity` knows. One entry per component;
+// each entry's loader lives next to the component's implementation.
+#include "framework/models/parity.hpp"
+#include "framework/models/scheduler_parity.hpp"
+
+namespace pbench::parity {
+
+const std::vector<Component>& parity_components() {
+  static const std::vector<Component> table = {
+      schedulers_parity_component(),
+  };
+  return table;
+}
+
+}  // namespace pbench::parity
