@@ -2,12 +2,15 @@
 // each entry's loader lives next to the component's implementation.
 #include "framework/models/parity.hpp"
 #include "framework/models/scheduler_parity.hpp"
+#include "framework/models/unet_vae_parity.hpp"
 
 namespace pbench::parity {
 
 const std::vector<Component>& parity_components() {
   static const std::vector<Component> table = {
       schedulers_parity_component(),
+      unet_parity_component(),
+      vae_parity_component(),
   };
   return table;
 }

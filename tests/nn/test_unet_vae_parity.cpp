@@ -3,6 +3,7 @@
 
 #include <iostream>
 
+#include "framework/models/parity.hpp"
 #include "framework/models/unet_vae_cases.hpp"
 #include "tests/support/test_paths.hpp"
 
@@ -130,5 +131,23 @@ BOOST_AUTO_TEST_CASE(vae_reference_cases_both_weight_files) {
     }
     BOOST_TEST(preprocessed == 1);
     BOOST_TEST(compare("vae[" + file + "]", cases, produced, tolerance) == 15);
+  }
+}
+
+// The same folders through the registered `pbench parity` components: every
+// input consumed, every output produced, both VAE weight files.
+BOOST_AUTO_TEST_CASE(registered_components_pass) {
+  for (const auto& [name, gated_rows] : std::vector<std::pair<std::string, int>>{{"unet", 5}, {"vae", 2 * (15 + 1)}}) {
+    const auto* component = pbench::parity::find_component(name);
+    BOOST_REQUIRE(component != nullptr);
+    auto report = pbench::parity::run(*component, folder(name));
+    int gated = 0;
+    for (const auto& row : report.outputs) {
+      if (row.informational) continue;
+      ++gated;
+      BOOST_TEST(row.pass, name << ": " << row.name << " " << row.note);
+    }
+    BOOST_TEST(report.pass, name);
+    BOOST_TEST(gated == gated_rows, name);  // VAE: 15 outputs + the preprocess row, per weight file
   }
 }
