@@ -4,6 +4,7 @@
 #include "framework/models/scheduler_parity.hpp"
 #include "framework/models/encoder_parity.hpp"
 #include "framework/models/tokenizer_parity_component.hpp"
+#include "framework/models/unet_vae_parity.hpp"
 
 namespace pbench::parity {
 
@@ -14,6 +15,8 @@ const std::vector<Component>& parity_components() {
       models::clip_vision_parity_component(),
       models::dino_vit_parity_component(),
       schedulers_parity_component(),
+      unet_parity_component(),
+      vae_parity_component(),
   };
   return table;
 }

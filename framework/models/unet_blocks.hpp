@@ -1,0 +1,127 @@
+#pragma once
+// Building blocks shared by the UNet and the VAE (diffusers v0.25.1
+// resnet.py, attention.py, transformer_2d.py, embeddings.py), with
+// parameter names as in diffusers state dicts.
+#include <torch/torch.h>
+
+#include "framework/models/attention.hpp"
+
+namespace pbench::models {
+
+struct ResnetOptions {
+  int64_t in_channels = 0;
+  int64_t out_channels = 0;
+  int64_t temb_channels = 0;  // 0: no time_emb_proj (VAE)
+  int64_t groups = 32;
+  double eps = 1e-6;
+  double output_scale_factor = 1.0;
+};
+
+// norm1 -> silu -> conv1 (+ time_emb_proj(silu(temb))) -> norm2 -> silu -> conv2,
+// plus the input (through a 1x1 conv_shortcut when channels change).
+class ResnetBlock2DImpl : public torch::nn::Module {
+ public:
+  explicit ResnetBlock2DImpl(const ResnetOptions& options);
+  torch::Tensor forward(const torch::Tensor& input, const torch::Tensor& temb = {});
+
+ private:
+  ResnetOptions options_;
+  torch::nn::GroupNorm norm1_{nullptr}, norm2_{nullptr};
+  torch::nn::Conv2d conv1_{nullptr}, conv2_{nullptr}, conv_shortcut_{nullptr};
+  torch::nn::Linear time_emb_proj_{nullptr};
+};
+TORCH_MODULE(ResnetBlock2D);
+
+// 3x3 stride-2 conv. padding 0 means diffusers' asymmetric (0,1,0,1) zero pad
+// first (the VAE encoder); otherwise symmetric padding.
+class Downsample2DImpl : public torch::nn::Module {
+ public:
+  Downsample2DImpl(int64_t channels, int64_t padding);
+  torch::Tensor forward(const torch::Tensor& x);
+
+ private:
+  int64_t padding_;
+  torch::nn::Conv2d conv_{nullptr};
+};
+TORCH_MODULE(Downsample2D);
+
+// Nearest 2x upsampling (or to `size` when given) then a 3x3 conv.
+class Upsample2DImpl : public torch::nn::Module {
+ public:
+  explicit Upsample2DImpl(int64_t channels);
+  torch::Tensor forward(const torch::Tensor& x, c10::optional<std::vector<int64_t>> size = c10::nullopt);
+
+ private:
+  torch::nn::Conv2d conv_{nullptr};
+};
+TORCH_MODULE(Upsample2D);
+
+// GEGLU feed-forward: net.0.proj (dim -> 2*inner), hidden * gelu(gate), net.2 (inner -> dim).
+class FeedForwardImpl : public torch::nn::Module {
+ public:
+  FeedForwardImpl(int64_t dim, int64_t inner_dim);
+  torch::Tensor forward(const torch::Tensor& x);
+
+ private:
+  torch::nn::Linear proj_{nullptr}, out_{nullptr};
+};
+TORCH_MODULE(FeedForward);
+
+struct TransformerOptions {
+  int64_t channels = 0;  // in_channels == out_channels of Transformer2DModel
+  int64_t heads = 8;
+  int64_t head_dim = 0;
+  int64_t context_dim = 0;
+  int64_t layers = 1;
+  int64_t norm_groups = 32;
+  bool use_linear_projection = false;
+  bool only_cross_attention = false;
+};
+
+// norm1 -> attn1 (self, or cross when only_cross_attention), norm2 -> attn2
+// (cross), norm3 -> ff; each residual.
+class BasicTransformerBlockImpl : public torch::nn::Module {
+ public:
+  explicit BasicTransformerBlockImpl(const TransformerOptions& options);
+  torch::Tensor forward(const torch::Tensor& x, const torch::Tensor& context, const torch::Tensor& context_mask);
+
+ private:
+  bool only_cross_attention_;
+  torch::nn::LayerNorm norm1_{nullptr}, norm2_{nullptr}, norm3_{nullptr};
+  Attention attn1_{nullptr}, attn2_{nullptr};
+  FeedForward ff_{nullptr};
+};
+TORCH_MODULE(BasicTransformerBlock);
+
+// Transformer2DModel for continuous NCHW input: GroupNorm(eps 1e-6), proj_in
+// (1x1 conv, or Linear with use_linear_projection), transformer blocks,
+// proj_out, residual.
+class Transformer2DImpl : public torch::nn::Module {
+ public:
+  explicit Transformer2DImpl(const TransformerOptions& options);
+  // context_mask: undefined or the additive [B, 1, T] bias.
+  torch::Tensor forward(const torch::Tensor& x, const torch::Tensor& context, const torch::Tensor& context_mask);
+
+ private:
+  TransformerOptions options_;
+  torch::nn::GroupNorm norm_{nullptr};
+  torch::nn::AnyModule proj_in_, proj_out_;
+  torch::nn::ModuleList blocks_{nullptr};
+};
+TORCH_MODULE(Transformer2D);
+
+// diffusers get_timestep_embedding (max_period 10000, scale 1): [N] -> [N, dim].
+torch::Tensor timestep_embedding(const torch::Tensor& timesteps, int64_t dim, bool flip_sin_to_cos, double freq_shift);
+
+// time_embedding.linear_1 -> silu -> linear_2.
+class TimestepEmbeddingImpl : public torch::nn::Module {
+ public:
+  TimestepEmbeddingImpl(int64_t in_channels, int64_t dim);
+  torch::Tensor forward(const torch::Tensor& x);
+
+ private:
+  torch::nn::Linear linear_1_{nullptr}, linear_2_{nullptr};
+};
+TORCH_MODULE(TimestepEmbedding);
+
+}  // namespace pbench::models
