@@ -28,14 +28,14 @@ AttentionImpl::AttentionImpl(const AttentionOptions& options) : options_(options
   const int64_t context_dim = options.context_dim > 0 ? options.context_dim : options.query_dim;
   if (options.group_norm_groups > 0)
     group_norm_ = register_module(
-        "group_norm", torch::nn::GroupNorm(torch::nn::GroupNormOptions(options.group_norm_groups, options.query_dim)
+        "group_norm", pbench::nn::GroupNorm(torch::nn::GroupNormOptions(options.group_norm_groups, options.query_dim)
                                                .eps(options.group_norm_eps)));
-  to_q_ = register_module("to_q", torch::nn::Linear(torch::nn::LinearOptions(options.query_dim, inner).bias(options.qkv_bias)));
-  to_k_ = register_module("to_k", torch::nn::Linear(torch::nn::LinearOptions(context_dim, inner).bias(options.qkv_bias)));
-  to_v_ = register_module("to_v", torch::nn::Linear(torch::nn::LinearOptions(context_dim, inner).bias(options.qkv_bias)));
+  to_q_ = register_module("to_q", pbench::nn::Linear(torch::nn::LinearOptions(options.query_dim, inner).bias(options.qkv_bias)));
+  to_k_ = register_module("to_k", pbench::nn::Linear(torch::nn::LinearOptions(context_dim, inner).bias(options.qkv_bias)));
+  to_v_ = register_module("to_v", pbench::nn::Linear(torch::nn::LinearOptions(context_dim, inner).bias(options.qkv_bias)));
   // diffusers keeps to_out = [Linear, Dropout]; only index 0 holds weights.
   torch::nn::ModuleList to_out;
-  to_out_0_ = torch::nn::Linear(torch::nn::LinearOptions(inner, options.query_dim).bias(options.out_bias));
+  to_out_0_ = pbench::nn::Linear(torch::nn::LinearOptions(inner, options.query_dim).bias(options.out_bias));
   to_out->push_back(to_out_0_);
   register_module("to_out", to_out);
 }

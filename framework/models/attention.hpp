@@ -5,6 +5,8 @@
 // the VAE form, group_norm.
 #include <torch/torch.h>
 
+#include "framework/tensor/adaptable_layers.hpp"
+
 #include <optional>
 
 namespace pbench::models {
@@ -38,8 +40,8 @@ class AttentionImpl : public torch::nn::Module {
 
  private:
   AttentionOptions options_;
-  torch::nn::GroupNorm group_norm_{nullptr};
-  torch::nn::Linear to_q_{nullptr}, to_k_{nullptr}, to_v_{nullptr}, to_out_0_{nullptr};
+  pbench::nn::GroupNorm group_norm_{nullptr};
+  pbench::nn::Linear to_q_{nullptr}, to_k_{nullptr}, to_v_{nullptr}, to_out_0_{nullptr};
 };
 TORCH_MODULE(Attention);
 

@@ -141,7 +141,7 @@ torch::Tensor UNetUpBlockImpl::forward(torch::Tensor x, const torch::Tensor& tem
 // ---------------------------------------------------------------- UNet
 UNet2DConditionImpl::UNet2DConditionImpl(const UNetConfig& c) : config_(c) {
   const int64_t c0 = c.block_out_channels[0];
-  conv_in_ = register_module("conv_in", torch::nn::Conv2d(torch::nn::Conv2dOptions(c.in_channels, c0, c.conv_in_kernel)
+  conv_in_ = register_module("conv_in", pbench::nn::Conv2d(torch::nn::Conv2dOptions(c.in_channels, c0, c.conv_in_kernel)
                                                               .padding((c.conv_in_kernel - 1) / 2)));
   time_embedding_ = register_module("time_embedding", TimestepEmbedding(c0, c.time_embedding_dim));
   down_blocks_ = register_module("down_blocks", torch::nn::ModuleList());
@@ -150,8 +150,8 @@ UNet2DConditionImpl::UNet2DConditionImpl(const UNetConfig& c) : config_(c) {
   up_blocks_ = register_module("up_blocks", torch::nn::ModuleList());
   for (size_t i = 0; i < c.block_out_channels.size(); ++i) up_blocks_->push_back(UNetUpBlock(c, i));
   conv_norm_out_ = register_module(
-      "conv_norm_out", torch::nn::GroupNorm(torch::nn::GroupNormOptions(c.norm_num_groups, c0).eps(c.norm_eps)));
-  conv_out_ = register_module("conv_out", torch::nn::Conv2d(torch::nn::Conv2dOptions(c0, c.out_channels, c.conv_out_kernel)
+      "conv_norm_out", pbench::nn::GroupNorm(torch::nn::GroupNormOptions(c.norm_num_groups, c0).eps(c.norm_eps)));
+  conv_out_ = register_module("conv_out", pbench::nn::Conv2d(torch::nn::Conv2dOptions(c0, c.out_channels, c.conv_out_kernel)
                                                                 .padding((c.conv_out_kernel - 1) / 2)));
 }
 

@@ -68,11 +68,11 @@ class UNet2DConditionImpl : public torch::nn::Module {
 
  private:
   UNetConfig config_;
-  torch::nn::Conv2d conv_in_{nullptr}, conv_out_{nullptr};
+  pbench::nn::Conv2d conv_in_{nullptr}, conv_out_{nullptr};
   TimestepEmbedding time_embedding_{nullptr};
   torch::nn::ModuleList down_blocks_{nullptr}, up_blocks_{nullptr};
   UNetMidBlock mid_block_{nullptr};
-  torch::nn::GroupNorm conv_norm_out_{nullptr};
+  pbench::nn::GroupNorm conv_norm_out_{nullptr};
 };
 TORCH_MODULE(UNet2DCondition);
 

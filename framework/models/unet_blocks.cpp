@@ -7,12 +7,12 @@ namespace pbench::models {
 namespace F = torch::nn::functional;
 
 namespace {
-torch::nn::Conv2d conv(int64_t in, int64_t out, int64_t kernel, int64_t stride = 1, int64_t padding = -1) {
+pbench::nn::Conv2d conv(int64_t in, int64_t out, int64_t kernel, int64_t stride = 1, int64_t padding = -1) {
   if (padding < 0) padding = (kernel - 1) / 2;
-  return torch::nn::Conv2d(torch::nn::Conv2dOptions(in, out, kernel).stride(stride).padding(padding));
+  return pbench::nn::Conv2d(torch::nn::Conv2dOptions(in, out, kernel).stride(stride).padding(padding));
 }
-torch::nn::GroupNorm group_norm(int64_t groups, int64_t channels, double eps) {
-  return torch::nn::GroupNorm(torch::nn::GroupNormOptions(groups, channels).eps(eps));
+pbench::nn::GroupNorm group_norm(int64_t groups, int64_t channels, double eps) {
+  return pbench::nn::GroupNorm(torch::nn::GroupNormOptions(groups, channels).eps(eps));
 }
 }  // namespace
 
@@ -20,7 +20,7 @@ torch::nn::GroupNorm group_norm(int64_t groups, int64_t channels, double eps) {
 ResnetBlock2DImpl::ResnetBlock2DImpl(const ResnetOptions& o) : options_(o) {
   norm1_ = register_module("norm1", group_norm(o.groups, o.in_channels, o.eps));
   conv1_ = register_module("conv1", conv(o.in_channels, o.out_channels, 3));
-  if (o.temb_channels > 0) time_emb_proj_ = register_module("time_emb_proj", torch::nn::Linear(o.temb_channels, o.out_channels));
+  if (o.temb_channels > 0) time_emb_proj_ = register_module("time_emb_proj", pbench::nn::Linear(o.temb_channels, o.out_channels));
   norm2_ = register_module("norm2", group_norm(o.groups, o.out_channels, o.eps));
   conv2_ = register_module("conv2", conv(o.out_channels, o.out_channels, 3));
   if (o.in_channels != o.out_channels)
@@ -63,8 +63,8 @@ FeedForwardImpl::FeedForwardImpl(int64_t dim, int64_t inner_dim) {
   // diffusers: net = [GEGLU(proj), Dropout, Linear]; the names keep the indices.
   torch::nn::ModuleList net;
   auto geglu = std::make_shared<torch::nn::Module>();
-  proj_ = geglu->register_module("proj", torch::nn::Linear(dim, 2 * inner_dim));
-  out_ = torch::nn::Linear(inner_dim, dim);
+  proj_ = geglu->register_module("proj", pbench::nn::Linear(dim, 2 * inner_dim));
+  out_ = pbench::nn::Linear(inner_dim, dim);
   net->push_back(geglu);
   net->push_back(torch::nn::Dropout(0.0));
   net->push_back(out_);
@@ -80,7 +80,7 @@ torch::Tensor FeedForwardImpl::forward(const torch::Tensor& x) {
 BasicTransformerBlockImpl::BasicTransformerBlockImpl(const TransformerOptions& o)
     : only_cross_attention_(o.only_cross_attention) {
   const int64_t dim = o.heads * o.head_dim;
-  auto ln = [&] { return torch::nn::LayerNorm(torch::nn::LayerNormOptions({dim}).eps(1e-5)); };
+  auto ln = [&] { return pbench::nn::LayerNorm(torch::nn::LayerNormOptions({dim}).eps(1e-5)); };
   AttentionOptions a;
   a.query_dim = dim;
   a.heads = o.heads;
@@ -108,19 +108,17 @@ Transformer2DImpl::Transformer2DImpl(const TransformerOptions& o) : options_(o) 
   const int64_t inner = o.heads * o.head_dim;
   norm_ = register_module("norm", group_norm(o.norm_groups, o.channels, 1e-6));
   if (o.use_linear_projection) {
-    proj_in_ = torch::nn::AnyModule(torch::nn::Linear(o.channels, inner));
+    proj_in_linear_ = register_module("proj_in", pbench::nn::Linear(o.channels, inner));
   } else {
-    proj_in_ = torch::nn::AnyModule(conv(o.channels, inner, 1));
+    proj_in_conv_ = register_module("proj_in", conv(o.channels, inner, 1));
   }
-  register_module("proj_in", proj_in_.ptr());
   blocks_ = register_module("transformer_blocks", torch::nn::ModuleList());
   for (int64_t i = 0; i < o.layers; ++i) blocks_->push_back(BasicTransformerBlock(o));
   if (o.use_linear_projection) {
-    proj_out_ = torch::nn::AnyModule(torch::nn::Linear(inner, o.channels));
+    proj_out_linear_ = register_module("proj_out", pbench::nn::Linear(inner, o.channels));
   } else {
-    proj_out_ = torch::nn::AnyModule(conv(inner, o.channels, 1));
+    proj_out_conv_ = register_module("proj_out", conv(inner, o.channels, 1));
   }
-  register_module("proj_out", proj_out_.ptr());
 }
 
 torch::Tensor Transformer2DImpl::forward(const torch::Tensor& x, const torch::Tensor& context,
@@ -131,15 +129,15 @@ torch::Tensor Transformer2DImpl::forward(const torch::Tensor& x, const torch::Te
   // Conv projections act on NCHW, linear ones on tokens: the reshape sits on
   // opposite sides of them, as in the reference.
   if (!options_.use_linear_projection) {
-    t = proj_in_.forward(t).permute({0, 2, 3, 1}).reshape({b, h * w, inner});
+    t = proj_in_conv_(t).permute({0, 2, 3, 1}).reshape({b, h * w, inner});
   } else {
-    t = proj_in_.forward(t.permute({0, 2, 3, 1}).reshape({b, h * w, options_.channels}));
+    t = proj_in_linear_(t.permute({0, 2, 3, 1}).reshape({b, h * w, options_.channels}));
   }
   for (const auto& block : *blocks_) t = block->as<BasicTransformerBlock>()->forward(t, context, context_mask);
   if (!options_.use_linear_projection) {
-    t = proj_out_.forward(t.reshape({b, h, w, inner}).permute({0, 3, 1, 2}).contiguous());
+    t = proj_out_conv_(t.reshape({b, h, w, inner}).permute({0, 3, 1, 2}).contiguous());
   } else {
-    t = proj_out_.forward(t).reshape({b, h, w, options_.channels}).permute({0, 3, 1, 2}).contiguous();
+    t = proj_out_linear_(t).reshape({b, h, w, options_.channels}).permute({0, 3, 1, 2}).contiguous();
   }
   return t + x;
 }
@@ -160,8 +158,8 @@ torch::Tensor timestep_embedding(const torch::Tensor& timesteps, int64_t dim, bo
 }
 
 TimestepEmbeddingImpl::TimestepEmbeddingImpl(int64_t in_channels, int64_t dim) {
-  linear_1_ = register_module("linear_1", torch::nn::Linear(in_channels, dim));
-  linear_2_ = register_module("linear_2", torch::nn::Linear(dim, dim));
+  linear_1_ = register_module("linear_1", pbench::nn::Linear(in_channels, dim));
+  linear_2_ = register_module("linear_2", pbench::nn::Linear(dim, dim));
 }
 
 torch::Tensor TimestepEmbeddingImpl::forward(const torch::Tensor& x) { return linear_2_(torch::silu(linear_1_(x))); }

@@ -4,6 +4,8 @@
 // parameter names as in diffusers state dicts.
 #include <torch/torch.h>
 
+#include "framework/tensor/adaptable_layers.hpp"
+
 #include "framework/models/attention.hpp"
 
 namespace pbench::models {
@@ -26,9 +28,9 @@ class ResnetBlock2DImpl : public torch::nn::Module {
 
  private:
   ResnetOptions options_;
-  torch::nn::GroupNorm norm1_{nullptr}, norm2_{nullptr};
-  torch::nn::Conv2d conv1_{nullptr}, conv2_{nullptr}, conv_shortcut_{nullptr};
-  torch::nn::Linear time_emb_proj_{nullptr};
+  pbench::nn::GroupNorm norm1_{nullptr}, norm2_{nullptr};
+  pbench::nn::Conv2d conv1_{nullptr}, conv2_{nullptr}, conv_shortcut_{nullptr};
+  pbench::nn::Linear time_emb_proj_{nullptr};
 };
 TORCH_MODULE(ResnetBlock2D);
 
@@ -41,7 +43,7 @@ class Downsample2DImpl : public torch::nn::Module {
 
  private:
   int64_t padding_;
-  torch::nn::Conv2d conv_{nullptr};
+  pbench::nn::Conv2d conv_{nullptr};
 };
 TORCH_MODULE(Downsample2D);
 
@@ -52,7 +54,7 @@ class Upsample2DImpl : public torch::nn::Module {
   torch::Tensor forward(const torch::Tensor& x, c10::optional<std::vector<int64_t>> size = c10::nullopt);
 
  private:
-  torch::nn::Conv2d conv_{nullptr};
+  pbench::nn::Conv2d conv_{nullptr};
 };
 TORCH_MODULE(Upsample2D);
 
@@ -63,7 +65,7 @@ class FeedForwardImpl : public torch::nn::Module {
   torch::Tensor forward(const torch::Tensor& x);
 
  private:
-  torch::nn::Linear proj_{nullptr}, out_{nullptr};
+  pbench::nn::Linear proj_{nullptr}, out_{nullptr};
 };
 TORCH_MODULE(FeedForward);
 
@@ -87,7 +89,7 @@ class BasicTransformerBlockImpl : public torch::nn::Module {
 
  private:
   bool only_cross_attention_;
-  torch::nn::LayerNorm norm1_{nullptr}, norm2_{nullptr}, norm3_{nullptr};
+  pbench::nn::LayerNorm norm1_{nullptr}, norm2_{nullptr}, norm3_{nullptr};
   Attention attn1_{nullptr}, attn2_{nullptr};
   FeedForward ff_{nullptr};
 };
@@ -104,8 +106,10 @@ class Transformer2DImpl : public torch::nn::Module {
 
  private:
   TransformerOptions options_;
-  torch::nn::GroupNorm norm_{nullptr};
-  torch::nn::AnyModule proj_in_, proj_out_;
+  pbench::nn::GroupNorm norm_{nullptr};
+  // 1x1 convolutions, or Linear layers with use_linear_projection (exactly one pair is set).
+  pbench::nn::Conv2d proj_in_conv_{nullptr}, proj_out_conv_{nullptr};
+  pbench::nn::Linear proj_in_linear_{nullptr}, proj_out_linear_{nullptr};
   torch::nn::ModuleList blocks_{nullptr};
 };
 TORCH_MODULE(Transformer2D);
@@ -120,7 +124,7 @@ class TimestepEmbeddingImpl : public torch::nn::Module {
   torch::Tensor forward(const torch::Tensor& x);
 
  private:
-  torch::nn::Linear linear_1_{nullptr}, linear_2_{nullptr};
+  pbench::nn::Linear linear_1_{nullptr}, linear_2_{nullptr};
 };
 TORCH_MODULE(TimestepEmbedding);
 

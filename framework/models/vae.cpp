@@ -20,8 +20,8 @@ ResnetBlock2D vae_resnet(int64_t in, int64_t out, int64_t groups) {
   return ResnetBlock2D(r);
 }
 
-torch::nn::Conv2d conv3(int64_t in, int64_t out) {
-  return torch::nn::Conv2d(torch::nn::Conv2dOptions(in, out, 3).padding(1));
+pbench::nn::Conv2d conv3(int64_t in, int64_t out) {
+  return pbench::nn::Conv2d(torch::nn::Conv2dOptions(in, out, 3).padding(1));
 }
 
 template <typename M>
@@ -80,7 +80,7 @@ VaeEncoderImpl::VaeEncoderImpl(const VaeConfig& c) {
   }
   mid_block_ = register_module("mid_block", VaeMidBlock(ch.back(), c.norm_num_groups));
   conv_norm_out_ = register_module(
-      "conv_norm_out", torch::nn::GroupNorm(torch::nn::GroupNormOptions(c.norm_num_groups, ch.back()).eps(kVaeEps)));
+      "conv_norm_out", pbench::nn::GroupNorm(torch::nn::GroupNormOptions(c.norm_num_groups, ch.back()).eps(kVaeEps)));
   conv_out_ = register_module("conv_out", conv3(ch.back(), 2 * c.latent_channels));
 }
 
@@ -117,7 +117,7 @@ VaeDecoderImpl::VaeDecoderImpl(const VaeConfig& c) {
     up_blocks_->push_back(block);
   }
   conv_norm_out_ = register_module(
-      "conv_norm_out", torch::nn::GroupNorm(torch::nn::GroupNormOptions(c.norm_num_groups, ch[0]).eps(kVaeEps)));
+      "conv_norm_out", pbench::nn::GroupNorm(torch::nn::GroupNormOptions(c.norm_num_groups, ch[0]).eps(kVaeEps)));
   conv_out_ = register_module("conv_out", conv3(ch[0], c.out_channels));
 }
 
@@ -153,8 +153,8 @@ AutoencoderKLImpl::AutoencoderKLImpl(const VaeConfig& c) : config_(c) {
   encoder_ = register_module("encoder", VaeEncoder(c));
   decoder_ = register_module("decoder", VaeDecoder(c));
   const int64_t l = c.latent_channels;
-  quant_conv_ = register_module("quant_conv", torch::nn::Conv2d(torch::nn::Conv2dOptions(2 * l, 2 * l, 1)));
-  post_quant_conv_ = register_module("post_quant_conv", torch::nn::Conv2d(torch::nn::Conv2dOptions(l, l, 1)));
+  quant_conv_ = register_module("quant_conv", pbench::nn::Conv2d(torch::nn::Conv2dOptions(2 * l, 2 * l, 1)));
+  post_quant_conv_ = register_module("post_quant_conv", pbench::nn::Conv2d(torch::nn::Conv2dOptions(l, l, 1)));
 }
 
 LatentDistribution AutoencoderKLImpl::encode(const torch::Tensor& image, std::map<std::string, torch::Tensor>* trace) {

@@ -6,6 +6,8 @@
 // names (query/key/value/proj_attn) used by the SD Hub vae/ checkpoints.
 #include <torch/torch.h>
 
+#include "framework/tensor/adaptable_layers.hpp"
+
 #include <map>
 
 #include "framework/models/unet_blocks.hpp"
@@ -31,10 +33,10 @@ class VaeEncoderImpl : public torch::nn::Module {
   torch::Tensor forward(const torch::Tensor& image);  // -> [B, 2*latent, h, w]
 
  private:
-  torch::nn::Conv2d conv_in_{nullptr}, conv_out_{nullptr};
+  pbench::nn::Conv2d conv_in_{nullptr}, conv_out_{nullptr};
   torch::nn::ModuleList down_blocks_{nullptr};
   VaeMidBlock mid_block_{nullptr};
-  torch::nn::GroupNorm conv_norm_out_{nullptr};
+  pbench::nn::GroupNorm conv_norm_out_{nullptr};
 };
 TORCH_MODULE(VaeEncoder);
 
@@ -44,10 +46,10 @@ class VaeDecoderImpl : public torch::nn::Module {
   torch::Tensor forward(const torch::Tensor& z, std::map<std::string, torch::Tensor>* trace = nullptr);
 
  private:
-  torch::nn::Conv2d conv_in_{nullptr}, conv_out_{nullptr};
+  pbench::nn::Conv2d conv_in_{nullptr}, conv_out_{nullptr};
   torch::nn::ModuleList up_blocks_{nullptr};
   VaeMidBlock mid_block_{nullptr};
-  torch::nn::GroupNorm conv_norm_out_{nullptr};
+  pbench::nn::GroupNorm conv_norm_out_{nullptr};
 };
 TORCH_MODULE(VaeDecoder);
 
@@ -79,7 +81,7 @@ class AutoencoderKLImpl : public torch::nn::Module {
   VaeConfig config_;
   VaeEncoder encoder_{nullptr};
   VaeDecoder decoder_{nullptr};
-  torch::nn::Conv2d quant_conv_{nullptr}, post_quant_conv_{nullptr};
+  pbench::nn::Conv2d quant_conv_{nullptr}, post_quant_conv_{nullptr};
 };
 TORCH_MODULE(AutoencoderKL);
 
