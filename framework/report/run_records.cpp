@@ -131,11 +131,12 @@ RunRecord read_run_record(const fs::path& file, const std::string& group_by) {
     if (h5::exists(root, "dvar")) {
       h5::Handle g = h5::open_group(root, "dvar");
       if (h5::has_attr(g.id(), "stop_step")) r.dvar_stop_step = h5::attr_int(g.id(), "stop_step");
+      if (h5::has_attr(g.id(), "mode")) r.dvar_mode = h5::attr_string(g.id(), "mode");
     }
     if (r.dvar_stop_step >= 0) {
       r.values["dvar_stop"] = double(r.dvar_stop_step);
       if (r.values.count("steps")) r.values["steps_saved"] = r.values["steps"] - double(r.dvar_stop_step);
-    } else if (r.values.count("steps")) {
+    } else if (r.dvar_never_fired() && r.values.count("steps")) {
       r.values["steps_saved"] = 0.0;  // DVAR never fired: it saved nothing
     }
 

@@ -24,6 +24,8 @@ struct RunRecord {
   std::optional<double> clip_i_real, dino_real;
   std::vector<double> train_step, train_loss, dvar_step, dvar_objective, dvar_ratio;
   int64_t dvar_stop_step = -1;
+  std::string dvar_mode = "off";  // off: DVAR did not run, so 'never fired' means nothing
+  bool dvar_never_fired() const { return dvar_mode != "off" && dvar_stop_step < 0; }
 };
 
 // A run that must be named under the table and kept out of every average.

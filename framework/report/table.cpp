@@ -57,7 +57,7 @@ Table build_table(const SweepRuns& runs, const std::string& group_by, const std:
       for (const RunRecord* r : members) {
         auto it = r->values.find(key);
         if (it != r->values.end()) values.push_back(it->second);
-        if (key == "dvar_stop" && r->dvar_stop_step < 0) ++cell.never;
+        if (key == "dvar_stop" && r->dvar_never_fired()) ++cell.never;
       }
       cell.summary = summarize(values);
       row.cells[key] = cell;

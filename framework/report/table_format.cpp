@@ -91,7 +91,7 @@ std::string format_cell(const std::string& key, const TableCell& cell, bool ci, 
   if (cell.empty()) return "—" + never;
   const Summary& s = cell.summary;
   std::string text = value_text(key, s.mean);
-  if (s.n >= 2) {
+  if (s.n >= 2 && s.std > 0) {  // identical values (e.g. parameter counts): the mean says it all
     text += " " + pm + " " + spread_text(key, s.std);
     if (ci) text += " [" + value_text(key, s.mean - s.ci_half_width) + ", " + value_text(key, s.mean + s.ci_half_width) + "]";
   }

@@ -142,6 +142,11 @@ BOOST_AUTO_TEST_CASE(aggregates_equal_hand_computed_values) {
   BOOST_TEST(row(t, "textual_inversion").runs == 1u);
   BOOST_TEST(cell(t, "textual_inversion", "dino").n == 0u);
   BOOST_TEST(cell(t, "textual_inversion", "wall_time").n == 1u);  // from the provenance start/end times
+  // Its DVAR never ran (mode off): not counted as "never fired", and no steps saved.
+  BOOST_TEST(row(t, "textual_inversion").cells.at("dvar_stop").never == 0u);
+  BOOST_TEST(cell(t, "textual_inversion", "steps_saved").n == 0u);
+  // Zero spread prints the mean alone.
+  BOOST_TEST(format_cell("trainable", row(t, "lora").cells.at("trainable"), true, "±") == "800.00K");
 
   // Real vs real: one value per subject (cat, dog), not per run.
   const TableRow& real = t.rows[3];
