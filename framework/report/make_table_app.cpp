@@ -1,0 +1,97 @@
+#include "framework/report/make_table_app.hpp"
+
+#include <CLI/CLI.hpp>
+
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+
+#include "framework/report/figures.hpp"
+#include "framework/report/report_md.hpp"
+#include "framework/report/run_records.hpp"
+#include "framework/report/table.hpp"
+#include "framework/report/table_format.hpp"
+#include "framework/util/errors.hpp"
+#include "framework/util/version.hpp"
+
+namespace fs = std::filesystem;
+
+namespace pbench {
+
+namespace {
+void write_text(const fs::path& path, const std::string& text) {
+  std::ofstream out(path, std::ios::binary | std::ios::trunc);
+  if (!out) throw InputError(path.string() + ": cannot write (is the folder writable?)");
+  out << text;
+  if (!out.flush()) throw InputError(path.string() + ": write failed (disk full?)");
+}
+
+std::string all_metrics() {
+  std::string s;
+  for (const auto& k : report::metric_keys()) s += (s.empty() ? "" : ",") + k;
+  return s;
+}
+}  // namespace
+
+int make_table_main(int argc, char** argv) {
+  CLI::App app{"make_table: paper table, figures and report.md of a sweep, read from its run files only.\n"
+               "Example: make_table results/svdiff --format latex --metrics dino,clip_i,clip_t --ci",
+               "make_table"};
+  std::string sweep_dir, format = "md", out_file, group_by = "method", metrics = all_metrics();
+  bool ci = false, version = false;
+  app.add_option("sweep", sweep_dir, "the sweep folder, results/<sweep> (holds runs/<run_id>.h5)");
+  app.add_option("--format", format, "md (GitHub table), latex (booktabs) or csv (tidy: one row per run and metric)");
+  app.add_option("--out", out_file, "write the table to FILE instead of stdout");
+  app.add_option("--group-by", group_by, "dotted key of /config/resolved; a map means its 'name' (default: method)");
+  app.add_option("--metrics", metrics, "comma-separated columns (default: all): " + all_metrics());
+  app.add_flag("--ci", ci, "add the 95% confidence interval of the mean (Student t)");
+  app.add_flag("--version", version, "print the version and git commit");
+  app.footer("Always (re)writes <sweep>/report.md, <sweep>/table.{md,tex,csv} and <sweep>/figures/*.png.\n"
+             "Exit status: 0 table written; 1 no complete run in the sweep (report still written);\n"
+             "2 bad folder, flag or value.");
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    int rc = app.exit(e);
+    return rc == 0 ? kExitOk : kExitInput;
+  }
+  if (version) {
+    std::cout << version_line("make_table") << "\n";
+    return kExitOk;
+  }
+  try {
+    if (sweep_dir.empty()) throw InputError("make_table: missing the sweep folder, e.g. results/<sweep> (make_table --help)");
+    report::TableFormat fmt = report::parse_table_format(format);
+    std::vector<std::string> columns = report::parse_metric_list(metrics);
+    if (group_by.empty()) throw InputError("--group-by: empty key; expected a dotted config path such as method");
+
+    report::SweepRuns runs = report::load_sweep(sweep_dir, group_by);
+    report::Table table = report::build_table(runs, group_by, columns, ci);
+    std::string md = report::render_markdown(table), tex = report::render_latex(table),
+                csv = report::render_csv(runs, columns);
+
+    fs::path dir(sweep_dir);
+    write_text(dir / "table.md", md);
+    write_text(dir / "table.tex", tex);
+    write_text(dir / "table.csv", csv);
+    std::vector<report::Figure> figures = report::write_figures(runs, dir / "figures", group_by);
+    write_text(dir / "report.md", report::render_report(table, figures, {"table.md", "table.tex", "table.csv"}));
+
+    const std::string& chosen = fmt == report::TableFormat::Markdown ? md : fmt == report::TableFormat::Latex ? tex : csv;
+    if (out_file.empty()) {
+      std::cout << chosen << std::flush;
+    } else {
+      write_text(out_file, chosen);
+    }
+    std::cerr << "[make_table] " << runs.complete.size() << " complete run(s), " << runs.excluded.size()
+              << " excluded; wrote " << (dir / "report.md").string() << " and " << figures.size() << " figure(s)\n";
+    if (runs.complete.empty())
+      throw RunFailure((dir / "runs").string() + ": no complete run to tabulate (" + std::to_string(runs.excluded.size()) +
+                       " failed or incomplete, listed in report.md)");
+    return kExitOk;
+  } catch (...) {
+    return report_current_exception("make_table");
+  }
+}
+
+}  // namespace pbench

@@ -1,0 +1,216 @@
+#include "framework/report/run_records.hpp"
+
+#include <algorithm>
+#include <ctime>
+
+#include "framework/config/node.hpp"
+#include "framework/config/yaml_io.hpp"
+#include "framework/h5/h5.hpp"
+#include "framework/h5/run_file.hpp"
+#include "framework/util/errors.hpp"
+
+namespace fs = std::filesystem;
+
+namespace pbench::report {
+
+const std::vector<std::string>& metric_keys() {
+  static const std::vector<std::string> keys = {
+      "dino",       "clip_i",  "clip_t",     "trainable",   "delta_bytes", "sd15_trainable", "sd15_delta_bytes",
+      "steps",      "dvar_stop", "steps_saved", "d_dino",    "d_clip_i",    "d_clip_t",       "wall_time"};
+  return keys;
+}
+
+std::string metric_title(const std::string& key) {
+  static const std::map<std::string, std::string> titles = {
+      {"dino", "DINO"},
+      {"clip_i", "CLIP-I"},
+      {"clip_t", "CLIP-T"},
+      {"trainable", "trainable params"},
+      {"delta_bytes", "delta size"},
+      {"sd15_trainable", "params (SD1.5)"},
+      {"sd15_delta_bytes", "delta (SD1.5)"},
+      {"steps", "steps trained"},
+      {"dvar_stop", "DVAR stop"},
+      {"steps_saved", "steps saved"},
+      {"d_dino", "ΔDINO stop→final"},
+      {"d_clip_i", "ΔCLIP-I stop→final"},
+      {"d_clip_t", "ΔCLIP-T stop→final"},
+      {"wall_time", "wall time (s)"},
+  };
+  auto it = titles.find(key);
+  return it == titles.end() ? key : it->second;
+}
+
+std::string group_label(const std::string& resolved_yaml, const std::string& key, const std::string& file) {
+  cfg::Node root = cfg::parse_yaml_text(resolved_yaml, cfg::Origin{file + ":/config/resolved", 0});
+  const cfg::Node* node = cfg::lookup(root, key);
+  if (node && node->is_map()) node = node->find("name");  // `--group-by method` means method.name
+  if (!node || node->is_null() || !node->is_scalar()) return "(unset)";
+  return node->is_string() ? node->as_string() : node->scalar_text();
+}
+
+namespace {
+
+std::optional<double> optional_double(hid_t loc, const std::string& name) {
+  if (!h5::has_attr(loc, name)) return std::nullopt;
+  return h5::attr_double(loc, name);
+}
+
+std::vector<double> optional_series(hid_t root, const std::string& path) {
+  if (!h5::exists(root, path)) return {};
+  size_t slash = path.rfind('/');
+  h5::Handle g = h5::open_group(root, path.substr(0, slash));
+  return h5::read_doubles(g.id(), path.substr(slash + 1));
+}
+
+// Seconds between two "YYYY-MM-DDTHH:MM:SSZ" stamps; nullopt when either is malformed.
+std::optional<double> seconds_between(const std::string& start, const std::string& end) {
+  auto parse = [](const std::string& s) -> std::optional<std::time_t> {
+    std::tm tm{};
+    if (s.size() != 20 || !strptime(s.c_str(), "%Y-%m-%dT%H:%M:%SZ", &tm)) return std::nullopt;
+    return timegm(&tm);
+  };
+  auto a = parse(start), b = parse(end);
+  if (!a || !b) return std::nullopt;
+  return std::difftime(*b, *a);
+}
+
+void read_metric_point(hid_t root, const std::string& point, std::map<std::string, double>& out,
+                       RunRecord* backbones) {
+  std::string path = "metrics/" + point;
+  if (!h5::exists(root, path)) return;
+  h5::Handle g = h5::open_group(root, path);
+  for (const char* m : {"dino", "clip_i", "clip_t"})
+    if (auto v = optional_double(g.id(), m)) out[m] = *v;
+  if (backbones) {
+    for (const char* b : {"clip_backbone", "dino_backbone"})
+      if (h5::has_attr(g.id(), b) && h5::attr_string(g.id(), b).rfind("builtin:tiny", 0) == 0)
+        backbones->tiny_backbone = true;
+  }
+}
+
+void read_params(hid_t root, const std::string& group, const std::string& prefix, RunRecord& r) {
+  if (!h5::exists(root, group)) return;
+  h5::Handle g = h5::open_group(root, group);
+  if (h5::has_attr(g.id(), "trainable")) r.values[prefix + "trainable"] = double(h5::attr_int(g.id(), "trainable"));
+  if (h5::has_attr(g.id(), "delta_bytes_fp32"))
+    r.values[prefix + "delta_bytes"] = double(h5::attr_int(g.id(), "delta_bytes_fp32"));
+}
+
+}  // namespace
+
+RunRecord read_run_record(const fs::path& file, const std::string& group_by) {
+  RunFileSummary summary = read_run_summary(file);
+  RunRecord r;
+  r.run_id = summary.run_id;
+  r.file = file;
+  h5::Handle f = h5::open_file(file.string(), false);
+  hid_t root = f.id();
+  try {
+    std::string yaml;
+    if (h5::exists(root, "config/resolved")) {
+      h5::Handle cfg_group = h5::open_group(root, "config");
+      yaml = h5::read_string(cfg_group.id(), "resolved");
+    }
+    r.group = group_label(yaml, group_by, file.string());
+    r.subject = group_label(yaml, "dataset.subject", file.string());
+    if (r.subject == "(unset)") r.subject = "";
+    r.seed = group_label(yaml, "seed", file.string());
+    if (r.seed == "(unset)") r.seed = "";
+
+    read_params(root, "params", "", r);
+    read_params(root, "params/sd15", "sd15_", r);
+
+    r.train_step = optional_series(root, "train/step");
+    r.train_loss = optional_series(root, "train/loss");
+    if (!r.train_step.empty()) r.values["steps"] = r.train_step.back();
+
+    r.dvar_step = optional_series(root, "dvar/step");
+    r.dvar_objective = optional_series(root, "dvar/objective");
+    r.dvar_ratio = optional_series(root, "dvar/ratio");
+    if (h5::exists(root, "dvar")) {
+      h5::Handle g = h5::open_group(root, "dvar");
+      if (h5::has_attr(g.id(), "stop_step")) r.dvar_stop_step = h5::attr_int(g.id(), "stop_step");
+      if (h5::has_attr(g.id(), "mode")) r.dvar_mode = h5::attr_string(g.id(), "mode");
+    }
+    if (r.dvar_stop_step >= 0) {
+      r.values["dvar_stop"] = double(r.dvar_stop_step);
+      if (r.values.count("steps")) r.values["steps_saved"] = r.values["steps"] - double(r.dvar_stop_step);
+    } else if (r.dvar_never_fired() && r.values.count("steps")) {
+      r.values["steps_saved"] = 0.0;  // DVAR never fired: it saved nothing
+    }
+
+    std::map<std::string, double> final_m, stop_m;
+    read_metric_point(root, "final", final_m, &r);
+    read_metric_point(root, "dvar_stop", stop_m, nullptr);
+    for (const auto& [k, v] : final_m) {
+      r.values[k] = v;
+      if (stop_m.count(k)) r.values["d_" + k] = v - stop_m[k];
+    }
+    if (h5::exists(root, "metrics")) {
+      h5::Handle g = h5::open_group(root, "metrics");
+      r.clip_i_real = optional_double(g.id(), "clip_i_real");
+      r.dino_real = optional_double(g.id(), "dino_real");
+    }
+
+    std::vector<double> wall = optional_series(root, "train/wall_time");
+    if (!wall.empty()) {
+      r.values["wall_time"] = wall.back();
+    } else if (auto s = seconds_between(summary.start_time, summary.end_time)) {
+      r.values["wall_time"] = *s;
+    }
+  } catch (const InputError&) {
+    throw;
+  } catch (const std::exception& e) {
+    throw InputError(file.string() + ": unreadable run file (" + e.what() + ")");
+  }
+  return r;
+}
+
+SweepRuns load_sweep(const fs::path& sweep_dir, const std::string& group_by) {
+  std::error_code ec;
+  if (!fs::is_directory(sweep_dir, ec))
+    throw InputError(sweep_dir.string() + ": not a folder (expected results/<sweep>)");
+  fs::path runs = sweep_dir / "runs";
+  if (!fs::is_directory(runs, ec))
+    throw InputError(runs.string() + ": missing (expected results/<sweep>/runs/<run_id>.h5 written by run_sweep)");
+  SweepRuns out;
+  out.sweep = fs::absolute(sweep_dir).lexically_normal().filename().string();
+  if (out.sweep.empty()) out.sweep = fs::absolute(sweep_dir).lexically_normal().parent_path().filename().string();
+
+  // Directory order is arbitrary: sort so that every output is byte-identical between calls.
+  std::vector<fs::path> files;
+  for (const auto& entry : fs::directory_iterator(runs)) files.push_back(entry.path());
+  std::sort(files.begin(), files.end());
+  const std::string partial_suffix = ".h5.partial";
+  for (const auto& path : files) {
+    std::string name = path.filename().string();
+    if (name.size() > partial_suffix.size() &&
+        name.compare(name.size() - partial_suffix.size(), partial_suffix.size(), partial_suffix) == 0) {
+      // Never opened: the run may still be writing it.
+      out.excluded.push_back({name.substr(0, name.size() - partial_suffix.size()), "incomplete",
+                              "only " + name + " (running, or crashed; run_sweep reruns it)"});
+      continue;
+    }
+    if (path.extension() != ".h5") continue;
+    std::string stem = path.stem().string();
+    try {
+      RunFileSummary s = read_run_summary(path);
+      if (s.status == "failed") {
+        out.excluded.push_back({s.run_id, "failed", s.error.empty() ? "(no error recorded)" : s.error});
+      } else if (s.status != "complete") {
+        out.excluded.push_back({s.run_id, "incomplete", "status '" + s.status + "'"});
+      } else {
+        out.complete.push_back(read_run_record(path, group_by));
+      }
+    } catch (const InputError& e) {
+      out.excluded.push_back({stem, "unreadable", e.what()});
+    }
+  }
+  auto by_id = [](const auto& a, const auto& b) { return a.run_id < b.run_id; };
+  std::stable_sort(out.complete.begin(), out.complete.end(), by_id);
+  std::stable_sort(out.excluded.begin(), out.excluded.end(), by_id);
+  return out;
+}
+
+}  // namespace pbench::report
