@@ -1,6 +1,7 @@
 #include "framework/run/catalog.hpp"
 
 #include "datasets/dataset.hpp"
+#include "framework/train/method.hpp"
 
 #include "framework/config/access.hpp"
 #include "framework/config/schema.hpp"
@@ -19,7 +20,7 @@ std::vector<CatalogSection> catalog() {
   // engine and the models; their sections are listed from the start so the
   // output format never changes.
   return {
-      CatalogSection{"methods", {}},
+      CatalogSection{"methods", methods().infos()},
       CatalogSection{"metrics", {}},
       CatalogSection{"datasets", datasets().infos()},
       CatalogSection{"models", {}},
@@ -46,6 +47,7 @@ void validate_section(const cfg::Node& resolved, const std::string& key, const R
 
 void validate_run_config(const cfg::Node& resolved) {
   validate_section(resolved, "dataset", datasets());
+  validate_section(resolved, "method", methods());
   std::string name = cfg::get_string(resolved, "workload", kDefaultWorkload);
   const cfg::Node* at = cfg::lookup(resolved, "workload");
   std::string where = at ? at->origin().describe() + ": workload" : resolved.origin().describe() + ": workload";

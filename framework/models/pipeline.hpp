@@ -1,0 +1,40 @@
+#pragma once
+// A Stable Diffusion v1.x pipeline: the pieces the engine trains, samples and
+// evaluates with. Loaded from a diffusers folder (model_index.json, unet/,
+// vae/, text_encoder/, tokenizer/, scheduler/) or built in (`builtin:tiny`),
+// or built on the meta device for parameter counts of full-size models.
+#include <torch/torch.h>
+
+#include <memory>
+#include <string>
+
+#include "framework/models/clip_text.hpp"
+#include "framework/models/schedulers.hpp"
+#include "framework/models/unet.hpp"
+#include "framework/models/vae.hpp"
+#include "framework/text/clip_tokenizer.hpp"
+
+namespace pbench::models {
+
+struct Pipeline {
+  std::string source;  // "builtin:tiny", a folder path, or "sd15:meta"
+  bool builtin = false;
+  std::shared_ptr<ClipTokenizer> tokenizer;
+  ClipTextModel text_encoder{nullptr};
+  UNet2DCondition unet{nullptr};
+  AutoencoderKL vae{nullptr};
+  sched::SchedulerConfig scheduler;
+  int64_t resolution = 0;  // image side in pixels = unet sample_size * 2^(vae down blocks - 1)
+
+  int64_t latent_size() const;  // unet sample_size
+};
+
+// `spec` = "builtin:tiny" or a diffusers folder. InputError naming the folder,
+// the expected layout and where such weights come from when it does not load.
+Pipeline load_pipeline(const std::string& spec, const torch::TensorOptions& options = {});
+
+// The SD v1.5 architecture (UNet, text encoder, VAE from the configs shipped
+// with pbench) on the meta device: shapes only, for exact counts.
+Pipeline sd15_meta_pipeline();
+
+}  // namespace pbench::models

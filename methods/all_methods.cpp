@@ -1,0 +1,10 @@
+// Every method of this build, in one list. Add a line when adding methods/<name>.cpp.
+#include "methods/methods.hpp"
+
+namespace pbench {
+
+void register_all_methods(Registry<MethodEntry>& registry) {
+  (void)registry;  // methods arrive with the engine (Textual Inversion, LoRA, ...)
+}
+
+}  // namespace pbench
