@@ -1,0 +1,190 @@
+#pragma once
+// Shared machinery of every benchmarks/bench_*.cpp (see benchmarks/README.md).
+//
+// - PBENCH_BENCHMARK_MAIN() replaces BENCHMARK_MAIN(): it takes `--threads=N`
+//   (default 1), re-executes the program once with the thread environment the
+//   launcher gives runs (framework/util/thread_env: GOMP_SPINCOUNT,
+//   OPENBLAS_THREAD_TIMEOUT, OMP/OPENBLAS_NUM_THREADS=N; they only act when
+//   set before the libraries load), sets at::set_num_threads(N) and registers
+//   the two reference workloads below in every binary.
+// - REF.sgemm and REF.scalar are the yardsticks the gate divides by: machine
+//   speed on this shared 2-core box drifts ±8–15% between processes (and
+//   more while others compile), so a benchmark is only compared as a ratio to
+//   a reference measured in the same process, interleaved with it.
+// - pbench::bench::add() registers a benchmark with the per-thread-count
+//   timing policy and hands it a `work` factor: 1 normally, 2 (or the given
+//   factor) for the one benchmark named by PBENCH_BENCH_SLOWDOWN=name[:factor].
+//   That is how the gate's "injected 2× slowdown is caught" check works
+//   without ever slowing product code.
+#include <benchmark/benchmark.h>
+#include <torch/torch.h>
+
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <malloc.h>
+#include <unistd.h>
+#include <filesystem>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "framework/util/thread_env.hpp"
+
+namespace pbench::bench {
+
+inline int& thread_count_storage() {
+  static int threads = 1;
+  return threads;
+}
+// Intra-op threads of this process (the --threads=N it was started with).
+inline int threads() { return thread_count_storage(); }
+
+inline std::filesystem::path source_dir() { return PBENCH_SOURCE_DIR; }
+// PBENCH_SHARED overrides; default: ../shared next to the project root.
+inline std::filesystem::path shared_dir() {
+  if (const char* env = std::getenv("PBENCH_SHARED")) return env;
+  return source_dir().parent_path() / "shared";
+}
+
+// A scratch folder for files a benchmark writes (removed and recreated).
+inline std::filesystem::path scratch_dir(const std::string& name) {
+  std::filesystem::path dir = std::filesystem::temp_directory_path() /
+                              ("pbench-bench-" + std::to_string(::getpid()) + "-" + name);
+  std::filesystem::remove_all(dir);
+  std::filesystem::create_directories(dir);
+  return dir;
+}
+
+// 2 (or the factor after ':') when PBENCH_BENCH_SLOWDOWN names this benchmark, else 1.
+inline int work_factor(const std::string& name) {
+  const char* env = std::getenv("PBENCH_BENCH_SLOWDOWN");
+  if (!env || !*env) return 1;
+  std::string spec = env;
+  int factor = 2;
+  if (auto colon = spec.rfind(':'); colon != std::string::npos) {
+    factor = std::max(1, std::atoi(spec.c_str() + colon + 1));
+    spec.resize(colon);
+  }
+  return spec == name ? factor : 1;
+}
+
+using BenchFn = std::function<void(benchmark::State&, int work)>;
+
+// Registers `name`. At 1 thread the gate reads CPU time (time the scheduler
+// gave other processes does not count); with intra-op threads the calling
+// thread's CPU time misses the workers, so real time is used (TRAPS.md).
+inline benchmark::internal::Benchmark* add(const std::string& name, BenchFn fn) {
+  const int work = work_factor(name);
+  auto* b = benchmark::RegisterBenchmark(name.c_str(), [fn, work](benchmark::State& state) { fn(state, work); });
+  b->Unit(benchmark::kMicrosecond);
+  if (threads() > 1) b->UseRealTime();
+  return b;
+}
+
+// Achieved GFLOP/s as a counter (flops per iteration, averaged over the measured time).
+inline void set_gflops(benchmark::State& state, double flops_per_iteration) {
+  state.counters["GFLOPS"] =
+      benchmark::Counter(flops_per_iteration / 1e9, benchmark::Counter::kIsIterationInvariantRate);
+}
+
+constexpr int64_t kRefSgemmSize = 512;     // 2*512^3 = 268 MFLOP, ~8 ms at 1 thread
+constexpr int64_t kRefScalarSteps = 1 << 20;
+
+// Reference for BLAS-bound work: a fixed fp32 square matmul through LibTorch.
+inline void ref_sgemm(benchmark::State& state, int work) {
+  torch::manual_seed(0);
+  const auto a = torch::randn({kRefSgemmSize, kRefSgemmSize});
+  const auto b = torch::randn({kRefSgemmSize, kRefSgemmSize});
+  auto c = torch::empty({kRefSgemmSize, kRefSgemmSize});
+  torch::NoGradGuard no_grad;
+  for (auto _ : state) {
+    for (int w = 0; w < work; ++w) torch::mm_out(c, a, b);
+    benchmark::DoNotOptimize(c.data_ptr<float>());
+  }
+  set_gflops(state, 2.0 * double(kRefSgemmSize * kRefSgemmSize * kRefSgemmSize) * work);
+}
+
+// Reference for non-BLAS code (parsing, hashing, bookkeeping): integer
+// arithmetic, data-dependent branches and random access in a 64 KiB table,
+// the mix the tokenizer, config and file code spend their time on.
+inline void ref_scalar(benchmark::State& state, int work) {
+  std::vector<uint32_t> table(1 << 14);
+  for (auto _ : state) {
+    for (int w = 0; w < work; ++w) {
+      uint64_t x = 88172645463325252ULL;
+      uint32_t acc = 0;
+      for (int64_t i = 0; i < kRefScalarSteps; ++i) {
+        x = x * 6364136223846793005ULL + 1442695040888963407ULL;
+        uint32_t& slot = table[(x >> 40) & (table.size() - 1)];
+        if ((x >> 61) & 1) acc ^= slot;
+        else slot += uint32_t(x >> 20);
+      }
+      benchmark::DoNotOptimize(acc);
+    }
+  }
+}
+
+inline void register_references() {
+  add("REF.sgemm", ref_sgemm);
+  add("REF.scalar", ref_scalar);
+}
+
+// Strips --threads=N from argv, re-executes with the thread environment for N
+// when it is not already in place, then runs Google Benchmark as usual.
+inline int run_main(int argc, char** argv, void (*register_benchmarks)()) {
+  int threads = 1;
+  std::vector<char*> args;
+  for (int i = 0; i < argc; ++i) {
+    if (i > 0 && std::strncmp(argv[i], "--threads=", 10) == 0) {
+      threads = std::atoi(argv[i] + 10);
+      if (threads < 1) {
+        std::fprintf(stderr, "%s: error: --threads: expected a positive integer, got '%s'\n", argv[0], argv[i] + 10);
+        return 2;
+      }
+    } else {
+      args.push_back(argv[i]);
+    }
+  }
+  const std::string wanted = std::to_string(threads);
+  const char* have = std::getenv("PBENCH_BENCH_THREADS");
+  if (!have || wanted != have) {
+    for (const auto& [key, value] : thread_environment(threads)) setenv(key.c_str(), value.c_str(), 1);
+    setenv("PBENCH_BENCH_THREADS", wanted.c_str(), 1);
+    // The resolved path, not /proc/self/exe, so that ps shows the benchmark's name.
+    char self[4096];
+    const ssize_t len = readlink("/proc/self/exe", self, sizeof self - 1);
+    if (len > 0) {
+      self[len] = '\0';
+      execv(self, argv);
+    }  // on failure carry on in this environment
+  }
+  // One allocator policy for every benchmark, whatever ran before it in this
+  // process: glibc's dynamic mmap threshold otherwise flips multi-MiB buffers
+  // between reused heap memory and fresh (page-faulting) mappings depending on
+  // the benchmarks run earlier, which moved safetensors.load_16MiB 8x between
+  // gate runs of an unchanged tree. These values are the steady state glibc
+  // reaches by itself in a loop that frees what it allocates.
+  mallopt(M_MMAP_THRESHOLD, 32 << 20);
+  mallopt(M_TRIM_THRESHOLD, 512 << 20);
+  thread_count_storage() = threads;
+  at::set_num_threads(threads);
+  register_references();
+  register_benchmarks();
+  args.push_back(nullptr);
+  int n = int(args.size()) - 1;
+  benchmark::AddCustomContext("pbench_threads", wanted);
+  benchmark::Initialize(&n, args.data());
+  if (benchmark::ReportUnrecognizedArguments(n, args.data())) return 2;
+  benchmark::RunSpecifiedBenchmarks();
+  benchmark::Shutdown();
+  return 0;
+}
+
+}  // namespace pbench::bench
+
+// Each benchmark file defines `void register_benchmarks()` (calls to
+// pbench::bench::add) and ends with this line.
+#define PBENCH_BENCHMARK_MAIN()                                        \
+  int main(int argc, char** argv) { return pbench::bench::run_main(argc, argv, register_benchmarks); }

@@ -1,0 +1,182 @@
+"""The regression gate's logic (scripts/bench_gate.py) on a fake benchmark
+binary whose times the test dictates, so every verdict is deterministic:
+ratios to the in-process reference, the threshold, the confirmation re-run,
+CPU vs real time by thread count, missing benchmarks/baselines, pending
+entries and --update. Run with Debian's /usr/bin/python3."""
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import unittest
+
+GATE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "scripts", "bench_gate.py")
+
+# Writes Google Benchmark JSON (1.7 layout) for the names its filter selects.
+# Times come from $FAKE_TIMES: {"name": seconds} or {"name": {"<attempt>": seconds}};
+# real_time is 3x cpu_time so the test sees which one the gate reads.
+FAKE_BINARY = r'''#!/usr/bin/python3
+import json, os, re, sys
+args = dict(a.split("=", 1) for a in sys.argv[1:] if "=" in a)
+if "--benchmark_list_tests" in args:
+    print("\n".join(json.loads(os.environ["FAKE_TIMES"]))); sys.exit(0)
+attempt = args["--benchmark_context"].split("=")[1]
+wanted = re.compile(args["--benchmark_filter"])
+times = json.loads(os.environ["FAKE_TIMES"])
+runs = []
+suffix = "" if args["--threads"] == "1" else "/real_time"  # UseRealTime() renames
+for name, t in times.items():
+    if not wanted.search(name):
+        continue
+    if isinstance(t, dict):
+        t = t[attempt]
+    for rep in range(int(args["--benchmark_repetitions"])):
+        jitter = 1.0 + 0.01 * (rep % 3 - 1)
+        cpu = t * jitter * 1e6
+        runs.append({"name": name + suffix, "run_name": name + suffix, "run_type": "iteration", "repetitions": 3,
+                     "time_unit": "us", "cpu_time": cpu, "real_time": 3 * cpu, "GFLOPS": 10.0 / t})
+with open(args["--benchmark_out"], "w") as f:
+    json.dump({"context": {"threads": args["--threads"]}, "benchmarks": runs}, f)
+'''
+
+
+class GateTest(unittest.TestCase):
+    def setUp(self):
+        self.dir = tempfile.TemporaryDirectory()
+        d = self.dir.name
+        os.makedirs(os.path.join(d, "bin"))
+        fake = os.path.join(d, "bin", "bench_fake")
+        with open(fake, "w") as f:
+            f.write(FAKE_BINARY)
+        os.chmod(fake, 0o755)
+        self.gate_file = os.path.join(d, "gate.json")
+        self.baseline_file = os.path.join(d, "baseline.json")
+        self.write_gate([
+            {"name": "a.blas", "binary": "bench_fake", "reference": "REF.sgemm", "threads": [1]},
+            {"name": "b.scalar", "binary": "bench_fake", "reference": "REF.scalar", "threads": [1]},
+            {"name": "W9.pending", "binary": "bench_absent", "reference": "REF.sgemm", "threads": [1, 2],
+             "pending": True},
+        ])
+
+    def tearDown(self):
+        self.dir.cleanup()
+
+    def write_gate(self, benchmarks, threshold=1.5):
+        with open(self.gate_file, "w") as f:
+            json.dump({"threshold": threshold, "repetitions": 3, "min_time_s": 0.01, "benchmarks": benchmarks}, f)
+
+    def write_baseline(self, ratios):
+        with open(self.baseline_file, "w") as f:
+            json.dump({"ratios": ratios}, f)
+
+    def gate(self, times, *extra):
+        out = os.path.join(self.dir.name, "rows.json")
+        env = dict(os.environ, FAKE_TIMES=json.dumps(times))
+        proc = subprocess.run([sys.executable, GATE, "--gate", self.gate_file, "--baseline", self.baseline_file,
+                               "--build", self.dir.name, "--json", out, *extra],
+                              env=env, capture_output=True, text=True)
+        rows = {}
+        if os.path.exists(out):
+            with open(out) as f:
+                rows = {f"{r['name']}@t{r['threads']}": r for r in json.load(f)["rows"]}
+            os.remove(out)
+        return proc, rows
+
+    def attempts_run(self):
+        return sorted(f for f in os.listdir(os.path.join(self.dir.name, "bench-gate")))
+
+    BASE = {"REF.sgemm": 0.010, "REF.scalar": 0.002, "a.blas": 0.020, "b.scalar": 0.001}
+
+    def test_unchanged_tree_passes_and_prints_the_table(self):
+        self.write_baseline({"a.blas@t1": 2.0, "b.scalar@t1": 0.5})
+        proc, rows = self.gate(self.BASE)
+        self.assertEqual(proc.returncode, 0, proc.stdout + proc.stderr)
+        self.assertAlmostEqual(rows["a.blas@t1"]["ratio"], 2.0, places=6)
+        self.assertAlmostEqual(rows["b.scalar@t1"]["ratio"], 0.5, places=6)
+        for column in ("benchmark", "baseline", "now", "now/baseline", "verdict"):
+            self.assertIn(column, proc.stdout)
+        self.assertIn("W9.pending", proc.stdout)
+        self.assertIn("pending", proc.stdout)
+        self.assertEqual(self.attempts_run(), ["bench_fake-t1-1.json"])  # no confirmation needed
+        self.assertIn("fraction 0.50", proc.stdout)  # GFLOPS 500 vs sgemm 1000
+
+    def test_a_slower_machine_moves_both_and_passes(self):
+        self.write_baseline({"a.blas@t1": 2.0, "b.scalar@t1": 0.5})
+        proc, _ = self.gate({k: 3 * v for k, v in self.BASE.items()})
+        self.assertEqual(proc.returncode, 0, proc.stdout + proc.stderr)
+
+    def test_two_times_slower_kernel_fails_after_confirmation(self):
+        self.write_baseline({"a.blas@t1": 2.0, "b.scalar@t1": 0.5})
+        proc, rows = self.gate(dict(self.BASE, **{"b.scalar": 0.002}))
+        self.assertEqual(proc.returncode, 1, proc.stdout + proc.stderr)
+        self.assertEqual(rows["b.scalar@t1"]["verdict"], "FAIL (slower)")
+        self.assertAlmostEqual(rows["b.scalar@t1"]["change"], 2.0, places=6)
+        self.assertEqual(rows["a.blas@t1"]["verdict"], "ok")
+        self.assertEqual(self.attempts_run(), ["bench_fake-t1-1.json", "bench_fake-t1-2.json"])
+
+    def test_slowdown_within_threshold_passes(self):
+        self.write_baseline({"a.blas@t1": 2.0, "b.scalar@t1": 0.5})
+        proc, rows = self.gate(dict(self.BASE, **{"b.scalar": 0.0014}))  # 1.4x < 1.5
+        self.assertEqual(proc.returncode, 0, proc.stdout + proc.stderr)
+        self.assertEqual(rows["b.scalar@t1"]["verdict"], "ok")
+
+    def test_transient_slowdown_is_not_confirmed(self):
+        self.write_baseline({"a.blas@t1": 2.0, "b.scalar@t1": 0.5})
+        proc, rows = self.gate(dict(self.BASE, **{"b.scalar": {"1": 0.004, "2": 0.001}}))
+        self.assertEqual(proc.returncode, 0, proc.stdout + proc.stderr)
+        self.assertAlmostEqual(rows["b.scalar@t1"]["first_ratio"], 2.0, places=6)
+
+    def test_two_threads_read_real_time(self):
+        self.write_gate([{"name": "a.blas", "binary": "bench_fake", "reference": "REF.sgemm", "threads": [2]},
+                         {"name": "b.scalar", "binary": "bench_fake", "reference": "REF.scalar", "threads": [1]}])
+        self.write_baseline({"a.blas@t2": 2.0, "b.scalar@t1": 0.5})
+        # The fake's real time is 3x its CPU time: seconds shows which one was read.
+        proc, rows = self.gate(self.BASE)
+        self.assertEqual(proc.returncode, 0, proc.stdout + proc.stderr)
+        self.assertAlmostEqual(rows["a.blas@t2"]["seconds"], 3 * 0.020, places=9)
+        self.assertAlmostEqual(rows["b.scalar@t1"]["seconds"], 0.001, places=9)
+
+    def test_rows_outside_gated_threads_report_but_never_fail(self):
+        benchmarks = [{"name": "a.blas", "binary": "bench_fake", "reference": "REF.sgemm", "threads": [1, 2]}]
+        with open(self.gate_file, "w") as f:
+            json.dump({"threshold": 1.5, "gated_threads": [1], "repetitions": 3, "min_time_s": 0.01,
+                       "benchmarks": benchmarks}, f)
+        self.write_baseline({"a.blas@t1": 2.0, "a.blas@t2": 1.0})  # t2 now measures 2.0: 2x slower
+        proc, rows = self.gate(self.BASE)
+        self.assertEqual(proc.returncode, 0, proc.stdout + proc.stderr)
+        self.assertEqual(rows["a.blas@t2"]["verdict"], "info (slower)")
+        self.assertEqual(rows["a.blas@t1"]["verdict"], "ok")
+
+    def test_missing_baseline_fails_until_updated(self):
+        self.write_baseline({"a.blas@t1": 2.0})
+        proc, rows = self.gate(self.BASE)
+        self.assertEqual(proc.returncode, 1)
+        self.assertEqual(rows["b.scalar@t1"]["verdict"], "FAIL (no baseline)")
+        proc, _ = self.gate(self.BASE, "--update", "b.scalar")
+        self.assertEqual(proc.returncode, 0, proc.stdout + proc.stderr)
+        with open(self.baseline_file) as f:
+            ratios = json.load(f)["ratios"]
+        self.assertEqual(ratios, {"a.blas@t1": 2.0, "b.scalar@t1": 0.5})
+        proc, _ = self.gate(self.BASE)
+        self.assertEqual(proc.returncode, 0, proc.stdout + proc.stderr)
+
+    def test_benchmark_missing_from_binary_fails(self):
+        self.write_baseline({"a.blas@t1": 2.0, "b.scalar@t1": 0.5})
+        times = {k: v for k, v in self.BASE.items() if k != "b.scalar"}
+        proc, rows = self.gate(times)
+        self.assertEqual(proc.returncode, 1)
+        self.assertEqual(rows["b.scalar@t1"]["verdict"], "FAIL (error)")
+        self.assertIn("reported no 'b.scalar'", proc.stdout)
+        proc, _ = self.gate(times, "--check-list")
+        self.assertEqual(proc.returncode, 1)
+        self.assertIn("not registered: bench_fake: b.scalar", proc.stderr)
+
+    def test_bad_gate_file_is_an_input_error(self):
+        self.write_gate([{"name": "a.blas", "binary": "bench_fake", "reference": "REF.gpu", "threads": [1]}])
+        proc, _ = self.gate(self.BASE)
+        self.assertEqual(proc.returncode, 2)
+        self.assertIn("benchmarks[0].reference", proc.stderr)
+
+
+if __name__ == "__main__":
+    unittest.main()
