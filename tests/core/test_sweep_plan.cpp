@@ -27,29 +27,29 @@ std::vector<std::string> labels(const pbench::SweepPlan& plan) {
 BOOST_AUTO_TEST_CASE(yaml_block_grid_is_cartesian_first_axis_slowest) {
   auto plan = plan_sweep(fixture("grid.yaml"), {}, nullptr);
   BOOST_TEST(plan.name == "grid_fixture");
-  BOOST_TEST(plan.axes == (std::vector<std::string>{"method", "seed"}));
+  BOOST_TEST(plan.axes == (std::vector<std::string>{"variant", "seed"}));
   BOOST_TEST(labels(plan) == (std::vector<std::string>{"a-0", "a-1", "a-2", "b-0", "b-1", "b-2"}));
-  BOOST_TEST(plan.runs[4].overrides == (std::vector<std::string>{"method=b", "seed=1"}));
-  BOOST_TEST(cfg::get_int(plan.runs[4].resolved, "method.rank") == 8);
+  BOOST_TEST(plan.runs[4].overrides == (std::vector<std::string>{"variant=b", "seed=1"}));
+  BOOST_TEST(cfg::get_int(plan.runs[4].resolved, "variant.rank") == 8);
 }
 
 BOOST_AUTO_TEST_CASE(command_line_axis_replaces_block_axis_and_adds_new_ones) {
   auto plan = plan_sweep(fixture("grid.yaml"), {"seed=5,6", "lr=1e-3,2e-3"}, nullptr);
-  BOOST_TEST(plan.axes == (std::vector<std::string>{"method", "seed", "lr"}));
+  BOOST_TEST(plan.axes == (std::vector<std::string>{"variant", "seed", "lr"}));
   BOOST_TEST(plan.runs.size() == 8u);
   BOOST_TEST(labels(plan)[0] == "a-5");
   BOOST_TEST(cfg::get_double(plan.runs[1].resolved, "lr") == 2e-3);
 }
 
 BOOST_AUTO_TEST_CASE(fixed_command_line_value_removes_block_axis) {
-  auto plan = plan_sweep(fixture("grid.yaml"), {"seed=9", "method.rank=16"}, nullptr);
-  BOOST_TEST(plan.axes == (std::vector<std::string>{"method"}));
+  auto plan = plan_sweep(fixture("grid.yaml"), {"seed=9", "variant.rank=16"}, nullptr);
+  BOOST_TEST(plan.axes == (std::vector<std::string>{"variant"}));
   BOOST_TEST(labels(plan) == (std::vector<std::string>{"a-9", "b-9"}));
-  BOOST_TEST(cfg::get_int(plan.runs[1].resolved, "method.rank") == 16);  // fixed overrides apply after the group choice
+  BOOST_TEST(cfg::get_int(plan.runs[1].resolved, "variant.rank") == 16);  // fixed overrides apply after the group choice
 }
 
 BOOST_AUTO_TEST_CASE(choice_and_float_range) {
-  auto plan = plan_sweep(fixture("grid.yaml"), {"method=choice(b)", "seed=0", "rate=range(0,1,0.25)"}, nullptr);
+  auto plan = plan_sweep(fixture("grid.yaml"), {"variant=choice(b)", "seed=0", "rate=range(0,1,0.25)"}, nullptr);
   BOOST_TEST(plan.runs.size() == 4u);
   BOOST_TEST(cfg::get_double(plan.runs[3].resolved, "rate") == 0.75);
   BOOST_TEST(labels(plan)[0] == "b-0");
@@ -70,7 +70,8 @@ BOOST_AUTO_TEST_CASE(run_id_is_sha256_of_canonical_json_without_runtime) {
   BOOST_TEST(run.id == pbench::sha256_hex(payload).substr(0, 16));
   BOOST_TEST(run.id.size() == 16u);
   // Canonical: sorted keys, no spaces, numbers as values.
-  BOOST_TEST(payload.find("\"label\":\"a-0\",\"lr\":0.001,\"method\":{\"name\":\"a\",\"rank\":4}") != std::string::npos);
+  BOOST_TEST(payload.find("\"label\":\"a-0\",\"lr\":0.001,\"note\":") != std::string::npos);
+  BOOST_TEST(payload.find("\"variant\":{\"name\":\"a\",\"rank\":4}") != std::string::npos);
   // Thread counts and output paths (the runtime section) do not change the id.
   cfg::Node with_runtime = run.resolved;
   cfg::assign(with_runtime, "runtime.threads", cfg::Node::integer(2), true);
@@ -88,7 +89,7 @@ BOOST_AUTO_TEST_CASE(validator_sees_every_point_and_can_reject) {
   BOOST_TEST(calls == 6);
   BOOST_CHECK_THROW(plan_sweep(fixture("grid.yaml"), {},
                                [](const cfg::Node& c) {
-                                 if (cfg::get_string(c, "method.name") == "b") throw pbench::InputError("no b");
+                                 if (cfg::get_string(c, "variant.name") == "b") throw pbench::InputError("no b");
                                }),
                     pbench::InputError);
 }
