@@ -4,7 +4,8 @@
 namespace pbench {
 
 void register_all_methods(Registry<MethodEntry>& registry) {
-  (void)registry;  // methods arrive with the engine (Textual Inversion, LoRA, ...)
+  register_dreambooth(registry);
+  register_textual_inversion(registry);
 }
 
 }  // namespace pbench

@@ -4,4 +4,7 @@
 
 namespace pbench {
 void register_all_methods(Registry<MethodEntry>& registry);
+
+void register_textual_inversion(Registry<MethodEntry>& registry);
+void register_dreambooth(Registry<MethodEntry>& registry);
 }  // namespace pbench

@@ -66,8 +66,13 @@ ClipTextOutput ClipTextModelImpl::forward(const torch::Tensor& input_ids, const 
   if (t > config.max_position_embeddings || t == 0)
     throw InputError("input_ids: " + std::to_string(t) + " tokens; expected 1.." +
                      std::to_string(config.max_position_embeddings) + " (max_position_embeddings)");
-  if (b > 0 && (input_ids.min().item<int64_t>() < 0 || input_ids.max().item<int64_t>() >= config.vocab_size))
-    throw InputError("input_ids: ids outside [0, " + std::to_string(config.vocab_size) + ") (vocab_size)");
+  // Ids past the table are tokens a method added (Textual Inversion, P+): the
+  // token embedding resolves them through its attached parameterizations.
+  const bool table_extended = text_model->embeddings->token_embedding->adapted();
+  if (b > 0 && (input_ids.min().item<int64_t>() < 0 ||
+                (!table_extended && input_ids.max().item<int64_t>() >= config.vocab_size)))
+    throw InputError("input_ids: ids outside [0, " + std::to_string(config.vocab_size) +
+                     ") (vocab_size); added tokens need a method that provides their embeddings");
   if (attention_mask.defined() && attention_mask.sizes() != input_ids.sizes())
     throw InputError("attention_mask: expected the shape of input_ids [" + std::to_string(b) + ", " +
                      std::to_string(t) + "]");

@@ -2,6 +2,7 @@
 
 #include "datasets/dataset.hpp"
 #include "framework/train/method.hpp"
+#include "framework/train/personalize_workload.hpp"
 
 #include "framework/config/access.hpp"
 #include "framework/config/schema.hpp"
@@ -11,8 +12,12 @@
 namespace pbench {
 
 Registry<Workload>& workloads() {
-  static Registry<Workload> registry("workload");
-  return registry;
+  static Registry<Workload>* registry = [] {
+    auto* r = new Registry<Workload>("workload");
+    register_personalize_workload(*r);
+    return r;
+  }();
+  return *registry;
 }
 
 std::vector<CatalogSection> catalog() {

@@ -141,9 +141,13 @@ EmbeddingImpl::EmbeddingImpl(const torch::nn::EmbeddingOptions& o, const torch::
 }
 
 torch::Tensor EmbeddingImpl::forward(const torch::Tensor& ids) const {
-  torch::Tensor w = adapted() ? effective_weight(weight) : weight;
-  torch::Tensor out = torch::embedding(w, ids);
-  return adapted() ? adapted_output(ids, out) : out;
+  if (!adapted()) return torch::embedding(weight, ids);
+  // Ids past the table (tokens a method added, e.g. Textual Inversion's
+  // placeholder) are looked up clamped here and replaced by the method's
+  // output rewrite, which sees the original ids.
+  torch::Tensor w = effective_weight(weight);
+  torch::Tensor out = torch::embedding(w, ids.clamp_max(w.size(0) - 1));
+  return adapted_output(ids, out);
 }
 
 // ---- discovery -------------------------------------------------------------

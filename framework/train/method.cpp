@@ -4,6 +4,7 @@
 #include <regex>
 
 #include "framework/config/access.hpp"
+#include "framework/config/schema.hpp"
 #include "framework/util/errors.hpp"
 
 namespace pbench {
@@ -84,24 +85,31 @@ int64_t count_params(torch::nn::Module* m) {
 }
 }  // namespace
 
-MethodCounts count_method(const cfg::Node& section, models::Pipeline& pipeline) {
-  std::string name = cfg::get_string(section, "name");
-  const auto& entry = methods().get(name, section.origin().describe() + ": method.name");
+MethodCounts counts_of_attached(Method& method, models::Pipeline& pipeline) {
   MethodCounts counts;
-  counts.unet_total = count_params(pipeline.unet.ptr().get());
-  std::unique_ptr<Method> method = entry.factory.create(section);
-  MethodTarget target{pipeline, nullptr};
-  method->attach(target);
-  for (const auto& group : method->parameter_groups(1.0))
+  for (const auto& group : method.parameter_groups(1.0))
     for (const auto& t : group.params) counts.trainable += t.numel();
-  // Attaching may add parameters to the UNet (LoRA factors); count them in the total.
+  // Attaching may add parameters (LoRA factors, new token rows): the total includes them.
   counts.total = count_params(pipeline.unet.ptr().get()) + count_params(pipeline.text_encoder.ptr().get()) +
                  count_params(pipeline.vae.ptr().get());
-  for (const auto& [key, t] : method->delta()) {
+  for (const auto& [key, t] : method.delta()) {
     counts.delta_bytes_fp32 += t.numel() * (t.is_floating_point() ? 4 : int64_t(t.element_size()));
     counts.delta_bytes_fp16 += t.numel() * (t.is_floating_point() ? 2 : int64_t(t.element_size()));
   }
-  counts.describe = method->describe();
+  counts.describe = method.describe();
+  return counts;
+}
+
+MethodCounts count_method(const cfg::Node& section, models::Pipeline& pipeline) {
+  std::string name = cfg::get_string(section, "name");
+  const auto& entry = methods().get(name, section.origin().describe() + ": method.name");
+  int64_t unet_before = count_params(pipeline.unet.ptr().get());
+  std::unique_ptr<Method> method = entry.factory.create(cfg::with_defaults(section, parse_entry_defaults(entry.info, "method")));
+  freeze_pipeline(pipeline);
+  MethodTarget target{pipeline, nullptr};
+  method->attach(target);
+  MethodCounts counts = counts_of_attached(*method, pipeline);
+  counts.unet_total = unet_before;
   return counts;
 }
 

@@ -54,6 +54,9 @@ class Method {
 
   // Prompt for the training images and for evaluation (default: the subject's).
   virtual std::string train_prompt(const SubjectData& subject) const { return subject.instance_prompt; }
+  // Captions the training batches draw from (Textual Inversion: templates
+  // around its placeholder); image i of DVAR's eval batch gets caption i % n.
+  virtual std::vector<std::string> train_prompts(const SubjectData& subject) const { return {train_prompt(subject)}; }
   virtual std::string eval_prompt(const std::string& prompt, const SubjectData& subject) const { return prompt; }
   // Extra loss added to the denoising loss (undefined tensor = none).
   virtual torch::Tensor extra_loss() { return {}; }
@@ -98,5 +101,7 @@ struct MethodCounts {
 };
 // Attaches a fresh instance of the method to `pipeline` and counts.
 MethodCounts count_method(const cfg::Node& method_section, models::Pipeline& pipeline);
+// Counts a method already attached to `pipeline`.
+MethodCounts counts_of_attached(Method& method, models::Pipeline& pipeline);
 
 }  // namespace pbench

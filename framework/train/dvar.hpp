@@ -1,0 +1,43 @@
+#pragma once
+// DVAR (Voronov et al., "Is This Loss Informative?", arXiv 2302.04841):
+// early stopping on a deterministic objective. The objective is the
+// ε-prediction MSE on one frozen evaluation batch (images, one VAE latent
+// sample, one noise tensor, distinct timesteps, captions), evaluated every
+// `every` steps without gradients. Stop rule: with the whole history H of
+// objective values, once |H| >= N, stop when var(last N) / var(H) < α
+// (population variances, as numpy's default ddof=0). Before the window fills
+// the ratio is 1.
+#include <cstdint>
+#include <deque>
+#include <string>
+
+namespace pbench {
+
+struct DvarConfig {
+  std::string mode = "monitor";  // monitor | stop | off
+  int64_t window = 200;
+  double threshold = 0.15;
+  int64_t every = 1;
+  int64_t eval_batch_size = 4;
+};
+
+class DvarRule {
+ public:
+  explicit DvarRule(const DvarConfig& config) : window_(config.window), threshold_(config.threshold) {}
+  // Adds one objective value; returns the ratio after it.
+  double add(double objective);
+  // True from the first value at which the ratio fell below the threshold.
+  bool triggered() const { return triggered_; }
+  size_t size() const { return n_; }
+
+ private:
+  int64_t window_;
+  double threshold_;
+  // Global variance by Welford's method; the window by a ring of the last N values.
+  size_t n_ = 0;
+  double mean_ = 0.0, m2_ = 0.0;
+  std::deque<double> last_;
+  bool triggered_ = false;
+};
+
+}  // namespace pbench

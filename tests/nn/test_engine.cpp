@@ -1,0 +1,199 @@
+// The engine on builtin:tiny: exactly the method's tensors train, runs are
+// reproducible, DVAR's objective is deterministic, and the personalize
+// workload writes complete run files through run_sweep (a broken subject
+// fails alone).
+#define BOOST_TEST_MODULE engine
+#include <boost/test/unit_test.hpp>
+
+#include <fcntl.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <fstream>
+
+#include "datasets/builtin_subjects.hpp"
+#include "framework/config/access.hpp"
+#include "framework/config/schema.hpp"
+#include "framework/config/yaml_io.hpp"
+#include "framework/h5/run_file.hpp"
+#include "framework/train/trainer.hpp"
+#include "tests/support/test_paths.hpp"
+
+namespace fs = std::filesystem;
+using namespace pbench;
+
+namespace {
+
+cfg::Node method_section(const std::string& yaml) { return cfg::parse_yaml_text(yaml, {"test", 0}); }
+
+struct Setup {
+  models::Pipeline pipeline = models::load_pipeline("builtin:tiny");
+  SubjectData subject;
+  std::unique_ptr<Method> method;
+  explicit Setup(const std::string& method_yaml) {
+    cfg::Node ds = cfg::parse_yaml_text("name: builtin\nsubject: red_cube\nunique_token: sks\nnum_images: 3\nnum_eval_prompts: 2\n", {"t", 0});
+    subject = datasets().get("builtin", "t").factory.load(ds, int(pipeline.resolution), {});
+    cfg::Node s = method_section(method_yaml);
+    const auto& entry = methods().get(cfg::get_string(s, "name"), "t");
+    method = entry.factory.create(cfg::with_defaults(s, parse_entry_defaults(entry.info, "method")));
+    freeze_pipeline(pipeline);
+    MethodTarget target{pipeline, &subject};
+    method->attach(target);
+  }
+};
+
+TrainConfig small_train(int64_t steps) {
+  TrainConfig t;
+  t.steps = steps;
+  t.batch_size = 1;
+  t.lr = 1e-3;
+  t.schedule.total_steps = steps;
+  return t;
+}
+
+std::map<std::string, torch::Tensor> snapshot(torch::nn::Module& m) {
+  std::map<std::string, torch::Tensor> out;
+  for (const auto& p : m.named_parameters()) out[p.key()] = p.value().detach().clone();
+  return out;
+}
+
+}  // namespace
+
+BOOST_AUTO_TEST_CASE(textual_inversion_trains_only_its_token_rows) {
+  Setup s("name: textual_inversion\nplaceholder: <sks>\nnum_vectors: 1\nlr: 5.0e-3\n");
+  auto unet_before = snapshot(*s.pipeline.unet);
+  auto text_before = snapshot(*s.pipeline.text_encoder);
+  torch::Tensor rows_before = s.method->delta().at("<sks>").detach().clone();
+  DvarConfig dvar;
+  dvar.mode = "off";
+  Trainer trainer(s.pipeline, *s.method, s.subject, small_train(3), dvar, 0);
+  trainer.run({});
+  for (const auto& p : s.pipeline.unet->named_parameters()) BOOST_TEST(torch::equal(p.value(), unet_before[p.key()]), p.key());
+  for (const auto& p : s.pipeline.text_encoder->named_parameters()) {
+    if (p.key().find("textual_inversion") != std::string::npos) continue;
+    BOOST_TEST(torch::equal(p.value(), text_before[p.key()]), p.key());
+  }
+  BOOST_TEST(!torch::equal(s.method->delta().at("<sks>"), rows_before));
+  BOOST_TEST(s.method->delta().at("<sks>").size(1) == s.pipeline.text_encoder->config.encoder.hidden_size);
+}
+
+BOOST_AUTO_TEST_CASE(training_is_reproducible_and_dvar_objective_is_deterministic) {
+  std::vector<float> losses[2];
+  double objectives[2];
+  for (int run = 0; run < 2; ++run) {
+    Setup s("name: textual_inversion\nplaceholder: <sks>\nnum_vectors: 1\nlr: 5.0e-3\n");
+    DvarConfig dvar;
+    dvar.window = 3;
+    Trainer trainer(s.pipeline, *s.method, s.subject, small_train(4), dvar, 7);
+    double first = trainer.deterministic_objective();
+    BOOST_TEST(first == trainer.deterministic_objective());  // no state changes between evaluations
+    TrainCallbacks cb;
+    cb.on_step = [&](int64_t, float loss, float, double) { losses[run].push_back(loss); };
+    trainer.run(cb);
+    objectives[run] = trainer.deterministic_objective();
+  }
+  BOOST_TEST(losses[0] == losses[1]);
+  BOOST_TEST(objectives[0] == objectives[1]);
+  BOOST_TEST(losses[0].size() == 4u);
+}
+
+BOOST_AUTO_TEST_CASE(dreambooth_with_prior_preservation_trains_the_unet) {
+  Setup s("name: dreambooth\nprior_preservation: true\n");
+  auto before = snapshot(*s.pipeline.unet);
+  DvarConfig dvar;
+  dvar.mode = "off";
+  Trainer trainer(s.pipeline, *s.method, s.subject, small_train(2), dvar, 0);
+  std::vector<Image> class_images = {render_builtin_subject("blue_ball", 0, int(s.pipeline.resolution))};
+  trainer.set_prior(class_images, "a cube", 1.0);
+  TrainResult r = trainer.run({});
+  BOOST_TEST(std::isfinite(r.last_loss));
+  int changed = 0;
+  for (const auto& p : s.pipeline.unet->named_parameters()) changed += !torch::equal(p.value(), before[p.key()]);
+  BOOST_TEST(changed > 0);
+}
+
+namespace {
+int run_program(const std::vector<std::string>& args, const fs::path& out) {
+  pid_t pid = fork();
+  if (pid == 0) {
+    int fd = open(out.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    dup2(fd, 1);
+    dup2(fd, 2);
+    std::vector<char*> argv;
+    for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
+    argv.push_back(nullptr);
+    execv(argv[0], argv.data());
+    _exit(127);
+  }
+  int status = 0;
+  waitpid(pid, &status, 0);
+  return WIFEXITED(status) ? WEXITSTATUS(status) : 128;
+}
+
+// A DreamBooth-layout dataset written by the test: `good` has three images,
+// `bad` one image and one corrupt JPEG.
+fs::path write_dataset(const fs::path& root) {
+  fs::create_directories(root / "dataset" / "good");
+  fs::create_directories(root / "dataset" / "bad");
+  std::ofstream(root / "dataset" / "prompts_and_classes.txt")
+      << "Classes\n\nsubject_name,class\ngood,cube\nbad,ball\n\nPrompts\n\nObject Prompts\n\nprompt_list = [\n"
+         "'a {0} {1} in the jungle'.format(unique_token, class_token),\n"
+         "'a {0} {1} in the snow'.format(unique_token, class_token)\n]\n\nLive Subject Prompts\n\nprompt_list = [\n"
+         "'a {0} {1} in the jungle'.format(unique_token, class_token)\n]\n";
+  for (int i = 0; i < 3; ++i)
+    write_png(root / "dataset" / "good" / ("0" + std::to_string(i) + ".png"), render_builtin_subject("red_cube", i, 96));
+  write_png(root / "dataset" / "bad" / "00.png", render_builtin_subject("blue_ball", 0, 96));
+  std::ofstream(root / "dataset" / "bad" / "01.jpg") << "\xff\xd8\xff\xe0 this is not really a jpeg";
+  return root;
+}
+}  // namespace
+
+BOOST_AUTO_TEST_CASE(run_sweep_writes_complete_run_files_and_a_broken_subject_fails_alone) {
+  fs::path scratch = test::scratch_dir("engine_sweep");
+  fs::path data = write_dataset(scratch / "db");
+  std::string run_sweep = (test::binary_dir() / "bin" / "run_sweep").string();
+  std::string experiment = (test::fixtures_dir() / "engine" / "engine_check.yaml").string();
+  auto args = [&](const fs::path& results) {
+    return std::vector<std::string>{run_sweep, experiment, "dataset.root=" + data.string(), "--results", results.string(),
+                                    "--jobs", "1"};
+  };
+  int rc = run_program(args(scratch / "a"), scratch / "a.log");
+  BOOST_TEST_INFO(std::ifstream(scratch / "a.log").rdbuf());
+  BOOST_TEST(rc == 1);  // one subject is broken
+  fs::path runs = scratch / "a" / "engine_check" / "runs";
+  int complete = 0, failed = 0;
+  fs::path good;
+  for (const auto& e : fs::directory_iterator(runs)) {
+    if (e.path().extension() != ".h5") continue;
+    RunFileSummary s = read_run_summary(e.path());
+    if (s.status == "complete") {
+      ++complete;
+      good = e.path();
+    } else {
+      ++failed;
+      BOOST_TEST(s.error.find("01.jpg") != std::string::npos, s.error);
+    }
+  }
+  BOOST_TEST(complete == 1);
+  BOOST_TEST(failed == 1);
+  BOOST_REQUIRE(!good.empty());
+  h5::Handle f = h5::open_file(good.string(), false);
+  auto steps = h5::read_int64s(f.id(), "train/step");
+  auto loss = h5::read_doubles(f.id(), "train/loss");
+  BOOST_TEST(steps.size() == 12u);
+  BOOST_TEST(h5::read_int64s(f.id(), "dvar/step").size() == 12u);
+  h5::Handle params = h5::open_group(f.id(), "params");
+  BOOST_TEST(h5::attr_int(params.id(), "trainable") == 64);  // one token row of the tiny text encoder
+  h5::Handle sd15 = h5::open_group(f.id(), "params/sd15");
+  BOOST_TEST(h5::attr_int(sd15.id(), "trainable") == 768);
+  BOOST_TEST(h5::attr_int(sd15.id(), "delta_bytes_fp32") == 768 * 4);
+  f.close();
+  fs::path delta = good;
+  delta.replace_extension("");
+  BOOST_TEST(fs::exists(delta.string() + ".delta.safetensors"));
+
+  // The same sweep into another folder reproduces the curves exactly.
+  BOOST_TEST(run_program(args(scratch / "b"), scratch / "b.log") == 1);
+  h5::Handle g = h5::open_file((scratch / "b" / "engine_check" / "runs" / good.filename()).string(), false);
+  BOOST_TEST(h5::read_doubles(g.id(), "train/loss") == loss);
+}
