@@ -108,9 +108,8 @@ BOOST_AUTO_TEST_CASE(config_errors_name_file_and_key) {
                            {"vision_config", {{"hidden_size", "big"}}}};
   fs::path n = write_config("bad_nested", nested);
   BOOST_CHECK(throws_input_error_mentioning([&] { count_params_from_config(n); }, {"vision_config.hidden_size"}));
-  fs::path u = write_config("unet", {{"_class_name", "UNet2DConditionModel"}});
-  BOOST_CHECK(throws_input_error_mentioning([&] { count_params_from_config(u); },
-                                            {"UNet2DConditionModel", "not supported yet"}));
+  fs::path u = write_config("controlnet", {{"_class_name", "ControlNetModel"}});
+  BOOST_CHECK(throws_input_error_mentioning([&] { count_params_from_config(u); }, {"ControlNetModel"}));
 }
 
 BOOST_AUTO_TEST_CASE(pooling_takes_first_eot_even_with_textual_inversion_ids) {
