@@ -2,6 +2,7 @@
 
 #include "datasets/dataset.hpp"
 #include "framework/train/method.hpp"
+#include "metrics/metric.hpp"
 
 #include "framework/config/access.hpp"
 #include "framework/config/schema.hpp"
@@ -21,7 +22,7 @@ std::vector<CatalogSection> catalog() {
   // output format never changes.
   return {
       CatalogSection{"methods", methods().infos()},
-      CatalogSection{"metrics", {}},
+      CatalogSection{"metrics", metrics::metrics_registry().infos()},
       CatalogSection{"datasets", datasets().infos()},
       CatalogSection{"models", {}},
       CatalogSection{"workloads", workloads().infos()},
