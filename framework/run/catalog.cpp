@@ -4,6 +4,7 @@
 #include "framework/models/model_registry.hpp"
 #include "framework/train/method.hpp"
 #include "framework/train/personalize_workload.hpp"
+#include "metrics/metric.hpp"
 
 #include "framework/config/access.hpp"
 #include "framework/config/schema.hpp"
@@ -27,7 +28,7 @@ std::vector<CatalogSection> catalog() {
   // output format never changes.
   return {
       CatalogSection{"methods", methods().infos()},
-      CatalogSection{"metrics", {}},
+      CatalogSection{"metrics", metrics::metrics_registry().infos()},
       CatalogSection{"datasets", datasets().infos()},
       CatalogSection{"models", models::models_registry().infos()},
       CatalogSection{"workloads", workloads().infos()},

@@ -1,0 +1,79 @@
+#pragma once
+// The metric interface the engine calls: every registered metric turns the
+// generated images (with their prompts) and the subject's real images into a
+// value per generated image, their mean and, where it exists, the subject's
+// real-vs-real baseline. Embeddings are computed once per MetricInputs and
+// shared by the metrics that use the same backbone (CLIP-I and CLIP-T both
+// need the generated images' CLIP embeddings).
+#include <torch/torch.h>
+
+#include <functional>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "framework/registry/registry.hpp"
+#include "metrics/backbones.hpp"
+
+namespace pbench::metrics {
+
+struct MetricBackbones {
+  const ClipBackbone* clip = nullptr;  // needed by clip_i, clip_t
+  const DinoBackbone* dino = nullptr;  // needed by dino
+};
+
+class MetricInputs {
+ public:
+  // generated: uint8 [N, H, W, 3]; prompts: [N], the prompts the images were
+  // generated from (unique token included); real: uint8 [M, H, W, 3] as the
+  // run file stores them under /samples/real; unique_token: the subject's
+  // rare token ("sks"), removed from the CLIP-T prompt (metrics/README.md).
+  MetricInputs(torch::Tensor generated, std::vector<std::string> prompts, torch::Tensor real, std::string unique_token,
+               MetricBackbones backbones);
+
+  int64_t num_generated() const { return generated_.size(0); }
+  const std::vector<std::string>& prompts() const { return prompts_; }
+  const std::string& unique_token() const { return unique_token_; }
+
+  // Lazily computed, cached embeddings (float32, CPU). InputError when the
+  // backbone a metric needs was not given.
+  const torch::Tensor& clip_generated();
+  const torch::Tensor& clip_real();
+  const torch::Tensor& clip_text(const std::vector<std::string>& texts);  // cached for one list of texts
+  const torch::Tensor& dino_generated();
+  const torch::Tensor& dino_real();
+
+ private:
+  const ClipBackbone& clip() const;
+  const DinoBackbone& dino() const;
+  torch::Tensor generated_, real_;
+  std::vector<std::string> prompts_;
+  std::string unique_token_;
+  MetricBackbones backbones_;
+  torch::Tensor clip_generated_, clip_real_, clip_text_, dino_generated_, dino_real_;
+  std::vector<std::string> clip_text_for_;
+};
+
+struct MetricResult {
+  torch::Tensor per_image;             // float64 [N], what /metrics/<point>/<name> stores
+  double mean = 0.0;                   // the /metrics/<point> attribute
+  std::optional<double> real_baseline; // `<name>_real` of /metrics (clip_i, dino); none for clip_t
+};
+
+struct MetricEntry {
+  std::string backbone;  // "clip" or "dino": the backbone the engine must load for it
+  std::function<MetricResult(MetricInputs&)> compute;
+};
+
+// The table of metrics (metrics/registry.cpp): clip_i, clip_t, dino.
+Registry<MetricEntry>& metrics_registry();
+
+// One register function per metric file.
+void register_clip_i(Registry<MetricEntry>& registry);
+void register_clip_t(Registry<MetricEntry>& registry);
+void register_dino(Registry<MetricEntry>& registry);
+
+// A result from per-image values and their mean (NaN when there are none).
+MetricResult result_of(torch::Tensor per_image, std::optional<double> real_baseline = std::nullopt);
+
+}  // namespace pbench::metrics

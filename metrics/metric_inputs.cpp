@@ -1,0 +1,67 @@
+#include "metrics/metric.hpp"
+
+#include <limits>
+
+#include "framework/util/errors.hpp"
+
+namespace pbench::metrics {
+
+MetricInputs::MetricInputs(torch::Tensor generated, std::vector<std::string> prompts, torch::Tensor real,
+                           std::string unique_token, MetricBackbones backbones)
+    : generated_(std::move(generated)),
+      real_(std::move(real)),
+      prompts_(std::move(prompts)),
+      unique_token_(std::move(unique_token)),
+      backbones_(backbones) {
+  if (generated_.dim() != 4 || int64_t(prompts_.size()) != generated_.size(0))
+    throw InputError("metrics: expected one prompt per generated image, got " + std::to_string(prompts_.size()) +
+                     " prompts for " + std::to_string(generated_.dim() == 4 ? generated_.size(0) : -1) + " images");
+}
+
+const ClipBackbone& MetricInputs::clip() const {
+  if (!backbones_.clip) throw InputError("metrics: a CLIP metric was requested but no CLIP backbone was loaded");
+  return *backbones_.clip;
+}
+
+const DinoBackbone& MetricInputs::dino() const {
+  if (!backbones_.dino) throw InputError("metrics: the dino metric was requested but no DINO backbone was loaded");
+  return *backbones_.dino;
+}
+
+const torch::Tensor& MetricInputs::clip_generated() {
+  if (!clip_generated_.defined()) clip_generated_ = clip_image_embeddings(clip(), generated_);
+  return clip_generated_;
+}
+
+const torch::Tensor& MetricInputs::clip_real() {
+  if (!clip_real_.defined()) clip_real_ = clip_image_embeddings(clip(), real_);
+  return clip_real_;
+}
+
+const torch::Tensor& MetricInputs::clip_text(const std::vector<std::string>& texts) {
+  if (!clip_text_.defined() || texts != clip_text_for_) {
+    clip_text_ = clip_text_embeddings(clip(), texts);
+    clip_text_for_ = texts;
+  }
+  return clip_text_;
+}
+
+const torch::Tensor& MetricInputs::dino_generated() {
+  if (!dino_generated_.defined()) dino_generated_ = dino_embeddings(dino(), generated_);
+  return dino_generated_;
+}
+
+const torch::Tensor& MetricInputs::dino_real() {
+  if (!dino_real_.defined()) dino_real_ = dino_embeddings(dino(), real_);
+  return dino_real_;
+}
+
+MetricResult result_of(torch::Tensor per_image, std::optional<double> real_baseline) {
+  MetricResult r;
+  r.per_image = per_image.to(torch::kFloat64).contiguous();
+  r.mean = r.per_image.numel() ? r.per_image.mean().item<double>() : std::numeric_limits<double>::quiet_NaN();
+  r.real_baseline = real_baseline;
+  return r;
+}
+
+}  // namespace pbench::metrics
