@@ -187,6 +187,18 @@ BOOST_AUTO_TEST_CASE(run_sweep_writes_complete_run_files_and_a_broken_subject_fa
   h5::Handle sd15 = h5::open_group(f.id(), "params/sd15");
   BOOST_TEST(h5::attr_int(sd15.id(), "trainable") == 768);
   BOOST_TEST(h5::attr_int(sd15.id(), "delta_bytes_fp32") == 768 * 4);
+  // Engine II: samples and metrics at the end and at the DVAR stop step.
+  BOOST_TEST(h5::dims_of(f.id(), "samples/final/images") == (std::vector<hsize_t>{2, 64, 64, 3}));
+  BOOST_TEST(h5::dims_of(f.id(), "samples/real/images") == (std::vector<hsize_t>{3, 64, 64, 3}));
+  BOOST_TEST(h5::read_doubles(f.id(), "metrics/final/clip_i").size() == 2u);
+  h5::Handle final_metrics = h5::open_group(f.id(), "metrics/final");
+  double clip_i = h5::attr_double(final_metrics.id(), "clip_i");
+  BOOST_TEST((clip_i > -1.0 && clip_i < 1.0));
+  BOOST_TEST(h5::attr_string(final_metrics.id(), "clip_backbone") == "builtin:tiny-clip");
+  h5::Handle dvar_group = h5::open_group(f.id(), "dvar");
+  if (h5::attr_int(dvar_group.id(), "stop_step") > 0) BOOST_TEST(h5::exists(f.id(), "metrics/dvar_stop"));
+  h5::Handle metrics_group = h5::open_group(f.id(), "metrics");
+  BOOST_TEST(h5::attr_double(metrics_group.id(), "dino_real") <= 1.0 + 1e-9);
   f.close();
   fs::path delta = good;
   delta.replace_extension("");
