@@ -16,7 +16,11 @@ ClipTextEmbeddingsImpl::ClipTextEmbeddingsImpl(const ClipTextConfig& c, const to
 
 torch::Tensor ClipTextEmbeddingsImpl::forward(const torch::Tensor& input_ids) const {
   const int64_t t = input_ids.size(1);
-  return token_embedding->forward(input_ids) + position_embedding->weight.slice(0, 0, t).unsqueeze(0);
+  // Through forward(), not .weight: a method's parameterization of the position
+  // table (SVDiff shifts every embedding matrix) must act here too. The lookup
+  // of positions 0..t-1 equals the slice bit for bit.
+  torch::Tensor positions = torch::arange(t, input_ids.options().dtype(torch::kLong));
+  return token_embedding->forward(input_ids) + position_embedding->forward(positions).unsqueeze(0);
 }
 
 ClipTextTransformerImpl::ClipTextTransformerImpl(const ClipTextConfig& c, const torch::TensorOptions& o) {
@@ -66,8 +70,14 @@ ClipTextOutput ClipTextModelImpl::forward(const torch::Tensor& input_ids, const 
   if (t > config.max_position_embeddings || t == 0)
     throw InputError("input_ids: " + std::to_string(t) + " tokens; expected 1.." +
                      std::to_string(config.max_position_embeddings) + " (max_position_embeddings)");
-  if (b > 0 && (input_ids.min().item<int64_t>() < 0 || input_ids.max().item<int64_t>() >= config.vocab_size))
-    throw InputError("input_ids: ids outside [0, " + std::to_string(config.vocab_size) + ") (vocab_size)");
+  if (b > 0) {
+    // Ids past vocab_size are valid only when a method appended rows to the table (added tokens).
+    const int64_t lo = input_ids.min().item<int64_t>(), hi = input_ids.max().item<int64_t>();
+    const int64_t rows = hi >= config.vocab_size ? text_model->embeddings->token_embedding->num_rows() : config.vocab_size;
+    if (lo < 0 || hi >= rows)
+      throw InputError("input_ids: ids outside [0, " + std::to_string(rows) + ") (vocab_size" +
+                       (rows > config.vocab_size ? " + added tokens)" : ")"));
+  }
   if (attention_mask.defined() && attention_mask.sizes() != input_ids.sizes())
     throw InputError("attention_mask: expected the shape of input_ids [" + std::to_string(b) + ", " +
                      std::to_string(t) + "]");
