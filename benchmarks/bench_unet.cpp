@@ -1,7 +1,8 @@
 // UNet / VAE throughput (issue 4): W1 tiny UNet forward, W2 "small" UNet
 // (SD v1.5 layout, block_out_channels [128, 256, 512, 512]) forward and
 // forward+backward, W3 the SD v1.5 UNet forward and forward+backward, W8 the
-// SD v1.5 VAE decode [1,4,32,32] -> [1,3,256,256]; beside an sgemm measured
+// SD v1.5 VAE decode [1,4,32,32] -> [1,3,256,256], and the builtin:tiny UNet
+// training step (forward+backward at batch 2, latent 16x16); beside an sgemm measured
 // in the same process (machine speed drifts between processes, TRAPS.md).
 //
 // One process per thread count: bench_unet --threads=N [benchmark flags].
@@ -17,6 +18,7 @@
 #include <cstring>
 #include <functional>
 
+#include "framework/models/pipeline.hpp"
 #include "framework/models/unet.hpp"
 #include "framework/models/vae.hpp"
 #include "framework/util/thread_env.hpp"
@@ -136,6 +138,17 @@ void BM_W3_fwdbwd(benchmark::State& state) {
   auto w = make_unet(sd15_unet_json(), {1, 4, 32, 32}, torch::tensor(684), {1, 77, 768});
   run_unet(state, w, true);
 }
+// One training step's UNet work for builtin:tiny: batch 2, latent 4x16x16, context [2, 77, 64].
+void BM_tiny_fwdbwd(benchmark::State& state) {
+  torch::manual_seed(0);
+  UNetWorkload w;
+  w.unet = load_pipeline("builtin:tiny").unet;
+  w.unet->train();
+  w.sample = torch::randn({2, 4, 16, 16});
+  w.timestep = torch::tensor({187, 840});
+  w.context = torch::randn({2, 77, 64});
+  run_unet(state, w, true);
+}
 void BM_W8_vae_decode(benchmark::State& state) {
   torch::manual_seed(0);
   AutoencoderKL vae(VaeConfig::from_json(json{{"block_out_channels", {128, 256, 512, 512}}, {"layers_per_block", 2},
@@ -158,6 +171,7 @@ BENCHMARK(BM_W2_fwdbwd)->Name("W2.fwdbwd")->UseRealTime()->Unit(benchmark::kMill
 BENCHMARK(BM_W3_fwd)->Name("W3.fwd")->UseRealTime()->Unit(benchmark::kMillisecond)->Iterations(3);
 BENCHMARK(BM_W3_fwdbwd)->Name("W3.fwdbwd")->UseRealTime()->Unit(benchmark::kMillisecond)->Iterations(2);
 BENCHMARK(BM_W8_vae_decode)->Name("W8.vae_decode")->UseRealTime()->Unit(benchmark::kMillisecond)->Iterations(2);
+BENCHMARK(BM_tiny_fwdbwd)->Name("tiny.fwdbwd_b2")->UseRealTime()->Unit(benchmark::kMillisecond);
 BENCHMARK(BM_sgemm)->Name("sgemm.after")->UseRealTime()->Unit(benchmark::kMillisecond);
 
 int main(int argc, char** argv) {

@@ -23,19 +23,19 @@ torch::Tensor scaled_dot_product_attention(const torch::Tensor& q, const torch::
   return torch::bmm(scores.softmax(-1), v);
 }
 
-AttentionImpl::AttentionImpl(const AttentionOptions& options) : options_(options) {
+AttentionImpl::AttentionImpl(const AttentionOptions& options, const torch::TensorOptions& to) : options_(options) {
   const int64_t inner = options.heads * options.head_dim;
   const int64_t context_dim = options.context_dim > 0 ? options.context_dim : options.query_dim;
   if (options.group_norm_groups > 0)
     group_norm_ = register_module(
         "group_norm", pbench::nn::GroupNorm(torch::nn::GroupNormOptions(options.group_norm_groups, options.query_dim)
-                                               .eps(options.group_norm_eps)));
-  to_q_ = register_module("to_q", pbench::nn::Linear(torch::nn::LinearOptions(options.query_dim, inner).bias(options.qkv_bias)));
-  to_k_ = register_module("to_k", pbench::nn::Linear(torch::nn::LinearOptions(context_dim, inner).bias(options.qkv_bias)));
-  to_v_ = register_module("to_v", pbench::nn::Linear(torch::nn::LinearOptions(context_dim, inner).bias(options.qkv_bias)));
+                                               .eps(options.group_norm_eps), to));
+  to_q_ = register_module("to_q", pbench::nn::Linear(torch::nn::LinearOptions(options.query_dim, inner).bias(options.qkv_bias), to));
+  to_k_ = register_module("to_k", pbench::nn::Linear(torch::nn::LinearOptions(context_dim, inner).bias(options.qkv_bias), to));
+  to_v_ = register_module("to_v", pbench::nn::Linear(torch::nn::LinearOptions(context_dim, inner).bias(options.qkv_bias), to));
   // diffusers keeps to_out = [Linear, Dropout]; only index 0 holds weights.
   torch::nn::ModuleList to_out;
-  to_out_0_ = pbench::nn::Linear(torch::nn::LinearOptions(inner, options.query_dim).bias(options.out_bias));
+  to_out_0_ = pbench::nn::Linear(torch::nn::LinearOptions(inner, options.query_dim).bias(options.out_bias), to);
   to_out->push_back(to_out_0_);
   register_module("to_out", to_out);
 }

@@ -27,7 +27,7 @@ struct AttentionOptions {
 
 class AttentionImpl : public torch::nn::Module {
  public:
-  explicit AttentionImpl(const AttentionOptions& options);
+  explicit AttentionImpl(const AttentionOptions& options, const torch::TensorOptions& tensor_options = {});
 
   // hidden: [B, S, query_dim] or [B, C, H, W] (then flattened and restored).
   // context: [B, T, context_dim] or undefined for self-attention.

@@ -28,6 +28,7 @@ std::vector<ParamGroup> params_by_top_level_module(const torch::nn::Module& modu
 }
 
 ParamCount count_params_from_config(const std::filesystem::path& path) {
+  if (auto diffusers = count_diffusers_params(path)) return *diffusers;
   ParamCount out;
   std::filesystem::path file = config_file_of(path);
   out.config_file = file.string();

@@ -5,6 +5,7 @@
 // that run, not a separate formula that could drift from them.
 #include <cstdint>
 #include <filesystem>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -25,9 +26,15 @@ struct ParamCount {
   int64_t total = 0;
 };
 
-// `path`: a config.json or a folder holding one. InputError for configs that
-// are not CLIP / ViT (diffusers configs: "not supported yet", naming _class_name).
+// `path`: a config.json or a folder holding one: CLIP / ViT configs, diffusers
+// UNet2DConditionModel / AutoencoderKL configs (by `_class_name`), or a
+// pipeline folder (model_index.json: components unet, vae, text_encoder;
+// modules named `<component>.<top-level module>`). InputError otherwise.
 ParamCount count_params_from_config(const std::filesystem::path& path);
+
+// The diffusers part of the above (diffusers_param_count.cpp): nullopt when
+// `path` is neither a pipeline folder nor a config with a `_class_name`.
+std::optional<ParamCount> count_diffusers_params(const std::filesystem::path& path);
 
 // Top-level module -> parameter count (first component of each parameter key).
 std::vector<ParamGroup> params_by_top_level_module(const torch::nn::Module& module);

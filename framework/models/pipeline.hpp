@@ -5,6 +5,7 @@
 // or built on the meta device for parameter counts of full-size models.
 #include <torch/torch.h>
 
+#include <filesystem>
 #include <memory>
 #include <string>
 
@@ -27,7 +28,20 @@ struct Pipeline {
   int64_t resolution = 0;  // image side in pixels = unet sample_size * 2^(vae down blocks - 1)
 
   int64_t latent_size() const;  // unet sample_size
+
+  // Where the component configs were read from (a diffusers folder, or the
+  // shipped assets for builtin:tiny / sd15:meta) and the tokenizer folder:
+  // `pbench export` copies them next to the weights.
+  std::filesystem::path config_folder;
+  std::filesystem::path tokenizer_folder;
 };
+
+// The builtin pipeline names load_pipeline accepts.
+constexpr const char* kBuiltinTiny = "builtin:tiny";
+
+// Weight file names of a diffusers pipeline folder.
+constexpr const char* kDiffusersWeights = "diffusion_pytorch_model.safetensors";  // unet/, vae/
+constexpr const char* kTransformersWeights = "model.safetensors";                 // text_encoder/
 
 // `spec` = "builtin:tiny" or a diffusers folder. InputError naming the folder,
 // the expected layout and where such weights come from when it does not load.

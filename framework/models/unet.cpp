@@ -41,21 +41,22 @@ M& at(torch::nn::ModuleList& list, size_t i) {
 }  // namespace
 
 // ---------------------------------------------------------------- down
-UNetDownBlockImpl::UNetDownBlockImpl(const UNetConfig& c, size_t i) {
+UNetDownBlockImpl::UNetDownBlockImpl(const UNetConfig& c, size_t i, const torch::TensorOptions& to) {
   const int64_t out = c.block_out_channels[i];
   const int64_t in = i == 0 ? c.block_out_channels[0] : c.block_out_channels[i - 1];
   const bool cross = c.down_block_types[i] == "CrossAttnDownBlock2D";
   resnets_ = register_module("resnets", torch::nn::ModuleList());
   if (cross) attentions_ = register_module("attentions", torch::nn::ModuleList());
   for (int64_t l = 0; l < c.layers_per_block[i]; ++l) {
-    resnets_->push_back(ResnetBlock2D(unet_resnet(c, l == 0 ? in : out, out, c.resnet_out_scale_factor)));
+    resnets_->push_back(ResnetBlock2D(unet_resnet(c, l == 0 ? in : out, out, c.resnet_out_scale_factor), to));
     if (cross)
       attentions_->push_back(Transformer2D(unet_transformer(c, out, c.num_attention_heads[i], c.cross_attention_dim[i],
-                                                            c.transformer_layers_per_block[i], c.only_cross_attention[i])));
+                                                            c.transformer_layers_per_block[i], c.only_cross_attention[i]),
+                                           to));
   }
   if (i + 1 < c.block_out_channels.size()) {
     downsamplers_ = register_module("downsamplers", torch::nn::ModuleList());
-    downsamplers_->push_back(Downsample2D(out, c.downsample_padding));
+    downsamplers_->push_back(Downsample2D(out, c.downsample_padding, to));
   }
 }
 
@@ -74,15 +75,16 @@ torch::Tensor UNetDownBlockImpl::forward(torch::Tensor x, const torch::Tensor& t
 }
 
 // ---------------------------------------------------------------- mid
-UNetMidBlockImpl::UNetMidBlockImpl(const UNetConfig& c) {
+UNetMidBlockImpl::UNetMidBlockImpl(const UNetConfig& c, const torch::TensorOptions& to) {
   const int64_t ch = c.block_out_channels.back();
   resnets_ = register_module("resnets", torch::nn::ModuleList());
   attentions_ = register_module("attentions", torch::nn::ModuleList());
-  resnets_->push_back(ResnetBlock2D(unet_resnet(c, ch, ch, c.mid_block_scale_factor)));
+  resnets_->push_back(ResnetBlock2D(unet_resnet(c, ch, ch, c.mid_block_scale_factor), to));
   // diffusers' mid block has one attention layer (num_layers=1).
   attentions_->push_back(Transformer2D(unet_transformer(c, ch, c.num_attention_heads.back(), c.cross_attention_dim.back(),
-                                                        c.transformer_layers_per_block.back(), false)));
-  resnets_->push_back(ResnetBlock2D(unet_resnet(c, ch, ch, c.mid_block_scale_factor)));
+                                                        c.transformer_layers_per_block.back(), false),
+                                         to));
+  resnets_->push_back(ResnetBlock2D(unet_resnet(c, ch, ch, c.mid_block_scale_factor), to));
 }
 
 torch::Tensor UNetMidBlockImpl::forward(torch::Tensor x, const torch::Tensor& temb, const torch::Tensor& context,
@@ -96,7 +98,7 @@ torch::Tensor UNetMidBlockImpl::forward(torch::Tensor x, const torch::Tensor& te
 }
 
 // ---------------------------------------------------------------- up
-UNetUpBlockImpl::UNetUpBlockImpl(const UNetConfig& c, size_t i) {
+UNetUpBlockImpl::UNetUpBlockImpl(const UNetConfig& c, size_t i, const torch::TensorOptions& to) {
   const size_t n = c.block_out_channels.size();
   const size_t r = n - 1 - i;  // the mirrored down block
   auto rev = [&](size_t k) { return c.block_out_channels[n - 1 - k]; };
@@ -110,14 +112,15 @@ UNetUpBlockImpl::UNetUpBlockImpl(const UNetConfig& c, size_t i) {
   for (int64_t l = 0; l < layers; ++l) {
     const int64_t skip = l == layers - 1 ? in : out;
     const int64_t res_in = l == 0 ? prev_out : out;
-    resnets_->push_back(ResnetBlock2D(unet_resnet(c, res_in + skip, out, c.resnet_out_scale_factor)));
+    resnets_->push_back(ResnetBlock2D(unet_resnet(c, res_in + skip, out, c.resnet_out_scale_factor), to));
     if (cross)
       attentions_->push_back(Transformer2D(unet_transformer(c, out, c.num_attention_heads[r], c.cross_attention_dim[r],
-                                                            c.transformer_layers_per_block[r], c.only_cross_attention[r])));
+                                                            c.transformer_layers_per_block[r], c.only_cross_attention[r]),
+                                           to));
   }
   if (i + 1 < n) {
     upsamplers_ = register_module("upsamplers", torch::nn::ModuleList());
-    upsamplers_->push_back(Upsample2D(out));
+    upsamplers_->push_back(Upsample2D(out, to));
   }
 }
 
@@ -139,20 +142,22 @@ torch::Tensor UNetUpBlockImpl::forward(torch::Tensor x, const torch::Tensor& tem
 }
 
 // ---------------------------------------------------------------- UNet
-UNet2DConditionImpl::UNet2DConditionImpl(const UNetConfig& c) : config_(c) {
+UNet2DConditionImpl::UNet2DConditionImpl(const UNetConfig& c, const torch::TensorOptions& to) : config_(c) {
   const int64_t c0 = c.block_out_channels[0];
   conv_in_ = register_module("conv_in", pbench::nn::Conv2d(torch::nn::Conv2dOptions(c.in_channels, c0, c.conv_in_kernel)
-                                                              .padding((c.conv_in_kernel - 1) / 2)));
-  time_embedding_ = register_module("time_embedding", TimestepEmbedding(c0, c.time_embedding_dim));
+                                                              .padding((c.conv_in_kernel - 1) / 2),
+                                                              to));
+  time_embedding_ = register_module("time_embedding", TimestepEmbedding(c0, c.time_embedding_dim, to));
   down_blocks_ = register_module("down_blocks", torch::nn::ModuleList());
-  for (size_t i = 0; i < c.block_out_channels.size(); ++i) down_blocks_->push_back(UNetDownBlock(c, i));
-  if (!c.mid_block_type.empty()) mid_block_ = register_module("mid_block", UNetMidBlock(c));
+  for (size_t i = 0; i < c.block_out_channels.size(); ++i) down_blocks_->push_back(UNetDownBlock(c, i, to));
+  if (!c.mid_block_type.empty()) mid_block_ = register_module("mid_block", UNetMidBlock(c, to));
   up_blocks_ = register_module("up_blocks", torch::nn::ModuleList());
-  for (size_t i = 0; i < c.block_out_channels.size(); ++i) up_blocks_->push_back(UNetUpBlock(c, i));
+  for (size_t i = 0; i < c.block_out_channels.size(); ++i) up_blocks_->push_back(UNetUpBlock(c, i, to));
   conv_norm_out_ = register_module(
-      "conv_norm_out", pbench::nn::GroupNorm(torch::nn::GroupNormOptions(c.norm_num_groups, c0).eps(c.norm_eps)));
+      "conv_norm_out", pbench::nn::GroupNorm(torch::nn::GroupNormOptions(c.norm_num_groups, c0).eps(c.norm_eps), to));
   conv_out_ = register_module("conv_out", pbench::nn::Conv2d(torch::nn::Conv2dOptions(c0, c.out_channels, c.conv_out_kernel)
-                                                                .padding((c.conv_out_kernel - 1) / 2)));
+                                                                .padding((c.conv_out_kernel - 1) / 2),
+                                                                to));
 }
 
 torch::Tensor UNet2DConditionImpl::forward(const torch::Tensor& sample_in, const torch::Tensor& timestep,

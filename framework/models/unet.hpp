@@ -14,7 +14,7 @@ namespace pbench::models {
 // CrossAttnDownBlock2D / DownBlock2D: resnets (+ attentions), optional downsampler.
 class UNetDownBlockImpl : public torch::nn::Module {
  public:
-  UNetDownBlockImpl(const UNetConfig& config, size_t index);
+  UNetDownBlockImpl(const UNetConfig& config, size_t index, const torch::TensorOptions& options = {});
   // Returns the block's output and appends every skip tensor to `skips`.
   torch::Tensor forward(torch::Tensor x, const torch::Tensor& temb, const torch::Tensor& context,
                         const torch::Tensor& context_mask, std::vector<torch::Tensor>& skips);
@@ -27,7 +27,7 @@ TORCH_MODULE(UNetDownBlock);
 // UNetMidBlock2DCrossAttn: resnet, then (attention, resnet) pairs.
 class UNetMidBlockImpl : public torch::nn::Module {
  public:
-  explicit UNetMidBlockImpl(const UNetConfig& config);
+  explicit UNetMidBlockImpl(const UNetConfig& config, const torch::TensorOptions& options = {});
   torch::Tensor forward(torch::Tensor x, const torch::Tensor& temb, const torch::Tensor& context,
                         const torch::Tensor& context_mask);
 
@@ -39,7 +39,7 @@ TORCH_MODULE(UNetMidBlock);
 // CrossAttnUpBlock2D / UpBlock2D: each resnet takes the concatenated skip.
 class UNetUpBlockImpl : public torch::nn::Module {
  public:
-  UNetUpBlockImpl(const UNetConfig& config, size_t index);
+  UNetUpBlockImpl(const UNetConfig& config, size_t index, const torch::TensorOptions& options = {});
   // Pops its skips from the back of `skips`; `upsample_size` is the next
   // skip's spatial size (diffusers passes it for odd latent sizes).
   torch::Tensor forward(torch::Tensor x, const torch::Tensor& temb, const torch::Tensor& context,
@@ -53,7 +53,8 @@ TORCH_MODULE(UNetUpBlock);
 
 class UNet2DConditionImpl : public torch::nn::Module {
  public:
-  explicit UNet2DConditionImpl(const UNetConfig& config);
+  // options: dtype/device of the parameters; torch::kMeta builds shapes only.
+  explicit UNet2DConditionImpl(const UNetConfig& config, const torch::TensorOptions& options = {});
 
   // sample [B, C, H, W]; timestep: 0-d, [1] or [B] (int or float, broadcast
   // to the batch); context [B, T, cross_attention_dim]; context_mask optional

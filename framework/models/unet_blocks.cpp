@@ -7,24 +7,25 @@ namespace pbench::models {
 namespace F = torch::nn::functional;
 
 namespace {
-pbench::nn::Conv2d conv(int64_t in, int64_t out, int64_t kernel, int64_t stride = 1, int64_t padding = -1) {
+pbench::nn::Conv2d conv(const torch::TensorOptions& to, int64_t in, int64_t out, int64_t kernel, int64_t stride = 1,
+                        int64_t padding = -1) {
   if (padding < 0) padding = (kernel - 1) / 2;
-  return pbench::nn::Conv2d(torch::nn::Conv2dOptions(in, out, kernel).stride(stride).padding(padding));
+  return pbench::nn::Conv2d(torch::nn::Conv2dOptions(in, out, kernel).stride(stride).padding(padding), to);
 }
-pbench::nn::GroupNorm group_norm(int64_t groups, int64_t channels, double eps) {
-  return pbench::nn::GroupNorm(torch::nn::GroupNormOptions(groups, channels).eps(eps));
+pbench::nn::GroupNorm group_norm(const torch::TensorOptions& to, int64_t groups, int64_t channels, double eps) {
+  return pbench::nn::GroupNorm(torch::nn::GroupNormOptions(groups, channels).eps(eps), to);
 }
 }  // namespace
 
 // ---------------------------------------------------------------- ResnetBlock2D
-ResnetBlock2DImpl::ResnetBlock2DImpl(const ResnetOptions& o) : options_(o) {
-  norm1_ = register_module("norm1", group_norm(o.groups, o.in_channels, o.eps));
-  conv1_ = register_module("conv1", conv(o.in_channels, o.out_channels, 3));
-  if (o.temb_channels > 0) time_emb_proj_ = register_module("time_emb_proj", pbench::nn::Linear(o.temb_channels, o.out_channels));
-  norm2_ = register_module("norm2", group_norm(o.groups, o.out_channels, o.eps));
-  conv2_ = register_module("conv2", conv(o.out_channels, o.out_channels, 3));
+ResnetBlock2DImpl::ResnetBlock2DImpl(const ResnetOptions& o, const torch::TensorOptions& to) : options_(o) {
+  norm1_ = register_module("norm1", group_norm(to, o.groups, o.in_channels, o.eps));
+  conv1_ = register_module("conv1", conv(to, o.in_channels, o.out_channels, 3));
+  if (o.temb_channels > 0) time_emb_proj_ = register_module("time_emb_proj", pbench::nn::Linear(o.temb_channels, o.out_channels, true, to));
+  norm2_ = register_module("norm2", group_norm(to, o.groups, o.out_channels, o.eps));
+  conv2_ = register_module("conv2", conv(to, o.out_channels, o.out_channels, 3));
   if (o.in_channels != o.out_channels)
-    conv_shortcut_ = register_module("conv_shortcut", conv(o.in_channels, o.out_channels, 1));
+    conv_shortcut_ = register_module("conv_shortcut", conv(to, o.in_channels, o.out_channels, 1));
 }
 
 torch::Tensor ResnetBlock2DImpl::forward(const torch::Tensor& input, const torch::Tensor& temb) {
@@ -38,8 +39,8 @@ torch::Tensor ResnetBlock2DImpl::forward(const torch::Tensor& input, const torch
 }
 
 // ---------------------------------------------------------------- Down/Upsample2D
-Downsample2DImpl::Downsample2DImpl(int64_t channels, int64_t padding) : padding_(padding) {
-  conv_ = register_module("conv", conv(channels, channels, 3, 2, padding));
+Downsample2DImpl::Downsample2DImpl(int64_t channels, int64_t padding, const torch::TensorOptions& to) : padding_(padding) {
+  conv_ = register_module("conv", conv(to, channels, channels, 3, 2, padding));
 }
 
 torch::Tensor Downsample2DImpl::forward(const torch::Tensor& x) {
@@ -47,7 +48,9 @@ torch::Tensor Downsample2DImpl::forward(const torch::Tensor& x) {
   return conv_(x);
 }
 
-Upsample2DImpl::Upsample2DImpl(int64_t channels) { conv_ = register_module("conv", conv(channels, channels, 3)); }
+Upsample2DImpl::Upsample2DImpl(int64_t channels, const torch::TensorOptions& to) {
+  conv_ = register_module("conv", conv(to, channels, channels, 3));
+}
 
 torch::Tensor Upsample2DImpl::forward(const torch::Tensor& x, c10::optional<std::vector<int64_t>> size) {
   auto opts = F::InterpolateFuncOptions().mode(torch::kNearest);
@@ -59,12 +62,12 @@ torch::Tensor Upsample2DImpl::forward(const torch::Tensor& x, c10::optional<std:
 }
 
 // ---------------------------------------------------------------- FeedForward
-FeedForwardImpl::FeedForwardImpl(int64_t dim, int64_t inner_dim) {
+FeedForwardImpl::FeedForwardImpl(int64_t dim, int64_t inner_dim, const torch::TensorOptions& to) {
   // diffusers: net = [GEGLU(proj), Dropout, Linear]; the names keep the indices.
   torch::nn::ModuleList net;
   auto geglu = std::make_shared<torch::nn::Module>();
-  proj_ = geglu->register_module("proj", pbench::nn::Linear(dim, 2 * inner_dim));
-  out_ = pbench::nn::Linear(inner_dim, dim);
+  proj_ = geglu->register_module("proj", pbench::nn::Linear(dim, 2 * inner_dim, true, to));
+  out_ = pbench::nn::Linear(inner_dim, dim, true, to);
   net->push_back(geglu);
   net->push_back(torch::nn::Dropout(0.0));
   net->push_back(out_);
@@ -77,22 +80,22 @@ torch::Tensor FeedForwardImpl::forward(const torch::Tensor& x) {
 }
 
 // ---------------------------------------------------------------- transformer
-BasicTransformerBlockImpl::BasicTransformerBlockImpl(const TransformerOptions& o)
+BasicTransformerBlockImpl::BasicTransformerBlockImpl(const TransformerOptions& o, const torch::TensorOptions& to)
     : only_cross_attention_(o.only_cross_attention) {
   const int64_t dim = o.heads * o.head_dim;
-  auto ln = [&] { return pbench::nn::LayerNorm(torch::nn::LayerNormOptions({dim}).eps(1e-5)); };
+  auto ln = [&] { return pbench::nn::LayerNorm(torch::nn::LayerNormOptions({dim}).eps(1e-5), to); };
   AttentionOptions a;
   a.query_dim = dim;
   a.heads = o.heads;
   a.head_dim = o.head_dim;
   a.context_dim = o.only_cross_attention ? o.context_dim : 0;
   norm1_ = register_module("norm1", ln());
-  attn1_ = register_module("attn1", Attention(a));
+  attn1_ = register_module("attn1", Attention(a, to));
   a.context_dim = o.context_dim;
   norm2_ = register_module("norm2", ln());
-  attn2_ = register_module("attn2", Attention(a));
+  attn2_ = register_module("attn2", Attention(a, to));
   norm3_ = register_module("norm3", ln());
-  ff_ = register_module("ff", FeedForward(dim, 4 * dim));
+  ff_ = register_module("ff", FeedForward(dim, 4 * dim, to));
 }
 
 torch::Tensor BasicTransformerBlockImpl::forward(const torch::Tensor& x_in, const torch::Tensor& context,
@@ -104,20 +107,20 @@ torch::Tensor BasicTransformerBlockImpl::forward(const torch::Tensor& x_in, cons
   return ff_(norm3_(x)) + x;
 }
 
-Transformer2DImpl::Transformer2DImpl(const TransformerOptions& o) : options_(o) {
+Transformer2DImpl::Transformer2DImpl(const TransformerOptions& o, const torch::TensorOptions& to) : options_(o) {
   const int64_t inner = o.heads * o.head_dim;
-  norm_ = register_module("norm", group_norm(o.norm_groups, o.channels, 1e-6));
+  norm_ = register_module("norm", group_norm(to, o.norm_groups, o.channels, 1e-6));
   if (o.use_linear_projection) {
-    proj_in_linear_ = register_module("proj_in", pbench::nn::Linear(o.channels, inner));
+    proj_in_linear_ = register_module("proj_in", pbench::nn::Linear(o.channels, inner, true, to));
   } else {
-    proj_in_conv_ = register_module("proj_in", conv(o.channels, inner, 1));
+    proj_in_conv_ = register_module("proj_in", conv(to, o.channels, inner, 1));
   }
   blocks_ = register_module("transformer_blocks", torch::nn::ModuleList());
-  for (int64_t i = 0; i < o.layers; ++i) blocks_->push_back(BasicTransformerBlock(o));
+  for (int64_t i = 0; i < o.layers; ++i) blocks_->push_back(BasicTransformerBlock(o, to));
   if (o.use_linear_projection) {
-    proj_out_linear_ = register_module("proj_out", pbench::nn::Linear(inner, o.channels));
+    proj_out_linear_ = register_module("proj_out", pbench::nn::Linear(inner, o.channels, true, to));
   } else {
-    proj_out_conv_ = register_module("proj_out", conv(inner, o.channels, 1));
+    proj_out_conv_ = register_module("proj_out", conv(to, inner, o.channels, 1));
   }
 }
 
@@ -157,9 +160,9 @@ torch::Tensor timestep_embedding(const torch::Tensor& timesteps, int64_t dim, bo
   return emb;
 }
 
-TimestepEmbeddingImpl::TimestepEmbeddingImpl(int64_t in_channels, int64_t dim) {
-  linear_1_ = register_module("linear_1", pbench::nn::Linear(in_channels, dim));
-  linear_2_ = register_module("linear_2", pbench::nn::Linear(dim, dim));
+TimestepEmbeddingImpl::TimestepEmbeddingImpl(int64_t in_channels, int64_t dim, const torch::TensorOptions& to) {
+  linear_1_ = register_module("linear_1", pbench::nn::Linear(in_channels, dim, true, to));
+  linear_2_ = register_module("linear_2", pbench::nn::Linear(dim, dim, true, to));
 }
 
 torch::Tensor TimestepEmbeddingImpl::forward(const torch::Tensor& x) { return linear_2_(torch::silu(linear_1_(x))); }

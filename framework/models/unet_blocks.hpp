@@ -1,7 +1,8 @@
 #pragma once
 // Building blocks shared by the UNet and the VAE (diffusers v0.25.1
 // resnet.py, attention.py, transformer_2d.py, embeddings.py), with
-// parameter names as in diffusers state dicts.
+// parameter names as in diffusers state dicts. Every constructor takes
+// optional TensorOptions passed to its layers (kMeta: shapes only, no init).
 #include <torch/torch.h>
 
 #include "framework/tensor/adaptable_layers.hpp"
@@ -23,7 +24,7 @@ struct ResnetOptions {
 // plus the input (through a 1x1 conv_shortcut when channels change).
 class ResnetBlock2DImpl : public torch::nn::Module {
  public:
-  explicit ResnetBlock2DImpl(const ResnetOptions& options);
+  explicit ResnetBlock2DImpl(const ResnetOptions& options, const torch::TensorOptions& tensor_options = {});
   torch::Tensor forward(const torch::Tensor& input, const torch::Tensor& temb = {});
 
  private:
@@ -38,7 +39,7 @@ TORCH_MODULE(ResnetBlock2D);
 // first (the VAE encoder); otherwise symmetric padding.
 class Downsample2DImpl : public torch::nn::Module {
  public:
-  Downsample2DImpl(int64_t channels, int64_t padding);
+  Downsample2DImpl(int64_t channels, int64_t padding, const torch::TensorOptions& tensor_options = {});
   torch::Tensor forward(const torch::Tensor& x);
 
  private:
@@ -50,7 +51,7 @@ TORCH_MODULE(Downsample2D);
 // Nearest 2x upsampling (or to `size` when given) then a 3x3 conv.
 class Upsample2DImpl : public torch::nn::Module {
  public:
-  explicit Upsample2DImpl(int64_t channels);
+  explicit Upsample2DImpl(int64_t channels, const torch::TensorOptions& tensor_options = {});
   torch::Tensor forward(const torch::Tensor& x, c10::optional<std::vector<int64_t>> size = c10::nullopt);
 
  private:
@@ -61,7 +62,7 @@ TORCH_MODULE(Upsample2D);
 // GEGLU feed-forward: net.0.proj (dim -> 2*inner), hidden * gelu(gate), net.2 (inner -> dim).
 class FeedForwardImpl : public torch::nn::Module {
  public:
-  FeedForwardImpl(int64_t dim, int64_t inner_dim);
+  FeedForwardImpl(int64_t dim, int64_t inner_dim, const torch::TensorOptions& tensor_options = {});
   torch::Tensor forward(const torch::Tensor& x);
 
  private:
@@ -84,7 +85,7 @@ struct TransformerOptions {
 // (cross), norm3 -> ff; each residual.
 class BasicTransformerBlockImpl : public torch::nn::Module {
  public:
-  explicit BasicTransformerBlockImpl(const TransformerOptions& options);
+  explicit BasicTransformerBlockImpl(const TransformerOptions& options, const torch::TensorOptions& tensor_options = {});
   torch::Tensor forward(const torch::Tensor& x, const torch::Tensor& context, const torch::Tensor& context_mask);
 
  private:
@@ -100,7 +101,7 @@ TORCH_MODULE(BasicTransformerBlock);
 // proj_out, residual.
 class Transformer2DImpl : public torch::nn::Module {
  public:
-  explicit Transformer2DImpl(const TransformerOptions& options);
+  explicit Transformer2DImpl(const TransformerOptions& options, const torch::TensorOptions& tensor_options = {});
   // context_mask: undefined or the additive [B, 1, T] bias.
   torch::Tensor forward(const torch::Tensor& x, const torch::Tensor& context, const torch::Tensor& context_mask);
 
@@ -120,7 +121,7 @@ torch::Tensor timestep_embedding(const torch::Tensor& timesteps, int64_t dim, bo
 // time_embedding.linear_1 -> silu -> linear_2.
 class TimestepEmbeddingImpl : public torch::nn::Module {
  public:
-  TimestepEmbeddingImpl(int64_t in_channels, int64_t dim);
+  TimestepEmbeddingImpl(int64_t in_channels, int64_t dim, const torch::TensorOptions& tensor_options = {});
   torch::Tensor forward(const torch::Tensor& x);
 
  private:

@@ -160,6 +160,8 @@ UNetConfig UNetConfig::from_json(const json& config, const std::string& source) 
   c.time_embedding_dim = r.integer("time_embedding_dim", 4 * c.block_out_channels[0]);
   c.conv_in_kernel = r.integer("conv_in_kernel", 3);
   c.conv_out_kernel = r.integer("conv_out_kernel", 3);
+  c.sample_size = r.integer("sample_size", 64);
+  if (c.sample_size <= 0) r.fail("sample_size", "a positive integer");
   if (c.conv_in_kernel % 2 == 0) r.fail("conv_in_kernel", "an odd kernel size");
   if (c.conv_out_kernel % 2 == 0) r.fail("conv_out_kernel", "an odd kernel size");
   for (size_t i = 0; i < n; ++i) {

@@ -35,6 +35,7 @@ struct UNetConfig {
   int64_t time_embedding_dim = 0;  // 4 * block_out_channels[0] unless set
   int64_t conv_in_kernel = 3;
   int64_t conv_out_kernel = 3;
+  int64_t sample_size = 64;  // latent side the model was trained at (diffusers metadata; SD v1.x: 64)
 
   // Parses and validates; `source` names the file in InputError messages.
   // Features this implementation lacks (class/addition embeddings, other time

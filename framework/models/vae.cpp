@@ -11,17 +11,17 @@ namespace {
 // The VAE's resnets and norms use eps 1e-6 and no time embedding.
 constexpr double kVaeEps = 1e-6;
 
-ResnetBlock2D vae_resnet(int64_t in, int64_t out, int64_t groups) {
+ResnetBlock2D vae_resnet(int64_t in, int64_t out, int64_t groups, const torch::TensorOptions& to) {
   ResnetOptions r;
   r.in_channels = in;
   r.out_channels = out;
   r.groups = groups;
   r.eps = kVaeEps;
-  return ResnetBlock2D(r);
+  return ResnetBlock2D(r, to);
 }
 
-pbench::nn::Conv2d conv3(int64_t in, int64_t out) {
-  return pbench::nn::Conv2d(torch::nn::Conv2dOptions(in, out, 3).padding(1));
+pbench::nn::Conv2d conv3(int64_t in, int64_t out, const torch::TensorOptions& to) {
+  return pbench::nn::Conv2d(torch::nn::Conv2dOptions(in, out, 3).padding(1), to);
 }
 
 template <typename M>
@@ -38,10 +38,10 @@ struct ResampleBlock : torch::nn::Module {
 }  // namespace
 
 // ---------------------------------------------------------------- mid block
-VaeMidBlockImpl::VaeMidBlockImpl(int64_t channels, int64_t groups) {
+VaeMidBlockImpl::VaeMidBlockImpl(int64_t channels, int64_t groups, const torch::TensorOptions& to) {
   resnets_ = register_module("resnets", torch::nn::ModuleList());
   attentions_ = register_module("attentions", torch::nn::ModuleList());
-  resnets_->push_back(vae_resnet(channels, channels, groups));
+  resnets_->push_back(vae_resnet(channels, channels, groups, to));
   // attention_head_dim = channels: one head over all channels.
   AttentionOptions a;
   a.query_dim = channels;
@@ -51,8 +51,8 @@ VaeMidBlockImpl::VaeMidBlockImpl(int64_t channels, int64_t groups) {
   a.group_norm_groups = groups;
   a.group_norm_eps = kVaeEps;
   a.residual_connection = true;
-  attentions_->push_back(Attention(a));
-  resnets_->push_back(vae_resnet(channels, channels, groups));
+  attentions_->push_back(Attention(a, to));
+  resnets_->push_back(vae_resnet(channels, channels, groups, to));
 }
 
 torch::Tensor VaeMidBlockImpl::forward(torch::Tensor x) {
@@ -62,26 +62,26 @@ torch::Tensor VaeMidBlockImpl::forward(torch::Tensor x) {
 }
 
 // ---------------------------------------------------------------- encoder
-VaeEncoderImpl::VaeEncoderImpl(const VaeConfig& c) {
+VaeEncoderImpl::VaeEncoderImpl(const VaeConfig& c, const torch::TensorOptions& to) {
   const auto& ch = c.block_out_channels;
-  conv_in_ = register_module("conv_in", conv3(c.in_channels, ch[0]));
+  conv_in_ = register_module("conv_in", conv3(c.in_channels, ch[0], to));
   down_blocks_ = register_module("down_blocks", torch::nn::ModuleList());
   for (size_t i = 0; i < ch.size(); ++i) {
     auto block = std::make_shared<ResampleBlock>();
     const int64_t in = i == 0 ? ch[0] : ch[i - 1];
     block->resnets = block->register_module("resnets", torch::nn::ModuleList());
     for (int64_t l = 0; l < c.layers_per_block; ++l)
-      block->resnets->push_back(vae_resnet(l == 0 ? in : ch[i], ch[i], c.norm_num_groups));
+      block->resnets->push_back(vae_resnet(l == 0 ? in : ch[i], ch[i], c.norm_num_groups, to));
     if (i + 1 < ch.size()) {
       block->samplers = block->register_module("downsamplers", torch::nn::ModuleList());
-      block->samplers->push_back(Downsample2D(ch[i], /*padding=*/0));  // asymmetric pad, as the reference
+      block->samplers->push_back(Downsample2D(ch[i], /*padding=*/0, to));  // asymmetric pad, as the reference
     }
     down_blocks_->push_back(block);
   }
-  mid_block_ = register_module("mid_block", VaeMidBlock(ch.back(), c.norm_num_groups));
+  mid_block_ = register_module("mid_block", VaeMidBlock(ch.back(), c.norm_num_groups, to));
   conv_norm_out_ = register_module(
-      "conv_norm_out", pbench::nn::GroupNorm(torch::nn::GroupNormOptions(c.norm_num_groups, ch.back()).eps(kVaeEps)));
-  conv_out_ = register_module("conv_out", conv3(ch.back(), 2 * c.latent_channels));
+      "conv_norm_out", pbench::nn::GroupNorm(torch::nn::GroupNormOptions(c.norm_num_groups, ch.back()).eps(kVaeEps), to));
+  conv_out_ = register_module("conv_out", conv3(ch.back(), 2 * c.latent_channels, to));
 }
 
 torch::Tensor VaeEncoderImpl::forward(const torch::Tensor& image) {
@@ -96,11 +96,11 @@ torch::Tensor VaeEncoderImpl::forward(const torch::Tensor& image) {
 }
 
 // ---------------------------------------------------------------- decoder
-VaeDecoderImpl::VaeDecoderImpl(const VaeConfig& c) {
+VaeDecoderImpl::VaeDecoderImpl(const VaeConfig& c, const torch::TensorOptions& to) {
   const auto& ch = c.block_out_channels;
   const size_t n = ch.size();
-  conv_in_ = register_module("conv_in", conv3(c.latent_channels, ch.back()));
-  mid_block_ = register_module("mid_block", VaeMidBlock(ch.back(), c.norm_num_groups));
+  conv_in_ = register_module("conv_in", conv3(c.latent_channels, ch.back(), to));
+  mid_block_ = register_module("mid_block", VaeMidBlock(ch.back(), c.norm_num_groups, to));
   up_blocks_ = register_module("up_blocks", torch::nn::ModuleList());
   for (size_t i = 0; i < n; ++i) {
     const int64_t prev = i == 0 ? ch[n - 1] : ch[n - i];
@@ -109,16 +109,16 @@ VaeDecoderImpl::VaeDecoderImpl(const VaeConfig& c) {
     block->down = false;
     block->resnets = block->register_module("resnets", torch::nn::ModuleList());
     for (int64_t l = 0; l < c.layers_per_block + 1; ++l)
-      block->resnets->push_back(vae_resnet(l == 0 ? prev : out, out, c.norm_num_groups));
+      block->resnets->push_back(vae_resnet(l == 0 ? prev : out, out, c.norm_num_groups, to));
     if (i + 1 < n) {
       block->samplers = block->register_module("upsamplers", torch::nn::ModuleList());
-      block->samplers->push_back(Upsample2D(out));
+      block->samplers->push_back(Upsample2D(out, to));
     }
     up_blocks_->push_back(block);
   }
   conv_norm_out_ = register_module(
-      "conv_norm_out", pbench::nn::GroupNorm(torch::nn::GroupNormOptions(c.norm_num_groups, ch[0]).eps(kVaeEps)));
-  conv_out_ = register_module("conv_out", conv3(ch[0], c.out_channels));
+      "conv_norm_out", pbench::nn::GroupNorm(torch::nn::GroupNormOptions(c.norm_num_groups, ch[0]).eps(kVaeEps), to));
+  conv_out_ = register_module("conv_out", conv3(ch[0], c.out_channels, to));
 }
 
 torch::Tensor VaeDecoderImpl::forward(const torch::Tensor& z, std::map<std::string, torch::Tensor>* trace) {
@@ -149,12 +149,12 @@ torch::Tensor LatentDistribution::sample(c10::optional<torch::Generator> generat
 }
 
 // ---------------------------------------------------------------- AutoencoderKL
-AutoencoderKLImpl::AutoencoderKLImpl(const VaeConfig& c) : config_(c) {
-  encoder_ = register_module("encoder", VaeEncoder(c));
-  decoder_ = register_module("decoder", VaeDecoder(c));
+AutoencoderKLImpl::AutoencoderKLImpl(const VaeConfig& c, const torch::TensorOptions& to) : config_(c) {
+  encoder_ = register_module("encoder", VaeEncoder(c, to));
+  decoder_ = register_module("decoder", VaeDecoder(c, to));
   const int64_t l = c.latent_channels;
-  quant_conv_ = register_module("quant_conv", pbench::nn::Conv2d(torch::nn::Conv2dOptions(2 * l, 2 * l, 1)));
-  post_quant_conv_ = register_module("post_quant_conv", pbench::nn::Conv2d(torch::nn::Conv2dOptions(l, l, 1)));
+  quant_conv_ = register_module("quant_conv", pbench::nn::Conv2d(torch::nn::Conv2dOptions(2 * l, 2 * l, 1), to));
+  post_quant_conv_ = register_module("post_quant_conv", pbench::nn::Conv2d(torch::nn::Conv2dOptions(l, l, 1), to));
 }
 
 LatentDistribution AutoencoderKLImpl::encode(const torch::Tensor& image, std::map<std::string, torch::Tensor>* trace) {

@@ -19,7 +19,7 @@ namespace pbench::models {
 // UNetMidBlock2D without time embedding: resnet, attention, resnet.
 class VaeMidBlockImpl : public torch::nn::Module {
  public:
-  VaeMidBlockImpl(int64_t channels, int64_t groups);
+  VaeMidBlockImpl(int64_t channels, int64_t groups, const torch::TensorOptions& options = {});
   torch::Tensor forward(torch::Tensor x);
 
  private:
@@ -29,7 +29,7 @@ TORCH_MODULE(VaeMidBlock);
 
 class VaeEncoderImpl : public torch::nn::Module {
  public:
-  explicit VaeEncoderImpl(const VaeConfig& config);
+  explicit VaeEncoderImpl(const VaeConfig& config, const torch::TensorOptions& options = {});
   torch::Tensor forward(const torch::Tensor& image);  // -> [B, 2*latent, h, w]
 
  private:
@@ -42,7 +42,7 @@ TORCH_MODULE(VaeEncoder);
 
 class VaeDecoderImpl : public torch::nn::Module {
  public:
-  explicit VaeDecoderImpl(const VaeConfig& config);
+  explicit VaeDecoderImpl(const VaeConfig& config, const torch::TensorOptions& options = {});
   torch::Tensor forward(const torch::Tensor& z, std::map<std::string, torch::Tensor>* trace = nullptr);
 
  private:
@@ -66,7 +66,8 @@ struct LatentDistribution {
 
 class AutoencoderKLImpl : public torch::nn::Module {
  public:
-  explicit AutoencoderKLImpl(const VaeConfig& config);
+  // options: dtype/device of the parameters; torch::kMeta builds shapes only.
+  explicit AutoencoderKLImpl(const VaeConfig& config, const torch::TensorOptions& options = {});
 
   // image [B, in_channels, H, W] in [-1, 1]. `trace` gets encoder, moments.
   LatentDistribution encode(const torch::Tensor& image, std::map<std::string, torch::Tensor>* trace = nullptr);

@@ -1,6 +1,7 @@
 #include "framework/run/catalog.hpp"
 
 #include "datasets/dataset.hpp"
+#include "framework/models/model_registry.hpp"
 #include "framework/train/method.hpp"
 
 #include "framework/config/access.hpp"
@@ -23,7 +24,7 @@ std::vector<CatalogSection> catalog() {
       CatalogSection{"methods", methods().infos()},
       CatalogSection{"metrics", {}},
       CatalogSection{"datasets", datasets().infos()},
-      CatalogSection{"models", {}},
+      CatalogSection{"models", models::models_registry().infos()},
       CatalogSection{"workloads", workloads().infos()},
   };
 }

@@ -16,6 +16,7 @@ std::vector<PbenchCommand> pbench_commands() {
        parity::parity_command},
       {"params", "exact parameter counts from a config: pbench params <config.json or model folder> [--json]",
        params_command},
+      {"export", "write a model in diffusers / Hugging Face layout: pbench export <model> <folder>", export_command},
   };
 }
 

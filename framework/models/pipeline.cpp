@@ -1,0 +1,153 @@
+#include "framework/models/pipeline.hpp"
+
+#include <cmath>
+
+#include "framework/models/deterministic_init.hpp"
+#include "framework/models/hf_config.hpp"
+#include "framework/models/hf_folder.hpp"
+#include "framework/util/assets.hpp"
+#include "framework/util/errors.hpp"
+#include "framework/util/seeds.hpp"
+
+namespace pbench::models {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+// What a user needs to know when a folder is not a loadable pipeline.
+const char* const kExpectedLayout =
+    "expected a diffusers Stable Diffusion v1.x folder (model_index.json, unet/ vae/ text_encoder/ tokenizer/ "
+    "scheduler/, weights as unet/ and vae/diffusion_pytorch_model.safetensors and text_encoder/model.safetensors): "
+    "download runwayml/stable-diffusion-v1-5 (diffusers format) with huggingface-cli on a machine with internet and "
+    "pass its folder, or use builtin:tiny";
+
+void require_file(const fs::path& file) {
+  if (!fs::is_regular_file(file)) throw InputError(file.string() + ": missing; " + kExpectedLayout);
+}
+
+// The component's weights: the fp32 file, else the fp16 variant the Hub also
+// offers (floating weights convert on load). Pickled .bin files are not read
+// (TRAPS.md): say so, since that is the usual reason for "missing".
+fs::path component_weights(const fs::path& dir, const std::string& file_name) {
+  fs::path file = dir / file_name;
+  if (fs::is_regular_file(file)) return file;
+  fs::path stem = fs::path(file_name).stem();
+  fs::path fp16 = dir / (stem.string() + ".fp16.safetensors");
+  if (fs::is_regular_file(fp16)) return fp16;
+  std::string hint;
+  if (fs::exists(dir / (stem.string() + ".bin")))
+    hint = " (found " + stem.string() + ".bin: pickled PyTorch weights are not read; fetch the .safetensors files)";
+  throw InputError(file.string() + ": missing weights" + hint + "; " + kExpectedLayout);
+}
+
+int64_t resolution_of(const UNetConfig& unet, const VaeConfig& vae) {
+  return unet.sample_size * (int64_t(1) << (vae.block_out_channels.size() - 1));
+}
+
+// Reads the four configs and the tokenizer; builds the modules with `options`
+// (their weights are whatever the constructor leaves: init or meta).
+Pipeline build_from_configs(const fs::path& configs, const fs::path& tokenizer_dir, const std::string& source,
+                            const torch::TensorOptions& options) {
+  for (const char* part : {"unet/config.json", "vae/config.json", "text_encoder/config.json",
+                           "scheduler/scheduler_config.json"})
+    require_file(configs / part);
+  Pipeline p;
+  p.source = source;
+  p.config_folder = configs;
+  p.tokenizer_folder = tokenizer_dir;
+  if (!fs::is_directory(tokenizer_dir)) throw InputError(tokenizer_dir.string() + ": missing; " + kExpectedLayout);
+  p.tokenizer = std::make_shared<ClipTokenizer>(ClipTokenizer::from_folder(tokenizer_dir));
+  const UNetConfig unet_config = UNetConfig::from_file((configs / "unet" / "config.json").string());
+  const VaeConfig vae_config = VaeConfig::from_file((configs / "vae" / "config.json").string());
+  const ClipTextConfig text_config = clip_text_config_of(read_json_section(configs / "text_encoder" / "config.json"));
+  if (unet_config.cross_attention_dim[0] != text_config.encoder.hidden_size)
+    throw InputError((configs / "unet" / "config.json").string() + ": cross_attention_dim " +
+                     std::to_string(unet_config.cross_attention_dim[0]) + " does not match the text encoder's hidden_size " +
+                     std::to_string(text_config.encoder.hidden_size));
+  if (unet_config.in_channels != vae_config.latent_channels)
+    throw InputError((configs / "unet" / "config.json").string() + ": in_channels " +
+                     std::to_string(unet_config.in_channels) + " does not match the VAE's latent_channels " +
+                     std::to_string(vae_config.latent_channels));
+  p.unet = UNet2DCondition(unet_config, options);
+  p.vae = AutoencoderKL(vae_config, options);
+  p.text_encoder = ClipTextModel(text_config, options.has_dtype() ? options : options.dtype(torch::kFloat32));
+  p.scheduler = sched::SchedulerConfig::read(configs / "scheduler" / "scheduler_config.json");
+  p.resolution = resolution_of(unet_config, vae_config);
+  return p;
+}
+
+void set_eval(Pipeline& p) {
+  p.unet->eval();
+  p.vae->eval();
+  p.text_encoder->eval();
+}
+
+void move_to(Pipeline& p, const torch::TensorOptions& options) {
+  if (!options.has_device() && !options.has_dtype()) return;
+  const torch::Device device = options.has_device() ? options.device() : torch::Device(torch::kCPU);
+  const auto dtype = options.has_dtype() ? options.dtype().toScalarType() : torch::kFloat32;
+  p.unet->to(device, dtype);
+  p.vae->to(device, dtype);
+  p.text_encoder->to(device, dtype);
+}
+
+Pipeline load_builtin_tiny(const torch::TensorOptions& options) {
+  const fs::path configs = asset_path("builtin_tiny");
+  // Built and initialised on the CPU in float32 (the init is defined there),
+  // then moved to the requested device/dtype.
+  Pipeline p = build_from_configs(configs, asset_path("clip_tokenizer"), kBuiltinTiny, {});
+  p.builtin = true;
+  deterministic_init(*p.unet, derive_seed(0, "builtin:tiny/unet"), "builtin:tiny unet");
+  deterministic_init(*p.vae, derive_seed(0, "builtin:tiny/vae"), "builtin:tiny vae");
+  deterministic_init(*p.text_encoder, derive_seed(0, "builtin:tiny/text_encoder"), "builtin:tiny text_encoder");
+  move_to(p, options);
+  set_eval(p);
+  return p;
+}
+
+Pipeline load_diffusers_folder(const fs::path& folder, const torch::TensorOptions& options) {
+  if (!fs::is_directory(folder))
+    throw InputError(folder.string() + ": not a folder and not a builtin model name (builtin:tiny); " + kExpectedLayout);
+  require_file(folder / "model_index.json");
+  JsonSection index = read_json_section(folder / "model_index.json");
+  for (const char* part : {"unet", "vae", "text_encoder", "tokenizer", "scheduler"})
+    if (!index.has(part)) index.fail(part, std::string("a component entry (") + kExpectedLayout + ")");
+  // Weights first: a folder of configs only fails on the weights, naming them.
+  const fs::path unet_file = component_weights(folder / "unet", kDiffusersWeights);
+  const fs::path vae_file = component_weights(folder / "vae", kDiffusersWeights);
+  const fs::path text_file = component_weights(folder / "text_encoder", kTransformersWeights);
+
+  // Built in float32 on the CPU: loading converts and checks every tensor by name.
+  Pipeline p = build_from_configs(folder, folder / "tokenizer", folder.string(), {});
+  load_into_module(*p.unet, load_safetensors(unet_file), unet_file.string());
+  load_vae_weights(*p.vae, load_safetensors(vae_file), vae_file.string());
+  LoadOptions text_options = clip_text_load_options();
+  if (!p.text_encoder->config.with_projection) text_options.ignore_unexpected.push_back("^text_projection\\.");
+  load_into_module(*p.text_encoder, load_safetensors(text_file), text_file.string(), text_options);
+  move_to(p, options);
+  set_eval(p);
+  return p;
+}
+
+}  // namespace
+
+int64_t Pipeline::latent_size() const {
+  if (!unet) throw InputError(source + ": pipeline has no UNet");
+  return unet->config().sample_size;
+}
+
+Pipeline load_pipeline(const std::string& spec, const torch::TensorOptions& options) {
+  if (spec == kBuiltinTiny) return load_builtin_tiny(options);
+  if (spec.rfind("builtin:", 0) == 0)
+    throw InputError(spec + ": unknown builtin pipeline; expected builtin:tiny or a diffusers folder");
+  return load_diffusers_folder(fs::path(spec), options);
+}
+
+Pipeline sd15_meta_pipeline() {
+  Pipeline p = build_from_configs(asset_path("sd15"), asset_path("clip_tokenizer"), "sd15:meta",
+                                  torch::TensorOptions().dtype(torch::kFloat32).device(torch::kMeta));
+  return p;
+}
+
+}  // namespace pbench::models

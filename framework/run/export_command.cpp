@@ -1,0 +1,42 @@
+// `pbench export <model> <folder>`: writes a pipeline or a metric backbone in
+// diffusers / Hugging Face layout (framework/models/export.hpp).
+#include <CLI/CLI.hpp>
+#include <iostream>
+
+#include "framework/models/export.hpp"
+#include "framework/run/pbench_app.hpp"
+#include "framework/util/errors.hpp"
+
+namespace pbench {
+
+int export_command(int argc, char** argv) {
+  CLI::App app{"Write a model in Hugging Face / diffusers layout: pipelines as model_index.json + unet/ vae/ "
+               "text_encoder/ tokenizer/ scheduler/, CLIP / DINO backbones as config.json + model.safetensors + "
+               "preprocessor_config.json.",
+               argv[0]};
+  std::string model, folder;
+  app.add_option("model", model,
+                 "builtin:tiny, builtin:tiny-clip, builtin:tiny-dino, a diffusers pipeline folder or a Hugging Face "
+                 "CLIP / ViT folder")
+      ->required();
+  app.add_option("folder", folder, "output folder (created; files in it are overwritten)")->required();
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    int rc = app.exit(e);
+    return rc == 0 ? kExitOk : kExitInput;
+  }
+  try {
+    models::ExportKind kind = models::export_model(model, folder);
+    const char* what = kind == models::ExportKind::kPipeline ? "diffusers pipeline" : "Hugging Face model";
+    std::cout << "wrote " << model << " to " << folder << " (" << what << " layout)\n";
+    if (model.rfind("builtin:", 0) == 0)
+      std::cout << "note: builtin models have deterministic random weights; anything computed with them is a "
+                   "pipeline check, not comparable to published numbers\n";
+    return kExitOk;
+  } catch (...) {
+    return report_current_exception("pbench export");
+  }
+}
+
+}  // namespace pbench
