@@ -6,6 +6,14 @@ namespace pbench {
 void register_all_methods(Registry<MethodEntry>& registry) {
   register_dreambooth(registry);
   register_textual_inversion(registry);
+  peft::register_lora(registry);
+  peft::register_svdiff(registry);
+  peft::register_ia3(registry);
+  peft::register_loha(registry);
+  peft::register_lokr(registry);
+  peft::register_difffit(registry);
+  peft::register_dylora(registry);
+  peft::register_custom_diffusion(registry);
 }
 
 }  // namespace pbench

@@ -8,3 +8,14 @@ void register_all_methods(Registry<MethodEntry>& registry);
 void register_textual_inversion(Registry<MethodEntry>& registry);
 void register_dreambooth(Registry<MethodEntry>& registry);
 }  // namespace pbench
+
+namespace pbench::peft {
+void register_lora(Registry<MethodEntry>& registry);
+void register_svdiff(Registry<MethodEntry>& registry);
+void register_ia3(Registry<MethodEntry>& registry);
+void register_loha(Registry<MethodEntry>& registry);
+void register_lokr(Registry<MethodEntry>& registry);
+void register_difffit(Registry<MethodEntry>& registry);
+void register_dylora(Registry<MethodEntry>& registry);
+void register_custom_diffusion(Registry<MethodEntry>& registry);
+}  // namespace pbench::peft

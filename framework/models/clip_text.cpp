@@ -16,7 +16,11 @@ ClipTextEmbeddingsImpl::ClipTextEmbeddingsImpl(const ClipTextConfig& c, const to
 
 torch::Tensor ClipTextEmbeddingsImpl::forward(const torch::Tensor& input_ids) const {
   const int64_t t = input_ids.size(1);
-  return token_embedding->forward(input_ids) + position_embedding->weight.slice(0, 0, t).unsqueeze(0);
+  // Through forward(), not .weight: a method's parameterization of the position
+  // table (SVDiff shifts every embedding matrix) must act here too. The lookup
+  // of positions 0..t-1 equals the slice bit for bit.
+  torch::Tensor positions = torch::arange(t, input_ids.options().dtype(torch::kLong));
+  return token_embedding->forward(input_ids) + position_embedding->forward(positions).unsqueeze(0);
 }
 
 ClipTextTransformerImpl::ClipTextTransformerImpl(const ClipTextConfig& c, const torch::TensorOptions& o) {

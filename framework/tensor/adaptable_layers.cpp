@@ -150,6 +150,12 @@ torch::Tensor EmbeddingImpl::forward(const torch::Tensor& ids) const {
   return adapted_output(ids, out);
 }
 
+int64_t EmbeddingImpl::num_rows() const {
+  if (!adapted()) return weight.size(0);
+  torch::NoGradGuard no_grad;
+  return effective_weight(weight).size(0);
+}
+
 // ---- discovery -------------------------------------------------------------
 namespace {
 void collect(torch::nn::Module& module, const std::string& prefix, std::vector<AdaptableRef>& out) {

@@ -1,0 +1,145 @@
+// Custom Diffusion — Kumari et al., "Multi-Concept Customization of Text-to-Image Diffusion",
+// arXiv 2212.04488.
+//   Trains the cross-attention key and value projections (attn2.to_k, attn2.to_v: 768 -> C) in full
+//   (`freeze_model: crossattn` trains every attn2 parameter instead) and the embedding of a new
+//   modifier token V* added to the tokenizer and to the text encoder's token embedding,
+//   initialised from `initializer_token`: a rarely occurring token as the paper says (default
+//   "pll", one of the diffusers script's "ktn+pll+ucd"; "ktn" itself is two tokens in the CLIP
+//   vocabulary, and the reference refuses multi-token initializers), or "{class}" = the subject's
+//   class noun. Prompts say "a V* dog" where the dataset says "a sks dog".
+//   The token rows are an Embedding weight parameterization W' = [W; E_new], so the base table
+//   stays frozen and only the new rows train.
+//   Learning rate (reference README): 1e-5 scaled by the effective batch (--scale_lr; 2 GPUs x
+//   batch 2 -> 4e-5): lr x scale_lr_by when scale_lr is true.
+//   Regularization: the paper uses 200 real LAION images retrieved by caption similarity;
+//   here wants_prior_preservation() asks the engine for class images, which it generates with
+//   the frozen model or takes from a folder.
+// Trainable count: Σ over cross-attentions of 2 · 768 · C (+ biases: none in SD) + 768 per token.
+//   SD v1.5: 1536 · ΣC = 1536 · 12,480 = 19,169,280, + 768 · modifier tokens.
+// Delta keys: unet.<…>.attn2.to_k.weight, unet.<…>.attn2.to_v.weight,
+//   text_encoder.text_model.embeddings.token_embedding.custom_diffusion.new_tokens.
+#include "framework/config/access.hpp"
+#include "framework/util/errors.hpp"
+#include "methods/methods.hpp"
+#include "methods/parameterized_method.hpp"
+
+namespace pbench::peft {
+namespace {
+
+const char* kCustomDiffusionDefaults = R"(name: custom_diffusion
+freeze_model: crossattn_kv   # crossattn_kv (paper) or crossattn (all attn2 parameters)
+modifier_token: "<new1>"
+initializer_token: pll       # a rare single CLIP token; "{class}" = the subject's class noun
+lr: 1.0e-5
+scale_lr: true
+scale_lr_by: 4               # the reference recipe's 2 GPUs x batch 2
+weight_decay: 1.0e-2
+)";
+
+// New rows appended to an embedding table; ids >= the base size select them.
+class AddedTokens : public nn::Parameterization {
+ public:
+  AddedTokens(const torch::Tensor& table, int64_t count) {
+    new_tokens = register_parameter("new_tokens", torch::zeros({count, table.size(1)}, table.options().requires_grad(false)));
+  }
+  torch::Tensor weight(const torch::Tensor& base) override { return torch::cat({base, new_tokens}, 0); }
+  bool rewrites_weight() const override { return true; }
+  torch::Tensor new_tokens;
+};
+
+class CustomDiffusion : public ParameterizedMethod {
+ public:
+  explicit CustomDiffusion(const cfg::Node& user)
+      : cfg_(section_with_defaults(user, kCustomDiffusionDefaults, "custom_diffusion")) {
+    name_ = "custom_diffusion";
+    std::string mode = cfg::get_string(cfg_, "freeze_model");
+    if (mode != "crossattn_kv" && mode != "crossattn")
+      throw InputError(cfg_.find("freeze_model")->origin().describe() +
+                       ": method.freeze_model: expected crossattn_kv or crossattn, got '" + mode + "'");
+    targets_ = mode == "crossattn_kv" ? std::vector<std::string>{"attn2.to_k", "attn2.to_v"}
+                                      : std::vector<std::string>{"attn2.to_q", "attn2.to_k", "attn2.to_v", "attn2.to_out.0"};
+    modifier_ = cfg::get_string(cfg_, "modifier_token");
+    auto lr = optional_number(cfg_, "lr");
+    if (lr && cfg::get_bool(cfg_, "scale_lr")) *lr *= cfg::get_double(cfg_, "scale_lr_by");
+    set_group_lr("unet", lr);
+    set_group_lr("token", lr);  // the reference optimizes K/V and the embedding with one lr
+    set_weight_decay(cfg::get_double(cfg_, "weight_decay"));
+  }
+
+  void attach(MethodTarget& target) override {
+    freeze_pipeline(target.pipeline);
+    for (const auto& ref : select_or_throw(*target.pipeline.unet, targets_, {"linear"}, cfg_, "freeze_model"))
+      for (const auto& item : ref.module->named_parameters(/*recurse=*/false))
+        track(kUnetPrefix + ref.name + "." + item.key(), item.value(), "unet");
+    add_modifier_token(target);
+  }
+
+  std::string train_prompt(const SubjectData& subject) const override { return with_modifier(subject.instance_prompt, subject); }
+  std::string eval_prompt(const std::string& prompt, const SubjectData& subject) const override {
+    return with_modifier(prompt, subject);
+  }
+  bool wants_prior_preservation() const override { return true; }
+
+  std::string describe() const override {
+    return "Custom Diffusion: " + std::to_string(tracked_elements("unet")) + " cross-attention parameters + token " + modifier_;
+  }
+
+ private:
+  void add_modifier_token(MethodTarget& target) {
+    auto& text = text_encoder_or_throw(target.pipeline, cfg_, "modifier_token");
+    auto* table_layer = dynamic_cast<nn::EmbeddingImpl*>(text.named_modules()["text_model.embeddings.token_embedding"].get());
+    if (!table_layer) throw InputError(target.pipeline.source + ": text encoder has no text_model.embeddings.token_embedding");
+    const torch::Tensor& table = table_layer->weight;
+    auto added = std::make_shared<AddedTokens>(table, 1);
+    table_layer->attach("custom_diffusion", added);
+    track(kTextPrefix + "text_model.embeddings.token_embedding.custom_diffusion.new_tokens", added->new_tokens, "token");
+    auto& tokenizer = target.pipeline.tokenizer;
+    if (!tokenizer) return;  // counting on a bare architecture: shapes only
+    int64_t id = tokenizer->add_token(modifier_);
+    if (id != table.size(0))
+      throw InputError(cfg_.find("modifier_token")->origin().describe() + ": method.modifier_token: tokenizer gave id " +
+                       std::to_string(id) + " but the text encoder's table has " + std::to_string(table.size(0)) +
+                       " rows (they must grow together)");
+    std::string word = cfg::get_string(cfg_, "initializer_token");
+    const bool shapes_only = table.device().type() == torch::kMeta;
+    if (word == "{class}") {
+      if (!target.subject && shapes_only) return;  // counting: no subject, no values to copy
+      if (!target.subject)
+        throw InputError(cfg_.find("initializer_token")->origin().describe() +
+                         ": method.initializer_token: '{class}' needs a subject with a class noun");
+      word = target.subject->class_noun;
+    }
+    std::vector<int64_t> ids = tokenizer->tokenize_ids(word);
+    if (ids.size() != 1)
+      throw InputError(cfg_.find("initializer_token")->origin().describe() + ": method.initializer_token: '" + word +
+                       "' is " + std::to_string(ids.size()) + " tokens; expected a single token");
+    if (!shapes_only) {
+      torch::NoGradGuard no_grad;
+      added->new_tokens[0].copy_(table[ids[0]]);
+    }
+  }
+
+  std::string with_modifier(const std::string& prompt, const SubjectData& subject) const {
+    if (subject.unique_token.empty()) return prompt;
+    std::string out = prompt;
+    for (size_t at = out.find(subject.unique_token); at != std::string::npos;
+         at = out.find(subject.unique_token, at + modifier_.size()))
+      out.replace(at, subject.unique_token.size(), modifier_);
+    return out;
+  }
+
+  cfg::Node cfg_;
+  std::vector<std::string> targets_;
+  std::string modifier_;
+};
+
+}  // namespace
+
+void register_custom_diffusion(Registry<MethodEntry>& registry) {
+  registry.add(EntryInfo{"custom_diffusion",
+                         "Custom Diffusion (arXiv 2212.04488): cross-attention K/V + a new modifier token, with class images",
+                         kCustomDiffusionDefaults},
+               MethodEntry{[](const cfg::Node& section) { return std::make_unique<CustomDiffusion>(section); }});
+}
+
+}  // namespace pbench::peft

@@ -1,0 +1,103 @@
+// LoKr — Kronecker-product update as LyCORIS implements it (KronA, Edalati et al., arXiv 2212.10650).
+//   ΔW = s · W1 ⊗ W2 in the matrix view [out, in·kh·kw], W1: [a, b] small and full,
+//   W2: [c, d·kh·kw] either full or low rank B·A (rank r), with out = a·c, in = b·d.
+// Factor choice (documented, LyCORIS' factorization()): out and in are each split as m·n, m <= n;
+//   factor > 0 dividing the dimension: m = factor (or dim/factor if smaller); otherwise the most
+//   balanced split with m <= factor (factor = -1: no bound, m is the largest divisor <= sqrt(dim)).
+//   W1 takes the small parts (a, b), W2 the large ones; the conv kernel stays in W2, so W1 ⊗ W2 is
+//   exactly the flattened kernel layout. W2 is stored full when r >= max(c, d·kh·kw)/2 (low rank
+//   would not save parameters) and then alpha is ignored (s = 1); otherwise s = alpha / r.
+//   Init: W1 kaiming-uniform; low rank: A kaiming-uniform, B = 0; full W2 = 0 — ΔW = 0 at the start.
+// Trainable count: Σ over adapted layers of a·b + (full ? c·d·kh·kw : r·(c + d·kh·kw)).
+//   SD v1.5 UNet, attention q,k,v,out, factor -1, r = 8 (splits 320 = 16·20, 640 = 20·32,
+//   1280 = 32·40, 768 = 24·32; every W2 low rank since 8 < max(c, d)/2):
+//     C×C layers (6 per block): 320: 256 + 8·40 = 576, 640: 400 + 8·64 = 912, 1280: 1024 + 8·80 = 1664
+//     attn2 to_k/to_v (768 -> C): 320: 384 + 8·52 = 800, 640: 480 + 8·64 = 992, 1280: 768 + 8·72 = 1344
+//     blocks: 5·(6·576 + 2·800) + 5·(6·912 + 2·992) + 6·(6·1664 + 2·1344) = 25,280 + 37,280 + 76,032
+//     = 138,592.
+// Delta keys: unet.<layer>.lokr.w1, .lokr.w2 (full) or .lokr.w2_up / .lokr.w2_down.
+#include "framework/config/access.hpp"
+#include "framework/util/errors.hpp"
+#include "methods/factorizations.hpp"
+#include "methods/methods.hpp"
+#include "methods/parameterized_method.hpp"
+
+namespace pbench::peft {
+namespace {
+
+const char* kLokrDefaults = R"(name: lokr
+factor: -1            # LyCORIS "small LoKr": most balanced split
+rank: 8               # of W2 when stored low rank
+alpha: 8
+targets: [to_q, to_k, to_v, to_out.0]
+lr: 2.0e-4
+weight_decay: 1.0e-2
+)";
+
+class KroneckerUpdate : public nn::Parameterization {
+ public:
+  KroneckerUpdate(const torch::Tensor& w, int64_t factor, int64_t rank, double alpha)
+      : shapes_(kronecker_shapes(w, factor, rank)), scale_(shapes_.w2_full ? 1.0 : alpha / double(rank)) {
+    auto o = w.options().requires_grad(false);
+    w1 = register_parameter("w1", torch::empty({shapes_.w1_rows, shapes_.w1_cols}, o));
+    kaiming_uniform_init(w1);
+    if (shapes_.w2_full) {
+      w2 = register_parameter("w2", torch::zeros({shapes_.w2_rows, shapes_.w2_cols}, o));
+    } else {
+      w2_up = register_parameter("w2_up", torch::zeros({shapes_.w2_rows, rank}, o));
+      w2_down = register_parameter("w2_down", torch::empty({rank, shapes_.w2_cols}, o));
+      kaiming_uniform_init(w2_down);
+    }
+  }
+  torch::Tensor weight(const torch::Tensor& base) override {
+    torch::Tensor second = shapes_.w2_full ? w2 : w2_up.matmul(w2_down);
+    return base + to_weight_shape(kronecker(w1, second), base) * scale_;
+  }
+  bool rewrites_weight() const override { return true; }
+  torch::Tensor w1, w2, w2_up, w2_down;
+
+ private:
+  KroneckerShapes shapes_;
+  double scale_;
+};
+
+class Lokr : public ParameterizedMethod {
+ public:
+  explicit Lokr(const cfg::Node& user) : cfg_(section_with_defaults(user, kLokrDefaults, "lokr")) {
+    name_ = "lokr";
+    factor_ = cfg::get_int(cfg_, "factor");
+    rank_ = cfg::get_int(cfg_, "rank");
+    if (rank_ < 1) throw InputError(cfg_.find("rank")->origin().describe() + ": method.rank: expected at least 1");
+    alpha_ = cfg::get_double(cfg_, "alpha");
+    set_group_lr("unet", optional_number(cfg_, "lr"));
+    set_weight_decay(cfg::get_double(cfg_, "weight_decay"));
+  }
+  void attach(MethodTarget& target) override {
+    freeze_pipeline(target.pipeline);
+    layers_ = attach_each(
+        select_or_throw(*target.pipeline.unet, string_list(cfg_, "targets"), {"linear", "conv2d"}, cfg_, "targets"),
+        kUnetPrefix, "lokr", "unet", [this](const nn::AdaptableRef& r) {
+          return std::make_shared<KroneckerUpdate>(r.module->named_parameters(false)["weight"], factor_, rank_, alpha_);
+        });
+  }
+  std::string describe() const override {
+    return "LoKr factor=" + std::to_string(factor_) + " r=" + std::to_string(rank_) + " on " + std::to_string(layers_) +
+           " UNet layers";
+  }
+
+ private:
+  cfg::Node cfg_;
+  int64_t factor_ = -1, rank_ = 8;
+  double alpha_ = 8;
+  size_t layers_ = 0;
+};
+
+}  // namespace
+
+void register_lokr(Registry<MethodEntry>& registry) {
+  registry.add(EntryInfo{"lokr", "LoKr (LyCORIS; KronA arXiv 2212.10650): Kronecker product of a small and a low-rank factor",
+                         kLokrDefaults},
+               MethodEntry{[](const cfg::Node& section) { return std::make_unique<Lokr>(section); }});
+}
+
+}  // namespace pbench::peft

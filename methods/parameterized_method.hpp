@@ -1,0 +1,76 @@
+#pragma once
+// Bookkeeping every weight-parameterization method shares: which tensors
+// train (each under its delta key and in a learning-rate group), the delta
+// as a name -> tensor map, loading it back with exact checks, and reading the
+// method's config section over its registered defaults.
+//
+// Delta keys are module paths prefixed by the component: `unet.` or
+// `text_encoder.`, then the layer's dotted name, then the method's tag and
+// tensor ("unet.down_blocks.0.attentions.0.transformer_blocks.0.attn2.to_k.lora.down"),
+// or the base parameter itself for methods that unfreeze base tensors
+// ("unet.….attn2.to_k.weight").
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "framework/config/node.hpp"
+#include "framework/train/method.hpp"
+
+namespace pbench::peft {
+
+inline const std::string kUnetPrefix = "unet.";
+inline const std::string kTextPrefix = "text_encoder.";
+
+// The user's section with every absent key taken from `defaults_yaml` (the
+// registry entry's defaults, so the method reads exactly the keys it documents).
+cfg::Node section_with_defaults(const cfg::Node& section, const std::string& defaults_yaml, const std::string& method);
+// A number, or nullopt when the key holds null.
+std::optional<double> optional_number(const cfg::Node& section, const std::string& key);
+
+class ParameterizedMethod : public Method {
+ public:
+  std::vector<ParamGroup> parameter_groups(double base_lr) override;
+  TensorMap delta() override;
+  void load_delta(const TensorMap& delta) override;
+
+ protected:
+  // Learning rate of a group (absolute); nullopt = the engine's train.lr.
+  void set_group_lr(const std::string& group, std::optional<double> lr) { group_lr_[group] = lr; }
+  void set_weight_decay(double wd) { weight_decay_ = wd; }
+  // Makes `tensor` trainable and records it under `key` in `group`.
+  void track(const std::string& key, torch::Tensor tensor, const std::string& group);
+  // Attaches make(layer) as child `tag` of every layer in `layers` and tracks
+  // each of its parameters in `group`. Returns how many layers were adapted.
+  size_t attach_each(const std::vector<nn::AdaptableRef>& layers, const std::string& prefix, const std::string& tag,
+                     const std::string& group,
+                     const std::function<std::shared_ptr<nn::Parameterization>(const nn::AdaptableRef&)>& make);
+  // Element count per group (for describe()).
+  int64_t tracked_elements(const std::string& group = "") const;
+
+  std::string name_;  // registry name, for messages
+
+ private:
+  struct Tracked {
+    std::string key;
+    torch::Tensor tensor;
+    std::string group;
+  };
+  std::vector<Tracked> tracked_;
+  std::vector<std::string> group_order_;
+  std::map<std::string, std::optional<double>> group_lr_;
+  double weight_decay_ = 0.0;
+};
+
+// Layers of `root` selected by `patterns` (of `kinds`); InputError naming the
+// method key when a pattern selects nothing, so a typo never trains nothing.
+std::vector<nn::AdaptableRef> select_or_throw(torch::nn::Module& root, const std::vector<std::string>& patterns,
+                                              const std::vector<std::string>& kinds, const cfg::Node& section,
+                                              const std::string& key);
+
+// The pipeline's text encoder, or InputError naming `key` when it has none.
+torch::nn::Module& text_encoder_or_throw(models::Pipeline& pipeline, const cfg::Node& section, const std::string& key);
+
+}  // namespace pbench::peft

@@ -1,0 +1,216 @@
+#pragma once
+// Shared checks for the parameterization methods (header only: tests/support
+// is torch-free). A small pipeline (UNet + CLIP text encoder, random weights
+// from a fixed seed), one AdamW step driver, and exact comparisons:
+//   - exactly the method's tensors train (grads reach them; every other
+//     parameter and buffer is bit-identical after the steps);
+//   - the initial state leaves the output unchanged; training changes it;
+//   - delta() -> safetensors -> load_delta() on a fresh attach reproduces the outputs.
+#include <boost/test/unit_test.hpp>
+#include <torch/torch.h>
+
+#include <map>
+#include <set>
+#include <string>
+
+#include "framework/config/yaml_io.hpp"
+#include "framework/models/pipeline.hpp"
+#include "framework/tensor/safetensors_torch.hpp"
+#include "framework/train/method.hpp"
+#include "framework/util/errors.hpp"
+#include "tests/support/test_paths.hpp"
+
+namespace pbench::test {
+
+inline cfg::Node method_yaml(const std::string& text) { return cfg::parse_yaml_text(text, cfg::Origin{"test", 0}); }
+
+// A UNet with both block kinds, cross attention and GEGLU; a 2-layer CLIP text
+// encoder with the full CLIP vocabulary (so real tokenizer ids work) but width 32.
+inline models::Pipeline small_pipeline(uint64_t seed = 7) {
+  torch::manual_seed(seed);
+  nlohmann::json unet{{"block_out_channels", {32, 64}},
+                      {"layers_per_block", 1},
+                      {"down_block_types", {"CrossAttnDownBlock2D", "DownBlock2D"}},
+                      {"up_block_types", {"UpBlock2D", "CrossAttnUpBlock2D"}},
+                      {"cross_attention_dim", 32},
+                      {"attention_head_dim", 8},
+                      {"norm_num_groups", 16}};
+  models::Pipeline p;
+  p.source = "test:small";
+  p.unet = models::UNet2DCondition(models::UNetConfig::from_json(unet, "small_unet"));
+  models::ClipTextConfig text;
+  text.encoder = models::ClipEncoderConfig{32, 64, 2, 4, 1e-5, models::Activation::kQuickGelu};
+  p.text_encoder = models::ClipTextModel(text);
+  // The method seams walk every component (freeze, count): a small VAE completes the pipeline.
+  p.vae = models::AutoencoderKL(models::VaeConfig::from_json(
+      nlohmann::json{{"block_out_channels", {8, 16}}, {"layers_per_block", 1}, {"norm_num_groups", 8}}, "small_vae"));
+  p.tokenizer = std::make_shared<ClipTokenizer>(ClipTokenizer::from_folder(source_dir() / "framework/assets/clip_tokenizer"));
+  return p;
+}
+
+struct Batch {
+  torch::Tensor sample, timestep, ids, target;
+};
+
+inline Batch make_batch(models::Pipeline& p, const std::string& prompt = "a photo of a dog") {
+  torch::manual_seed(123);
+  Batch b;
+  b.sample = torch::randn({2, 4, 16, 16});
+  b.timestep = torch::tensor({10, 500}, torch::kLong);
+  auto enc = p.tokenizer->encode(prompt);
+  std::vector<int64_t> ids(enc.input_ids.begin(), enc.input_ids.begin() + 12);
+  if (std::find(ids.begin(), ids.end(), p.tokenizer->eos_id()) == ids.end()) ids.back() = p.tokenizer->eos_id();
+  b.ids = torch::tensor(ids, torch::kLong).unsqueeze(0).repeat({2, 1});
+  b.target = torch::randn({2, 4, 16, 16});
+  return b;
+}
+
+inline torch::Tensor forward(models::Pipeline& p, const Batch& b) {
+  torch::Tensor context = p.text_encoder->forward(b.ids).last_hidden_state;
+  return p.unet->forward(b.sample, b.timestep, context);
+}
+
+// Every parameter and buffer of the pipeline by name (method tensors included).
+inline std::map<std::string, torch::Tensor> all_tensors(models::Pipeline& p) {
+  std::map<std::string, torch::Tensor> out;
+  for (auto& [prefix, m] : std::vector<std::pair<std::string, torch::nn::Module*>>{
+           {"unet.", p.unet.ptr().get()}, {"text_encoder.", p.text_encoder.ptr().get()}}) {
+    for (const auto& item : m->named_parameters()) out[prefix + item.key()] = item.value();
+    for (const auto& item : m->named_buffers()) out[prefix + item.key()] = item.value();
+  }
+  return out;
+}
+
+inline std::map<std::string, torch::Tensor> snapshot(models::Pipeline& p) {
+  auto out = all_tensors(p);
+  for (auto& [k, t] : out) t = t.detach().clone();
+  return out;
+}
+
+inline std::set<const void*> trainable_set(Method& m) {
+  std::set<const void*> out;
+  for (const auto& g : m.parameter_groups(1e-3))
+    for (const auto& t : g.params) out.insert(t.unsafeGetTensorImpl());
+  return out;
+}
+
+// One optimizer step on the MSE to a fixed target with the method's groups.
+inline void adamw_steps(Method& m, models::Pipeline& p, const Batch& b, int steps, double lr_scale = 1.0) {
+  std::vector<torch::optim::OptimizerParamGroup> groups;
+  for (auto& g : m.parameter_groups(1e-3)) {
+    auto opts = std::make_unique<torch::optim::AdamWOptions>(g.lr * lr_scale);
+    opts->weight_decay(g.weight_decay);
+    groups.emplace_back(g.params, std::move(opts));
+  }
+  torch::optim::AdamW opt(groups, torch::optim::AdamWOptions(1e-3));
+  torch::Generator gen = at::detail::createCPUGenerator(5);
+  for (int i = 0; i < steps; ++i) {
+    m.before_step(i, gen);
+    opt.zero_grad();
+    torch::Tensor loss = torch::mse_loss(forward(p, b), b.target);
+    loss.backward();
+    opt.step();
+    m.after_step(i);
+  }
+}
+
+// The full contract check for one method config on the small pipeline.
+// `lr_scale` lifts tiny paper learning rates (1e-6) so one step visibly moves every tensor.
+inline void check_method_contract(const std::string& yaml, const std::string& prompt = "a photo of a dog",
+                                  double lr_scale = 1.0) {
+  cfg::Node section = method_yaml(yaml);
+  const auto& entry = methods().get(section.find("name")->as_string(), "test");
+
+  models::Pipeline p = small_pipeline();
+  Batch b = make_batch(p, prompt);
+  torch::Tensor before;
+  {
+    torch::NoGradGuard ng;
+    before = forward(p, b);
+  }
+  auto method = entry.factory.create(section);
+  MethodTarget target{p, nullptr};
+  method->attach(target);
+  Batch bm = make_batch(p, method->train_prompt(SubjectData{"", "", "dog", "sks", false, {}, {}, prompt, "", {}}));
+
+  // Initial state: identical output (exactly: every init here is an exact identity).
+  {
+    torch::NoGradGuard ng;
+    torch::Tensor at_init = forward(p, b);
+    BOOST_TEST(torch::equal(at_init, before), "output changed by attaching; max |d| = "
+                                                  << (at_init - before).abs().max().item<double>());
+  }
+
+  // Trainable = exactly the parameter groups, and they are the only requires_grad tensors.
+  auto trainable = trainable_set(*method);
+  BOOST_TEST(!trainable.empty());
+  auto tensors = all_tensors(p);
+  size_t trainable_found = 0;
+  for (const auto& [name, t] : tensors) {
+    bool in_groups = trainable.count(t.unsafeGetTensorImpl()) > 0;
+    trainable_found += in_groups;
+    BOOST_TEST(t.requires_grad() == in_groups, name << " requires_grad=" << t.requires_grad());
+  }
+  BOOST_TEST(trainable_found == trainable.size(), "some trained tensors are not in the pipeline");
+
+  auto start = snapshot(p);
+  adamw_steps(*method, p, bm, 1, lr_scale);
+  for (const auto& [name, t] : all_tensors(p))
+    if (trainable.count(t.unsafeGetTensorImpl())) BOOST_TEST(t.grad().defined(), name << " got no gradient");
+  adamw_steps(*method, p, bm, 1, lr_scale);
+  for (const auto& [name, t] : all_tensors(p)) {
+    bool changed = !torch::equal(t.detach(), start.at(name));
+    if (trainable.count(t.unsafeGetTensorImpl()))
+      BOOST_TEST(changed, name << " did not move in two steps");
+    else
+      BOOST_TEST(!changed, name << " is frozen but changed");
+  }
+  torch::Tensor after;
+  {
+    torch::NoGradGuard ng;
+    after = forward(p, b);
+  }
+  BOOST_TEST((after - before).abs().max().item<double>() > 0.0, "training did not change the output");
+
+  // Delta round trip through a safetensors file into a fresh attach on fresh base weights.
+  auto delta = method->delta();
+  BOOST_TEST(delta.size() == trainable.size());
+  auto file = scratch_dir("method_" + section.find("name")->as_string()) / "delta.safetensors";
+  save_safetensors(file, delta);
+  models::Pipeline fresh = small_pipeline();
+  auto reloaded = entry.factory.create(section);
+  MethodTarget fresh_target{fresh, nullptr};
+  reloaded->attach(fresh_target);
+  reloaded->load_delta(load_safetensors(file));
+  {
+    torch::NoGradGuard ng;
+    torch::Tensor again = forward(fresh, b);
+    BOOST_TEST((again - after).abs().max().item<double>() <= 1e-6);
+  }
+  // A delta missing a tensor is refused by name, before anything is copied.
+  auto partial = delta;
+  partial.erase(partial.begin());
+  auto third = entry.factory.create(section);
+  models::Pipeline third_p = small_pipeline();
+  MethodTarget third_target{third_p, nullptr};
+  third->attach(third_target);
+  BOOST_CHECK_THROW(third->load_delta(partial), InputError);
+}
+
+// Σ of the transformer blocks' widths C (one attn1.to_out.0 per block), read from the model.
+inline int64_t sum_transformer_widths(models::Pipeline& p) {
+  int64_t sum = 0;
+  for (const auto& ref : nn::adaptable_layers(*p.unet))
+    if (ref.name.size() > 15 && ref.name.compare(ref.name.size() - 15, 15, ".attn1.to_out.0") == 0)
+      sum += ref.module->named_parameters(false)["weight"].size(0);
+  return sum;
+}
+
+// Every delta key of `m`, for per-method placement checks.
+inline std::vector<std::string> delta_keys(Method& m) {
+  std::vector<std::string> out;
+  for (const auto& [k, _] : m.delta()) out.push_back(k);
+  return out;
+}
+
+}  // namespace pbench::test

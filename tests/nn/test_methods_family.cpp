@@ -1,0 +1,241 @@
+#define BOOST_TEST_MODULE methods_family
+#include <boost/test/unit_test.hpp>
+
+#include "tests/nn/method_test_kit.hpp"
+
+using namespace pbench;
+using namespace pbench::test;
+
+namespace {
+std::unique_ptr<Method> attached(models::Pipeline& p, const std::string& yaml, const SubjectData* subject = nullptr) {
+  cfg::Node section = method_yaml(yaml);
+  auto m = methods().get(section.find("name")->as_string(), "test").factory.create(section);
+  MethodTarget t{p, subject};
+  m->attach(t);
+  return m;
+}
+bool ends_with(const std::string& s, const std::string& tail) {
+  return s.size() >= tail.size() && s.compare(s.size() - tail.size(), tail.size(), tail) == 0;
+}
+}  // namespace
+
+// ---- (IA)3 -------------------------------------------------------------------
+BOOST_AUTO_TEST_CASE(ia3_contract) { check_method_contract("name: ia3\n"); }
+BOOST_AUTO_TEST_CASE(ia3_text_encoder_contract) { check_method_contract("name: ia3\ntext_encoder: true\n"); }
+
+BOOST_AUTO_TEST_CASE(ia3_scales_sit_on_keys_values_and_ffn_input) {
+  models::Pipeline p = small_pipeline();
+  auto m = attached(p, "name: ia3\ntext_encoder: true\n");
+  int64_t unet = 0, text = 0;
+  for (const auto& [key, t] : m->delta()) {
+    BOOST_TEST(ends_with(key, ".ia3.scale"), key);
+    BOOST_TEST((t == 1).all().item<bool>(), key << " is not unit-initialised");
+    bool kv = ends_with(key, ".to_k.ia3.scale") || ends_with(key, ".to_v.ia3.scale") ||
+              ends_with(key, ".k_proj.ia3.scale") || ends_with(key, ".v_proj.ia3.scale");
+    bool ffn = ends_with(key, ".ff.net.2.ia3.scale") || ends_with(key, ".mlp.fc2.ia3.scale");
+    BOOST_TEST((kv || ffn), key);
+    (key.rfind("unet.", 0) == 0 ? unet : text) += t.numel();
+  }
+  // Keys+values of attn1 and attn2 give 4·ΣC, the ff.net.2 input 4·ΣC (the GEGLU output is 4C wide).
+  BOOST_TEST(sum_transformer_widths(p) > 0);
+  BOOST_TEST(unet == 8 * sum_transformer_widths(p));
+  // Text encoder width 32, MLP 64, 2 layers: 2·(32 + 32 + 64).
+  BOOST_TEST(text == 2 * (32 + 32 + 64));
+}
+
+BOOST_AUTO_TEST_CASE(ia3_ffn_scale_equals_scaling_the_inner_activation) {
+  models::Pipeline p = small_pipeline();
+  auto m = attached(p, "name: ia3\noutput_targets: [to_k]\ninput_targets: [ff.net.2]\n");
+  auto& ff2 = *dynamic_cast<nn::LinearImpl*>(
+      p.unet->named_modules()["down_blocks.0.attentions.0.transformer_blocks.0.ff.net.2"].get());
+  torch::NoGradGuard ng;
+  torch::Tensor scale = torch::rand({ff2.weight.size(1)}) + 0.5;
+  auto delta = m->delta();
+  const std::string key = "unet.down_blocks.0.attentions.0.transformer_blocks.0.ff.net.2.ia3.scale";
+  BOOST_REQUIRE(delta.count(key));
+  delta[key] = scale;
+  m->load_delta(delta);
+  torch::Tensor h = torch::randn({3, ff2.weight.size(1)});
+  torch::Tensor expected = torch::nn::functional::linear(h * scale, ff2.weight, ff2.bias);
+  BOOST_TEST((ff2.forward(h) - expected).abs().max().item<double>() < 1e-5);
+}
+
+// ---- LoHa / LoKr -------------------------------------------------------------
+BOOST_AUTO_TEST_CASE(loha_contract) { check_method_contract("name: loha\nrank: 2\nalpha: 1\n"); }
+BOOST_AUTO_TEST_CASE(loha_conv_contract) { check_method_contract("name: loha\nrank: 2\ntargets: [conv1, conv_shortcut]\n"); }
+BOOST_AUTO_TEST_CASE(lokr_low_rank_contract) { check_method_contract("name: lokr\nrank: 1\nalpha: 1\n"); }
+BOOST_AUTO_TEST_CASE(lokr_full_second_factor_contract) { check_method_contract("name: lokr\nrank: 8\n"); }
+BOOST_AUTO_TEST_CASE(lokr_conv_contract) { check_method_contract("name: lokr\nrank: 2\nfactor: 4\ntargets: [conv1]\n"); }
+
+BOOST_AUTO_TEST_CASE(loha_update_is_a_hadamard_product) {
+  models::Pipeline p = small_pipeline();
+  auto m = attached(p, "name: loha\nrank: 2\nalpha: 1\ntargets: [conv_in]\n");
+  auto delta = m->delta();
+  const std::string pre = "unet.conv_in.loha.";
+  for (const char* n : {"up1", "down1", "up2", "down2"}) BOOST_REQUIRE(delta.count(pre + n));
+  torch::NoGradGuard ng;
+  for (auto& [k, t] : delta) t = torch::randn(t.sizes());
+  m->load_delta(delta);
+  auto& conv = *dynamic_cast<nn::Conv2dImpl*>(p.unet->named_modules()["conv_in"].get());
+  torch::Tensor dw = (delta[pre + "up1"].matmul(delta[pre + "down1"]) * delta[pre + "up2"].matmul(delta[pre + "down2"])) * 0.5;
+  torch::Tensor w = conv.attached()[0].second->weight(conv.weight);
+  BOOST_TEST((w - conv.weight - dw.reshape(conv.weight.sizes())).abs().max().item<double>() < 1e-4);
+}
+
+BOOST_AUTO_TEST_CASE(lokr_update_is_a_kronecker_product) {
+  models::Pipeline p = small_pipeline();
+  auto m = attached(p, "name: lokr\nrank: 2\nalpha: 4\nfactor: 4\ntargets: [conv_in]\n");
+  auto delta = m->delta();
+  const std::string pre = "unet.conv_in.lokr.";
+  // conv_in: [32, 4, 3, 3]; factor 4 -> out 32 = 4·8, in 4 = 1·4; W2 keeps the 3x3 kernel: [8, 4·9].
+  BOOST_REQUIRE(delta.count(pre + "w1"));
+  BOOST_REQUIRE(delta.count(pre + "w2_up"));
+  BOOST_REQUIRE(delta.count(pre + "w2_down"));
+  torch::NoGradGuard ng;
+  for (auto& [k, t] : delta) t = torch::randn(t.sizes());
+  m->load_delta(delta);
+  auto& conv = *dynamic_cast<nn::Conv2dImpl*>(p.unet->named_modules()["conv_in"].get());
+  torch::Tensor w1 = delta[pre + "w1"], w2 = delta[pre + "w2_up"].matmul(delta[pre + "w2_down"]);
+  BOOST_TEST(w1.size(0) * w2.size(0) == 32);
+  BOOST_TEST(w1.size(1) * w2.size(1) == 4 * 9);
+  torch::Tensor w = conv.attached()[0].second->weight(conv.weight);
+  torch::Tensor dw = (w - conv.weight).reshape({32, -1});
+  // Entry (i, j) of W1 ⊗ W2 is W1[i / r2, j / c2] · W2[i % r2, j % c2], scaled by alpha / r = 2.
+  int64_t r2 = w2.size(0), c2 = w2.size(1);
+  for (int64_t i : {0, 5, 31})
+    for (int64_t j : {0, 7, 35})
+      BOOST_TEST(std::abs(dw[i][j].item<double>() -
+                          2.0 * w1[i / r2][j / c2].item<double>() * w2[i % r2][j % c2].item<double>()) < 1e-4);
+}
+
+// ---- DiffFit -------------------------------------------------------------------
+BOOST_AUTO_TEST_CASE(difffit_contract) { check_method_contract("name: difffit\n"); }
+BOOST_AUTO_TEST_CASE(difffit_text_encoder_contract) { check_method_contract("name: difffit\ntext_encoder: true\n"); }
+
+BOOST_AUTO_TEST_CASE(difffit_trains_biases_norms_and_gammas) {
+  models::Pipeline p = small_pipeline();
+  // Expected set from the model itself, before attaching.
+  int64_t biases = 0, norms = 0;
+  for (const auto& ref : nn::adaptable_layers(*p.unet)) {
+    std::string kind = ref.layer->layer_kind();
+    for (const auto& item : ref.module->named_parameters(false)) {
+      if (item.key() == "bias") (kind == "group_norm" || kind == "layer_norm" ? norms : biases) += item.value().numel();
+      if (item.key() == "weight" && (kind == "group_norm" || kind == "layer_norm")) norms += item.value().numel();
+    }
+  }
+  auto m = attached(p, "name: difffit\n");
+  int64_t trainable = 0, gammas = 0;
+  for (const auto& g : m->parameter_groups(1.0))
+    for (const auto& t : g.params) trainable += t.numel();
+  for (const auto& [key, t] : m->delta())
+    if (ends_with(key, ".difffit.gamma")) {
+      gammas += t.numel();
+      BOOST_TEST((t == 1).all().item<bool>());
+    }
+  BOOST_TEST(gammas == 3 * sum_transformer_widths(p));  // attn1, attn2, ff per transformer block
+  BOOST_TEST(trainable == biases + norms + gammas);
+}
+
+// ---- DyLoRA --------------------------------------------------------------------
+BOOST_AUTO_TEST_CASE(dylora_contract) { check_method_contract("name: dylora\nrank: 4\nalpha: 4\n"); }
+
+BOOST_AUTO_TEST_CASE(dylora_eval_rank_truncates_one_delta) {
+  // One set of factors evaluated at ranks 1..4: rank b uses exactly the first b components.
+  models::Pipeline p = small_pipeline();
+  Batch b = make_batch(p);
+  auto m = attached(p, "name: dylora\nrank: 4\nalpha: 4\ntargets: [attn2.to_v]\n");
+  auto delta = m->delta();
+  torch::manual_seed(3);
+  for (auto& [k, t] : delta) t = torch::randn(t.sizes()) * 0.1;
+  auto file = scratch_dir("dylora_ranks") / "delta.safetensors";
+  save_safetensors(file, delta);
+  std::vector<torch::Tensor> outputs;
+  for (int rank = 1; rank <= 4; ++rank) {
+    models::Pipeline q = small_pipeline();
+    auto at = attached(q, "name: dylora\nrank: 4\nalpha: 4\ntargets: [attn2.to_v]\neval_rank: " + std::to_string(rank) + "\n");
+    at->load_delta(load_safetensors(file));
+    torch::NoGradGuard ng;
+    outputs.push_back(forward(q, b));
+    // The same output from a plain LoRA of rank b holding the first b components (scale alpha/b).
+    models::Pipeline r = small_pipeline();
+    auto lora = attached(r, "name: lora\nrank: " + std::to_string(rank) + "\nalpha: 4\ntargets: [attn2.to_v]\n");
+    TensorMap truncated;
+    for (const auto& [k, t] : delta) {
+      std::string key = k;
+      key.replace(key.find(".dylora."), 8, ".lora.");
+      truncated[key] = ends_with(k, ".down") ? t.narrow(0, 0, rank) : t.narrow(1, 0, rank);
+    }
+    lora->load_delta(truncated);
+    BOOST_TEST((forward(r, b) - outputs.back()).abs().max().item<double>() < 1e-5, "rank " << rank);
+  }
+  for (int i = 1; i < 4; ++i) BOOST_TEST((outputs[size_t(i)] - outputs[0]).abs().max().item<double>() > 0.0);
+}
+
+BOOST_AUTO_TEST_CASE(dylora_samples_every_rank_during_steps_only) {
+  // Factors chosen so the adapted output reveals the active rank b:
+  // down[i]·x = 10^i and up = 1, so ΔY = (alpha / b) · Σ_{i<b} 10^i.
+  models::Pipeline p = small_pipeline();
+  auto m = attached(p, "name: dylora\nrank: 3\nalpha: 3\ntargets: [down_blocks.0.attentions.0.transformer_blocks.0.attn2.to_v]\n");
+  auto& layer = *dynamic_cast<nn::LinearImpl*>(
+      p.unet->named_modules()["down_blocks.0.attentions.0.transformer_blocks.0.attn2.to_v"].get());
+  torch::Tensor x = torch::randn({1, layer.weight.size(1)});
+  torch::Tensor unit = x[0] / x[0].dot(x[0]);
+  auto delta = m->delta();
+  BOOST_REQUIRE(delta.size() == 2u);
+  for (auto& [k, t] : delta)
+    t = ends_with(k, ".up") ? torch::ones(t.sizes()) : torch::stack({unit, unit * 10, unit * 100});
+  m->load_delta(delta);
+  torch::NoGradGuard ng;
+  torch::Tensor base = torch::nn::functional::linear(x, layer.weight, layer.bias);
+  auto active_rank = [&] {
+    double d = (layer.forward(x) - base).mean().item<double>();
+    for (int b = 1; b <= 3; ++b) {
+      double expected = 3.0 / b * (b == 1 ? 1.0 : b == 2 ? 11.0 : 111.0);
+      if (std::abs(d - expected) < 1e-2 * expected) return b;
+    }
+    return 0;
+  };
+  BOOST_TEST(active_rank() == 3);  // eval_rank null = r_max outside steps
+  torch::Generator gen = at::detail::createCPUGenerator(11);
+  std::map<int, int> seen;
+  for (int i = 0; i < 90; ++i) {
+    m->before_step(i, gen);
+    ++seen[active_rank()];
+    m->after_step(i);
+    BOOST_TEST(active_rank() == 3);
+  }
+  BOOST_TEST(seen.count(0) == 0u);
+  for (int b = 1; b <= 3; ++b) BOOST_TEST(seen[b] > 10, "rank " << b << " sampled " << seen[b] << " times of 90");
+  BOOST_CHECK_THROW(attached(p, "name: dylora\nrank: 3\neval_rank: 4\n"), InputError);
+}
+
+// ---- Custom Diffusion ------------------------------------------------------------
+BOOST_AUTO_TEST_CASE(custom_diffusion_contract) {
+  check_method_contract("name: custom_diffusion\nscale_lr: false\nlr: 1.0e-3\n", "a photo of a sks dog");
+}
+
+BOOST_AUTO_TEST_CASE(custom_diffusion_token_and_prompts) {
+  models::Pipeline p = small_pipeline();
+  SubjectData subject{"builtin", "dog0", "dog", "sks", true, {}, {}, "a sks dog", "a dog", {}};
+  auto m = attached(p, "name: custom_diffusion\ninitializer_token: \"{class}\"\n", &subject);
+  BOOST_TEST(m->train_prompt(subject) == "a <new1> dog");
+  BOOST_TEST(m->eval_prompt("a sks dog in the snow", subject) == "a <new1> dog in the snow");
+  BOOST_TEST(m->wants_prior_preservation());
+  int64_t id = p.tokenizer->token_id("<new1>");
+  BOOST_TEST(id == 49408);
+  auto delta = m->delta();
+  const std::string key = "text_encoder.text_model.embeddings.token_embedding.custom_diffusion.new_tokens";
+  BOOST_REQUIRE(delta.count(key));
+  int64_t dog = p.tokenizer->tokenize_ids("dog").at(0);
+  BOOST_TEST(torch::equal(delta[key][0], p.text_encoder->text_model->embeddings->token_embedding->weight[dog]));
+  // Only attn2 K/V (and the token) train; lr 1e-5 scaled by 4 as the reference's --scale_lr.
+  int64_t kv = 0;
+  for (const auto& [k, t] : delta) {
+    if (k == key) continue;
+    BOOST_TEST((ends_with(k, ".attn2.to_k.weight") || ends_with(k, ".attn2.to_v.weight")), k);
+    kv += t.numel();
+  }
+  BOOST_TEST(kv == 2 * 32 * sum_transformer_widths(p));  // 2 · context dim (32) · ΣC
+  for (const auto& g : m->parameter_groups(1.0)) BOOST_TEST(std::abs(g.lr - 4e-5) < 1e-12);
+  BOOST_CHECK_THROW(attached(p, "name: custom_diffusion\nfreeze_model: everything\n"), InputError);
+}
