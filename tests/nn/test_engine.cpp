@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include <fstream>
+#include <nlohmann/json.hpp>
 
 #include "datasets/builtin_subjects.hpp"
 #include "framework/config/access.hpp"
@@ -208,4 +209,36 @@ BOOST_AUTO_TEST_CASE(run_sweep_writes_complete_run_files_and_a_broken_subject_fa
   BOOST_TEST(run_program(args(scratch / "b"), scratch / "b.log") == 1);
   h5::Handle g = h5::open_file((scratch / "b" / "engine_check" / "runs" / good.filename()).string(), false);
   BOOST_TEST(h5::read_doubles(g.id(), "train/loss") == loss);
+}
+
+BOOST_AUTO_TEST_CASE(params_methods_all_is_exact_on_sd15) {
+  fs::path scratch = test::scratch_dir("params_methods");
+  std::string pbench_bin = (test::binary_dir() / "bin" / "pbench").string();
+  BOOST_REQUIRE(run_program({pbench_bin, "params", "--methods", "all", "--json"}, scratch / "out.json") == 0);
+  nlohmann::json doc = nlohmann::json::parse(std::ifstream(scratch / "out.json"));
+  std::map<std::string, int64_t> trainable;
+  for (const auto& row : doc["methods"]) trainable[row["method"]] = row["trainable"].get<int64_t>();
+  BOOST_TEST(trainable.size() == methods().names().size());  // one row per registered method
+  BOOST_TEST(trainable["lora"] == 797184);
+  BOOST_TEST(trainable["textual_inversion"] == 768);
+  BOOST_TEST(trainable["svdiff"] == 222696 + 100160);
+  BOOST_TEST(trainable["custom_diffusion"] == 19169280 + 768);
+  BOOST_TEST(trainable["dreambooth"] == 859520964);
+  BOOST_TEST(doc["methods"][0]["unet_total"].get<int64_t>() == 859520964);
+}
+
+BOOST_AUTO_TEST_CASE(svdiff_experiment_plans_all_thirty_dreambooth_subjects) {
+  if (!fs::exists(test::shared_dir() / "dreambooth" / "dataset")) {
+    BOOST_TEST_MESSAGE("skipped: ../shared/dreambooth is absent");
+    return;
+  }
+  fs::path scratch = test::scratch_dir("svdiff_plan");
+  std::string run_sweep = (test::binary_dir() / "bin" / "run_sweep").string();
+  std::string experiment = (test::source_dir() / "experiments" / "svdiff.yaml").string();
+  BOOST_REQUIRE(run_program({run_sweep, experiment, "dataset.root=" + (test::shared_dir() / "dreambooth").string(),
+                             "--plan", "--json"},
+                            scratch / "plan.json") == 0);
+  nlohmann::json plan = nlohmann::json::parse(std::ifstream(scratch / "plan.json"));
+  BOOST_TEST(plan["sweep"] == "svdiff");
+  BOOST_TEST(plan["runs"].size() == 30u);
 }
