@@ -8,6 +8,7 @@
 
 #include <CLI/CLI.hpp>
 #include <chrono>
+#include <fstream>
 #include <iostream>
 
 #include "framework/config/access.hpp"
@@ -24,6 +25,16 @@
 namespace fs = std::filesystem;
 
 namespace pbench {
+namespace {
+// The process's peak resident memory (VmHWM), recorded as /@peak_rss_bytes.
+int64_t peak_rss_bytes() {
+  std::ifstream in("/proc/self/status");
+  std::string line;
+  while (std::getline(in, line))
+    if (line.rfind("VmHWM:", 0) == 0) return std::stoll(line.substr(6)) * 1024;  // reported in kB
+  return -1;
+}
+}  // namespace
 
 int run_command(int argc, char** argv) {
   CLI::App app{"Execute exactly one run (what run_sweep's workers call) and write its HDF5 run file.", argv[0]};
@@ -82,6 +93,7 @@ int run_command(int argc, char** argv) {
       std::cerr << "[pbench run] " << id << " failed: " << e.what() << " (recorded in " << output.string() << ")\n";
       return kExitFailed;
     }
+    h5::set_attr(writer.root(), "peak_rss_bytes", peak_rss_bytes());
     writer.complete();
     double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     std::cerr << "[pbench run] " << id << " complete in " << seconds << " s -> " << output.string() << "\n";

@@ -32,6 +32,7 @@ namespace {
 // validates the run config's engine sections against.
 constexpr const char* kDefaults = R"(model:
   name: builtin:tiny
+  path: null
 train:
   steps: 100
   batch_size: 2
@@ -263,9 +264,11 @@ void run_personalize(RunContext& ctx) {
       datasets().get(cfg::get_string(dataset_section, "name"), dataset_section.origin().describe() + ": dataset.name");
   cfg::Node dataset_full = cfg::with_defaults(dataset_section, parse_entry_defaults(dataset_entry.info, "dataset"));
 
-  ctx.log << "[personalize] model " << cfg::get_string(model, "name") << ", method " << method_name << ", subject "
+  ctx.log << "[personalize] model " << cfg::get_string(model, "path", cfg::get_string(model, "name")) << ", method " << method_name << ", subject "
           << cfg::get_string(dataset_full, "subject") << "\n";
-  models::Pipeline pipeline = models::load_pipeline(cfg::get_string(model, "name"), options);
+  // model.path (a diffusers folder) takes precedence over model.name.
+  const std::string model_spec = cfg::get_string(model, "path", cfg::get_string(model, "name"));
+  models::Pipeline pipeline = models::load_pipeline(model_spec, options);
   fs::path cache = fs::path(cfg::get_string(config, "runtime.cache_dir", default_cache_dir().string()));
   SubjectData subject = dataset_entry.factory.load(dataset_full, int(pipeline.resolution), cache);
 
@@ -281,7 +284,7 @@ void run_personalize(RunContext& ctx) {
   std::string prior_prompt;
   if (method->wants_prior_preservation()) {
     prior_prompt = cfg::get_string(method_full, "class_prompt", subject.class_prompt);
-    prior_images = class_images(pipeline, cfg::get_string(model, "name"), prior_prompt,
+    prior_images = class_images(pipeline, model_spec, prior_prompt,
                                 cfg::get_int(method_full, "num_class_images", 8), ctx.seed, sampling_options(eval), cache,
                                 ctx.log);
   }

@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include <fstream>
+#include <limits>
 #include <nlohmann/json.hpp>
 
 #include "datasets/builtin_subjects.hpp"
@@ -17,6 +18,7 @@
 #include "framework/config/schema.hpp"
 #include "framework/config/yaml_io.hpp"
 #include "framework/h5/run_file.hpp"
+#include "framework/util/errors.hpp"
 #include "framework/train/trainer.hpp"
 #include "tests/support/test_paths.hpp"
 
@@ -114,6 +116,34 @@ BOOST_AUTO_TEST_CASE(dreambooth_with_prior_preservation_trains_the_unet) {
 }
 
 namespace {
+// A method whose extra loss is NaN: the engine must fail the run with a clear error.
+struct NanLoss : Method {
+  torch::Tensor p = torch::zeros({1}, torch::requires_grad());
+  void attach(MethodTarget&) override {}
+  std::vector<ParamGroup> parameter_groups(double lr) override { return {ParamGroup{"p", {p}, lr, 0.0}}; }
+  TensorMap delta() override { return {{"p", p}}; }
+  void load_delta(const TensorMap&) override {}
+  std::string describe() const override { return "nan"; }
+  torch::Tensor extra_loss() override { return p.sum() * std::numeric_limits<float>::quiet_NaN(); }
+};
+}  // namespace
+
+BOOST_AUTO_TEST_CASE(a_nan_loss_fails_the_run_naming_the_step) {
+  Setup s("name: textual_inversion\n");
+  NanLoss nan_method;
+  DvarConfig dvar;
+  dvar.mode = "off";
+  Trainer trainer(s.pipeline, nan_method, s.subject, small_train(3), dvar, 0);
+  std::string message;
+  try {
+    trainer.run({});
+  } catch (const RunFailure& e) {
+    message = e.what();
+  }
+  BOOST_TEST(message.find("training loss became NaN at step 1") != std::string::npos, message);
+}
+
+namespace {
 int run_program(const std::vector<std::string>& args, const fs::path& out) {
   pid_t pid = fork();
   if (pid == 0) {
@@ -182,7 +212,9 @@ BOOST_AUTO_TEST_CASE(run_sweep_writes_complete_run_files_and_a_broken_subject_fa
   auto steps = h5::read_int64s(f.id(), "train/step");
   auto loss = h5::read_doubles(f.id(), "train/loss");
   BOOST_TEST(steps.size() == 12u);
-  BOOST_TEST(h5::read_int64s(f.id(), "dvar/step").size() == 12u);
+  auto objective = h5::read_doubles(f.id(), "dvar/objective");
+  BOOST_TEST(objective.size() == 12u);
+  BOOST_TEST(objective.back() < objective.front());  // the deterministic objective decreases
   h5::Handle params = h5::open_group(f.id(), "params");
   BOOST_TEST(h5::attr_int(params.id(), "trainable") == 64);  // one token row of the tiny text encoder
   h5::Handle sd15 = h5::open_group(f.id(), "params/sd15");
