@@ -1,0 +1,81 @@
+// One optimizer step on the W1 shapes (../shared/refvectors/unet config;
+// sample [4,4,8,8], timesteps [187,582,840,431], context [4,77,32]):
+//   W1.train_full          zero grads, forward, MSE to a target, backward, AdamW (lr 1e-5) on every UNet parameter
+//   W1.train_<method>      the same step with the method attached through the engine's method interface
+//                          (registry defaults; W1.train_lora = LoRA rank 4 on every to_q/to_k/to_v/to_out.0, lr 1e-4)
+// Text-side methods (textual_inversion) get no UNet gradient here: their row
+// measures the UNet work of a step with their hooks attached.
+// One process per thread count: bench_train --threads=N.
+#include "benchmarks/support/bench_support.hpp"
+#include "framework/config/schema.hpp"
+#include "framework/models/pipeline.hpp"
+#include "framework/train/method.hpp"
+
+namespace {
+
+using pbench::bench::add;
+
+nlohmann::json w1_config() {
+  return nlohmann::json{{"block_out_channels", {32, 64}},
+                        {"layers_per_block", 1},
+                        {"down_block_types", {"CrossAttnDownBlock2D", "DownBlock2D"}},
+                        {"up_block_types", {"UpBlock2D", "CrossAttnUpBlock2D"}},
+                        {"cross_attention_dim", 32},
+                        {"attention_head_dim", 8},
+                        {"norm_num_groups", 16}};
+}
+
+struct W1 {
+  pbench::models::Pipeline pipeline = pbench::models::load_pipeline("builtin:tiny");
+  torch::Tensor sample, timesteps, context, target;
+  W1() {
+    torch::manual_seed(0);
+    pipeline.unet = pbench::models::UNet2DCondition(pbench::models::UNetConfig::from_json(w1_config(), "W1"));
+    sample = torch::randn({4, 4, 8, 8});
+    timesteps = torch::tensor({187, 582, 840, 431});
+    context = torch::randn({4, 77, 32});
+    target = torch::randn({4, 4, 8, 8});
+  }
+};
+
+void run_steps(benchmark::State& state, int work, W1& w, torch::optim::Optimizer& optimizer) {
+  w.pipeline.unet->train();
+  auto step = [&] {
+    optimizer.zero_grad();
+    torch::mse_loss(w.pipeline.unet->forward(w.sample, w.timesteps, w.context), w.target).backward();
+    optimizer.step();
+  };
+  step();  // warm-up: gradient buffers and optimizer state
+  for (auto _ : state)
+    for (int i = 0; i < work; ++i) step();
+}
+
+void train_full(benchmark::State& state, int work) {
+  W1 w;
+  torch::optim::AdamW optimizer(w.pipeline.unet->parameters(), torch::optim::AdamWOptions(1e-5));
+  run_steps(state, work, w, optimizer);
+}
+
+void train_method(benchmark::State& state, int work, const std::string& name) {
+  W1 w;
+  const auto& entry = pbench::methods().get(name, "bench_train");
+  auto method = entry.factory.create(pbench::parse_entry_defaults(entry.info, "method"));
+  pbench::freeze_pipeline(w.pipeline);
+  pbench::MethodTarget target{w.pipeline, nullptr};
+  method->attach(target);
+  std::vector<torch::optim::OptimizerParamGroup> groups;
+  for (const auto& g : method->parameter_groups(1e-4))
+    if (!g.params.empty()) groups.emplace_back(g.params, std::make_unique<torch::optim::AdamWOptions>(g.lr));
+  torch::optim::AdamW optimizer(groups, torch::optim::AdamWOptions(1e-4));
+  run_steps(state, work, w, optimizer);
+}
+
+void register_benchmarks() {
+  add("W1.train_full", train_full);
+  for (const auto& name : pbench::methods().names())
+    add("W1.train_" + name, [name](benchmark::State& state, int work) { train_method(state, work, name); });
+}
+
+}  // namespace
+
+PBENCH_BENCHMARK_MAIN()
