@@ -3,8 +3,8 @@
 //   W1.train_full          zero grads, forward, MSE to a target, backward, AdamW (lr 1e-5) on every UNet parameter
 //   W1.train_<method>      the same step with the method attached through the engine's method interface
 //                          (registry defaults; W1.train_lora = LoRA rank 4 on every to_q/to_k/to_v/to_out.0, lr 1e-4)
-// Text-side methods (textual_inversion) get no UNet gradient here: their row
-// measures the UNet work of a step with their hooks attached.
+// Text-side methods (textual_inversion) train no UNet tensor: their rows are
+// reported as skipped.
 // One process per thread count: bench_train --threads=N.
 #include "benchmarks/support/bench_support.hpp"
 #include "framework/config/schema.hpp"
@@ -63,6 +63,12 @@ void train_method(benchmark::State& state, int work, const std::string& name) {
   pbench::freeze_pipeline(w.pipeline);
   pbench::MethodTarget target{w.pipeline, nullptr};
   method->attach(target);
+  bool unet_trains = false;
+  for (const auto& p : w.pipeline.unet->parameters()) unet_trains |= p.requires_grad();
+  if (!unet_trains) {
+    state.SkipWithError(("'" + name + "' trains no UNet tensor: the W1 step does not apply").c_str());
+    return;
+  }
   std::vector<torch::optim::OptimizerParamGroup> groups;
   for (const auto& g : method->parameter_groups(1e-4))
     if (!g.params.empty()) groups.emplace_back(g.params, std::make_unique<torch::optim::AdamWOptions>(g.lr));
