@@ -241,6 +241,10 @@ BOOST_AUTO_TEST_CASE(run_sweep_writes_complete_run_files_and_a_broken_subject_fa
   BOOST_TEST(run_program(args(scratch / "b"), scratch / "b.log") == 1);
   h5::Handle g = h5::open_file((scratch / "b" / "engine_check" / "runs" / good.filename()).string(), false);
   BOOST_TEST(h5::read_doubles(g.id(), "train/loss") == loss);
+  h5::Handle a = h5::open_file(good.string(), false);
+  for (const char* m : {"metrics/final/clip_i", "metrics/final/clip_t", "metrics/final/dino"})
+    BOOST_TEST(h5::read_doubles(g.id(), m) == h5::read_doubles(a.id(), m), m);
+  BOOST_TEST(h5::read_uint8s(g.id(), "samples/final/images") == h5::read_uint8s(a.id(), "samples/final/images"));
 }
 
 BOOST_AUTO_TEST_CASE(params_methods_all_is_exact_on_sd15) {
