@@ -1,6 +1,7 @@
 #define BOOST_TEST_MODULE methods_family
 #include <boost/test/unit_test.hpp>
 
+#include "framework/config/schema.hpp"
 #include "tests/nn/method_test_kit.hpp"
 
 using namespace pbench;
@@ -239,4 +240,19 @@ BOOST_AUTO_TEST_CASE(custom_diffusion_token_and_prompts) {
   BOOST_TEST(kv == 2 * p.unet->config().cross_attention_dim.at(0) * sum_transformer_widths(p));  // 2 · context dim · ΣC
   for (const auto& g : m->parameter_groups(1.0)) BOOST_TEST(std::abs(g.lr - 4e-5) < 1e-12);
   BOOST_CHECK_THROW(attached(p, "name: custom_diffusion\nfreeze_model: everything\n"), InputError);
+}
+
+// ---- configs -------------------------------------------------------------------
+BOOST_AUTO_TEST_CASE(every_method_has_an_experiment_file_matching_its_defaults) {
+  for (const auto& info : methods().infos()) {
+    auto path = source_dir() / "experiments" / "method" / (info.name + ".yaml");
+    BOOST_REQUIRE_MESSAGE(std::filesystem::exists(path), path);
+    cfg::Node file = cfg::load_yaml_file(path, path.string());
+    cfg::Node defaults = parse_entry_defaults(info, "method");
+    BOOST_CHECK_NO_THROW(cfg::validate_against(file, defaults, "method", "method '" + info.name + "'"));
+    // The file spells out every key the entry accepts (the paper defaults in one place).
+    BOOST_TEST(file.keys() == defaults.keys(), info.name);
+    // And the method can be built from it.
+    BOOST_CHECK_NO_THROW(methods().get(info.name, "test").factory.create(file));
+  }
 }
