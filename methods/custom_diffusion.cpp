@@ -32,7 +32,7 @@ modifier_token: "<new1>"
 initializer_token: pll       # a rare single CLIP token; "{class}" = the subject's class noun
 lr: 1.0e-5
 scale_lr: true
-scale_lr_by: 4               # the reference recipe's 2 GPUs x batch 2
+scale_lr_by: 4.0               # the reference recipe's 2 GPUs x batch 2
 weight_decay: 1.0e-2
 )";
 

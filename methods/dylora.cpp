@@ -21,7 +21,7 @@ namespace {
 
 const char* kDyloraDefaults = R"(name: dylora
 rank: 16              # r_max; every prefix 1..r is trained
-alpha: 16             # scale alpha / b for the sampled b
+alpha: 16.0             # scale alpha / b for the sampled b
 targets: [to_q, to_k, to_v, to_out.0]
 eval_rank: null       # rank used outside training steps (sampling, metrics); null = rank
 lr: 1.0e-4

@@ -17,7 +17,7 @@ namespace {
 
 const char* kLohaDefaults = R"(name: loha
 rank: 4               # LyCORIS maintainers: LoHa dim 2-8 (issue #29)
-alpha: 2              # LyCORIS: alpha 1 .. dim/2
+alpha: 2.0              # LyCORIS: alpha 1 .. dim/2
 targets: [to_q, to_k, to_v, to_out.0]   # add conv names (conv1, conv2, proj_in, ...) for LoCon-style convs
 lr: 2.0e-4            # LyCORIS issue #29: 1e-4 .. 5e-4
 weight_decay: 1.0e-2

@@ -28,7 +28,7 @@ namespace {
 const char* kLokrDefaults = R"(name: lokr
 factor: -1            # LyCORIS "small LoKr": most balanced split
 rank: 8               # of W2 when stored low rank
-alpha: 8
+alpha: 8.0
 targets: [to_q, to_k, to_v, to_out.0]
 lr: 2.0e-4
 weight_decay: 1.0e-2

@@ -17,7 +17,7 @@ namespace {
 
 const char* kLoraDefaults = R"(name: lora
 rank: 4
-alpha: 4               # lora_alpha = rank in diffusers' script, i.e. scale 1
+alpha: 4.0               # lora_alpha = rank in diffusers' script, i.e. scale 1
 targets: [to_q, to_k, to_v, to_out.0]
 lr: 1.0e-4             # null = train.lr
 weight_decay: 1.0e-2   # AdamW default of the diffusers scripts

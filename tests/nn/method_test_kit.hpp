@@ -10,6 +10,7 @@
 #include <torch/torch.h>
 
 #include <map>
+#include <regex>
 #include <set>
 #include <string>
 
@@ -24,29 +25,10 @@ namespace pbench::test {
 
 inline cfg::Node method_yaml(const std::string& text) { return cfg::parse_yaml_text(text, cfg::Origin{"test", 0}); }
 
-// A UNet with both block kinds, cross attention and GEGLU; a 2-layer CLIP text
-// encoder with the full CLIP vocabulary (so real tokenizer ids work) but width 32.
-inline models::Pipeline small_pipeline(uint64_t seed = 7) {
-  torch::manual_seed(seed);
-  nlohmann::json unet{{"block_out_channels", {32, 64}},
-                      {"layers_per_block", 1},
-                      {"down_block_types", {"CrossAttnDownBlock2D", "DownBlock2D"}},
-                      {"up_block_types", {"UpBlock2D", "CrossAttnUpBlock2D"}},
-                      {"cross_attention_dim", 32},
-                      {"attention_head_dim", 8},
-                      {"norm_num_groups", 16}};
-  models::Pipeline p;
-  p.source = "test:small";
-  p.unet = models::UNet2DCondition(models::UNetConfig::from_json(unet, "small_unet"));
-  models::ClipTextConfig text;
-  text.encoder = models::ClipEncoderConfig{32, 64, 2, 4, 1e-5, models::Activation::kQuickGelu};
-  p.text_encoder = models::ClipTextModel(text);
-  // The method seams walk every component (freeze, count): a small VAE completes the pipeline.
-  p.vae = models::AutoencoderKL(models::VaeConfig::from_json(
-      nlohmann::json{{"block_out_channels", {8, 16}}, {"layers_per_block", 1}, {"norm_num_groups", 8}}, "small_vae"));
-  p.tokenizer = std::make_shared<ClipTokenizer>(ClipTokenizer::from_folder(source_dir() / "framework/assets/clip_tokenizer"));
-  return p;
-}
+// builtin:tiny: the SD architecture at small widths (UNet [32, 64] with cross
+// attention, 2-layer CLIP text encoder, VAE) with deterministic random weights
+// and the real CLIP tokenizer; every call gives the same weights.
+inline models::Pipeline small_pipeline() { return models::load_pipeline("builtin:tiny"); }
 
 struct Batch {
   torch::Tensor sample, timestep, ids, target;
@@ -55,13 +37,14 @@ struct Batch {
 inline Batch make_batch(models::Pipeline& p, const std::string& prompt = "a photo of a dog") {
   torch::manual_seed(123);
   Batch b;
-  b.sample = torch::randn({2, 4, 16, 16});
+  const int64_t side = p.latent_size();
+  b.sample = torch::randn({2, 4, side, side});
   b.timestep = torch::tensor({10, 500}, torch::kLong);
   auto enc = p.tokenizer->encode(prompt);
   std::vector<int64_t> ids(enc.input_ids.begin(), enc.input_ids.begin() + 12);
   if (std::find(ids.begin(), ids.end(), p.tokenizer->eos_id()) == ids.end()) ids.back() = p.tokenizer->eos_id();
   b.ids = torch::tensor(ids, torch::kLong).unsqueeze(0).repeat({2, 1});
-  b.target = torch::randn({2, 4, 16, 16});
+  b.target = torch::randn({2, 4, side, side});
   return b;
 }
 
@@ -204,6 +187,14 @@ inline int64_t sum_transformer_widths(models::Pipeline& p) {
     if (ref.name.size() > 15 && ref.name.compare(ref.name.size() - 15, 15, ".attn1.to_out.0") == 0)
       sum += ref.module->named_parameters(false)["weight"].size(0);
   return sum;
+}
+
+// Attention projections q, k, v, out of the UNet, counted by name.
+inline int64_t count_attention_projections(models::Pipeline& p) {
+  int64_t n = 0;
+  std::regex pattern(R"(.*\.attn[12]\.(to_q|to_k|to_v|to_out\.0)$)");
+  for (const auto& ref : nn::adaptable_layers(*p.unet)) n += std::regex_match(ref.name, pattern);
+  return n;
 }
 
 // Every delta key of `m`, for per-method placement checks.

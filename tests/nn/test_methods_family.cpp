@@ -1,6 +1,7 @@
 #define BOOST_TEST_MODULE methods_family
 #include <boost/test/unit_test.hpp>
 
+#include "framework/config/schema.hpp"
 #include "tests/nn/method_test_kit.hpp"
 
 using namespace pbench;
@@ -39,8 +40,9 @@ BOOST_AUTO_TEST_CASE(ia3_scales_sit_on_keys_values_and_ffn_input) {
   // Keys+values of attn1 and attn2 give 4·ΣC, the ff.net.2 input 4·ΣC (the GEGLU output is 4C wide).
   BOOST_TEST(sum_transformer_widths(p) > 0);
   BOOST_TEST(unet == 8 * sum_transformer_widths(p));
-  // Text encoder width 32, MLP 64, 2 layers: 2·(32 + 32 + 64).
-  BOOST_TEST(text == 2 * (32 + 32 + 64));
+  // Text encoder: per layer k_proj and v_proj outputs (hidden) and the fc2 input (intermediate).
+  const auto& enc = p.text_encoder->config.encoder;
+  BOOST_TEST(text == enc.num_layers * (2 * enc.hidden_size + enc.intermediate_size));
 }
 
 BOOST_AUTO_TEST_CASE(ia3_ffn_scale_equals_scaling_the_inner_activation) {
@@ -235,7 +237,22 @@ BOOST_AUTO_TEST_CASE(custom_diffusion_token_and_prompts) {
     BOOST_TEST((ends_with(k, ".attn2.to_k.weight") || ends_with(k, ".attn2.to_v.weight")), k);
     kv += t.numel();
   }
-  BOOST_TEST(kv == 2 * 32 * sum_transformer_widths(p));  // 2 · context dim (32) · ΣC
+  BOOST_TEST(kv == 2 * p.unet->config().cross_attention_dim.at(0) * sum_transformer_widths(p));  // 2 · context dim · ΣC
   for (const auto& g : m->parameter_groups(1.0)) BOOST_TEST(std::abs(g.lr - 4e-5) < 1e-12);
   BOOST_CHECK_THROW(attached(p, "name: custom_diffusion\nfreeze_model: everything\n"), InputError);
+}
+
+// ---- configs -------------------------------------------------------------------
+BOOST_AUTO_TEST_CASE(every_method_has_an_experiment_file_matching_its_defaults) {
+  for (const auto& info : methods().infos()) {
+    auto path = source_dir() / "experiments" / "method" / (info.name + ".yaml");
+    BOOST_REQUIRE_MESSAGE(std::filesystem::exists(path), path);
+    cfg::Node file = cfg::load_yaml_file(path, path.string());
+    cfg::Node defaults = parse_entry_defaults(info, "method");
+    BOOST_CHECK_NO_THROW(cfg::validate_against(file, defaults, "method", "method '" + info.name + "'"));
+    // The file spells out every key the entry accepts (the paper defaults in one place).
+    BOOST_TEST(file.keys() == defaults.keys(), info.name);
+    // And the method can be built from it.
+    BOOST_CHECK_NO_THROW(methods().get(info.name, "test").factory.create(file));
+  }
 }

@@ -1,0 +1,88 @@
+#define BOOST_TEST_MODULE methods_sd15_counts
+#include <boost/test/unit_test.hpp>
+
+#include "framework/config/yaml_io.hpp"
+#include "framework/models/pipeline.hpp"
+#include "framework/train/method.hpp"
+
+// Exact trainable counts on the SD v1.5 architecture (meta device: shapes only),
+// against the numbers derived in ../shared/reference/methods.md §0.3 and the
+// formulas in each method's file.
+using namespace pbench;
+
+namespace {
+MethodCounts count(const std::string& yaml) {
+  models::Pipeline p = models::sd15_meta_pipeline();
+  return count_method(cfg::parse_yaml_text(yaml, cfg::Origin{"test", 0}), p);
+}
+}  // namespace
+
+BOOST_AUTO_TEST_CASE(lora_counts) {
+  BOOST_TEST(count("name: lora\nrank: 1\n").trainable == 199296);
+  BOOST_TEST(count("name: lora\nrank: 4\n").trainable == 797184);
+  BOOST_TEST(count("name: lora\nrank: 8\n").trainable == 1594368);
+  for (int r : {1, 4, 8})
+    BOOST_TEST(count("name: lora\ntext_encoder: true\nrank: " + std::to_string(r) + "\n").trainable ==
+               199296 * r + 73728 * r);
+  auto c = count("name: lora\nrank: 4\n");
+  BOOST_TEST(c.delta_bytes_fp32 == 4 * 797184);
+  BOOST_TEST(c.delta_bytes_fp16 == 2 * 797184);
+  BOOST_TEST(c.unet_total == 859520964);
+}
+
+BOOST_AUTO_TEST_CASE(svdiff_counts) {
+  BOOST_TEST(count("name: svdiff\n").trainable == 222696 + 100160);
+  BOOST_TEST(count("name: svdiff\nnorm_targets: [none_at_all]\n").trainable == 222696);
+  BOOST_TEST(count("name: svdiff\ntext_encoder: true\n").trainable == 322856 + 75341);
+}
+
+BOOST_AUTO_TEST_CASE(custom_diffusion_count) {
+  BOOST_TEST(count("name: custom_diffusion\n").trainable == 19169280 + 768);
+}
+
+BOOST_AUTO_TEST_CASE(ia3_counts) {
+  BOOST_TEST(count("name: ia3\n").trainable == 99840);
+  BOOST_TEST(count("name: ia3\ntext_encoder: true\n").trainable == 99840 + 55296);
+}
+
+BOOST_AUTO_TEST_CASE(loha_dylora_counts) {
+  BOOST_TEST(count("name: loha\nrank: 4\n").trainable == 1594368);
+  BOOST_TEST(count("name: dylora\nrank: 16\n").trainable == 16 * 199296);
+}
+
+BOOST_AUTO_TEST_CASE(lokr_count) {
+  // Hand-derived in methods/lokr.cpp: factor -1, rank 8 on attention q,k,v,out.
+  BOOST_TEST(count("name: lokr\n").trainable == 138592);
+}
+
+BOOST_AUTO_TEST_CASE(difffit_count) {
+  // biases + norm affine + 3 gamma vectors per transformer block (3 · 12,480).
+  BOOST_TEST(count("name: difffit\n").trainable == 481284);
+}
+
+BOOST_AUTO_TEST_CASE(counting_path_agrees_with_the_real_path_on_builtin_tiny) {
+  // The same methods attached to builtin:tiny with real weights (SVD computed,
+  // tokens initialised) and on the meta device (shapes only) train the same
+  // number of parameters and write the same delta sizes.
+  for (const std::string yaml :
+       {"name: lora\ntext_encoder: true\n", "name: svdiff\ntext_encoder: true\n", "name: ia3\ntext_encoder: true\n",
+        "name: loha\ntargets: [to_q, conv1]\n", "name: lokr\nrank: 2\ntargets: [to_k, conv2]\n",
+        "name: difffit\ntext_encoder: true\n", "name: dylora\n", "name: custom_diffusion\n"}) {
+    models::Pipeline real = models::load_pipeline("builtin:tiny");
+    // The same architecture built on the meta device from the shipped configs.
+    const auto on_meta = torch::TensorOptions().device(torch::kMeta).dtype(torch::kFloat32);
+    models::Pipeline meta = real;
+    meta.unet = models::UNet2DCondition(real.unet->config(), on_meta);
+    meta.text_encoder = models::ClipTextModel(real.text_encoder->config, on_meta);
+    meta.vae = models::AutoencoderKL(
+        models::VaeConfig::from_file(PBENCH_SOURCE_DIR "/framework/assets/builtin_tiny/vae/config.json"), on_meta);
+    meta.tokenizer = nullptr;  // counting needs no tokenizer (shapes only)
+    BOOST_REQUIRE(meta.unet->parameters().front().device().type() == torch::kMeta);
+    auto section = cfg::parse_yaml_text(yaml, cfg::Origin{"test", 0});
+    MethodCounts a = count_method(section, real), b = count_method(section, meta);
+    BOOST_TEST(a.trainable > 0, yaml);
+    BOOST_TEST(a.trainable == b.trainable, yaml);
+    BOOST_TEST(a.delta_bytes_fp32 == b.delta_bytes_fp32, yaml);
+    BOOST_TEST(a.total == b.total, yaml);
+  }
+}
