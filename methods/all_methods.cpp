@@ -14,6 +14,8 @@ void register_all_methods(Registry<MethodEntry>& registry) {
   peft::register_difffit(registry);
   peft::register_dylora(registry);
   peft::register_custom_diffusion(registry);
+  peft::register_houlsby_adapter(registry);
+  peft::register_closer_look_adapter(registry);
 }
 
 }  // namespace pbench

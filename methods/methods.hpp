@@ -18,4 +18,6 @@ void register_lokr(Registry<MethodEntry>& registry);
 void register_difffit(Registry<MethodEntry>& registry);
 void register_dylora(Registry<MethodEntry>& registry);
 void register_custom_diffusion(Registry<MethodEntry>& registry);
+void register_houlsby_adapter(Registry<MethodEntry>& registry);
+void register_closer_look_adapter(Registry<MethodEntry>& registry);
 }  // namespace pbench::peft
