@@ -19,6 +19,7 @@
 
 #include "framework/h5/h5.hpp"
 #include "framework/h5/run_file.hpp"
+#include "tests/support/run_program.hpp"
 #include "tests/support/test_paths.hpp"
 
 namespace fs = std::filesystem;
@@ -41,22 +42,8 @@ std::string slurp(const fs::path& p) {
 // Runs a program with arguments (no shell), capturing stdout and stderr.
 Result run(const std::vector<std::string>& args, const fs::path& scratch) {
   fs::path out = scratch / "stdout.txt", err = scratch / "stderr.txt";
-  pid_t pid = fork();
-  if (pid == 0) {
-    int o = open(out.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    int e = open(err.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    dup2(o, 1);
-    dup2(e, 2);
-    std::vector<char*> argv;
-    for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
-    argv.push_back(nullptr);
-    execv(argv[0], argv.data());
-    _exit(127);
-  }
-  int status = 0;
-  waitpid(pid, &status, 0);
   Result r;
-  r.code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+  r.code = pbench::test::run_program(args, out, err);
   r.out = slurp(out);
   r.err = slurp(err);
   return r;

@@ -20,6 +20,7 @@
 #include "framework/h5/run_file.hpp"
 #include "framework/util/errors.hpp"
 #include "framework/train/trainer.hpp"
+#include "tests/support/run_program.hpp"
 #include "tests/support/test_paths.hpp"
 
 namespace fs = std::filesystem;
@@ -144,22 +145,7 @@ BOOST_AUTO_TEST_CASE(a_nan_loss_fails_the_run_naming_the_step) {
 }
 
 namespace {
-int run_program(const std::vector<std::string>& args, const fs::path& out) {
-  pid_t pid = fork();
-  if (pid == 0) {
-    int fd = open(out.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    dup2(fd, 1);
-    dup2(fd, 2);
-    std::vector<char*> argv;
-    for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
-    argv.push_back(nullptr);
-    execv(argv[0], argv.data());
-    _exit(127);
-  }
-  int status = 0;
-  waitpid(pid, &status, 0);
-  return WIFEXITED(status) ? WEXITSTATUS(status) : 128;
-}
+int run_program(const std::vector<std::string>& args, const fs::path& out) { return test::run_program(args, out, out); }
 
 // A DreamBooth-layout dataset written by the test: `good` has three images,
 // `bad` one image and one corrupt JPEG.
