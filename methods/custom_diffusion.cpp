@@ -7,8 +7,8 @@
 //   "pll", one of the diffusers script's "ktn+pll+ucd"; "ktn" itself is two tokens in the CLIP
 //   vocabulary, and the reference refuses multi-token initializers), or "{class}" = the subject's
 //   class noun. Prompts say "a V* dog" where the dataset says "a sks dog".
-//   The token rows are an Embedding weight parameterization W' = [W; E_new], so the base table
-//   stays frozen and only the new rows train.
+//   The token rows are added-token rows on the token embedding (framework/tensor/added_token_rows.hpp,
+//   shared with Textual Inversion), so the base table stays frozen and only the new rows train.
 //   Learning rate (reference README): 1e-5 scaled by the effective batch (--scale_lr; 2 GPUs x
 //   batch 2 -> 4e-5): lr x scale_lr_by when scale_lr is true.
 //   Regularization: the paper uses 200 real LAION images retrieved by caption similarity;
@@ -19,6 +19,7 @@
 // Delta keys: unet.<…>.attn2.to_k.weight, unet.<…>.attn2.to_v.weight,
 //   text_encoder.text_model.embeddings.token_embedding.custom_diffusion.new_tokens.
 #include "framework/config/access.hpp"
+#include "framework/tensor/added_token_rows.hpp"
 #include "framework/util/errors.hpp"
 #include "methods/methods.hpp"
 #include "methods/parameterized_method.hpp"
@@ -35,17 +36,6 @@ scale_lr: true
 scale_lr_by: 4.0               # the reference recipe's 2 GPUs x batch 2
 weight_decay: 1.0e-2
 )";
-
-// New rows appended to an embedding table; ids >= the base size select them.
-class AddedTokens : public nn::Parameterization {
- public:
-  AddedTokens(const torch::Tensor& table, int64_t count) {
-    new_tokens = register_parameter("new_tokens", torch::zeros({count, table.size(1)}, table.options().requires_grad(false)));
-  }
-  torch::Tensor weight(const torch::Tensor& base) override { return torch::cat({base, new_tokens}, 0); }
-  bool rewrites_weight() const override { return true; }
-  torch::Tensor new_tokens;
-};
 
 class CustomDiffusion : public ParameterizedMethod {
  public:
@@ -90,9 +80,10 @@ class CustomDiffusion : public ParameterizedMethod {
     auto* table_layer = dynamic_cast<nn::EmbeddingImpl*>(text.named_modules()["text_model.embeddings.token_embedding"].get());
     if (!table_layer) throw InputError(target.pipeline.source + ": text encoder has no text_model.embeddings.token_embedding");
     const torch::Tensor& table = table_layer->weight;
-    auto added = std::make_shared<AddedTokens>(table, 1);
+    auto added = std::make_shared<nn::AddedTokenRows>(torch::zeros({1, table.size(1)}, table.options()), table.size(0),
+                                                      "new_tokens");
     table_layer->attach("custom_diffusion", added);
-    track(kTextPrefix + "text_model.embeddings.token_embedding.custom_diffusion.new_tokens", added->new_tokens, "token");
+    track(kTextPrefix + "text_model.embeddings.token_embedding.custom_diffusion.new_tokens", added->rows, "token");
     auto& tokenizer = target.pipeline.tokenizer;
     if (!tokenizer) return;  // counting on a bare architecture: shapes only
     int64_t id = tokenizer->add_token(modifier_);
@@ -115,7 +106,7 @@ class CustomDiffusion : public ParameterizedMethod {
                        "' is " + std::to_string(ids.size()) + " tokens; expected a single token");
     if (!shapes_only) {
       torch::NoGradGuard no_grad;
-      added->new_tokens[0].copy_(table[ids[0]]);
+      added->rows[0].copy_(table[ids[0]]);
     }
   }
 

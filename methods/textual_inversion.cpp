@@ -13,32 +13,12 @@
 #include <sstream>
 
 #include "framework/config/access.hpp"
+#include "framework/tensor/added_token_rows.hpp"
 #include "framework/util/errors.hpp"
 #include "methods/methods.hpp"
 
 namespace pbench {
 namespace {
-
-// Rows for token ids first_id .. first_id + k - 1, substituted in the
-// embedding output (see EmbeddingImpl::forward).
-class AddedTokenRows : public nn::Parameterization {
- public:
-  AddedTokenRows(torch::Tensor init, int64_t first_id) : first_id_(first_id) {
-    rows = register_parameter("rows", init);
-  }
-  torch::Tensor output(const torch::Tensor& ids, const torch::Tensor& out) override {
-    const int64_t k = rows.size(0);
-    torch::Tensor mask = (ids >= first_id_) & (ids < first_id_ + k);
-    torch::Tensor local = (ids - first_id_).clamp(0, k - 1);
-    torch::Tensor added = rows.index_select(0, local.flatten()).view(out.sizes());
-    return torch::where(mask.unsqueeze(-1), added, out);
-  }
-  bool rewrites_output() const override { return true; }
-  torch::Tensor rows;
-
- private:
-  int64_t first_id_;
-};
 
 const std::vector<std::string>& caption_templates() {
   // The first four are the captions of DVAR's evaluation batch for TI.
@@ -85,7 +65,7 @@ class TextualInversion : public Method {
         init = row.repeat({num_vectors_, 1}).clone();
       }
     }
-    rows_ = std::make_shared<AddedTokenRows>(init, ids[0]);
+    rows_ = std::make_shared<nn::AddedTokenRows>(init, ids[0]);
     embedding->attach("textual_inversion", rows_);
     rows_->rows.set_requires_grad(true);
   }
@@ -140,7 +120,7 @@ class TextualInversion : public Method {
   std::string placeholder_, init_word_;
   int64_t num_vectors_;
   double lr_;
-  std::shared_ptr<AddedTokenRows> rows_;
+  std::shared_ptr<nn::AddedTokenRows> rows_;
 };
 
 }  // namespace

@@ -142,18 +142,12 @@ EmbeddingImpl::EmbeddingImpl(const torch::nn::EmbeddingOptions& o, const torch::
 
 torch::Tensor EmbeddingImpl::forward(const torch::Tensor& ids) const {
   if (!adapted()) return torch::embedding(weight, ids);
-  // Ids past the table (tokens a method added, e.g. Textual Inversion's
-  // placeholder) are looked up clamped here and replaced by the method's
-  // output rewrite, which sees the original ids.
+  // Ids past the table (tokens a method added, see added_token_rows.hpp) are
+  // looked up clamped here and replaced by the method's output rewrite, which
+  // sees the original ids.
   torch::Tensor w = effective_weight(weight);
   torch::Tensor out = torch::embedding(w, ids.clamp_max(w.size(0) - 1));
   return adapted_output(ids, out);
-}
-
-int64_t EmbeddingImpl::num_rows() const {
-  if (!adapted()) return weight.size(0);
-  torch::NoGradGuard no_grad;
-  return effective_weight(weight).size(0);
 }
 
 // ---- discovery -------------------------------------------------------------

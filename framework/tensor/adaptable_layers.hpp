@@ -125,9 +125,6 @@ class EmbeddingImpl : public torch::nn::Module, public Adaptable {
   EmbeddingImpl(int64_t num, int64_t dim, const torch::TensorOptions& tensor_options)
       : EmbeddingImpl(torch::nn::EmbeddingOptions(num, dim), tensor_options) {}
   torch::Tensor forward(const torch::Tensor& ids) const;
-  // Rows of the effective table: the base rows plus any a parameterization
-  // appends (tokens added by Custom Diffusion / Textual Inversion).
-  int64_t num_rows() const;
   const char* layer_kind() const override { return "embedding"; }
   torch::nn::EmbeddingOptions options;
   torch::Tensor weight;
