@@ -132,6 +132,16 @@ Pipeline load_diffusers_folder(const fs::path& folder, const torch::TensorOption
 
 }  // namespace
 
+torch::Tensor prompt_token_ids(const Pipeline& pipeline, const std::vector<std::string>& prompts) {
+  std::vector<int64_t> ids;
+  for (const auto& p : prompts) {
+    std::vector<int64_t> row = pipeline.tokenizer->encode(p).input_ids;
+    ids.insert(ids.end(), row.begin(), row.end());
+  }
+  auto device = pipeline.text_encoder->parameters().front().device();
+  return torch::tensor(ids, torch::kInt64).reshape({int64_t(prompts.size()), -1}).to(device);
+}
+
 int64_t Pipeline::latent_size() const {
   if (!unet) throw InputError(source + ": pipeline has no UNet");
   return unet->config().sample_size;

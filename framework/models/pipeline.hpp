@@ -43,6 +43,11 @@ constexpr const char* kBuiltinTiny = "builtin:tiny";
 constexpr const char* kDiffusersWeights = "diffusion_pytorch_model.safetensors";  // unet/, vae/
 constexpr const char* kTransformersWeights = "model.safetensors";                 // text_encoder/
 
+// Token ids [B, max_length] of `prompts` (padded as SD v1 conditions on the
+// whole sequence), on the text encoder's device: the one way prompts enter the
+// text encoder, for training and sampling alike.
+torch::Tensor prompt_token_ids(const Pipeline& pipeline, const std::vector<std::string>& prompts);
+
 // `spec` = "builtin:tiny" or a diffusers folder. InputError naming the folder,
 // the expected layout and where such weights come from when it does not load.
 Pipeline load_pipeline(const std::string& spec, const torch::TensorOptions& options = {});

@@ -28,16 +28,11 @@ std::vector<ImageJob> grid_jobs(const std::vector<std::string>& prompts, int64_t
 PromptEncoder default_prompt_encoder(models::Pipeline& pipeline) {
   if (!pipeline.tokenizer || pipeline.text_encoder.is_empty())
     throw InputError("sampling: pipeline '" + pipeline.source + "': expected a tokenizer and a text encoder");
-  auto tokenizer = pipeline.tokenizer;
-  models::ClipTextModel encoder = pipeline.text_encoder;
-  return [tokenizer, encoder](const std::string& prompt) {
+  return [pipeline](const std::string& prompt) {
     torch::NoGradGuard no_grad;
-    std::vector<int64_t> ids = tokenizer->encode(prompt).input_ids;
-    auto device = encoder->parameters().front().device();
-    torch::Tensor t = torch::tensor(ids, torch::kInt64).unsqueeze(0).to(device);
     // Stable Diffusion v1 conditions on the whole padded sequence without an
     // attention mask (its text encoder config has no use_attention_mask).
-    return encoder->forward(t).last_hidden_state;
+    return pipeline.text_encoder->forward(models::prompt_token_ids(pipeline, {prompt})).last_hidden_state;
   };
 }
 

@@ -110,13 +110,6 @@ ParamCounts to_counts(const std::string& method, const MethodCounts& c) {
   return ParamCounts{method, c.trainable, c.total, c.delta_bytes_fp32, c.delta_bytes_fp16};
 }
 
-torch::Tensor images_u8(const std::vector<Image>& images) {
-  std::vector<torch::Tensor> out;
-  for (const Image& img : images)
-    out.push_back(torch::from_blob(const_cast<uint8_t*>(img.rgb.data()), {img.height, img.width, 3}, torch::kUInt8).clone());
-  return torch::stack(out);
-}
-
 std::vector<uint8_t> bytes_of(const torch::Tensor& u8) {
   torch::Tensor c = u8.contiguous();
   return std::vector<uint8_t>(c.data_ptr<uint8_t>(), c.data_ptr<uint8_t>() + c.numel());

@@ -56,13 +56,15 @@ DvarConfig dvar_config_from_section(const cfg::Node& d) {
   return c;
 }
 
-torch::Tensor images_to_tensor(const std::vector<Image>& images) {
+torch::Tensor images_u8(const std::vector<Image>& images) {
   std::vector<torch::Tensor> out;
-  for (const Image& img : images) {
-    auto t = torch::from_blob(const_cast<uint8_t*>(img.rgb.data()), {img.height, img.width, 3}, torch::kUInt8);
-    out.push_back(t.permute({2, 0, 1}).to(torch::kFloat32).div(127.5).sub(1.0));
-  }
+  for (const Image& img : images)
+    out.push_back(torch::from_blob(const_cast<uint8_t*>(img.rgb.data()), {img.height, img.width, 3}, torch::kUInt8).clone());
   return torch::stack(out);
+}
+
+torch::Tensor images_to_tensor(const std::vector<Image>& images) {
+  return images_u8(images).permute({0, 3, 1, 2}).to(torch::kFloat32).div(127.5).sub(1.0);
 }
 
 namespace {
@@ -129,13 +131,7 @@ bool Trainer::text_encoder_trains() const {
 }
 
 torch::Tensor Trainer::encode_prompts(const std::vector<std::string>& prompts) {
-  std::vector<int64_t> ids;
-  for (const auto& p : prompts) {
-    auto enc = pipeline_.tokenizer->encode(p);
-    ids.insert(ids.end(), enc.input_ids.begin(), enc.input_ids.end());
-  }
-  auto t = torch::tensor(ids, torch::kInt64).reshape({int64_t(prompts.size()), -1});
-  return pipeline_.text_encoder->forward(t).last_hidden_state;
+  return pipeline_.text_encoder->forward(models::prompt_token_ids(pipeline_, prompts)).last_hidden_state;
 }
 
 torch::Tensor Trainer::denoising_loss(const torch::Tensor& latents, const torch::Tensor& noise,

@@ -92,7 +92,9 @@ class Trainer {
   torch::Tensor eval_context_;
 };
 
-// uint8 RGB images -> float NCHW in [-1, 1].
+// uint8 RGB images -> uint8 [N, H, W, 3] (as run files and metrics take them).
+torch::Tensor images_u8(const std::vector<Image>& images);
+// uint8 RGB images -> float NCHW in [-1, 1] (the VAE's input).
 torch::Tensor images_to_tensor(const std::vector<Image>& images);
 
 }  // namespace pbench
