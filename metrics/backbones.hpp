@@ -18,22 +18,16 @@
 #include "framework/models/clip_vision.hpp"
 #include "framework/models/dino_vit.hpp"
 #include "framework/models/image_preprocess.hpp"
+#include "framework/models/metric_backbones.hpp"
 #include "framework/text/clip_tokenizer.hpp"
 
 namespace pbench::metrics {
 
-struct ClipBackbone {
-  std::string source;  // "builtin:tiny-clip" or a folder: what the run file records as clip_backbone
-  std::shared_ptr<ClipTokenizer> tokenizer;
-  models::ClipTextModel text{nullptr};      // with text_projection
-  models::ClipVisionModel vision{nullptr};  // with visual_projection
-  models::ClipImageProcessorConfig preprocess;  // clip_metric_preprocess(image_size) unless a folder says otherwise
-};
-
-struct DinoBackbone {
-  std::string source;
-  models::DinoVitModel model{nullptr};
-};
+// The backbones as framework/models/metric_backbones.hpp loads them
+// (`source` is what the run file records; the metrics read source, tokenizer,
+// text, vision and preprocess of CLIP, and source and model of DINO).
+using ClipBackbone = models::ClipBackbone;
+using DinoBackbone = models::DinoBackbone;
 
 // The CLIP protocol at `image_size` (224 -> OpenAI's _transform(224)).
 models::ClipImageProcessorConfig clip_metric_preprocess(int64_t image_size);

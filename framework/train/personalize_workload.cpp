@@ -196,17 +196,7 @@ struct Evaluator {
     ctx.file.set_samples(point, bytes_of(set.images), set.images.size(0), set.images.size(1), set.images.size(2),
                          set.prompts, set.seeds);
     torch::Tensor real = images_u8(subject.images);
-    metrics::MetricBackbones backbones;
-    metrics::ClipBackbone clip_m;
-    metrics::DinoBackbone dino_m;
-    if (clip) {
-      clip_m = metrics::ClipBackbone{clip->source, clip->tokenizer, clip->text, clip->vision, clip->preprocess};
-      backbones.clip = &clip_m;
-    }
-    if (dino) {
-      dino_m = metrics::DinoBackbone{dino->source, dino->model};
-      backbones.dino = &dino_m;
-    }
+    metrics::MetricBackbones backbones{clip ? &*clip : nullptr, dino ? &*dino : nullptr};
     metrics::MetricInputs inputs(set.images, set.prompts, real, subject.unique_token, backbones);
     MetricPoint mp;
     mp.step = step;
