@@ -43,9 +43,7 @@ class CloserLookAdapter : public ParameterizedMethod {
   explicit CloserLookAdapter(const cfg::Node& user)
       : cfg_(section_with_defaults(user, kCloserLookDefaults, "closer_look_adapter")) {
     name_ = "closer_look_adapter";
-    bottleneck_ = cfg::get_int(cfg_, "bottleneck");
-    if (bottleneck_ < 1)
-      throw InputError(where("bottleneck") + ": method.bottleneck: expected at least 1, got " + std::to_string(bottleneck_));
+    bottleneck_ = positive_int(cfg_, "bottleneck");
     act_ = adapter_activation(cfg::get_string(cfg_, "activation"), where("activation") + ": method.activation");
     scale_ = cfg::get_double(cfg_, "scale");
     const std::string into = cfg::get_string(cfg_, "into");

@@ -32,8 +32,7 @@ class Dylora : public ParameterizedMethod {
  public:
   explicit Dylora(const cfg::Node& user) : cfg_(section_with_defaults(user, kDyloraDefaults, "dylora")) {
     name_ = "dylora";
-    rank_ = cfg::get_int(cfg_, "rank");
-    if (rank_ < 1) throw InputError(cfg_.find("rank")->origin().describe() + ": method.rank: expected at least 1");
+    rank_ = positive_int(cfg_, "rank");
     alpha_ = cfg::get_double(cfg_, "alpha");
     eval_rank_ = cfg_.find("eval_rank")->is_null() ? rank_ : cfg::get_int(cfg_, "eval_rank");
     if (eval_rank_ < 1 || eval_rank_ > rank_)

@@ -34,10 +34,7 @@ class HoulsbyAdapter : public ParameterizedMethod {
  public:
   explicit HoulsbyAdapter(const cfg::Node& user) : cfg_(section_with_defaults(user, kHoulsbyDefaults, "houlsby_adapter")) {
     name_ = "houlsby_adapter";
-    bottleneck_ = cfg::get_int(cfg_, "bottleneck");
-    if (bottleneck_ < 1)
-      throw InputError(cfg_.find("bottleneck")->origin().describe() + ": method.bottleneck: expected at least 1, got " +
-                       std::to_string(bottleneck_));
+    bottleneck_ = positive_int(cfg_, "bottleneck");
     act_ = adapter_activation(cfg::get_string(cfg_, "activation"),
                               cfg_.find("activation")->origin().describe() + ": method.activation");
     scale_ = cfg::get_double(cfg_, "scale");

@@ -66,8 +66,7 @@ class Lokr : public ParameterizedMethod {
   explicit Lokr(const cfg::Node& user) : cfg_(section_with_defaults(user, kLokrDefaults, "lokr")) {
     name_ = "lokr";
     factor_ = cfg::get_int(cfg_, "factor");
-    rank_ = cfg::get_int(cfg_, "rank");
-    if (rank_ < 1) throw InputError(cfg_.find("rank")->origin().describe() + ": method.rank: expected at least 1");
+    rank_ = positive_int(cfg_, "rank");
     alpha_ = cfg::get_double(cfg_, "alpha");
     set_group_lr("unet", optional_number(cfg_, "lr"));
     set_weight_decay(cfg::get_double(cfg_, "weight_decay"));

@@ -30,8 +30,7 @@ class Lora : public ParameterizedMethod {
  public:
   explicit Lora(const cfg::Node& user) : cfg_(section_with_defaults(user, kLoraDefaults, "lora")) {
     name_ = "lora";
-    rank_ = cfg::get_int(cfg_, "rank");
-    if (rank_ < 1) throw InputError(cfg_.find("rank")->origin().describe() + ": method.rank: expected at least 1, got " + std::to_string(rank_));
+    rank_ = positive_int(cfg_, "rank");
     alpha_ = cfg::get_double(cfg_, "alpha");
     set_group_lr("unet", optional_number(cfg_, "lr"));
     auto text_lr = optional_number(cfg_, "text_lr");

@@ -34,11 +34,8 @@ class TextualInversion : public Method {
   explicit TextualInversion(const cfg::Node& s)
       : placeholder_(cfg::get_string(s, "placeholder")),
         init_word_(cfg::get_string(s, "init_word", "")),
-        num_vectors_(cfg::get_int(s, "num_vectors")),
-        lr_(cfg::get_double(s, "lr", -1.0)) {
-    if (num_vectors_ < 1)
-      throw InputError(s.find("num_vectors")->origin().describe() + ": method.num_vectors: expected at least 1");
-  }
+        num_vectors_(positive_int(s, "num_vectors")),
+        lr_(cfg::get_double(s, "lr", -1.0)) {}
 
   void attach(MethodTarget& target) override {
     auto& tok = *target.pipeline.tokenizer;

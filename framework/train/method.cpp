@@ -76,6 +76,14 @@ std::vector<std::string> string_list(const cfg::Node& section, const std::string
   return out;
 }
 
+int64_t positive_int(const cfg::Node& section, const std::string& key) {
+  int64_t v = cfg::get_int(section, key);
+  if (v < 1)
+    throw InputError(cfg::require(section, key).origin().describe() + ": method." + key + ": expected at least 1, got " +
+                     std::to_string(v));
+  return v;
+}
+
 namespace {
 int64_t count_params(torch::nn::Module* m) {
   int64_t n = 0;

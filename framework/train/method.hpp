@@ -90,6 +90,8 @@ std::vector<nn::AdaptableRef> select_layers(torch::nn::Module& root, const std::
 
 // Reads a list of strings from a method section (InputError naming the key otherwise).
 std::vector<std::string> string_list(const cfg::Node& section, const std::string& key);
+// Reads an integer >= 1 (ranks, widths, counts): "…: method.rank: expected at least 1, got 0" otherwise.
+int64_t positive_int(const cfg::Node& section, const std::string& key);
 
 struct MethodCounts {
   int64_t trainable = 0;         // elements of every tensor in the parameter groups
