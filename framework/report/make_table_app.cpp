@@ -1,6 +1,6 @@
+#include "framework/util/cli.hpp"
 #include "framework/report/make_table_app.hpp"
 
-#include <CLI/CLI.hpp>
 
 #include <filesystem>
 #include <fstream>
@@ -49,12 +49,7 @@ int make_table_main(int argc, char** argv) {
   app.footer("Always (re)writes <sweep>/report.md, <sweep>/table.{md,tex,csv} and <sweep>/figures/*.png.\n"
              "Exit status: 0 table written; 1 no complete run in the sweep (report still written);\n"
              "2 bad folder, flag or value.");
-  try {
-    app.parse(argc, argv);
-  } catch (const CLI::ParseError& e) {
-    int rc = app.exit(e);
-    return rc == 0 ? kExitOk : kExitInput;
-  }
+  if (auto rc = parse_command_line(app, argc, argv)) return *rc;
   if (version) {
     std::cout << version_line("make_table") << "\n";
     return kExitOk;

@@ -1,8 +1,8 @@
 // `pbench export <model> <folder>`: writes a pipeline or a metric backbone in
 // diffusers / Hugging Face layout (framework/models/export.hpp).
-#include <CLI/CLI.hpp>
 #include <iostream>
 
+#include "framework/util/cli.hpp"
 #include "framework/models/export.hpp"
 #include "framework/run/pbench_app.hpp"
 #include "framework/util/errors.hpp"
@@ -20,12 +20,7 @@ int export_command(int argc, char** argv) {
                  "CLIP / ViT folder")
       ->required();
   app.add_option("folder", folder, "output folder (created; files in it are overwritten)")->required();
-  try {
-    app.parse(argc, argv);
-  } catch (const CLI::ParseError& e) {
-    int rc = app.exit(e);
-    return rc == 0 ? kExitOk : kExitInput;
-  }
+  if (auto rc = parse_command_line(app, argc, argv)) return *rc;
   try {
     models::ExportKind kind = models::export_model(model, folder);
     const char* what = kind == models::ExportKind::kPipeline ? "diffusers pipeline" : "Hugging Face model";

@@ -5,12 +5,12 @@
 // UNet: what it trains, trainable parameters, delta bytes, % of the UNet.
 // Every method is attached to a meta-device pipeline (shapes only), with its
 // registry defaults = its paper defaults.
-#include <CLI/CLI.hpp>
 #include <cstdio>
 #include <iostream>
 #include <nlohmann/json.hpp>
 #include <sstream>
 
+#include "framework/util/cli.hpp"
 #include "framework/config/schema.hpp"
 #include "framework/models/param_count.hpp"
 #include "framework/models/unet_config.hpp"
@@ -91,12 +91,7 @@ int params_command(int argc, char** argv) {
   app.add_option("--methods", method_list, "'all' or a comma-separated list of registered methods");
   app.add_option("--base", base, "UNet config.json the methods attach to (default: SD v1.5, built in)");
   app.add_flag("--json", json, "print one JSON document instead of the table");
-  try {
-    app.parse(argc, argv);
-  } catch (const CLI::ParseError& e) {
-    int rc = app.exit(e);
-    return rc == 0 ? kExitOk : kExitInput;
-  }
+  if (auto rc = parse_command_line(app, argc, argv)) return *rc;
   try {
     if (!method_list.empty()) {
       print_rows(count_methods(method_list, base), base, json);

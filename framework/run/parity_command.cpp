@@ -2,9 +2,9 @@
 // reference-vector folder and gate every expected output
 // (framework/models/parity.hpp has the rules). Exit 0 pass, 1 fail,
 // 2 unknown component or bad folder.
-#include <CLI/CLI.hpp>
 #include <iostream>
 
+#include "framework/util/cli.hpp"
 #include "framework/models/parity.hpp"
 #include "framework/run/pbench_app.hpp"
 #include "framework/util/errors.hpp"
@@ -21,12 +21,7 @@ int parity_command(int argc, char** argv) {
   app.add_option("component", component_name, "component: " + names)->required();
   app.add_option("folder", folder, "parity folder, e.g. ../shared/refvectors/schedulers")->required();
   app.add_flag("--json", as_json, "print one JSON document instead of the table");
-  try {
-    app.parse(argc, argv);
-  } catch (const CLI::ParseError& e) {
-    int rc = app.exit(e);
-    return rc == 0 ? kExitOk : kExitInput;
-  }
+  if (auto rc = parse_command_line(app, argc, argv)) return *rc;
 
   const Component* component = find_component(component_name);
   if (!component) {

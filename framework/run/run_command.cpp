@@ -6,11 +6,11 @@
 #include <ATen/Parallel.h>
 #include <torch/version.h>
 
-#include <CLI/CLI.hpp>
 #include <chrono>
 #include <fstream>
 #include <iostream>
 
+#include "framework/util/cli.hpp"
 #include "framework/config/access.hpp"
 #include "framework/config/compose.hpp"
 #include "framework/config/resolve.hpp"
@@ -46,12 +46,7 @@ int run_command(int argc, char** argv) {
   app.add_option("overrides", override_texts, "overrides: key=value, +key=value, ++key=value, ~key");
   app.add_option("--threads", threads, "intra-op threads (default: runtime.threads, else every core)");
   app.add_option("--out", out, "run file path (default: runtime.output, else results/<sweep>/runs/<id>.h5)");
-  try {
-    app.parse(argc, argv);
-  } catch (const CLI::ParseError& e) {
-    int rc = app.exit(e);
-    return rc == 0 ? kExitOk : kExitInput;
-  }
+  if (auto rc = parse_command_line(app, argc, argv)) return *rc;
 
   try {
     std::vector<cfg::Override> overrides;

@@ -1,3 +1,4 @@
+#include "framework/util/cli.hpp"
 #include "framework/sweep/run_sweep_app.hpp"
 
 #include <fcntl.h>
@@ -5,7 +6,6 @@
 #include <sys/file.h>
 #include <unistd.h>
 
-#include <CLI/CLI.hpp>
 #include <chrono>
 #include <cstdio>
 #include <deque>
@@ -184,12 +184,7 @@ int run_sweep_main(int argc, char** argv, const SweepHooks& hooks) {
   app.add_flag("--json", json, "print one JSON document on stdout instead of the human table");
   app.add_option("--worker", worker, "program that executes one run (default: pbench next to run_sweep)");
   app.add_flag("--version", version, "print the version and git commit");
-  try {
-    app.parse(argc, argv);
-  } catch (const CLI::ParseError& e) {
-    int rc = app.exit(e);
-    return rc == 0 ? kExitOk : kExitInput;
-  }
+  if (auto rc = parse_command_line(app, argc, argv)) return *rc;
   if (version) {
     std::cout << version_line("run_sweep") << "\n";
     return kExitOk;

@@ -1,0 +1,22 @@
+#pragma once
+// Command-line parsing with the exit statuses of ../shared/INTERFACES.md:
+// --help prints and exits 0, a usage error prints and exits 2.
+#include <CLI/CLI.hpp>
+#include <optional>
+
+#include "framework/util/errors.hpp"
+
+namespace pbench {
+
+// The exit status when parsing already decided the outcome (help or usage
+// error); nullopt when the program should go on.
+inline std::optional<int> parse_command_line(CLI::App& app, int argc, char** argv) {
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e) == 0 ? kExitOk : kExitInput;
+  }
+  return std::nullopt;
+}
+
+}  // namespace pbench
