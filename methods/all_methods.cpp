@@ -16,6 +16,9 @@ void register_all_methods(Registry<MethodEntry>& registry) {
   peft::register_custom_diffusion(registry);
   peft::register_houlsby_adapter(registry);
   peft::register_closer_look_adapter(registry);
+  register_prompt_tuning(registry);
+  peft::register_prefix_tuning(registry);
+  register_p_plus(registry);
 }
 
 }  // namespace pbench

@@ -7,6 +7,8 @@ void register_all_methods(Registry<MethodEntry>& registry);
 
 void register_textual_inversion(Registry<MethodEntry>& registry);
 void register_dreambooth(Registry<MethodEntry>& registry);
+void register_prompt_tuning(Registry<MethodEntry>& registry);
+void register_p_plus(Registry<MethodEntry>& registry);
 }  // namespace pbench
 
 namespace pbench::peft {
@@ -20,4 +22,5 @@ void register_dylora(Registry<MethodEntry>& registry);
 void register_custom_diffusion(Registry<MethodEntry>& registry);
 void register_houlsby_adapter(Registry<MethodEntry>& registry);
 void register_closer_look_adapter(Registry<MethodEntry>& registry);
+void register_prefix_tuning(Registry<MethodEntry>& registry);
 }  // namespace pbench::peft

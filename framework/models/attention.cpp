@@ -55,11 +55,11 @@ torch::Tensor AttentionImpl::forward(const torch::Tensor& input, const torch::Te
   const torch::Tensor& kv_source = context.defined() ? context : x;
   const int64_t heads = options_.heads;
   torch::Tensor q = split_heads(to_q_(x), heads);
-  torch::Tensor k = split_heads(to_k_(kv_source), heads);
-  torch::Tensor v = split_heads(to_v_(kv_source), heads);
-
-  torch::Tensor mask;
-  if (additive_mask.defined()) mask = additive_mask.repeat_interleave(heads, 0);
+  torch::Tensor k = to_k_(kv_source), v = to_v_(kv_source), mask = additive_mask;
+  prepend_prefix(k, v, mask);
+  k = split_heads(k, heads);
+  v = split_heads(v, heads);
+  if (mask.defined()) mask = mask.repeat_interleave(heads, 0);
   const double scale = 1.0 / std::sqrt(double(options_.head_dim));
   torch::Tensor out = to_out_0_(merge_heads(scaled_dot_product_attention(q, k, v, scale, mask), heads));
 

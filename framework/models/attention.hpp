@@ -5,6 +5,7 @@
 // the VAE form, group_norm.
 #include <torch/torch.h>
 
+#include "framework/models/kv_prefix.hpp"
 #include "framework/tensor/adaptable_layers.hpp"
 
 #include <optional>
@@ -25,7 +26,7 @@ struct AttentionOptions {
   double rescale_output_factor = 1.0;
 };
 
-class AttentionImpl : public torch::nn::Module {
+class AttentionImpl : public torch::nn::Module, public PrefixableAttention {
  public:
   explicit AttentionImpl(const AttentionOptions& options, const torch::TensorOptions& tensor_options = {});
 
@@ -37,6 +38,17 @@ class AttentionImpl : public torch::nn::Module {
                         const torch::Tensor& additive_mask = {});
 
   const AttentionOptions& options() const { return options_; }
+
+  int64_t key_value_dim() const override { return options_.heads * options_.head_dim; }
+  int64_t key_value_source_dim() const override {
+    return options_.context_dim > 0 ? options_.context_dim : options_.query_dim;
+  }
+  std::pair<torch::Tensor, torch::Tensor> project_key_value(const torch::Tensor& source) override {
+    return {to_k_(source), to_v_(source)};
+  }
+
+ protected:
+  torch::nn::Module& prefix_owner() override { return *this; }
 
  private:
   AttentionOptions options_;

@@ -2,7 +2,8 @@
 
 namespace pbench::models {
 
-ClipAttentionImpl::ClipAttentionImpl(const ClipEncoderConfig& c, const torch::TensorOptions& o) : heads(c.num_heads) {
+ClipAttentionImpl::ClipAttentionImpl(const ClipEncoderConfig& c, const torch::TensorOptions& o)
+    : heads(c.num_heads), hidden_(c.hidden_size) {
   const int64_t d = c.hidden_size;
   q_proj = register_module("q_proj", Linear(d, d, true, o));
   k_proj = register_module("k_proj", Linear(d, d, true, o));
@@ -11,8 +12,9 @@ ClipAttentionImpl::ClipAttentionImpl(const ClipEncoderConfig& c, const torch::Te
 }
 
 torch::Tensor ClipAttentionImpl::forward(const torch::Tensor& x, const torch::Tensor& additive_mask) const {
-  torch::Tensor ctx = multi_head_attention(q_proj->forward(x), k_proj->forward(x), v_proj->forward(x), heads,
-                                           additive_mask);
+  torch::Tensor k = k_proj->forward(x), v = v_proj->forward(x), mask = additive_mask;
+  prepend_prefix(k, v, mask);
+  torch::Tensor ctx = multi_head_attention(q_proj->forward(x), k, v, heads, mask);
   return out_proj->forward(ctx);
 }
 

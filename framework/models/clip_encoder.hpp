@@ -6,6 +6,7 @@
 
 #include <torch/torch.h>
 
+#include "framework/models/kv_prefix.hpp"
 #include "framework/models/transformer_blocks.hpp"
 
 namespace pbench::models {
@@ -19,12 +20,24 @@ struct ClipEncoderConfig {
   Activation act = Activation::kQuickGelu;
 };
 
-class ClipAttentionImpl : public torch::nn::Module {
+class ClipAttentionImpl : public torch::nn::Module, public PrefixableAttention {
  public:
   ClipAttentionImpl(const ClipEncoderConfig& c, const torch::TensorOptions& options);
   torch::Tensor forward(const torch::Tensor& x, const torch::Tensor& additive_mask) const;
   Linear q_proj{nullptr}, k_proj{nullptr}, v_proj{nullptr}, out_proj{nullptr};
   int64_t heads;
+
+  int64_t key_value_dim() const override { return hidden_; }
+  int64_t key_value_source_dim() const override { return hidden_; }
+  std::pair<torch::Tensor, torch::Tensor> project_key_value(const torch::Tensor& source) override {
+    return {k_proj->forward(source), v_proj->forward(source)};
+  }
+
+ protected:
+  torch::nn::Module& prefix_owner() override { return *this; }
+
+ private:
+  int64_t hidden_;
 };
 TORCH_MODULE(ClipAttention);
 

@@ -142,6 +142,36 @@ torch::Tensor prompt_token_ids(const Pipeline& pipeline, const std::vector<std::
   return torch::tensor(ids, torch::kInt64).reshape({int64_t(prompts.size()), -1}).to(device);
 }
 
+torch::Tensor encode_token_ids(const Pipeline& pipeline, const torch::Tensor& token_ids) {
+  if (pipeline.context_encoder) return pipeline.context_encoder(token_ids);
+  return pipeline.text_encoder->forward(token_ids).last_hidden_state;
+}
+
+torch::Tensor encode_prompts(const Pipeline& pipeline, const std::vector<std::string>& prompts) {
+  return encode_token_ids(pipeline, prompt_token_ids(pipeline, prompts));
+}
+
+int64_t context_batch_dim(const torch::Tensor& context) {
+  if (context.dim() != 3 && context.dim() != 4)
+    throw std::logic_error("context: expected [B, T, D] or [L, B, T, D], got " + c10::str(context.sizes()));
+  return context.dim() - 3;
+}
+
+torch::Tensor select_context_rows(const torch::Tensor& context, const torch::Tensor& index) {
+  return context.index_select(context_batch_dim(context), index);
+}
+
+torch::Tensor expand_context_batch(const torch::Tensor& context, int64_t batch) {
+  std::vector<int64_t> shape(context.sizes().begin(), context.sizes().end());
+  shape[size_t(context_batch_dim(context))] = batch;
+  return context.expand(shape);
+}
+
+torch::Tensor cat_contexts(const std::vector<torch::Tensor>& contexts) {
+  if (contexts.empty()) throw std::logic_error("cat_contexts: nothing to concatenate");
+  return torch::cat(contexts, context_batch_dim(contexts.front()));
+}
+
 int64_t Pipeline::latent_size() const {
   if (!unet) throw InputError(source + ": pipeline has no UNet");
   return unet->config().sample_size;

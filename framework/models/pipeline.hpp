@@ -6,6 +6,7 @@
 #include <torch/torch.h>
 
 #include <filesystem>
+#include <functional>
 #include <memory>
 #include <string>
 
@@ -34,6 +35,13 @@ struct Pipeline {
   // `pbench export` copies them next to the weights.
   std::filesystem::path config_folder;
   std::filesystem::path tokenizer_folder;
+
+  // How token ids [B, T] become the UNet's context. Unset: the text encoder's
+  // last hidden state [B, T, D]. A method that conditions each cross-attention
+  // layer on its own encoding installs one returning [L, B, T, D] (P+).
+  // It must capture what it needs by value: it outlives no pipeline, but may
+  // outlive the method that installed it.
+  std::function<torch::Tensor(const torch::Tensor& token_ids)> context_encoder;
 };
 
 // The builtin pipeline names load_pipeline accepts.
@@ -47,6 +55,19 @@ constexpr const char* kTransformersWeights = "model.safetensors";               
 // whole sequence), on the text encoder's device: the one way prompts enter the
 // text encoder, for training and sampling alike.
 torch::Tensor prompt_token_ids(const Pipeline& pipeline, const std::vector<std::string>& prompts);
+
+// The UNet context of `token_ids` [B, T] (pipeline.context_encoder when set)
+// and of `prompts`: the one way conditioning is computed for training,
+// evaluation and sampling.
+torch::Tensor encode_token_ids(const Pipeline& pipeline, const torch::Tensor& token_ids);
+torch::Tensor encode_prompts(const Pipeline& pipeline, const std::vector<std::string>& prompts);
+
+// Contexts come as [B, T, D] or, per cross-attention layer, [L, B, T, D]:
+// these act on the batch dimension of either form.
+int64_t context_batch_dim(const torch::Tensor& context);
+torch::Tensor select_context_rows(const torch::Tensor& context, const torch::Tensor& index);
+torch::Tensor expand_context_batch(const torch::Tensor& context, int64_t batch);  // from batch 1
+torch::Tensor cat_contexts(const std::vector<torch::Tensor>& contexts);
 
 // `spec` = "builtin:tiny" or a diffusers folder. InputError naming the folder,
 // the expected layout and where such weights come from when it does not load.

@@ -158,6 +158,17 @@ UNet2DConditionImpl::UNet2DConditionImpl(const UNetConfig& c, const torch::Tenso
   conv_out_ = register_module("conv_out", pbench::nn::Conv2d(torch::nn::Conv2dOptions(c0, c.out_channels, c.conv_out_kernel)
                                                                 .padding((c.conv_out_kernel - 1) / 2),
                                                                 to));
+  // Number the cross-attentions in forward order (registration order is down, mid, up).
+  std::vector<std::pair<std::string, torch::nn::Module*>> in_order{{"down_blocks", down_blocks_.ptr().get()}};
+  if (mid_block_) in_order.emplace_back("mid_block", mid_block_.ptr().get());
+  in_order.emplace_back("up_blocks", up_blocks_.ptr().get());
+  for (const auto& [prefix, root] : in_order)
+    for (const auto& item : root->named_modules(prefix)) {
+      if (auto* block = item.value()->as<BasicTransformerBlockImpl>()) {
+        block->set_cross_attention_index(int64_t(cross_attention_layers_.size()));
+        cross_attention_layers_.push_back(item.key() + ".attn2");
+      }
+    }
 }
 
 torch::Tensor UNet2DConditionImpl::forward(const torch::Tensor& sample_in, const torch::Tensor& timestep,
@@ -167,9 +178,11 @@ torch::Tensor UNet2DConditionImpl::forward(const torch::Tensor& sample_in, const
     throw InputError("UNet sample: expected [B, " + std::to_string(config_.in_channels) + ", H, W], got " +
                      c10::str(sample_in.sizes()));
   const int64_t batch = sample_in.size(0);
-  if (context.dim() != 3 || context.size(0) != batch)
-    throw InputError("UNet encoder_hidden_states: expected [B, T, D] with B = " + std::to_string(batch) + ", got " +
-                     c10::str(context.sizes()));
+  if (!(context.dim() == 3 && context.size(0) == batch) &&
+      !(context.dim() == 4 && context.size(0) == num_cross_attention_layers() && context.size(1) == batch))
+    throw InputError("UNet encoder_hidden_states: expected [B, T, D] or [L, B, T, D] with B = " +
+                     std::to_string(batch) + " and L = " + std::to_string(num_cross_attention_layers()) +
+                     " cross-attention layers, got " + c10::str(context.sizes()));
   auto record = [&](const std::string& name, const torch::Tensor& t) {
     if (trace) (*trace)[name] = t;
   };

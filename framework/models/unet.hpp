@@ -57,7 +57,9 @@ class UNet2DConditionImpl : public torch::nn::Module {
   explicit UNet2DConditionImpl(const UNetConfig& config, const torch::TensorOptions& options = {});
 
   // sample [B, C, H, W]; timestep: 0-d, [1] or [B] (int or float, broadcast
-  // to the batch); context [B, T, cross_attention_dim]; context_mask optional
+  // to the batch); context [B, T, cross_attention_dim], or [L, B, T,
+  // cross_attention_dim] with one context per cross-attention layer in forward
+  // order (L = num_cross_attention_layers(); P+, arXiv 2303.09522); context_mask optional
   // [B, T] with 1 keep / 0 discard. When `trace` is given, intermediate
   // activations are stored under diffusers-like names (time_proj,
   // time_embedding, conv_in, down_blocks.i, mid_block, up_blocks.i).
@@ -66,6 +68,11 @@ class UNet2DConditionImpl : public torch::nn::Module {
                         std::map<std::string, torch::Tensor>* trace = nullptr);
 
   const UNetConfig& config() const { return config_; }
+  // The transformer blocks' cross-attentions (`…transformer_blocks.k.attn2`) in
+  // the order the forward pass runs them: down blocks, mid block, up blocks
+  // (16 on SD v1.5). Index i of a [L, B, T, D] context conditions name i.
+  const std::vector<std::string>& cross_attention_layers() const { return cross_attention_layers_; }
+  int64_t num_cross_attention_layers() const { return int64_t(cross_attention_layers_.size()); }
 
  private:
   UNetConfig config_;
@@ -74,6 +81,7 @@ class UNet2DConditionImpl : public torch::nn::Module {
   torch::nn::ModuleList down_blocks_{nullptr}, up_blocks_{nullptr};
   UNetMidBlock mid_block_{nullptr};
   pbench::nn::GroupNorm conv_norm_out_{nullptr};
+  std::vector<std::string> cross_attention_layers_;
 };
 TORCH_MODULE(UNet2DCondition);
 

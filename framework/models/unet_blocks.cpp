@@ -98,8 +98,9 @@ BasicTransformerBlockImpl::BasicTransformerBlockImpl(const TransformerOptions& o
   ff_ = register_module("ff", FeedForward(dim, 4 * dim, to));
 }
 
-torch::Tensor BasicTransformerBlockImpl::forward(const torch::Tensor& x_in, const torch::Tensor& context,
+torch::Tensor BasicTransformerBlockImpl::forward(const torch::Tensor& x_in, const torch::Tensor& layered_context,
                                                  const torch::Tensor& context_mask) {
+  const torch::Tensor context = layered_context.dim() == 4 ? layered_context[cross_attention_index_] : layered_context;
   torch::Tensor x = x_in;
   // attn1 never sees the encoder mask (the UNet passes attention_mask=None to it).
   x = attn1_(norm1_(x), only_cross_attention_ ? context : torch::Tensor()) + x;

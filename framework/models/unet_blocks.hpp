@@ -86,10 +86,16 @@ struct TransformerOptions {
 class BasicTransformerBlockImpl : public torch::nn::Module {
  public:
   explicit BasicTransformerBlockImpl(const TransformerOptions& options, const torch::TensorOptions& tensor_options = {});
+  // context: [B, T, D] for every block, or [L, B, T, D] with one context per
+  // cross-attention layer of the UNet (P+), of which this block reads its own.
   torch::Tensor forward(const torch::Tensor& x, const torch::Tensor& context, const torch::Tensor& context_mask);
+  // Position of this block's cross-attention among the UNet's, in forward order (set by the UNet).
+  void set_cross_attention_index(int64_t index) { cross_attention_index_ = index; }
+  int64_t cross_attention_index() const { return cross_attention_index_; }
 
  private:
   bool only_cross_attention_;
+  int64_t cross_attention_index_ = -1;
   pbench::nn::LayerNorm norm1_{nullptr}, norm2_{nullptr}, norm3_{nullptr};
   Attention attn1_{nullptr}, attn2_{nullptr};
   FeedForward ff_{nullptr};

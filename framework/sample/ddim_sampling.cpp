@@ -32,7 +32,7 @@ PromptEncoder default_prompt_encoder(models::Pipeline& pipeline) {
     torch::NoGradGuard no_grad;
     // Stable Diffusion v1 conditions on the whole padded sequence without an
     // attention mask (its text encoder config has no use_attention_mask).
-    return pipeline.text_encoder->forward(models::prompt_token_ids(pipeline, {prompt})).last_hidden_state;
+    return models::encode_prompts(pipeline, {prompt});
   };
 }
 
@@ -122,9 +122,9 @@ SampleSet sample_images(models::Pipeline& pipeline, const std::vector<ImageJob>&
       out.seeds.push_back(seed);
     }
     const int64_t n = end - begin;
-    torch::Tensor cond = torch::cat(conds);
+    torch::Tensor cond = models::cat_contexts(conds);
     // [uncond; cond], the order diffusers concatenates in.
-    torch::Tensor context = guided ? torch::cat({uncond.expand({n, uncond.size(1), uncond.size(2)}), cond}) : cond;
+    torch::Tensor context = guided ? models::cat_contexts({models::expand_context_batch(uncond, n), cond}) : cond;
     // DDIM's init_noise_sigma is 1: the initial latents are the draw itself.
     torch::Tensor latents = draw_batch(streams, latent_shape, options_f);
     for (int64_t i = 0; i < num_steps; ++i) {

@@ -131,7 +131,7 @@ bool Trainer::text_encoder_trains() const {
 }
 
 torch::Tensor Trainer::encode_prompts(const std::vector<std::string>& prompts) {
-  return pipeline_.text_encoder->forward(models::prompt_token_ids(pipeline_, prompts)).last_hidden_state;
+  return models::encode_prompts(pipeline_, prompts);
 }
 
 torch::Tensor Trainer::denoising_loss(const torch::Tensor& latents, const torch::Tensor& noise,
@@ -199,7 +199,7 @@ TrainResult Trainer::run(const TrainCallbacks& cb) {
       torch::Tensor prompt_idx = torch::randint(int64_t(prompts_.size()), {train_.batch_size}, gen, torch::kInt64);
       torch::Tensor context;
       if (cached_context_.defined()) {
-        context = cached_context_.index_select(0, prompt_idx);
+        context = models::select_context_rows(cached_context_, prompt_idx);
       } else {
         std::vector<std::string> batch_prompts;
         for (int64_t i = 0; i < train_.batch_size; ++i) batch_prompts.push_back(prompts_[size_t(prompt_idx[i].item<int64_t>())]);
@@ -213,8 +213,8 @@ TrainResult Trainer::run(const TrainCallbacks& cb) {
                              scale;
         torch::Tensor pnoise = torch::randn(plat.sizes(), gen);
         torch::Tensor pt = torch::randint(num_t, {train_.batch_size}, gen, torch::kInt64);
-        torch::Tensor pctx = (prior_context_.defined() ? prior_context_ : encode_prompts({prior_prompt_}))
-                                 .expand({train_.batch_size, -1, -1});
+        torch::Tensor pctx = models::expand_context_batch(
+            prior_context_.defined() ? prior_context_ : encode_prompts({prior_prompt_}), train_.batch_size);
         loss = loss + prior_weight_ * denoising_loss(plat, pnoise, pt, pctx);
       }
       torch::Tensor extra = method_.extra_loss();

@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include <fstream>
+#include <set>
 #include <limits>
 #include <nlohmann/json.hpp>
 
@@ -263,4 +264,21 @@ BOOST_AUTO_TEST_CASE(svdiff_experiment_plans_all_thirty_dreambooth_subjects) {
   nlohmann::json plan = nlohmann::json::parse(std::ifstream(scratch / "plan.json"));
   BOOST_TEST(plan["sweep"] == "svdiff");
   BOOST_TEST(plan["runs"].size() == 30u);
+}
+
+BOOST_AUTO_TEST_CASE(peft_compare_sweeps_every_registered_method) {
+  fs::path scratch = test::scratch_dir("peft_compare_plan");
+  std::string run_sweep = (test::binary_dir() / "bin" / "run_sweep").string();
+  std::string experiment = (test::source_dir() / "experiments" / "peft_compare.yaml").string();
+  BOOST_REQUIRE(run_program({run_sweep, experiment, "--plan", "--json", "--results", (scratch / "r").string()},
+                            scratch / "plan.json") == 0);
+  nlohmann::json plan = nlohmann::json::parse(std::ifstream(scratch / "plan.json"));
+  std::set<std::string> planned;
+  for (const auto& run : plan["runs"])
+    for (const auto& o : run["overrides"]) {
+      std::string s = o.get<std::string>();
+      if (s.rfind("method=", 0) == 0) planned.insert(s.substr(7));
+    }
+  for (const auto& name : methods().names()) BOOST_TEST(planned.count(name) == 1u, name << " is not in peft_compare");
+  BOOST_TEST(plan["runs"].size() == 2 * methods().names().size());
 }

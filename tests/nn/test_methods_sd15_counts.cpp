@@ -67,7 +67,8 @@ BOOST_AUTO_TEST_CASE(counting_path_agrees_with_the_real_path_on_builtin_tiny) {
   for (const std::string yaml :
        {"name: lora\ntext_encoder: true\n", "name: svdiff\ntext_encoder: true\n", "name: ia3\ntext_encoder: true\n",
         "name: loha\ntargets: [to_q, conv1]\n", "name: lokr\nrank: 2\ntargets: [to_k, conv2]\n",
-        "name: difffit\ntext_encoder: true\n", "name: dylora\n", "name: custom_diffusion\n"}) {
+        "name: difffit\ntext_encoder: true\n", "name: dylora\n", "name: custom_diffusion\n",
+        "name: prefix_tuning\nplacement: both\n", "name: prefix_tuning\nreparameterization: false\n"}) {
     models::Pipeline real = models::load_pipeline("builtin:tiny");
     // The same architecture built on the meta device from the shipped configs.
     const auto on_meta = torch::TensorOptions().device(torch::kMeta).dtype(torch::kFloat32);
@@ -85,4 +86,23 @@ BOOST_AUTO_TEST_CASE(counting_path_agrees_with_the_real_path_on_builtin_tiny) {
     BOOST_TEST(a.delta_bytes_fp32 == b.delta_bytes_fp32, yaml);
     BOOST_TEST(a.total == b.total, yaml);
   }
+}
+
+BOOST_AUTO_TEST_CASE(text_side_counts) {
+  // Prompt tuning: L × 768.
+  BOOST_TEST(count("name: prompt_tuning\n").trainable == 8 * 768);
+  BOOST_TEST(count("name: prompt_tuning\nlength: 20\n").trainable == 20 * 768);
+  // P+: one 768-row per cross-attention layer, 16 on SD v1.5.
+  BOOST_TEST(count("name: p_plus\n").trainable == 12288);
+  // Prefix-Tuning, direct prefixes: UNet cross-attention 2·L·ΣC = 24,960·L; text encoder 2·L·768·12 = 18,432·L.
+  BOOST_TEST(count("name: prefix_tuning\nreparameterization: false\n").trainable == 24960 * 10);
+  BOOST_TEST(count("name: prefix_tuning\nreparameterization: false\nlength: 4\nplacement: text_encoder\n").trainable ==
+             18432 * 4);
+  BOOST_TEST(count("name: prefix_tuning\nreparameterization: false\nplacement: both\n").trainable ==
+             (24960 + 18432) * 10);
+  // Through the MLP: L·d' + d'·h + h + (h + 1)·24,960; the delta keeps only the prefixes.
+  auto mlp = count("name: prefix_tuning\n");
+  BOOST_TEST(mlp.trainable == 10 * 512 + 512 * 512 + 512 + 513 * 24960);
+  BOOST_TEST(mlp.trainable == 13072256);
+  BOOST_TEST(mlp.delta_bytes_fp32 == 4 * 249600);
 }

@@ -1,0 +1,35 @@
+#pragma once
+// New tokens whose embedding rows train (Textual Inversion, P+, prompt
+// tuning): names added to the tokenizer with consecutive ids past the text
+// encoder's table, resolved by an AddedTokenRows output rewrite on the token
+// embedding, so the frozen table itself never changes.
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "framework/models/pipeline.hpp"
+#include "framework/tensor/added_token_rows.hpp"
+
+namespace pbench {
+
+struct AddedTokens {
+  int64_t first_id = 0;  // ids first_id .. first_id + names - 1
+  std::shared_ptr<nn::AddedTokenRows> rows;  // trainable [names, hidden], zero-initialised
+};
+
+// Adds `names` to the tokenizer and attaches their rows under `tag`; InputError
+// naming `key` when a name is already a token of the frozen vocabulary.
+AddedTokens add_trainable_tokens(models::Pipeline& pipeline, const std::vector<std::string>& names,
+                                 const std::string& tag, const std::string& key);
+
+// The frozen embedding table [vocab, hidden] of the text encoder.
+const torch::Tensor& token_embedding_table(models::Pipeline& pipeline);
+
+// Mean of the table rows of `word`'s tokens, [hidden]; InputError naming `key`
+// when the word has no tokens.
+torch::Tensor word_embedding(models::Pipeline& pipeline, const std::string& word, const std::string& key);
+
+// True when the pipeline only has shapes (meta device): nothing to initialise from.
+bool shapes_only(models::Pipeline& pipeline);
+
+}  // namespace pbench

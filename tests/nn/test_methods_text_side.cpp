@@ -1,0 +1,179 @@
+#define BOOST_TEST_MODULE methods_text_side
+// Prompt tuning, Prefix-Tuning and P+: the method contract (exactly their
+// tensors train, delta round trip) and the mechanism each paper describes.
+#include "tests/nn/method_test_kit.hpp"
+
+using namespace pbench;
+using namespace pbench::test;
+
+namespace {
+
+std::unique_ptr<Method> attached(const std::string& yaml, models::Pipeline& p, const SubjectData* subject = nullptr) {
+  cfg::Node section = method_yaml(yaml);
+  auto method = methods().get(section.find("name")->as_string(), "test").factory.create(section);
+  freeze_pipeline(p);
+  MethodTarget target{p, subject};
+  method->attach(target);
+  return method;
+}
+
+SubjectData dog_subject() { return SubjectData{"builtin", "dog", "dog", "sks", false, {}, {}, "a sks dog", "a dog", {}}; }
+
+torch::Tensor ids_of(models::Pipeline& p, const std::string& prompt) { return models::prompt_token_ids(p, {prompt}); }
+
+}  // namespace
+
+// ---------------------------------------------------------------- UNet seam: one context per cross-attention layer
+
+BOOST_AUTO_TEST_CASE(cross_attention_layers_are_numbered_in_forward_order) {
+  models::Pipeline sd = models::sd15_meta_pipeline();
+  const auto& names = sd.unet->cross_attention_layers();
+  BOOST_TEST(names.size() == 16u);
+  BOOST_TEST(names.front() == "down_blocks.0.attentions.0.transformer_blocks.0.attn2");
+  BOOST_TEST(names[6] == "mid_block.attentions.0.transformer_blocks.0.attn2");
+  BOOST_TEST(names.back() == "up_blocks.3.attentions.2.transformer_blocks.0.attn2");
+}
+
+BOOST_AUTO_TEST_CASE(layered_context_selects_each_layers_own_slice) {
+  models::Pipeline p = small_pipeline();
+  torch::NoGradGuard ng;
+  Batch b = make_batch(p);
+  torch::Tensor context = p.text_encoder->forward(b.ids).last_hidden_state;
+  const int64_t layers = p.unet->num_cross_attention_layers();
+  BOOST_REQUIRE(layers >= 2);
+  torch::Tensor shared = p.unet->forward(b.sample, b.timestep, context);
+  // The same context in every slice: bit-identical to the shared form.
+  torch::Tensor layered = context.unsqueeze(0).expand({layers, -1, -1, -1}).contiguous();
+  BOOST_TEST(torch::equal(p.unet->forward(b.sample, b.timestep, layered), shared));
+  // A different context in one slice changes the output; a wrong L is refused.
+  for (int64_t l : {int64_t(0), layers - 1}) {
+    torch::Tensor one_changed = layered.clone();
+    one_changed[l] = torch::randn_like(context);
+    BOOST_TEST(!torch::allclose(p.unet->forward(b.sample, b.timestep, one_changed), shared));
+  }
+  BOOST_CHECK_THROW(p.unet->forward(b.sample, b.timestep, layered.slice(0, 0, layers - 1)), InputError);
+}
+
+// ---------------------------------------------------------------- P+
+
+BOOST_AUTO_TEST_CASE(p_plus_contract) { check_method_contract("name: p_plus\ninit_word: dog\n"); }
+
+BOOST_AUTO_TEST_CASE(p_plus_conditions_each_layer_on_its_own_token) {
+  models::Pipeline p = small_pipeline();
+  SubjectData dog = dog_subject();
+  auto method = attached("name: p_plus\n", p, &dog);
+  const int64_t layers = p.unet->num_cross_attention_layers();
+  BOOST_TEST(method->delta().at("<sks>").size(0) == layers);
+  torch::NoGradGuard ng;
+  torch::Tensor ids = ids_of(p, method->train_prompt(dog));
+  torch::Tensor context = models::encode_token_ids(p, ids);
+  BOOST_TEST(context.sizes() == (std::vector<int64_t>{layers, 1, 77, p.text_encoder->config.encoder.hidden_size}));
+  // Every row starts from the class noun: all layers see the same encoding...
+  for (int64_t l = 1; l < layers; ++l) BOOST_TEST(torch::equal(context[l], context[0]));
+  // ... equal to the prompt with the class noun in the placeholder's place.
+  torch::Tensor as_word = p.text_encoder->forward(ids_of(p, "a photo of a dog")).last_hidden_state;
+  BOOST_TEST(torch::allclose(context[0], as_word, 1e-5, 1e-6));
+  // Moving layer 1's row changes layer 1's encoding only.
+  method->delta().at("<sks>")[1].add_(0.5);
+  torch::Tensor moved = models::encode_token_ids(p, ids);
+  BOOST_TEST(!torch::allclose(moved[1], context[1]));
+  for (int64_t l = 0; l < layers; ++l)
+    if (l != 1) BOOST_TEST(torch::equal(moved[l], context[l]));
+  // Prompts without the placeholder are encoded once and shared by every layer.
+  torch::Tensor plain = models::encode_token_ids(p, ids_of(p, "a photo of a cat"));
+  BOOST_TEST(plain.size(0) == layers);
+  BOOST_TEST(torch::equal(plain[layers - 1], plain[0]));
+  // Evaluation prompts put the placeholder where DreamBooth's "sks dog" was.
+  BOOST_TEST(method->eval_prompt("a sks dog in the snow", dog) == "a <sks> in the snow");
+}
+
+// ---------------------------------------------------------------- prompt tuning
+
+BOOST_AUTO_TEST_CASE(prompt_tuning_contract) {
+  check_method_contract("name: prompt_tuning\nlength: 3\ninit_word: dog\n");
+  check_method_contract("name: prompt_tuning\nlength: 2\ninit: vocab\n");
+  check_method_contract("name: prompt_tuning\nlength: 2\ninit: random\n");
+}
+
+BOOST_AUTO_TEST_CASE(prompt_tuning_prepends_soft_tokens_with_the_papers_inits) {
+  models::Pipeline p = small_pipeline();
+  SubjectData dog = dog_subject();
+  auto method = attached("name: prompt_tuning\nlength: 4\n", p, &dog);
+  BOOST_TEST(method->train_prompt(dog) == "<soft>_0 <soft>_1 <soft>_2 <soft>_3 a dog");
+  BOOST_TEST(method->eval_prompt("a sks dog in the snow", dog) == "<soft>_0 <soft>_1 <soft>_2 <soft>_3 a dog in the snow");
+  // Soft tokens sit right after the start token.
+  torch::Tensor ids = ids_of(p, method->train_prompt(dog));
+  const int64_t first = p.tokenizer->bos_id();
+  BOOST_TEST(ids[0][0].item<int64_t>() == first);
+  for (int64_t i = 0; i < 4; ++i) BOOST_TEST(ids[0][1 + i].item<int64_t>() == p.text_encoder->config.vocab_size + i);
+  // Class init: row 0 is the class label's embedding, the others vocabulary rows (deterministic per init_seed).
+  torch::Tensor rows = method->delta().at("soft_prompt");
+  torch::Tensor table = p.text_encoder->text_model->embeddings->token_embedding->weight;
+  auto dog_id = p.tokenizer->tokenize_ids("dog");
+  BOOST_TEST(torch::equal(rows[0], table[dog_id[0]]));
+  auto row_in_table = [&](const torch::Tensor& row) { return (table - row).abs().sum(1).min().item<double>() == 0.0; };
+  for (int64_t i = 1; i < 4; ++i) BOOST_TEST(row_in_table(rows[i]));
+  models::Pipeline again = small_pipeline();
+  BOOST_TEST(torch::equal(attached("name: prompt_tuning\nlength: 4\n", again, &dog)->delta().at("soft_prompt"), rows));
+  models::Pipeline other = small_pipeline();
+  BOOST_TEST(!torch::equal(
+      attached("name: prompt_tuning\nlength: 4\ninit_seed: 1\n", other, &dog)->delta().at("soft_prompt"), rows));
+  models::Pipeline bad = small_pipeline();
+  BOOST_CHECK_THROW(attached("name: prompt_tuning\ninit: words\n", bad, &dog), InputError);
+}
+
+// ---------------------------------------------------------------- Prefix-Tuning
+
+BOOST_AUTO_TEST_CASE(prefix_tuning_contract) {
+  ContractOptions not_identity;
+  not_identity.identity_at_init = false;  // extra keys change every softmax from the start
+  not_identity.delta_is_trainable = false;  // the MLP trains, the delta keeps the prefixes
+  check_method_contract("name: prefix_tuning\nlength: 3\nreparam_dim: 8\nreparam_hidden: 16\n", not_identity);
+  check_method_contract("name: prefix_tuning\nlength: 2\nplacement: both\nreparam_dim: 8\nreparam_hidden: 16\n",
+                        not_identity);
+  not_identity.delta_is_trainable = true;
+  check_method_contract("name: prefix_tuning\nlength: 3\nreparameterization: false\ninit_text: a dog\n", not_identity);
+  check_method_contract(
+      "name: prefix_tuning\nlength: 3\nplacement: text_encoder\nreparameterization: false\ninit_text: a dog\n",
+      not_identity);
+}
+
+BOOST_AUTO_TEST_CASE(cross_attention_prefix_equals_extra_context_tokens) {
+  // Direct prefixes initialised from a word's activations are exactly that
+  // word's tokens added to the context of every cross-attention.
+  models::Pipeline p = small_pipeline();
+  Batch b = make_batch(p);
+  torch::NoGradGuard ng;
+  torch::Tensor context = p.text_encoder->forward(b.ids).last_hidden_state;
+  torch::Tensor word = p.text_encoder->forward(ids_of(p, "a dog")).last_hidden_state.slice(1, 1, 4);
+  torch::Tensor extended = torch::cat({word.expand({2, -1, -1}), context}, 1);
+  torch::Tensor reference = p.unet->forward(b.sample, b.timestep, extended);
+  auto method = attached("name: prefix_tuning\nlength: 3\nreparameterization: false\ninit_text: a dog\n", p);
+  torch::Tensor prefixed = p.unet->forward(b.sample, b.timestep, context);
+  BOOST_TEST((prefixed - reference).abs().max().item<double>() < 1e-5);
+  BOOST_TEST((prefixed - p.unet->forward(b.sample, b.timestep, extended)).abs().max().item<double>() > 1e-4,
+             "the prefix had no effect");
+}
+
+BOOST_AUTO_TEST_CASE(text_encoder_prefix_keeps_the_causal_mask) {
+  // Every position may attend to the prefix, later tokens still never reach earlier ones.
+  models::Pipeline p = small_pipeline();
+  auto method = attached("name: prefix_tuning\nlength: 4\nplacement: text_encoder\nreparam_dim: 8\n", p);
+  torch::NoGradGuard ng;
+  torch::Tensor a = ids_of(p, "a photo of a dog"), c = ids_of(p, "a photo of a cat");
+  torch::Tensor ha = p.text_encoder->forward(a).last_hidden_state, hc = p.text_encoder->forward(c).last_hidden_state;
+  BOOST_TEST(torch::equal(ha.slice(1, 0, 5), hc.slice(1, 0, 5)));  // SOT a photo of a: identical
+  BOOST_TEST(!torch::allclose(ha.slice(1, 5, 6), hc.slice(1, 5, 6)));
+  models::Pipeline plain = small_pipeline();
+  torch::Tensor h0 = plain.text_encoder->forward(a).last_hidden_state;
+  BOOST_TEST(!torch::allclose(h0.slice(1, 0, 1), ha.slice(1, 0, 1)), "the start token did not see the prefix");
+}
+
+BOOST_AUTO_TEST_CASE(prefix_tuning_rejects_bad_settings) {
+  for (const std::string yaml : {"name: prefix_tuning\nplacement: vae\n", "name: prefix_tuning\nunet_targets: [nope]\n",
+                                 "name: prefix_tuning\nlength: 0\n", "name: prefix_tuning\nlength: 77\n",
+                                 "name: prefix_tuning\nreparameterization: false\nunet_targets: [attn1]\ninit_text: a\n"}) {
+    models::Pipeline p = small_pipeline();
+    BOOST_CHECK_THROW(attached(yaml, p), InputError);
+  }
+}
