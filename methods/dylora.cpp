@@ -6,10 +6,16 @@
 //   so every prefix of the components is a working adapter and one run can be evaluated at
 //   several ranks. Outside training steps the adapter runs at `eval_rank` (null = r): evaluate
 //   one saved delta at ranks 1, 2, 4, … by attaching with different eval_rank and load_delta().
+// Several ranks from one run: `eval_ranks` (null = 1, 2, 4, … < r, then r; [] = none) are the
+//   method's evaluation variants "rank_<b>" (Method::eval_variants). The personalize workload
+//   trains once, then scores each as the point final_rank_<b> (samples, metrics and DVAR's
+//   deterministic objective at rank b, all from the one trained delta) and returns to eval_rank.
 //   All first b components receive gradients (the nested-dropout form; LyCORIS instead updates
 //   one block per step).
 // Trainable count: as LoRA at r_max: Σ r·(in + out); SD v1.5 attention q,k,v,out: 199,296 · r.
 // Delta keys: unet.<layer>.dylora.down / .dylora.up (all r components; truncate to evaluate).
+#include <algorithm>
+
 #include "framework/config/access.hpp"
 #include "framework/util/errors.hpp"
 #include "methods/low_rank_parameterization.hpp"
@@ -24,9 +30,33 @@ rank: 16              # r_max; every prefix 1..r is trained
 alpha: 16.0             # scale alpha / b for the sampled b
 targets: [to_q, to_k, to_v, to_out.0]
 eval_rank: null       # rank used outside training steps (sampling, metrics); null = rank
+eval_ranks: null      # ranks the run is also scored at after training (final_rank_<b>); null = 1, 2, 4, … < rank, and rank
 lr: 1.0e-4
 weight_decay: 1.0e-2
 )";
+
+// `eval_ranks`: null = powers of two below `rank`, then `rank`; else a list of ranks in 1..rank
+// (sorted, duplicates dropped).
+std::vector<int64_t> read_eval_ranks(const cfg::Node& section, int64_t rank) {
+  const cfg::Node& n = cfg::require(section, "eval_ranks");
+  std::vector<int64_t> ranks;
+  if (n.is_null()) {
+    for (int64_t b = 1; b < rank; b *= 2) ranks.push_back(b);
+    ranks.push_back(rank);
+    return ranks;
+  }
+  if (!n.is_list())
+    throw InputError(n.origin().describe() + ": method.eval_ranks: expected null or a list of ranks, got " + n.describe_value());
+  for (const auto& item : n.items()) {
+    if (item.kind() != cfg::Node::Kind::Int || item.as_int() < 1 || item.as_int() > rank)
+      throw InputError(item.origin().describe() + ": method.eval_ranks: expected integers in 1.." + std::to_string(rank) +
+                       " (method.rank), got " + item.describe_value());
+    ranks.push_back(item.as_int());
+  }
+  std::sort(ranks.begin(), ranks.end());
+  ranks.erase(std::unique(ranks.begin(), ranks.end()), ranks.end());
+  return ranks;
+}
 
 class Dylora : public ParameterizedMethod {
  public:
@@ -35,9 +65,11 @@ class Dylora : public ParameterizedMethod {
     rank_ = positive_int(cfg_, "rank");
     alpha_ = cfg::get_double(cfg_, "alpha");
     eval_rank_ = cfg_.find("eval_rank")->is_null() ? rank_ : cfg::get_int(cfg_, "eval_rank");
+    configured_eval_rank_ = eval_rank_;
     if (eval_rank_ < 1 || eval_rank_ > rank_)
       throw InputError(cfg_.find("eval_rank")->origin().describe() + ": method.eval_rank: expected 1.." +
                        std::to_string(rank_) + ", got " + std::to_string(eval_rank_));
+    eval_ranks_ = read_eval_ranks(cfg_, rank_);
     set_group_lr("unet", optional_number(cfg_, "lr"));
     set_weight_decay(cfg::get_double(cfg_, "weight_decay"));
   }
@@ -62,6 +94,24 @@ class Dylora : public ParameterizedMethod {
   }
   void after_step(int64_t) override { set_active_rank(eval_rank_); }
 
+  std::vector<std::string> eval_variants() const override {
+    std::vector<std::string> names;
+    for (int64_t b : eval_ranks_) names.push_back("rank_" + std::to_string(b));
+    return names;
+  }
+  void select_eval_variant(const std::string& variant) override {
+    int64_t b = configured_eval_rank_;
+    if (!variant.empty()) {
+      auto names = eval_variants();
+      auto it = std::find(names.begin(), names.end(), variant);
+      if (it == names.end())
+        throw std::invalid_argument("dylora: no evaluation variant '" + variant + "' (method.eval_ranks)");
+      b = eval_ranks_[size_t(it - names.begin())];
+    }
+    eval_rank_ = b;
+    set_active_rank(b);
+  }
+
   std::string describe() const override {
     return "DyLoRA r_max=" + std::to_string(rank_) + " (eval rank " + std::to_string(eval_rank_) + ") on " +
            std::to_string(adapters_.size()) + " UNet layers";
@@ -75,7 +125,9 @@ class Dylora : public ParameterizedMethod {
   }
 
   cfg::Node cfg_;
-  int64_t rank_ = 16, eval_rank_ = 16;
+  // eval_rank_ is what runs outside steps now; configured_eval_rank_ the config's (variant "").
+  int64_t rank_ = 16, eval_rank_ = 16, configured_eval_rank_ = 16;
+  std::vector<int64_t> eval_ranks_;
   double alpha_ = 16;
   std::vector<std::shared_ptr<LowRankParameterization>> adapters_;
 };

@@ -156,6 +156,10 @@ void RunFileWriter::set_metrics(const std::string& point, const MetricPoint& m) 
   h5::set_attr(g.id(), "step", m.step);
   h5::set_attr(g.id(), "clip_backbone", m.clip_backbone);
   h5::set_attr(g.id(), "dino_backbone", m.dino_backbone);
+  if (!m.variant.empty()) {
+    h5::set_attr(g.id(), "variant", m.variant);
+    h5::set_attr(g.id(), "objective", m.objective);
+  }
   h5::write_array(g.id(), "clip_i", h5::Type::Float64, {m.clip_i.size()}, m.clip_i.data());
   h5::write_array(g.id(), "clip_t", h5::Type::Float64, {m.clip_t.size()}, m.clip_t.data());
   h5::write_array(g.id(), "dino", h5::Type::Float64, {m.dino.size()}, m.dino.data());

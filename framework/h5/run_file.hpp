@@ -6,6 +6,7 @@
 // dies without finishing leaves only the `.partial`, which run_sweep discards.
 #include <cstdint>
 #include <filesystem>
+#include <limits>
 #include <string>
 #include <vector>
 
@@ -32,6 +33,11 @@ struct MetricPoint {
   int64_t step = 0;
   std::vector<double> clip_i, clip_t, dino;  // per generated image
   std::string clip_backbone, dino_backbone;
+  // Evaluation-variant points only (final_<variant>): the variant's name and DVAR's
+  // deterministic objective under it (NaN when DVAR is off). Written as the attrs
+  // `variant` and `objective` when `variant` is not empty.
+  std::string variant;
+  double objective = std::numeric_limits<double>::quiet_NaN();
 };
 
 struct DvarSettings {

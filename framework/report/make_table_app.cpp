@@ -2,6 +2,7 @@
 #include "framework/report/make_table_app.hpp"
 
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
@@ -37,13 +38,16 @@ int make_table_main(int argc, char** argv) {
   CLI::App app{"make_table: paper table, figures and report.md of a sweep, read from its run files only.\n"
                "Example: make_table results/svdiff --format latex --metrics dino,clip_i,clip_t --ci",
                "make_table"};
-  std::string sweep_dir, format = "md", out_file, group_by = "method", metrics = all_metrics();
+  std::string sweep_dir, format = "md", out_file, group_by = "method", metrics = all_metrics(), point = "final";
   bool ci = false, version = false;
   app.add_option("sweep", sweep_dir, "the sweep folder, results/<sweep> (holds runs/<run_id>.h5)");
   app.add_option("--format", format, "md (GitHub table), latex (booktabs) or csv (tidy: one row per run and metric)");
   app.add_option("--out", out_file, "write the table to FILE instead of stdout");
   app.add_option("--group-by", group_by, "dotted key of /config/resolved; a map means its 'name' (default: method)");
   app.add_option("--metrics", metrics, "comma-separated columns (default: all): " + all_metrics());
+  app.add_option("--point", point,
+                 "metric point of the DINO/CLIP-I/CLIP-T columns (default: final); an evaluation variant such as "
+                 "final_rank_4 (DyLoRA's ranks, docs/run_file_schema.md)");
   app.add_flag("--ci", ci, "add the 95% confidence interval of the mean (Student t)");
   app.add_flag("--version", version, "print the version and git commit");
   app.footer("Always (re)writes <sweep>/report.md, <sweep>/table.{md,tex,csv} and <sweep>/figures/*.png.\n"
@@ -60,7 +64,13 @@ int make_table_main(int argc, char** argv) {
     std::vector<std::string> columns = report::parse_metric_list(metrics);
     if (group_by.empty()) throw InputError("--group-by: empty key; expected a dotted config path such as method");
 
-    report::SweepRuns runs = report::load_sweep(sweep_dir, group_by);
+    if (point.empty() || point.find('/') != std::string::npos)
+      throw InputError("--point: expected a point name such as final or final_rank_4, got '" + point + "'");
+    report::SweepRuns runs = report::load_sweep(sweep_dir, group_by, point);
+    if (point != "final" && !runs.complete.empty() &&
+        std::none_of(runs.complete.begin(), runs.complete.end(), [](const report::RunRecord& r) { return r.has_point; }))
+      throw InputError("--point: no complete run in " + (fs::path(sweep_dir) / "runs").string() + " has /metrics/" + point +
+                       " (variant points are final_<variant>, e.g. final_rank_4)");
     report::Table table = report::build_table(runs, group_by, columns, ci);
     std::string md = report::render_markdown(table), tex = report::render_latex(table),
                 csv = report::render_csv(runs, columns);

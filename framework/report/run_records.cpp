@@ -99,7 +99,7 @@ void read_params(hid_t root, const std::string& group, const std::string& prefix
 
 }  // namespace
 
-RunRecord read_run_record(const fs::path& file, const std::string& group_by) {
+RunRecord read_run_record(const fs::path& file, const std::string& group_by, const std::string& point) {
   RunFileSummary summary = read_run_summary(file);
   RunRecord r;
   r.run_id = summary.run_id;
@@ -140,13 +140,14 @@ RunRecord read_run_record(const fs::path& file, const std::string& group_by) {
       r.values["steps_saved"] = 0.0;  // DVAR never fired: it saved nothing
     }
 
-    std::map<std::string, double> final_m, stop_m;
+    std::map<std::string, double> final_m, stop_m, point_m;
     read_metric_point(root, "final", final_m, &r);
     read_metric_point(root, "dvar_stop", stop_m, nullptr);
-    for (const auto& [k, v] : final_m) {
-      r.values[k] = v;
+    for (const auto& [k, v] : final_m)
       if (stop_m.count(k)) r.values["d_" + k] = v - stop_m[k];
-    }
+    if (point != "final") read_metric_point(root, point, point_m, &r);
+    for (const auto& [k, v] : point == "final" ? final_m : point_m) r.values[k] = v;
+    r.has_point = h5::exists(root, "metrics/" + point);
     if (h5::exists(root, "metrics")) {
       h5::Handle g = h5::open_group(root, "metrics");
       r.clip_i_real = optional_double(g.id(), "clip_i_real");
@@ -167,7 +168,7 @@ RunRecord read_run_record(const fs::path& file, const std::string& group_by) {
   return r;
 }
 
-SweepRuns load_sweep(const fs::path& sweep_dir, const std::string& group_by) {
+SweepRuns load_sweep(const fs::path& sweep_dir, const std::string& group_by, const std::string& point) {
   std::error_code ec;
   if (!fs::is_directory(sweep_dir, ec))
     throw InputError(sweep_dir.string() + ": not a folder (expected results/<sweep>)");
@@ -175,6 +176,7 @@ SweepRuns load_sweep(const fs::path& sweep_dir, const std::string& group_by) {
   if (!fs::is_directory(runs, ec))
     throw InputError(runs.string() + ": missing (expected results/<sweep>/runs/<run_id>.h5 written by run_sweep)");
   SweepRuns out;
+  out.point = point;
   out.sweep = fs::absolute(sweep_dir).lexically_normal().filename().string();
   if (out.sweep.empty()) out.sweep = fs::absolute(sweep_dir).lexically_normal().parent_path().filename().string();
 
@@ -201,7 +203,7 @@ SweepRuns load_sweep(const fs::path& sweep_dir, const std::string& group_by) {
       } else if (s.status != "complete") {
         out.excluded.push_back({s.run_id, "incomplete", "status '" + s.status + "'"});
       } else {
-        out.complete.push_back(read_run_record(path, group_by));
+        out.complete.push_back(read_run_record(path, group_by, point));
       }
     } catch (const InputError& e) {
       out.excluded.push_back({stem, "unreadable", e.what()});

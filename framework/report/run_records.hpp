@@ -21,6 +21,7 @@ struct RunRecord {
   // Table values by metric key (see metric_keys()); absent = not recorded.
   std::map<std::string, double> values;
   bool tiny_backbone = false;  // builtin:tiny-* metrics: a pipeline check only
+  bool has_point = false;      // the run has /metrics/<point> (the point load_sweep was asked for)
   std::optional<double> clip_i_real, dino_real;
   std::vector<double> train_step, train_loss, dvar_step, dvar_objective, dvar_ratio;
   int64_t dvar_stop_step = -1;
@@ -37,6 +38,7 @@ struct ExcludedRun {
 
 struct SweepRuns {
   std::string sweep;  // the folder name
+  std::string point = "final";  // the metric point whose dino / clip_i / clip_t the records hold
   std::vector<RunRecord> complete;  // sorted by run id
   std::vector<ExcludedRun> excluded;  // sorted by run id
 };
@@ -51,10 +53,14 @@ std::string metric_title(const std::string& key);
 std::string group_label(const std::string& resolved_yaml, const std::string& key, const std::string& file);
 
 // Reads one complete run file (throws InputError when it is not a run file).
-RunRecord read_run_record(const std::filesystem::path& file, const std::string& group_by);
+// `point` names the /metrics/<point> group whose means fill dino, clip_i and clip_t
+// ("final", or an evaluation variant's "final_rank_4"); d_* always compare final with dvar_stop.
+RunRecord read_run_record(const std::filesystem::path& file, const std::string& group_by,
+                          const std::string& point = "final");
 
 // Scans <sweep>/runs: *.h5 files (complete, failed, running) and *.h5.partial.
 // Throws InputError when <sweep> or <sweep>/runs is not a folder.
-SweepRuns load_sweep(const std::filesystem::path& sweep_dir, const std::string& group_by);
+SweepRuns load_sweep(const std::filesystem::path& sweep_dir, const std::string& group_by,
+                     const std::string& point = "final");
 
 }  // namespace pbench::report

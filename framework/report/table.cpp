@@ -43,6 +43,7 @@ Table build_table(const SweepRuns& runs, const std::string& group_by, const std:
   Table t;
   t.sweep = runs.sweep;
   t.group_by = group_by;
+  t.point = runs.point;
   t.metrics = metrics;
   t.ci = ci;
   t.excluded = runs.excluded;

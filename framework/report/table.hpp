@@ -26,6 +26,7 @@ struct TableRow {
 
 struct Table {
   std::string sweep, group_by;
+  std::string point = "final";       // the /metrics/<point> of dino, clip_i, clip_t (make_table --point)
   std::vector<std::string> metrics;  // column keys, in order
   bool ci = false;
   std::vector<TableRow> rows;         // groups sorted by label, then the baseline row

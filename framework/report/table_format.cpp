@@ -119,6 +119,9 @@ std::string render_markdown(const Table& t) {
   }
   out << "\nMean ± sample std over runs (subjects × seeds)" << (t.ci ? "; [95% CI of the mean, Student t]" : "")
       << ". DVAR stop: runs where DVAR never fired are counted, not averaged; they save 0 steps.\n";
+  if (t.point != "final")
+    out << "\nDINO, CLIP-I, CLIP-T at the point `" << md_escape(t.point)
+        << "` (`--point`; runs without it leave those cells empty); the Δ columns still compare final with dvar_stop.\n";
   if (t.any_tiny()) out << "\n† " << kTinyNote << ".\n";
   if (!t.excluded.empty()) {
     out << "\n" << excluded_summary(t) << ":\n\n";
@@ -143,7 +146,8 @@ std::string latex_escape(const std::string& text) {
 
 std::string render_latex(const Table& t) {
   std::ostringstream out;
-  out << "% make_table: sweep " << t.sweep << ", grouped by " << t.group_by << "; needs \\usepackage{booktabs}\n";
+  out << "% make_table: sweep " << t.sweep << ", grouped by " << t.group_by
+      << (t.point != "final" ? ", DINO/CLIP-I/CLIP-T at point " + t.point : std::string()) << "; needs \\usepackage{booktabs}\n";
   out << "\\begin{table}[t]\n\\centering\n\\begin{tabular}{l" << std::string(t.metrics.size() + 1, 'r') << "}\n\\toprule\n";
   out << latex_escape(t.group_by) << " & runs";
   for (const auto& k : t.metrics) out << " & " << latex_title(k);

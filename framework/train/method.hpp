@@ -14,6 +14,7 @@
 
 #include <functional>
 #include <memory>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
@@ -64,6 +65,18 @@ class Method {
   virtual bool wants_prior_preservation() const { return false; }
   virtual void before_step(int64_t step, torch::Generator& generator) {}
   virtual void after_step(int64_t step) {}
+
+  // Evaluation variants: other ways to evaluate the same trained delta (DyLoRA:
+  // "rank_1", "rank_2", … — the first b components). After its final point the
+  // personalize workload scores each variant as the point `final_<variant>`
+  // (docs/run_file_schema.md). Names are lower snake case (HDF5 path parts).
+  // Default: none.
+  virtual std::vector<std::string> eval_variants() const { return {}; }
+  // Evaluates as `variant` (one of eval_variants()) from now on; "" = the
+  // method's default. Never changes the delta or what trains.
+  virtual void select_eval_variant(const std::string& variant) {
+    if (!variant.empty()) throw std::invalid_argument("method '" + describe() + "' has no evaluation variant '" + variant + "'");
+  }
 };
 
 struct MethodEntry {

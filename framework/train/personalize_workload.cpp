@@ -1,8 +1,10 @@
 // The `personalize` workload: what `pbench run` does for a method run.
 //   load the pipeline (model.name) -> load the subject (dataset) -> attach the
 //   method -> count parameters (this model and SD v1.5) -> train with DVAR ->
-//   save the learned delta next to the run file.
-// Sampling and metrics (Engine II) plug in after training.
+//   save the learned delta next to the run file -> sample and score the final
+//   weights (`final`), each of the method's evaluation variants (`final_<variant>`,
+//   e.g. DyLoRA's ranks, from the same delta), and the DVAR stop step's delta
+//   (`dvar_stop`).
 #include "framework/train/personalize_workload.hpp"
 
 #include <cmath>
@@ -177,7 +179,9 @@ struct Evaluator {
   }
 
   // Samples the evaluation grid with the method in its current state and scores it.
-  void run_point(const std::string& point, int64_t step, bool write_baselines) {
+  // Variant points (final_<variant>) also record the variant and its DVAR objective.
+  void run_point(const std::string& point, int64_t step, bool write_baselines, const std::string& variant = "",
+                 double objective = std::nan("")) {
     std::vector<std::string> prompts = subject.eval_prompts;
     int64_t n = std::min<int64_t>(cfg::get_int(eval, "num_prompts"), int64_t(prompts.size()));
     prompts.resize(size_t(n));
@@ -200,6 +204,8 @@ struct Evaluator {
     metrics::MetricInputs inputs(set.images, set.prompts, real, subject.unique_token, backbones);
     MetricPoint mp;
     mp.step = step;
+    mp.variant = variant;
+    mp.objective = objective;
     mp.clip_backbone = clip ? clip->source : "";
     mp.dino_backbone = dino ? dino->source : "";
     double clip_i_real = std::nan(""), dino_real = std::nan("");
@@ -311,6 +317,18 @@ void run_personalize(RunContext& ctx) {
     Evaluator evaluator{eval, pipeline, *method, subject, ctx, std::nullopt, std::nullopt, {}};
     evaluator.load_backbones();
     evaluator.run_point("final", result.steps_trained, /*write_baselines=*/true);
+    // Evaluation variants (DyLoRA's ranks): the same trained delta scored another way, each
+    // with DVAR's deterministic objective under it; then back to the method's default. Before
+    // dvar_stop, which loads the delta of the stop step.
+    for (const std::string& variant : method->eval_variants()) {
+      method->select_eval_variant(variant);
+      double objective = dvar_config.mode == "off" ? std::nan("") : trainer.deterministic_objective();
+      std::streamsize precision = ctx.log.precision(6);
+      ctx.log << "[personalize] variant " << variant << ": DVAR objective " << objective << "\n";
+      ctx.log.precision(precision);
+      evaluator.run_point("final_" + variant, result.steps_trained, false, variant, objective);
+    }
+    method->select_eval_variant("");
     if (dvar_config.mode == "monitor" && result.dvar_stop_step > 0 && cfg::get_bool(eval, "at_dvar_stop")) {
       method->load_delta(result.delta_at_dvar_stop);  // the weights the stop rule would have kept
       evaluator.run_point("dvar_stop", result.dvar_stop_step, false);

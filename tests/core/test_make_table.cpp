@@ -161,6 +161,29 @@ BOOST_AUTO_TEST_CASE(aggregates_equal_hand_computed_values) {
              "20.0 ± 10.0 (1 never)");
 }
 
+BOOST_AUTO_TEST_CASE(point_takes_the_metric_columns_from_a_variant) {
+  // --point final_rank_2: lora's DINO and CLIP-I are 0.125 below final; custom_diffusion has no such point.
+  SweepRuns runs = load_sweep(sweep_dir(), "method", test::kVariantPoint);
+  BOOST_TEST(runs.point == test::kVariantPoint);
+  Table t = build_table(runs, "method", {"dino", "clip_i", "clip_t", "d_dino", "trainable"}, false);
+  auto tol = boost::test_tools::tolerance(1e-9);
+  BOOST_TEST(cell(t, "lora", "dino").n == 4u);
+  BOOST_TEST(cell(t, "lora", "dino").mean == 0.65 - 0.125, tol);
+  BOOST_TEST(cell(t, "lora", "clip_i").mean == (0.70 + 0.72 + 0.74 + 0.76) / 4 - 0.125, tol);
+  BOOST_TEST(cell(t, "lora", "clip_t").mean == (0.30 + 0.28 + 0.26 + 0.24) / 4, tol);
+  BOOST_TEST(cell(t, "custom_diffusion", "dino").n == 0u);
+  // Everything else as with final: Δ still final − dvar_stop, params, the real-image row.
+  BOOST_TEST(cell(t, "lora", "d_dino").mean == (0.05 + 0.10 + 0.10 + 0.0) / 4, tol);
+  BOOST_TEST(cell(t, "custom_diffusion", "trainable").mean == 19000000.0);
+  BOOST_TEST(t.rows.back().cells.at("dino").summary.mean == 0.775, tol);
+  for (const auto& r : runs.complete) BOOST_TEST(r.has_point == (r.group == "lora"), r.run_id);
+  std::string md = render_markdown(t);
+  BOOST_TEST(md.find("at the point `final_rank_2`") != std::string::npos, md);
+  BOOST_TEST(render_latex(t).find("at point final_rank_2") != std::string::npos);
+  BOOST_TEST(render_markdown(build_table(load_sweep(sweep_dir(), "method"), "method", {"dino"}, false)).find("--point") ==
+             std::string::npos);
+}
+
 BOOST_AUTO_TEST_CASE(group_by_any_config_key) {
   SweepRuns runs = load_sweep(sweep_dir(), "dataset.subject");
   Table t = build_table(runs, "dataset.subject", {"dino"}, false);

@@ -122,6 +122,15 @@ BOOST_AUTO_TEST_CASE(exit_statuses) {
   BOOST_TEST(run("--no-such-flag", scratch).rc == 2);
   BOOST_TEST(run("", scratch).rc == 2);
 
+  // --point: a variant point some run has is fine; one no run has is a usage error naming it.
+  fs::path sweep = test::write_synthetic_sweep(scratch / "synthetic");
+  Result variant = run("'" + sweep.string() + "' --point " + test::kVariantPoint + " --metrics dino", scratch);
+  BOOST_TEST(variant.rc == 0, variant.err);
+  BOOST_TEST(variant.out.find("| lora † | 4 | 0.525 ± 0.129 |") != std::string::npos, variant.out);
+  Result typo = run("'" + sweep.string() + "' --point final_rank_9", scratch);
+  BOOST_TEST(typo.rc == 2);
+  BOOST_TEST(typo.err.find("final_rank_9") != std::string::npos, typo.err);
+
   Result help = run("--help", scratch);
   BOOST_TEST(help.rc == 0);
   BOOST_TEST(help.out.find("--group-by") != std::string::npos);

@@ -34,10 +34,14 @@ void write_full_file(const fs::path& path) {
   m.clip_backbone = "builtin:tiny-clip";
   m.dino_backbone = "builtin:tiny-dino";
   w.set_metrics("final", m);
+  m.variant = "rank_2";  // an evaluation variant's point (docs/run_file_schema.md)
+  m.objective = 0.125;
+  w.set_metrics("final_rank_2", m);
   w.set_real_baselines(0.9, 0.8);
   std::vector<uint8_t> images(2 * 4 * 6 * 3);
   for (size_t i = 0; i < images.size(); ++i) images[i] = uint8_t(i % 251);
   w.set_samples("final", images, 2, 4, 6, {"a photo of sks dog", "ünïcödé prompt ✓"}, {11, 12});
+  w.set_samples("final_rank_2", images, 2, 4, 6, {"a photo of sks dog", "ünïcödé prompt ✓"}, {11, 12});
   w.set_samples("real", images, 2, 4, 6, {}, {});
   w.complete();
 }
@@ -127,6 +131,11 @@ BOOST_AUTO_TEST_CASE(round_trip_of_every_group) {
   h5::Handle final_metrics = h5::open_group(root, "metrics/final");
   BOOST_TEST(h5::attr_double(final_metrics.id(), "clip_i") == 0.6, boost::test_tools::tolerance(1e-12));
   BOOST_TEST(h5::read_doubles(root, "metrics/final/dino") == (std::vector<double>{0.1, 0.3}));
+  BOOST_TEST(!h5::has_attr(final_metrics.id(), "variant"));  // only variant points carry variant / objective
+  h5::Handle variant = h5::open_group(root, "metrics/final_rank_2");
+  BOOST_TEST(h5::attr_string(variant.id(), "variant") == "rank_2");
+  BOOST_TEST(h5::attr_double(variant.id(), "objective") == 0.125);
+  BOOST_TEST(h5::attr_double(variant.id(), "clip_i") == 0.6, boost::test_tools::tolerance(1e-12));
   BOOST_TEST(h5::dims_of(root, "samples/final/images") == (std::vector<hsize_t>{2, 4, 6, 3}));
   BOOST_TEST(h5::read_uint8s(root, "samples/real/images").size() == 144u);
   BOOST_TEST(int(h5::read_uint8s(root, "samples/real/images")[143]) == 143);

@@ -173,42 +173,93 @@ BOOST_AUTO_TEST_CASE(dylora_eval_rank_truncates_one_delta) {
   for (int i = 1; i < 4; ++i) BOOST_TEST((outputs[size_t(i)] - outputs[0]).abs().max().item<double>() > 0.0);
 }
 
-BOOST_AUTO_TEST_CASE(dylora_samples_every_rank_during_steps_only) {
-  // Factors chosen so the adapted output reveals the active rank b:
-  // down[i]·x = 10^i and up = 1, so ΔY = (alpha / b) · Σ_{i<b} 10^i.
+namespace {
+// DyLoRA (rank 3) on one layer with factors chosen so the adapted output reveals the active rank b:
+// down[i]·x = 10^i and up = 1, so ΔY = (alpha / b) · Σ_{i<b} 10^i.
+struct DyloraRankProbe {
   models::Pipeline p = small_pipeline();
-  auto m = attached(p, "name: dylora\nrank: 3\nalpha: 3\ntargets: [down_blocks.0.attentions.0.transformer_blocks.0.attn2.to_v]\n");
-  auto& layer = *dynamic_cast<nn::LinearImpl*>(
-      p.unet->named_modules()["down_blocks.0.attentions.0.transformer_blocks.0.attn2.to_v"].get());
-  torch::Tensor x = torch::randn({1, layer.weight.size(1)});
-  torch::Tensor unit = x[0] / x[0].dot(x[0]);
-  auto delta = m->delta();
-  BOOST_REQUIRE(delta.size() == 2u);
-  for (auto& [k, t] : delta)
-    t = ends_with(k, ".up") ? torch::ones(t.sizes()) : torch::stack({unit, unit * 10, unit * 100});
-  m->load_delta(delta);
-  torch::NoGradGuard ng;
-  torch::Tensor base = torch::nn::functional::linear(x, layer.weight, layer.bias);
-  auto active_rank = [&] {
-    double d = (layer.forward(x) - base).mean().item<double>();
+  std::unique_ptr<Method> m;
+  nn::LinearImpl* layer = nullptr;
+  torch::Tensor x, base;
+  explicit DyloraRankProbe(const std::string& extra_yaml = "") {
+    m = attached(p, "name: dylora\nrank: 3\nalpha: 3\ntargets: [down_blocks.0.attentions.0.transformer_blocks.0.attn2.to_v]\n" +
+                        extra_yaml);
+    layer = dynamic_cast<nn::LinearImpl*>(
+        p.unet->named_modules()["down_blocks.0.attentions.0.transformer_blocks.0.attn2.to_v"].get());
+    x = torch::randn({1, layer->weight.size(1)});
+    torch::Tensor unit = x[0] / x[0].dot(x[0]);
+    auto delta = m->delta();
+    BOOST_REQUIRE(delta.size() == 2u);
+    for (auto& [k, t] : delta)
+      t = ends_with(k, ".up") ? torch::ones(t.sizes()) : torch::stack({unit, unit * 10, unit * 100});
+    m->load_delta(delta);
+    torch::NoGradGuard ng;
+    base = torch::nn::functional::linear(x, layer->weight, layer->bias);
+  }
+  int active_rank() {
+    torch::NoGradGuard ng;
+    double d = (layer->forward(x) - base).mean().item<double>();
     for (int b = 1; b <= 3; ++b) {
       double expected = 3.0 / b * (b == 1 ? 1.0 : b == 2 ? 11.0 : 111.0);
       if (std::abs(d - expected) < 1e-2 * expected) return b;
     }
     return 0;
-  };
-  BOOST_TEST(active_rank() == 3);  // eval_rank null = r_max outside steps
+  }
+};
+
+std::vector<std::string> dylora_variants(const std::string& yaml) {
+  return methods().get("dylora", "test").factory.create(method_yaml("name: dylora\n" + yaml))->eval_variants();
+}
+}  // namespace
+
+BOOST_AUTO_TEST_CASE(dylora_samples_every_rank_during_steps_only) {
+  DyloraRankProbe probe;
+  BOOST_TEST(probe.active_rank() == 3);  // eval_rank null = r_max outside steps
   torch::Generator gen = at::detail::createCPUGenerator(11);
   std::map<int, int> seen;
   for (int i = 0; i < 90; ++i) {
-    m->before_step(i, gen);
-    ++seen[active_rank()];
-    m->after_step(i);
-    BOOST_TEST(active_rank() == 3);
+    probe.m->before_step(i, gen);
+    ++seen[probe.active_rank()];
+    probe.m->after_step(i);
+    BOOST_TEST(probe.active_rank() == 3);
   }
   BOOST_TEST(seen.count(0) == 0u);
   for (int b = 1; b <= 3; ++b) BOOST_TEST(seen[b] > 10, "rank " << b << " sampled " << seen[b] << " times of 90");
-  BOOST_CHECK_THROW(attached(p, "name: dylora\nrank: 3\neval_rank: 4\n"), InputError);
+  BOOST_CHECK_THROW(attached(probe.p, "name: dylora\nrank: 3\neval_rank: 4\n"), InputError);
+}
+
+BOOST_AUTO_TEST_CASE(dylora_eval_variants_are_its_eval_ranks) {
+  // Default: powers of two below the rank, then the rank.
+  BOOST_TEST(dylora_variants("rank: 16\n") == (std::vector<std::string>{"rank_1", "rank_2", "rank_4", "rank_8", "rank_16"}));
+  BOOST_TEST(dylora_variants("rank: 6\n") == (std::vector<std::string>{"rank_1", "rank_2", "rank_4", "rank_6"}));
+  BOOST_TEST(dylora_variants("rank: 1\n") == (std::vector<std::string>{"rank_1"}));
+  BOOST_TEST(dylora_variants("rank: 4\neval_ranks: [3, 1, 3]\n") == (std::vector<std::string>{"rank_1", "rank_3"}));
+  BOOST_TEST(dylora_variants("rank: 4\neval_ranks: []\n").empty());
+  for (const char* bad : {"rank: 4\neval_ranks: [5]\n", "rank: 4\neval_ranks: [0]\n", "rank: 4\neval_ranks: [1.5]\n",
+                          "rank: 4\neval_ranks: 2\n"})
+    BOOST_CHECK_THROW(dylora_variants(bad), InputError);
+
+  // A variant sets the rank used outside steps; training steps still sample; "" restores eval_rank.
+  DyloraRankProbe probe("eval_rank: 2\n");
+  BOOST_TEST(probe.active_rank() == 2);
+  probe.m->select_eval_variant("rank_1");
+  BOOST_TEST(probe.active_rank() == 1);
+  torch::Generator gen = at::detail::createCPUGenerator(5);
+  probe.m->before_step(1, gen);
+  probe.m->after_step(1);
+  BOOST_TEST(probe.active_rank() == 1);
+  probe.m->select_eval_variant("rank_3");
+  BOOST_TEST(probe.active_rank() == 3);
+  probe.m->select_eval_variant("");
+  BOOST_TEST(probe.active_rank() == 2);
+  BOOST_CHECK_THROW(probe.m->select_eval_variant("rank_7"), std::invalid_argument);
+  BOOST_TEST(probe.active_rank() == 2);
+  // Methods without variants have none and accept only the default.
+  models::Pipeline q = small_pipeline();
+  auto lora = attached(q, "name: lora\n");
+  BOOST_TEST(lora->eval_variants().empty());
+  lora->select_eval_variant("");
+  BOOST_CHECK_THROW(lora->select_eval_variant("rank_1"), std::invalid_argument);
 }
 
 // ---- Custom Diffusion ------------------------------------------------------------

@@ -60,6 +60,14 @@ with h5py.File(path, "r") as f:
     check(list(prompts) == ["a photo of sks dog", "ünïcödé prompt ✓"], "prompts are UTF-8 str")
     check(list(f["samples/final/seeds"][:]) == [11, 12] and f["samples/final/seeds"].dtype == np.int64, "seeds")
     check(f["samples/real/images"].shape == (2, 4, 6, 3), "real images")
+    # An evaluation variant's point: final's attrs and datasets plus `variant` (str) and `objective` (float64).
+    v = f["metrics/final_rank_2"]
+    check(set(m.attrs.keys()) | {"variant", "objective"} == set(v.attrs.keys()), "variant point attrs = final's + 2")
+    check("variant" not in m.attrs and "objective" not in m.attrs, "final has no variant attrs")
+    check(isinstance(v.attrs["variant"], str) and v.attrs["variant"] == "rank_2", "variant is str")
+    check(isinstance(v.attrs["objective"], np.float64) and v.attrs["objective"] == 0.125, "objective float64")
+    check(v["clip_i"].dtype == np.float64 and v["clip_i"].shape == (2,), "variant per-image clip_i")
+    check(f["samples/final_rank_2/images"].shape == (2, 4, 6, 3), "variant samples")
 
 if failures:
     print("FAILED checks:\n  " + "\n  ".join(failures))

@@ -73,6 +73,12 @@ void write_complete(const fs::path& runs, const SyntheticRun& s) {
   };
   w.set_metrics("final", point(s.dino, s.clip_i, s.clip_t, s.steps));
   w.set_metrics("dvar_stop", point(s.dino_stop, s.clip_i_stop, s.clip_t_stop, s.stop_step));
+  if (s.method == "lora") {
+    MetricPoint v = point(s.dino - 0.125, s.clip_i - 0.125, s.clip_t, s.steps);
+    v.variant = "rank_2";
+    v.objective = 0.5;
+    w.set_metrics(kVariantPoint, v);
+  }
   w.set_real_baselines(s.clip_i_real, s.dino_real);
   uint8_t shade = uint8_t(s.method == "lora" ? 60 : 180);
   auto prompts = synthetic_prompts();

@@ -2,6 +2,8 @@
 // A sweep folder of synthetic run files written through RunFileWriter, with
 // values chosen so that every aggregate can be computed by hand:
 //   methods lora and custom_diffusion x subjects dog, cat x seeds 0, 1 (8 complete runs),
+//   the lora runs also with an evaluation variant's point final_rank_2 (kVariantPoint: dino and
+//   clip_i 0.125 below final, clip_t as final, objective 0.5),
 //   plus one complete textual_inversion run with no metrics, params or curves,
 //   one failed run and one crashed run (only its .partial is left).
 #include <cstdint>
@@ -29,6 +31,7 @@ constexpr const char* kFailedRunId = "f000000000000009";
 constexpr const char* kFailedError = "NaN loss at step 3 (lr too high)";
 constexpr const char* kPartialRunId = "e00000000000000a";
 constexpr const char* kBareRunId = "d000000000000008";  // textual_inversion, complete, nothing recorded
+constexpr const char* kVariantPoint = "final_rank_2";
 constexpr int kSampleSize = 16;  // sample images are kSampleSize x kSampleSize
 // Prompts of every run's final samples; real images: 3 per subject.
 std::vector<std::string> synthetic_prompts();
