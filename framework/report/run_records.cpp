@@ -16,7 +16,8 @@ namespace pbench::report {
 const std::vector<std::string>& metric_keys() {
   static const std::vector<std::string> keys = {
       "dino",       "clip_i",  "clip_t",     "trainable",   "delta_bytes", "sd15_trainable", "sd15_delta_bytes",
-      "steps",      "dvar_stop", "steps_saved", "d_dino",    "d_clip_i",    "d_clip_t",       "wall_time"};
+      "steps",      "dvar_stop", "steps_saved", "d_dino",    "d_clip_i",    "d_clip_t",       "wall_time",
+      "step_time",  "peak_memory"};
   return keys;
 }
 
@@ -36,6 +37,8 @@ std::string metric_title(const std::string& key) {
       {"d_clip_i", "ΔCLIP-I stop→final"},
       {"d_clip_t", "ΔCLIP-T stop→final"},
       {"wall_time", "wall time (s)"},
+      {"step_time", "step time (ms)"},
+      {"peak_memory", "peak memory"},
   };
   auto it = titles.find(key);
   return it == titles.end() ? key : it->second;
@@ -155,6 +158,16 @@ RunRecord read_run_record(const fs::path& file, const std::string& group_by, con
     }
 
     std::vector<double> wall = optional_series(root, "train/wall_time");
+    if (wall.size() >= 2) {
+      // Median time per optimizer step (evaluations between steps included): robust to the
+      // first step's warm-up and to one slow step.
+      std::vector<double> steps;
+      for (size_t i = 1; i < wall.size(); ++i) steps.push_back(wall[i] - wall[i - 1]);
+      std::sort(steps.begin(), steps.end());
+      const size_t mid = steps.size() / 2;
+      r.values["step_time"] = 1000.0 * (steps.size() % 2 ? steps[mid] : (steps[mid - 1] + steps[mid]) / 2);
+    }
+    if (h5::has_attr(root, "peak_rss_bytes")) r.values["peak_memory"] = double(h5::attr_int(root, "peak_rss_bytes"));
     if (!wall.empty()) {
       r.values["wall_time"] = wall.back();
     } else if (auto s = seconds_between(summary.start_time, summary.end_time)) {

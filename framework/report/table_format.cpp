@@ -44,7 +44,7 @@ std::string value_text(const std::string& key, double v) {
   if (key == "dino" || key == "clip_i" || key == "clip_t") return printf_string("%.3f", v);
   if (key.rfind("d_", 0) == 0) return printf_string("%+.3f", v);
   if (key == "trainable" || key == "sd15_trainable") return count_text(v);
-  if (key == "delta_bytes" || key == "sd15_delta_bytes") return bytes_text(v);
+  if (key == "delta_bytes" || key == "sd15_delta_bytes" || key == "peak_memory") return bytes_text(v);
   return printf_string("%.1f", v);  // steps and seconds
 }
 

@@ -137,6 +137,14 @@ BOOST_AUTO_TEST_CASE(aggregates_equal_hand_computed_values) {
   BOOST_TEST(cell(t, "custom_diffusion", "d_clip_i").mean == (0.0 + 0.0 + 0.01 + 0.0) / 4, tol);
   BOOST_TEST(cell(t, "lora", "wall_time").mean == 13.0, tol);
   BOOST_TEST(cell(t, "lora", "wall_time").std == std::sqrt(20.0 / 3.0), tol);
+  // Step time: the wall time grows linearly, so every step takes wall_time / steps.
+  for (const auto& r : runs.complete)
+    if (r.values.count("step_time") && r.values.count("steps"))
+      BOOST_TEST(r.values.at("step_time") == 1000.0 * r.values.at("wall_time") / r.values.at("steps"),
+                 boost::test_tools::tolerance(1e-6));
+  BOOST_TEST(cell(t, "lora", "step_time").n == 4u);
+  BOOST_TEST(cell(t, "lora", "peak_memory").mean == 300.0 * 1024 * 1024 + 800000.0, tol);
+  BOOST_TEST(format_cell("peak_memory", row(t, "lora").cells.at("peak_memory"), false, "±") == "300.76 MiB");
 
   // A run without metrics: its row exists with empty cells.
   BOOST_TEST(row(t, "textual_inversion").runs == 1u);
