@@ -225,13 +225,18 @@ inline int run_main(int argc, char** argv, void (*register_benchmarks)()) {
     }  // on failure carry on in this environment
   }
   // One allocator policy for every benchmark, whatever ran before it in this
-  // process: glibc's dynamic mmap threshold otherwise flips multi-MiB buffers
-  // between reused heap memory and fresh (page-faulting) mappings depending on
-  // the benchmarks run earlier, which moved safetensors.load_16MiB 8x between
-  // gate runs of an unchanged tree. These values are the steady state glibc
-  // reaches by itself in a loop that frees what it allocates.
-  mallopt(M_MMAP_THRESHOLD, 32 << 20);
-  mallopt(M_TRIM_THRESHOLD, 512 << 20);
+  // process: all memory comes from the heap and is never returned to the
+  // system, so a steady-state iteration reuses pages instead of faulting in
+  // fresh ones. glibc's defaults otherwise decide by history: its dynamic mmap
+  // threshold flipped multi-MiB buffers between reused heap memory and fresh
+  // mappings depending on the benchmarks run earlier (safetensors.load_16MiB
+  // moved 8x between gate runs of an unchanged tree), buffers of 32 MiB and
+  // more (the attention scores of a 32x32 latent) were mapped anew on every
+  // use, and trimming returned the top of the heap after a forward pass:
+  // W2.fwd took 41k page faults per iteration beside the other UNets and
+  // 123k alone (1.6x the time), and W3.fwd_bwd took 1.5x the time it takes now.
+  mallopt(M_MMAP_MAX, 0);         // no separate mappings: every block from the heap
+  mallopt(M_TRIM_THRESHOLD, -1);  // never give the heap's top back
   thread_count_storage() = threads;
   at::set_num_threads(threads);
   register_references();
