@@ -1,69 +1,83 @@
-// W4 SD v1.5 text encoder ids [8,77], W5 CLIP ViT-B/32 vision+projection
-// [16,3,224,224], W6 DINO ViT-S/16 [16,3,224,224]: forward passes with random
-// weights (configs built in, equal to ../shared/refvectors/full_configs).
-// Threads come from PBENCH_BENCH_THREADS (default 1); run one process per
-// thread setting with the spin settings in the environment (TRAPS.md):
-//   GOMP_SPINCOUNT=10000 OPENBLAS_THREAD_TIMEOUT=4 OPENBLAS_NUM_THREADS=2
-//   PBENCH_BENCH_THREADS=2 build/bin/bench_encoders   (one command line)
-#include <ATen/Parallel.h>
-#include <benchmark/benchmark.h>
+// Text and image encoders at full size (issue 10's comparable workloads),
+// forward passes with random weights (configs built in, equal to
+// ../shared/refvectors/full_configs):
+//   W4.fwd  SD v1.5 text encoder (CLIP ViT-L/14 text tower), ids [8,77], last hidden state
+//   W5.fwd  CLIP ViT-B/32 image tower + projection, pixels [16,3,224,224], image embeds
+//   W6.fwd  DINO ViT-S/16, pixels [16,3,224,224], CLS embedding
+// plus REF.sgemm / REF.scalar (benchmarks/support/bench_support.hpp).
+// One process per thread count: bench_encoders --threads=N [benchmark flags].
+// Each model is built once per process (Google Benchmark calls a benchmark
+// once per repetition) and warmed up once.
+#include <memory>
 
-#include <cstdlib>
-
+#include "benchmarks/support/bench_support.hpp"
 #include "framework/models/clip_text.hpp"
 #include "framework/models/clip_vision.hpp"
 #include "framework/models/dino_vit.hpp"
 
 using namespace pbench::models;
+using pbench::bench::add;
 
 namespace {
 
-int bench_threads() {
-  const char* env = std::getenv("PBENCH_BENCH_THREADS");
-  return env ? std::max(1, std::atoi(env)) : 1;
+void w4_fwd(benchmark::State& state, int work) {
+  static auto w = [] {
+    torch::manual_seed(0);
+    ClipTextConfig c;  // CLIP ViT-L/14 text tower as in SD v1.5
+    c.encoder = {768, 3072, 12, 12, 1e-5, Activation::kQuickGelu};
+    auto w = std::make_unique<std::pair<ClipTextModel, torch::Tensor>>(ClipTextModel(c), torch::Tensor());
+    w->second = torch::randint(0, 49406, {8, 77}, torch::kInt64);
+    w->second.index_put_({torch::indexing::Slice(), 76}, kClipEotTokenId);
+    torch::NoGradGuard no_grad;
+    w->first->forward(w->second);  // warm-up
+    return w;
+  }();
+  torch::NoGradGuard no_grad;
+  for (auto _ : state)
+    for (int i = 0; i < work; ++i) benchmark::DoNotOptimize(w->first->forward(w->second).last_hidden_state);
 }
 
-void BM_W4_sd15_text_encoder(benchmark::State& state) {
-  at::set_num_threads(bench_threads());
-  ClipTextConfig c;  // CLIP ViT-L/14 text tower as in SD v1.5
-  c.encoder = {768, 3072, 12, 12, 1e-5, Activation::kQuickGelu};
-  ClipTextModel model(c);
+void w5_fwd(benchmark::State& state, int work) {
+  static auto w = [] {
+    torch::manual_seed(0);
+    ClipVisionConfig c;  // image 224, patch 32, projection 512 (ViT-B/32)
+    c.encoder = {768, 3072, 12, 12, 1e-5, Activation::kQuickGelu};
+    c.with_projection = true;
+    auto w = std::make_unique<std::pair<ClipVisionModel, torch::Tensor>>(ClipVisionModel(c),
+                                                                         torch::randn({16, 3, 224, 224}));
+    torch::NoGradGuard no_grad;
+    w->first->forward(w->second);  // warm-up
+    return w;
+  }();
   torch::NoGradGuard no_grad;
-  torch::Tensor ids = torch::randint(0, 49406, {8, 77}, torch::kInt64);
-  ids.index_put_({torch::indexing::Slice(), 76}, kClipEotTokenId);
-  for (auto _ : state) benchmark::DoNotOptimize(model->forward(ids).last_hidden_state);
-  state.counters["threads"] = at::get_num_threads();
+  for (auto _ : state)
+    for (int i = 0; i < work; ++i) benchmark::DoNotOptimize(w->first->forward(w->second).image_embeds);
 }
 
-void BM_W5_clip_vit_b32_vision(benchmark::State& state) {
-  at::set_num_threads(bench_threads());
-  ClipVisionConfig c;  // image 224, patch 32, projection 512 (ViT-B/32)
-  c.encoder = {768, 3072, 12, 12, 1e-5, Activation::kQuickGelu};
-  c.with_projection = true;
-  ClipVisionModel model(c);
+void w6_fwd(benchmark::State& state, int work) {
+  static auto w = [] {
+    torch::manual_seed(0);
+    VitConfig c;
+    c.hidden_size = 384;
+    c.num_heads = 6;
+    c.intermediate_size = 1536;
+    auto w = std::make_unique<std::pair<DinoVitModel, torch::Tensor>>(DinoVitModel(c),
+                                                                      torch::randn({16, 3, 224, 224}));
+    torch::NoGradGuard no_grad;
+    w->first->forward(w->second);  // warm-up
+    return w;
+  }();
   torch::NoGradGuard no_grad;
-  torch::Tensor x = torch::randn({16, 3, 224, 224});
-  for (auto _ : state) benchmark::DoNotOptimize(model->forward(x).image_embeds);
-  state.counters["threads"] = at::get_num_threads();
+  for (auto _ : state)
+    for (int i = 0; i < work; ++i) benchmark::DoNotOptimize(w->first->forward(w->second).cls);
 }
 
-void BM_W6_dino_vits16(benchmark::State& state) {
-  at::set_num_threads(bench_threads());
-  VitConfig c;
-  c.hidden_size = 384;
-  c.num_heads = 6;
-  c.intermediate_size = 1536;
-  DinoVitModel model(c);
-  torch::NoGradGuard no_grad;
-  torch::Tensor x = torch::randn({16, 3, 224, 224});
-  for (auto _ : state) benchmark::DoNotOptimize(model->forward(x).cls);
-  state.counters["threads"] = at::get_num_threads();
+void register_benchmarks() {
+  add("W4.fwd", w4_fwd);
+  add("W5.fwd", w5_fwd);
+  add("W6.fwd", w6_fwd);
 }
 
 }  // namespace
 
-BENCHMARK(BM_W4_sd15_text_encoder)->Unit(benchmark::kMillisecond)->UseRealTime()->MinTime(1.0);
-BENCHMARK(BM_W5_clip_vit_b32_vision)->Unit(benchmark::kMillisecond)->UseRealTime()->MinTime(1.0);
-BENCHMARK(BM_W6_dino_vits16)->Unit(benchmark::kMillisecond)->UseRealTime()->MinTime(1.0);
-
-BENCHMARK_MAIN();
+PBENCH_BENCHMARK_MAIN()

@@ -1,42 +1,32 @@
-// Sampling and metric throughput (issue 6):
-// - W7: DDIM sampling with classifier-free guidance on a tiny pipeline (the
-//   refvectors/unet UNet, a 2-block VAE), SD v1.5 scheduler config, 50 steps,
-//   scale 7.5, latents [4,4,8,8] and context [8,77,32] per UNet call (4 images
-//   guided together); reported per image, VAE decode included, prompts
-//   pre-encoded (the text encoder runs once per prompt, outside the loop).
-// - the same loop on builtin:tiny as shipped (latents 16x16, context 64).
-// - CLIP / DINO embedding throughput of small metric towers (image_size 32)
-//   on 64x64 uint8 images, preprocessing included; images/s.
-// Beside an sgemm in the same process (machine speed drifts between
-// processes, ../shared/TRAPS.md). Weights are random: speed does not depend on them.
+// Sampling and metric throughput (issues 6 and 10):
+// - W7.sample: DDIM sampling with classifier-free guidance on a tiny pipeline
+//   (the refvectors/unet UNet, a 2-block VAE), SD v1.5 scheduler config, 50
+//   steps, scale 7.5, latents [4,4,8,8] and context [8,77,32] per UNet call
+//   (4 images guided together); one iteration = 4 images (counter s/image),
+//   VAE decode included, prompts pre-encoded (the text encoder runs once per
+//   prompt, outside the loop).
+// - builtin_tiny.sample: the same loop on builtin:tiny as shipped (latents
+//   16x16, context 64).
+// - metrics.clip_image_embeddings / metrics.dino_embeddings: CLIP / DINO
+//   embedding throughput of small metric towers (image_size 32) on 16 64x64
+//   uint8 images, preprocessing included (counter images/s).
+// plus REF.sgemm / REF.scalar (benchmarks/support/bench_support.hpp).
+// Weights are random: speed does not depend on them. Each pipeline is built
+// once per process and warmed up once.
 //
 // One process per thread count: bench_sampling --threads=N [benchmark flags].
-#include <benchmark/benchmark.h>
-#include <torch/torch.h>
-#include <unistd.h>
-
-#include <cstdlib>
-#include <cstring>
 #include <map>
+#include <memory>
 
+#include "benchmarks/support/bench_support.hpp"
 #include "framework/sample/ddim_sampling.hpp"
-#include "framework/util/thread_env.hpp"
 #include "metrics/backbones.hpp"
 
 using namespace pbench;
 using nlohmann::json;
+using pbench::bench::add;
 
 namespace {
-
-int g_threads = 1;
-
-void BM_sgemm(benchmark::State& state) {
-  const int64_t n = 1024;
-  auto a = torch::randn({n, n}), b = torch::randn({n, n});
-  for (auto _ : state) benchmark::DoNotOptimize(torch::mm(a, b));
-  state.counters["GFLOP/s"] = benchmark::Counter(2.0 * n * n * n * 1e-9 * double(state.iterations()),
-                                                 benchmark::Counter::kIsRate);
-}
 
 models::Pipeline tiny_pipeline() {
   torch::manual_seed(0);
@@ -66,116 +56,106 @@ models::Pipeline tiny_pipeline() {
   return p;
 }
 
-void BM_W7_tiny_ddim_per_image(benchmark::State& state) {
-  models::Pipeline p = tiny_pipeline();
-  // Fixed contexts per prompt ([1,77,32]): the loop, not the text encoder, is measured.
+// A pipeline, its cached prompt contexts and the 4-image job list, built once per process.
+struct SamplingWorkload {
+  models::Pipeline pipeline;
   std::map<std::string, torch::Tensor> contexts;
-  sample::PromptEncoder encode = [&](const std::string& prompt) {
-    auto it = contexts.find(prompt);
-    if (it == contexts.end()) it = contexts.emplace(prompt, torch::randn({1, 77, 32})).first;
-    return it->second;
-  };
-  auto jobs = sample::grid_jobs({"a sks dog", "a sks dog on the beach"}, 2);  // 4 images, one batch
-  sample::SamplingOptions options;                                          // 50 steps, 7.5, eta 0
-  options.batch_size = 4;
-  sample::sample_images(p, jobs, 0, options, encode);  // warm-up
-  for (auto _ : state) benchmark::DoNotOptimize(sample::sample_images(p, jobs, 0, options, encode).images);
+  sample::PromptEncoder encode;
+  std::vector<sample::ImageJob> jobs = sample::grid_jobs({"a sks dog", "a sks dog on the beach"}, 2);
+  sample::SamplingOptions options;  // 50 steps, 7.5, eta 0
+
+  // `context_of` makes a prompt's context the first time it is seen.
+  SamplingWorkload(models::Pipeline p, sample::PromptEncoder context_of) : pipeline(std::move(p)) {
+    encode = [this, context_of](const std::string& prompt) {
+      auto it = contexts.find(prompt);
+      if (it == contexts.end()) it = contexts.emplace(prompt, context_of(prompt)).first;
+      return it->second;
+    };
+    options.batch_size = 4;  // 4 images, one batch
+    run();                   // warm-up
+  }
+  SamplingWorkload(const SamplingWorkload&) = delete;  // `encode` points at this object
+  torch::Tensor run() { return sample::sample_images(pipeline, jobs, 0, options, encode).images; }
+};
+
+void run_sampling(benchmark::State& state, int work, SamplingWorkload& w) {
+  for (auto _ : state)
+    for (int i = 0; i < work; ++i) benchmark::DoNotOptimize(w.run());
   // Seconds per image: iterations x 4 images.
   state.counters["s/image"] = benchmark::Counter(double(state.iterations()) * 4.0,
                                                  benchmark::Counter::kIsRate | benchmark::Counter::kInvert);
-  state.counters["threads"] = g_threads;
+}
+
+void w7_sample(benchmark::State& state, int work) {
+  // Fixed random contexts per prompt ([1,77,32]): the loop, not the text encoder, is measured.
+  static SamplingWorkload w(tiny_pipeline(), [](const std::string&) { return torch::randn({1, 77, 32}); });
+  run_sampling(state, work, w);
 }
 
 // The same on builtin:tiny as shipped (its own latent size and text encoder;
 // prompt embeddings cached so only sampling and decoding are timed).
-void BM_builtin_tiny_ddim_per_image(benchmark::State& state) {
-  models::Pipeline p = models::load_pipeline("builtin:tiny");
-  sample::PromptEncoder base = sample::default_prompt_encoder(p);
-  std::map<std::string, torch::Tensor> contexts;
-  sample::PromptEncoder encode = [&](const std::string& prompt) {
-    auto it = contexts.find(prompt);
-    if (it == contexts.end()) it = contexts.emplace(prompt, base(prompt)).first;
-    return it->second;
-  };
-  auto jobs = sample::grid_jobs({"a sks dog", "a sks dog on the beach"}, 2);
-  sample::SamplingOptions options;
-  options.batch_size = 4;
-  sample::sample_images(p, jobs, 0, options, encode);  // warm-up
-  for (auto _ : state) benchmark::DoNotOptimize(sample::sample_images(p, jobs, 0, options, encode).images);
-  state.counters["s/image"] = benchmark::Counter(double(state.iterations()) * 4.0,
-                                                 benchmark::Counter::kIsRate | benchmark::Counter::kInvert);
-  state.counters["latent"] = double(p.latent_size());
-  state.counters["threads"] = g_threads;
+void builtin_tiny_sample(benchmark::State& state, int work) {
+  static SamplingWorkload w = [] {
+    models::Pipeline p = models::load_pipeline("builtin:tiny");
+    sample::PromptEncoder base = sample::default_prompt_encoder(p);
+    return SamplingWorkload(p, base);
+  }();
+  run_sampling(state, work, w);
+  state.counters["latent"] = double(w.pipeline.latent_size());
 }
 
 torch::Tensor bench_images(int64_t n) { return torch::randint(0, 256, {n, 64, 64, 3}, torch::kUInt8); }
 
-void BM_clip_image_embeddings(benchmark::State& state) {
-  torch::manual_seed(0);
-  metrics::ClipBackbone clip;
-  clip.source = "bench:clip";
-  models::ClipVisionConfig c;
-  c.encoder = models::ClipEncoderConfig{64, 256, 2, 4, 1e-5, models::Activation::kQuickGelu};
-  c.image_size = 32;
-  c.patch_size = 8;
-  c.projection_dim = 32;
-  c.with_projection = true;
-  clip.vision = models::ClipVisionModel(c);
-  clip.preprocess = metrics::clip_metric_preprocess(32);
-  torch::Tensor images = bench_images(16);
-  for (auto _ : state) benchmark::DoNotOptimize(metrics::clip_image_embeddings(clip, images));
+void clip_image_embeddings(benchmark::State& state, int work) {
+  static const auto fixture = [] {
+    torch::manual_seed(0);
+    metrics::ClipBackbone clip;
+    clip.source = "bench:clip";
+    models::ClipVisionConfig c;
+    c.encoder = models::ClipEncoderConfig{64, 256, 2, 4, 1e-5, models::Activation::kQuickGelu};
+    c.image_size = 32;
+    c.patch_size = 8;
+    c.projection_dim = 32;
+    c.with_projection = true;
+    clip.vision = models::ClipVisionModel(c);
+    clip.preprocess = metrics::clip_metric_preprocess(32);
+    return std::make_pair(clip, bench_images(16));
+  }();
+  const auto& [clip, images] = fixture;
+  for (auto _ : state)
+    for (int i = 0; i < work; ++i) benchmark::DoNotOptimize(metrics::clip_image_embeddings(clip, images));
   state.counters["images/s"] = benchmark::Counter(double(state.iterations()) * 16.0, benchmark::Counter::kIsRate);
-  state.counters["threads"] = g_threads;
 }
 
-void BM_dino_embeddings(benchmark::State& state) {
-  torch::manual_seed(0);
-  metrics::DinoBackbone dino;
-  dino.source = "bench:dino";
-  models::VitConfig c;
-  c.hidden_size = 64;
-  c.num_layers = 2;
-  c.num_heads = 4;
-  c.intermediate_size = 256;
-  c.layer_norm_eps = 1e-6;
-  c.image_size = 32;
-  c.patch_size = 8;
-  dino.model = models::DinoVitModel(c);
-  torch::Tensor images = bench_images(16);
-  for (auto _ : state) benchmark::DoNotOptimize(metrics::dino_embeddings(dino, images));
+void dino_embeddings(benchmark::State& state, int work) {
+  static const auto fixture = [] {
+    torch::manual_seed(0);
+    metrics::DinoBackbone dino;
+    dino.source = "bench:dino";
+    models::VitConfig c;
+    c.hidden_size = 64;
+    c.num_layers = 2;
+    c.num_heads = 4;
+    c.intermediate_size = 256;
+    c.layer_norm_eps = 1e-6;
+    c.image_size = 32;
+    c.patch_size = 8;
+    dino.model = models::DinoVitModel(c);
+    return std::make_pair(dino, bench_images(16));
+  }();
+  const auto& [dino, images] = fixture;
+  for (auto _ : state)
+    for (int i = 0; i < work; ++i) benchmark::DoNotOptimize(metrics::dino_embeddings(dino, images));
   state.counters["images/s"] = benchmark::Counter(double(state.iterations()) * 16.0, benchmark::Counter::kIsRate);
-  state.counters["threads"] = g_threads;
+}
+
+void register_benchmarks() {
+  add("W7.sample", w7_sample);
+  add("builtin_tiny.sample", builtin_tiny_sample);
+  add("metrics.clip_image_embeddings", clip_image_embeddings);
+  add("metrics.dino_embeddings", dino_embeddings);
 }
 
 }  // namespace
 
-BENCHMARK(BM_sgemm)->UseRealTime()->Unit(benchmark::kMillisecond);
-BENCHMARK(BM_W7_tiny_ddim_per_image)->Name("W7.tiny_ddim")->UseRealTime()->Unit(benchmark::kMillisecond)->MinTime(2.0);
-BENCHMARK(BM_builtin_tiny_ddim_per_image)->Name("builtin_tiny_ddim")->UseRealTime()->Unit(benchmark::kMillisecond)->MinTime(2.0);
-BENCHMARK(BM_clip_image_embeddings)->Name("clip_image_embeddings")->UseRealTime()->Unit(benchmark::kMillisecond);
-BENCHMARK(BM_dino_embeddings)->Name("dino_embeddings")->UseRealTime()->Unit(benchmark::kMillisecond);
-BENCHMARK(BM_sgemm)->Name("sgemm.after")->UseRealTime()->Unit(benchmark::kMillisecond);
-
-int main(int argc, char** argv) {
-  // --threads=N (default 1). The pool settings must be in the environment
-  // before the libraries load: the first run sets them and re-executes itself.
-  std::vector<char*> args;
-  for (int i = 0; i < argc; ++i) {
-    if (std::strncmp(argv[i], "--threads=", 10) == 0)
-      g_threads = std::max(1, std::atoi(argv[i] + 10));
-    else
-      args.push_back(argv[i]);
-  }
-  if (!std::getenv("PBENCH_BENCH_ENV")) {
-    for (const auto& [k, v] : thread_environment(g_threads)) setenv(k.c_str(), v.c_str(), 1);
-    setenv("PBENCH_BENCH_ENV", "1", 1);
-    execv("/proc/self/exe", argv);
-  }
-  at::set_num_threads(g_threads);
-  int n = int(args.size());
-  args.push_back(nullptr);
-  benchmark::Initialize(&n, args.data());
-  benchmark::RunSpecifiedBenchmarks();
-  benchmark::Shutdown();
-  return 0;
-}
+PBENCH_BENCHMARK_MAIN()

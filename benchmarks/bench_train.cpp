@@ -6,6 +6,9 @@
 // Text-side methods (textual_inversion) train no UNet tensor: their rows are
 // reported as skipped.
 // One process per thread count: bench_train --threads=N.
+#include <map>
+#include <memory>
+
 #include "benchmarks/support/bench_support.hpp"
 #include "framework/config/schema.hpp"
 #include "framework/models/pipeline.hpp"
@@ -38,42 +41,72 @@ struct W1 {
   }
 };
 
-void run_steps(benchmark::State& state, int work, W1& w, torch::optim::Optimizer& optimizer) {
-  w.pipeline.unet->train();
-  auto step = [&] {
-    optimizer.zero_grad();
+// One training setup per benchmark, built once per process: Google Benchmark
+// calls a benchmark once per repetition and per iteration-count probe, and
+// rebuilding the pipeline each time cost more than the steps measured.
+struct TrainStep {
+  W1 w;
+  std::unique_ptr<pbench::Method> method;  // null for W1.train_full
+  std::unique_ptr<torch::optim::AdamW> optimizer;
+  std::string skip;  // why the step does not apply (text-side methods)
+
+  void step() {
+    optimizer->zero_grad();
     torch::mse_loss(w.pipeline.unet->forward(w.sample, w.timesteps, w.context), w.target).backward();
-    optimizer.step();
-  };
-  step();  // warm-up: gradient buffers and optimizer state
+    optimizer->step();
+  }
+  void warm_up() {  // gradient buffers and optimizer state
+    w.pipeline.unet->train();
+    step();
+  }
+};
+
+void run_steps(benchmark::State& state, int work, TrainStep& t) {
+  if (!t.skip.empty()) {
+    state.SkipWithError(t.skip.c_str());
+    return;
+  }
   for (auto _ : state)
-    for (int i = 0; i < work; ++i) step();
+    for (int i = 0; i < work; ++i) t.step();
 }
 
 void train_full(benchmark::State& state, int work) {
-  W1 w;
-  torch::optim::AdamW optimizer(w.pipeline.unet->parameters(), torch::optim::AdamWOptions(1e-5));
-  run_steps(state, work, w, optimizer);
+  static const auto t = [] {
+    auto t = std::make_unique<TrainStep>();
+    t->optimizer = std::make_unique<torch::optim::AdamW>(t->w.pipeline.unet->parameters(),
+                                                         torch::optim::AdamWOptions(1e-5));
+    t->warm_up();
+    return t;
+  }();
+  run_steps(state, work, *t);
+}
+
+std::unique_ptr<TrainStep> make_method_step(const std::string& name) {
+  auto t = std::make_unique<TrainStep>();
+  const auto& entry = pbench::methods().get(name, "bench_train");
+  t->method = entry.factory.create(pbench::parse_entry_defaults(entry.info, "method"));
+  pbench::freeze_pipeline(t->w.pipeline);
+  pbench::MethodTarget target{t->w.pipeline, nullptr};
+  t->method->attach(target);
+  bool unet_trains = false;
+  for (const auto& p : t->w.pipeline.unet->parameters()) unet_trains |= p.requires_grad();
+  if (!unet_trains) {
+    t->skip = "'" + name + "' trains no UNet tensor: the W1 step does not apply";
+    return t;
+  }
+  std::vector<torch::optim::OptimizerParamGroup> groups;
+  for (const auto& g : t->method->parameter_groups(1e-4))
+    if (!g.params.empty()) groups.emplace_back(g.params, std::make_unique<torch::optim::AdamWOptions>(g.lr));
+  t->optimizer = std::make_unique<torch::optim::AdamW>(groups, torch::optim::AdamWOptions(1e-4));
+  t->warm_up();
+  return t;
 }
 
 void train_method(benchmark::State& state, int work, const std::string& name) {
-  W1 w;
-  const auto& entry = pbench::methods().get(name, "bench_train");
-  auto method = entry.factory.create(pbench::parse_entry_defaults(entry.info, "method"));
-  pbench::freeze_pipeline(w.pipeline);
-  pbench::MethodTarget target{w.pipeline, nullptr};
-  method->attach(target);
-  bool unet_trains = false;
-  for (const auto& p : w.pipeline.unet->parameters()) unet_trains |= p.requires_grad();
-  if (!unet_trains) {
-    state.SkipWithError(("'" + name + "' trains no UNet tensor: the W1 step does not apply").c_str());
-    return;
-  }
-  std::vector<torch::optim::OptimizerParamGroup> groups;
-  for (const auto& g : method->parameter_groups(1e-4))
-    if (!g.params.empty()) groups.emplace_back(g.params, std::make_unique<torch::optim::AdamWOptions>(g.lr));
-  torch::optim::AdamW optimizer(groups, torch::optim::AdamWOptions(1e-4));
-  run_steps(state, work, w, optimizer);
+  static std::map<std::string, std::unique_ptr<TrainStep>> steps;
+  auto& t = steps[name];
+  if (!t) t = make_method_step(name);
+  run_steps(state, work, *t);
 }
 
 void register_benchmarks() {

@@ -1,34 +1,41 @@
-// UNet / VAE throughput (issue 4): W1 tiny UNet forward, W2 "small" UNet
-// (SD v1.5 layout, block_out_channels [128, 256, 512, 512]) forward and
-// forward+backward, W3 the SD v1.5 UNet forward and forward+backward, W8 the
-// SD v1.5 VAE decode [1,4,32,32] -> [1,3,256,256], and the builtin:tiny UNet
-// training step (forward+backward at batch 2, latent 16x16); beside an sgemm measured
-// in the same process (machine speed drifts between processes, TRAPS.md).
+// UNet / VAE throughput (issues 4 and 10), named as issue 10's comparable workloads:
+//   W1.fwd       the refvectors/unet (tiny) UNet, sample [4,4,8,8], timesteps [187,582,840,431],
+//                context [4,77,32], no grad
+//   W2.fwd       "small" UNet (SD v1.5 layout, block_out_channels [128,256,512,512]),
+//                sample [1,4,32,32], timestep 684, context [1,77,768], no grad
+//   W2.fwd_bwd   the same, forward + MSE backward (no optimizer)
+//   W3.fwd       the SD v1.5 UNet, same inputs as W2 (and W3.fwd_bwd)
+//   W8.decode    the SD v1.5 VAE decode, latents [1,4,32,32] -> [1,3,256,256]
+//   tiny.fwd_bwd_b2  one training step's UNet work on builtin:tiny (batch 2, latent 16x16)
+//   sgemm.1024   1024^3 fp32 torch::mm (the yardstick of the README's GFLOP/s table)
+// plus REF.sgemm / REF.scalar (benchmarks/support/bench_support.hpp), the
+// references the regression gate divides by.
 //
 // One process per thread count: bench_unet --threads=N [benchmark flags].
-// Weights are random (speed does not depend on values). Achieved GFLOP/s uses
-// the forward FLOPs counted once by LibTorch's profiler (conv2d, addmm, mm,
-// bmm, mul, add); forward+backward is counted as 3x the forward FLOPs.
-#include <benchmark/benchmark.h>
+// Weights are random (speed does not depend on values). Each model is built
+// once per process (Google Benchmark calls a benchmark once per repetition,
+// and building the SD v1.5 UNet takes seconds) and warmed up once (the
+// profiled forward below; gradient buffers allocated before the first step).
+// Achieved GFLOP/s (counter GFLOPS) uses the forward FLOPs counted once by
+// LibTorch's profiler (conv2d, addmm, mm, bmm, mul, add); forward+backward
+// is counted as 3x the forward FLOPs.
 #include <torch/csrc/autograd/profiler_legacy.h>
-#include <torch/torch.h>
-#include <unistd.h>
+#include <sys/resource.h>
 
-#include <cstdlib>
-#include <cstring>
 #include <functional>
+#include <memory>
 
+#include "benchmarks/support/bench_support.hpp"
 #include "framework/models/pipeline.hpp"
 #include "framework/models/unet.hpp"
 #include "framework/models/vae.hpp"
-#include "framework/util/thread_env.hpp"
 
 using namespace pbench::models;
 using nlohmann::json;
+using pbench::bench::add;
+using pbench::bench::set_gflops;
 
 namespace {
-
-int g_threads = 1;
 
 json sd15_unet_json() {
   return json{{"block_out_channels", {320, 640, 1280, 1280}},
@@ -38,6 +45,12 @@ json sd15_unet_json() {
               {"cross_attention_dim", 768},
               {"attention_head_dim", 8},
               {"norm_num_groups", 32}};
+}
+
+json small_unet_json() {
+  json j = sd15_unet_json();
+  j["block_out_channels"] = {128, 256, 512, 512};
+  return j;
 }
 
 // The refvectors/unet architecture (tiny).
@@ -63,138 +76,135 @@ double profiled_flops(const std::function<void()>& fn) {
   return flops;
 }
 
-void report(benchmark::State& state, double flops_per_iter) {
-  state.counters["GFLOP/s"] = benchmark::Counter(flops_per_iter * 1e-9 * double(state.iterations()),
-                                                 benchmark::Counter::kIsRate);
-  state.counters["GFLOP"] = flops_per_iter * 1e-9;
-  state.counters["threads"] = g_threads;
-}
-
-void BM_sgemm(benchmark::State& state) {
-  const int64_t n = 1024;
-  auto a = torch::randn({n, n}), b = torch::randn({n, n});
-  for (auto _ : state) benchmark::DoNotOptimize(torch::mm(a, b));
-  report(state, 2.0 * n * n * n);
-}
-
 struct UNetWorkload {
   UNet2DCondition unet{nullptr};
   torch::Tensor sample, timestep, context;
+  double fwd_flops = 0;
+  bool grads_allocated = false;
+
+  void forward() {
+    torch::NoGradGuard no_grad;
+    benchmark::DoNotOptimize(unet->forward(sample, timestep, context));
+  }
+  void forward_backward() {
+    unet->zero_grad();
+    unet->forward(sample, timestep, context).square().mean().backward();
+  }
 };
 
-UNetWorkload make_unet(const json& config, std::vector<int64_t> sample, torch::Tensor timestep, std::vector<int64_t> context) {
+std::unique_ptr<UNetWorkload> make_unet(const json& config, std::vector<int64_t> sample, torch::Tensor timestep,
+                                        std::vector<int64_t> context) {
   torch::manual_seed(0);
-  UNetWorkload w;
-  w.unet = UNet2DCondition(UNetConfig::from_json(config, "bench"));
-  w.sample = torch::randn(sample);
-  w.timestep = timestep;
-  w.context = torch::randn(context);
+  auto w = std::make_unique<UNetWorkload>();
+  w->unet = UNet2DCondition(UNetConfig::from_json(config, "bench"));
+  w->sample = torch::randn(sample);
+  w->timestep = timestep;
+  w->context = torch::randn(context);
   return w;
 }
 
-void run_unet(benchmark::State& state, UNetWorkload& w, bool backward) {
-  auto step = [&] {
-    if (backward) {
-      w.unet->zero_grad();
-      w.unet->forward(w.sample, w.timestep, w.context).square().mean().backward();
-    } else {
-      torch::NoGradGuard no_grad;
-      benchmark::DoNotOptimize(w.unet->forward(w.sample, w.timestep, w.context));
-    }
-  };
-  double fwd_flops;
-  {
-    torch::NoGradGuard no_grad;
-    fwd_flops = profiled_flops([&] { w.unet->forward(w.sample, w.timestep, w.context); });
+// One workload per process, built on first use.
+UNetWorkload& w1() {
+  static auto w = make_unet(tiny_unet_json(), {4, 4, 8, 8}, torch::tensor({187, 582, 840, 431}), {4, 77, 32});
+  return *w;
+}
+UNetWorkload& w2() {
+  static auto w = make_unet(small_unet_json(), {1, 4, 32, 32}, torch::tensor(684), {1, 77, 768});
+  return *w;
+}
+UNetWorkload& w3() {
+  static auto w = make_unet(sd15_unet_json(), {1, 4, 32, 32}, torch::tensor(684), {1, 77, 768});
+  return *w;
+}
+UNetWorkload& tiny_b2() {
+  static auto w = [] {
+    torch::manual_seed(0);
+    auto w = std::make_unique<UNetWorkload>();
+    w->unet = load_pipeline("builtin:tiny").unet;
+    w->unet->train();
+    w->sample = torch::randn({2, 4, 16, 16});
+    w->timestep = torch::tensor({187, 840});
+    w->context = torch::randn({2, 77, 64});
+    return w;
+  }();
+  return *w;
+}
+
+// The profiled forward warms the forward up; for forward+backward the gradient
+// buffers are allocated up front (what a first step would do) instead of
+// running a whole multi-second step that the gate would wait for.
+void run_unet(benchmark::State& state, int work, UNetWorkload& w, bool backward) {
+  if (w.fwd_flops == 0) w.fwd_flops = profiled_flops([&] { w.forward(); });
+  if (backward && !w.grads_allocated) {
+    for (auto& p : w.unet->parameters())
+      if (!p.grad().defined()) p.mutable_grad() = torch::zeros_like(p);
+    w.grads_allocated = true;
   }
-  step();  // warm-up (allocations, grad buffers)
-  for (auto _ : state) step();
-  report(state, backward ? 3 * fwd_flops : fwd_flops);
+  rusage before{}, after{};
+  getrusage(RUSAGE_THREAD, &before);
+  for (auto _ : state)
+    for (int i = 0; i < work; ++i) backward ? w.forward_backward() : w.forward();
+  getrusage(RUSAGE_THREAD, &after);
+  // Where CPU time goes besides arithmetic: minor page faults on freshly
+  // mapped memory and kernel time, per iteration (diagnostics for the gate's noise).
+  const auto seconds = [](const timeval& t) { return double(t.tv_sec) + 1e-6 * double(t.tv_usec); };
+  state.counters["minflt"] = benchmark::Counter(double(after.ru_minflt - before.ru_minflt), benchmark::Counter::kAvgIterations);
+  state.counters["sys_s"] = benchmark::Counter(seconds(after.ru_stime) - seconds(before.ru_stime), benchmark::Counter::kAvgIterations);
+  set_gflops(state, (backward ? 3 : 1) * w.fwd_flops * work);
 }
 
-json small_unet_json() {
-  json j = sd15_unet_json();
-  j["block_out_channels"] = {128, 256, 512, 512};
-  return j;
+struct VaeWorkload {
+  AutoencoderKL vae{nullptr};
+  torch::Tensor z;
+  double flops = 0;
+};
+
+VaeWorkload& w8() {
+  static auto w = [] {
+    torch::manual_seed(0);
+    auto w = std::make_unique<VaeWorkload>();
+    w->vae = AutoencoderKL(VaeConfig::from_json(json{{"block_out_channels", {128, 256, 512, 512}},
+                                                     {"layers_per_block", 2},
+                                                     {"latent_channels", 4},
+                                                     {"norm_num_groups", 32}},
+                                                "bench"));
+    w->z = torch::randn({1, 4, 32, 32});
+    torch::NoGradGuard no_grad;
+    w->flops = profiled_flops([&] { w->vae->decode(w->z); });  // also the warm-up
+    return w;
+  }();
+  return *w;
 }
 
-void BM_W1_fwd(benchmark::State& state) {
-  auto w = make_unet(tiny_unet_json(), {4, 4, 8, 8}, torch::tensor({187, 582, 840, 431}), {4, 77, 32});
-  run_unet(state, w, false);
-}
-void BM_W2_fwd(benchmark::State& state) {
-  auto w = make_unet(small_unet_json(), {1, 4, 32, 32}, torch::tensor(684), {1, 77, 768});
-  run_unet(state, w, false);
-}
-void BM_W2_fwdbwd(benchmark::State& state) {
-  auto w = make_unet(small_unet_json(), {1, 4, 32, 32}, torch::tensor(684), {1, 77, 768});
-  run_unet(state, w, true);
-}
-void BM_W3_fwd(benchmark::State& state) {
-  auto w = make_unet(sd15_unet_json(), {1, 4, 32, 32}, torch::tensor(684), {1, 77, 768});
-  run_unet(state, w, false);
-}
-void BM_W3_fwdbwd(benchmark::State& state) {
-  auto w = make_unet(sd15_unet_json(), {1, 4, 32, 32}, torch::tensor(684), {1, 77, 768});
-  run_unet(state, w, true);
-}
-// One training step's UNet work for builtin:tiny: batch 2, latent 4x16x16, context [2, 77, 64].
-void BM_tiny_fwdbwd(benchmark::State& state) {
-  torch::manual_seed(0);
-  UNetWorkload w;
-  w.unet = load_pipeline("builtin:tiny").unet;
-  w.unet->train();
-  w.sample = torch::randn({2, 4, 16, 16});
-  w.timestep = torch::tensor({187, 840});
-  w.context = torch::randn({2, 77, 64});
-  run_unet(state, w, true);
-}
-void BM_W8_vae_decode(benchmark::State& state) {
-  torch::manual_seed(0);
-  AutoencoderKL vae(VaeConfig::from_json(json{{"block_out_channels", {128, 256, 512, 512}}, {"layers_per_block", 2},
-                                              {"latent_channels", 4}, {"norm_num_groups", 32}},
-                                         "bench"));
+void w8_decode(benchmark::State& state, int work) {
+  auto& w = w8();
   torch::NoGradGuard no_grad;
-  auto z = torch::randn({1, 4, 32, 32});
-  const double flops = profiled_flops([&] { vae->decode(z); });
-  vae->decode(z);
-  for (auto _ : state) benchmark::DoNotOptimize(vae->decode(z));
-  report(state, flops);
+  for (auto _ : state)
+    for (int i = 0; i < work; ++i) benchmark::DoNotOptimize(w.vae->decode(w.z));
+  set_gflops(state, w.flops * work);
+}
+
+void sgemm_1024(benchmark::State& state, int work) {
+  const int64_t n = 1024;
+  torch::manual_seed(0);
+  auto a = torch::randn({n, n}), b = torch::randn({n, n}), c = torch::empty({n, n});
+  torch::NoGradGuard no_grad;
+  for (auto _ : state)
+    for (int i = 0; i < work; ++i) torch::mm_out(c, a, b);
+  set_gflops(state, 2.0 * double(n * n * n) * work);
+}
+
+void register_benchmarks() {
+  add("W1.fwd", [](benchmark::State& s, int work) { run_unet(s, work, w1(), false); });
+  add("W2.fwd", [](benchmark::State& s, int work) { run_unet(s, work, w2(), false); });
+  add("W2.fwd_bwd", [](benchmark::State& s, int work) { run_unet(s, work, w2(), true); });
+  add("W3.fwd", [](benchmark::State& s, int work) { run_unet(s, work, w3(), false); });
+  add("W3.fwd_bwd", [](benchmark::State& s, int work) { run_unet(s, work, w3(), true); });
+  add("W8.decode", w8_decode);
+  add("tiny.fwd_bwd_b2", [](benchmark::State& s, int work) { run_unet(s, work, tiny_b2(), true); });
+  add("sgemm.1024", sgemm_1024);
 }
 
 }  // namespace
 
-BENCHMARK(BM_sgemm)->UseRealTime()->Unit(benchmark::kMillisecond);
-BENCHMARK(BM_W1_fwd)->Name("W1.fwd")->UseRealTime()->Unit(benchmark::kMillisecond);
-BENCHMARK(BM_W2_fwd)->Name("W2.fwd")->UseRealTime()->Unit(benchmark::kMillisecond);
-BENCHMARK(BM_W2_fwdbwd)->Name("W2.fwdbwd")->UseRealTime()->Unit(benchmark::kMillisecond);
-BENCHMARK(BM_W3_fwd)->Name("W3.fwd")->UseRealTime()->Unit(benchmark::kMillisecond)->Iterations(3);
-BENCHMARK(BM_W3_fwdbwd)->Name("W3.fwdbwd")->UseRealTime()->Unit(benchmark::kMillisecond)->Iterations(2);
-BENCHMARK(BM_W8_vae_decode)->Name("W8.vae_decode")->UseRealTime()->Unit(benchmark::kMillisecond)->Iterations(2);
-BENCHMARK(BM_tiny_fwdbwd)->Name("tiny.fwdbwd_b2")->UseRealTime()->Unit(benchmark::kMillisecond);
-BENCHMARK(BM_sgemm)->Name("sgemm.after")->UseRealTime()->Unit(benchmark::kMillisecond);
-
-int main(int argc, char** argv) {
-  // --threads=N (default 1): intra-op threads for LibTorch and OpenBLAS. The
-  // pool settings must be in the environment before the libraries load, so
-  // the first run sets them and re-executes itself.
-  std::vector<char*> args;
-  for (int i = 0; i < argc; ++i) {
-    if (std::strncmp(argv[i], "--threads=", 10) == 0)
-      g_threads = std::max(1, std::atoi(argv[i] + 10));
-    else
-      args.push_back(argv[i]);
-  }
-  if (!std::getenv("PBENCH_BENCH_ENV")) {
-    for (const auto& [k, v] : pbench::thread_environment(g_threads)) setenv(k.c_str(), v.c_str(), 1);
-    setenv("PBENCH_BENCH_ENV", "1", 1);
-    execv("/proc/self/exe", argv);
-  }
-  at::set_num_threads(g_threads);
-  int n = int(args.size());
-  args.push_back(nullptr);
-  benchmark::Initialize(&n, args.data());
-  benchmark::RunSpecifiedBenchmarks();
-  benchmark::Shutdown();
-  return 0;
-}
+PBENCH_BENCHMARK_MAIN()

@@ -10,9 +10,16 @@ Benchmark's random interleaving of repetitions, so a benchmark's
 
 cancels the machine's speed of the moment. The gate compares that ratio with
 the one recorded in benchmarks/baseline.json and fails when it grew by more
-than the threshold of benchmarks/gate.json. A failing process is measured once
-more and only a slowdown seen both times fails: a real regression persists,
-a burst of load from a neighbour does not.
+than the threshold of benchmarks/gate.json (or the entry's own "threshold").
+A failing row is measured once more (in a new process, with its references)
+and only a slowdown seen both times fails: a real regression persists, a burst
+of load from a neighbour does not. `--update NAMES --rounds 3` records the
+median ratio of 3 measurements as the baseline.
+
+Entries may carry their own "repetitions", "iterations" (fixed per
+repetition) or "min_time_s": multi-second workloads are measured a few single
+iterations at a time, while the references in the same process keep the
+gate-wide repetitions (passed to the binary as --per_benchmark).
 
 Exit status: 0 pass, 1 a benchmark regressed or failed, 2 usage or input error.
 Only the Python standard library is used (Debian's /usr/bin/python3).
@@ -62,29 +69,64 @@ def read_gate(path):
                 raise InputError(f"{path}: benchmarks[{i}].{key} missing")
         if entry["reference"] not in ("REF.sgemm", "REF.scalar"):
             raise InputError(f"{path}: benchmarks[{i}].reference: expected REF.sgemm or REF.scalar")
+        for key, kind in (("repetitions", int), ("iterations", int), ("min_time_s", (int, float))):
+            if key in entry and (not isinstance(entry[key], kind) or isinstance(entry[key], bool)
+                                 or not entry[key] > 0):
+                raise InputError(f"{path}: benchmarks[{i}].{key}: expected a positive number, got {entry[key]!r}")
+        if "threshold" in entry and not (isinstance(entry["threshold"], (int, float)) and entry["threshold"] > 1.0):
+            raise InputError(f"{path}: benchmarks[{i}].threshold: expected a number > 1, got {entry['threshold']!r}")
+        if "iterations" in entry and "min_time_s" in entry:
+            raise InputError(f"{path}: benchmarks[{i}]: 'iterations' and 'min_time_s' exclude each other")
         if entry["name"] in seen:
             raise InputError(f"{path}: benchmarks[{i}].name '{entry['name']}' listed twice")
         seen.add(entry["name"])
+    for i, fam in enumerate(gate.get("complete_families", [])):
+        for key in ("binary", "prefix"):
+            if key not in fam:
+                raise InputError(f"{path}: complete_families[{i}].{key} missing")
     return gate
+
+
+def per_benchmark_flag(entries):
+    """--per_benchmark=NAME:rR:iI:tT,... for entries with their own settings (bench_support.hpp), or None."""
+    specs = []
+    for e in entries:
+        fields = [f"r{e['repetitions']}" if "repetitions" in e else "",
+                  f"i{e['iterations']}" if "iterations" in e else "",
+                  f"t{e['min_time_s']}" if "min_time_s" in e else ""]
+        if any(fields):
+            specs.append(":".join([e["name"]] + [f for f in fields if f]))
+    return "--per_benchmark=" + ",".join(specs) if specs else None
+
+
+# Google Benchmark appends these to a name: /real_time (UseRealTime), and for
+# per-benchmark settings /iterations:N, /repeats:N, /min_time:T.
+NAME_SUFFIXES = re.compile(r"/(real_time|iterations:\d+|repeats:\d+|min_time:[0-9.]+)")
+
+
+def base_name(reported):
+    return NAME_SUFFIXES.sub("", reported)
 
 
 def key_of(name, threads):
     return f"{name}@t{threads}"
 
 
-def run_binary(build_dir, binary, threads, names, gate, out_dir, attempt):
+def run_binary(build_dir, binary, threads, entries, gate, out_dir, attempt):
     """Runs one process (one thread count) and returns {name: {"times": [...], "gflops": [...], "error": str}}."""
     exe = os.path.join(build_dir, "bin", binary)
-    wanted = sorted(set(names) | {"REF.sgemm", "REF.scalar"})
+    wanted = sorted({e["name"] for e in entries} | {"REF.sgemm", "REF.scalar"})
     out = os.path.join(out_dir, f"{binary}-t{threads}-{attempt}.json")
     cmd = [exe, f"--threads={threads}",
-           # UseRealTime() (more than one thread) appends "/real_time" to the names.
-           "--benchmark_filter=^(" + "|".join(re.escape(n) for n in wanted) + ")(/real_time)?$",
+           # Google Benchmark appends suffixes to the names (NAME_SUFFIXES).
+           "--benchmark_filter=^(" + "|".join(re.escape(n) for n in wanted) + ")(/.*)?$",
            f"--benchmark_repetitions={gate['repetitions']}",
            f"--benchmark_min_time={gate['min_time_s']}",
            "--benchmark_enable_random_interleaving=true",
            f"--benchmark_out={out}", "--benchmark_out_format=json",
            f"--benchmark_context=attempt={attempt}"]
+    if per_benchmark_flag(entries):
+        cmd.append(per_benchmark_flag(entries))
     proc = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     if proc.returncode != 0 or not os.path.exists(out):
         tail = "\n".join(proc.stdout.splitlines()[-5:])
@@ -99,7 +141,7 @@ def run_binary(build_dir, binary, threads, names, gate, out_dir, attempt):
     field = "cpu_time" if threads == 1 else "real_time"
     results = {n: {"times": [], "gflops": []} for n in wanted}
     for b in doc.get("benchmarks", []):
-        name = b.get("run_name", b["name"]).removesuffix("/real_time")
+        name = base_name(b.get("run_name", b["name"]))
         if name not in results or b.get("run_type") != "iteration":
             continue
         if b.get("error_occurred"):
@@ -119,14 +161,14 @@ def measure(build_dir, jobs, gate, out_dir, attempt):
     rows = {}
     for (binary, threads), entries in sorted(jobs.items()):
         started = time.monotonic()
-        res = run_binary(build_dir, binary, threads, [e["name"] for e in entries], gate, out_dir, attempt)
+        res = run_binary(build_dir, binary, threads, entries, gate, out_dir, attempt)
         print(f"[bench_gate] {binary} --threads={threads}: {time.monotonic() - started:.1f} s", file=sys.stderr)
         refs = {r: res[r] for r in ("REF.sgemm", "REF.scalar")}
         for e in entries:
             r, ref = res[e["name"]], refs[e["reference"]]
             row = {"name": e["name"], "threads": threads, "reference": e["reference"],
                    "gate": e.get("gate", True) and threads in gate.get("gated_threads", [threads]),
-                   "binary": binary}
+                   "binary": binary, "threshold": float(e.get("threshold", gate["threshold"]))}
             if "error" in r or "error" in ref:
                 row["error"] = r.get("error") or ref.get("error")
             else:
@@ -141,6 +183,7 @@ def measure(build_dir, jobs, gate, out_dir, attempt):
 
 
 def judge(row, baseline, threshold):
+    threshold = row.get("threshold", threshold)  # an entry's own threshold (gate.json says why)
     if "error" in row:
         return "FAIL (error)"
     if baseline is None:
@@ -174,7 +217,9 @@ def print_table(rows, pending, baselines, threshold):
         lines.append((e["name"], ",".join(map(str, e["threads"])), "-", "-", "-", "-", "pending (not yet written)"))
     widths = [max(len(h), *(len(l[i]) for l in lines)) if lines else len(h) for i, h in enumerate(header)]
     print(f"\nbenchmark gate: baseline and now are time / reference time (same process); "
-          f"fail when now/baseline > {threshold}")
+          f"fail when now/baseline > {threshold}" +
+          "".join(f"; {r['name']}@t{r['threads']} > {r['threshold']}" for r in rows.values()
+                  if r.get("threshold", threshold) != threshold and r["gate"]))
     print("  ".join(h.ljust(w) for h, w in zip(header, widths)))
     print("  ".join("-" * w for w in widths))
     for l in lines:
@@ -190,11 +235,19 @@ def print_table(rows, pending, baselines, threshold):
             print(f"\n{r['name']} (threads {r['threads']}): {r['error']}")
 
 
-def check_list(build_dir, jobs):
-    """Every listed benchmark is registered in its binary (fast: nothing is measured)."""
-    missing = []
-    for binary in sorted({b for b, _ in jobs}):
-        proc = subprocess.run([os.path.join(build_dir, "bin", binary), "--benchmark_list_tests=true"],
+def check_list(build_dir, jobs, gate):
+    """Every listed benchmark is registered in its binary, and every benchmark of a
+    complete family (gate.json "complete_families": a binary and a name prefix,
+    e.g. one training step per registered method) is listed (fast: nothing is measured)."""
+    missing, unlisted = [], []
+    listed = {e["name"] for e in gate["benchmarks"]}
+    binaries = sorted({b for b, _ in jobs} | {f["binary"] for f in gate.get("complete_families", [])})
+    for binary in binaries:
+        exe = os.path.join(build_dir, "bin", binary)
+        if not os.access(exe, os.X_OK):
+            missing.append(f"{binary}: the binary itself ({exe})")
+            continue
+        proc = subprocess.run([exe, "--benchmark_list_tests=true"],
                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
         registered = set(proc.stdout.split())
         for (b, _), entries in jobs.items():
@@ -202,10 +255,18 @@ def check_list(build_dir, jobs):
         for ref in ("REF.sgemm", "REF.scalar"):
             if ref not in registered:
                 missing.append(f"{binary}: {ref} (use PBENCH_BENCHMARK_MAIN from benchmarks/support/bench_support.hpp)")
+        for fam in gate.get("complete_families", []):
+            if fam["binary"] == binary:
+                excluded = fam.get("not_listed", {})
+                unlisted += [f"{binary}: {n}" for n in sorted(registered)
+                             if n.startswith(fam["prefix"]) and n not in listed and n not in excluded]
     for m in sorted(set(missing)):
         print(f"bench_gate: not registered: {m}", file=sys.stderr)
-    print(f"[bench_gate] list check: {'FAIL' if missing else 'ok'} ({len({b for b, _ in jobs})} binaries)")
-    return 1 if missing else 0
+    for m in unlisted:
+        print(f"bench_gate: registered but not in gate.json (its family is gated completely): {m}", file=sys.stderr)
+    bad = missing or unlisted
+    print(f"[bench_gate] list check: {'FAIL' if bad else 'ok'} ({len(binaries)} binaries)")
+    return 1 if bad else 0
 
 
 def git_commit():
@@ -234,11 +295,17 @@ def main():
     ap.add_argument("--update", nargs="?", const="all", default=None, metavar="NAMES",
                     help="record the measured ratios as the new baselines (all, or comma-separated names)")
     ap.add_argument("--json", default="", help="also write the rows as JSON to this file")
+    ap.add_argument("--rounds", type=int, default=1, metavar="N",
+                    help="with --update: measure N times and record each row's median ratio (default 1)")
     ap.add_argument("--check-list", action="store_true",
                     help="only check that every listed (non-pending) benchmark is registered in its binary")
     ap.add_argument("--gate", default=GATE_FILE, help=argparse.SUPPRESS)
     ap.add_argument("--baseline", default=BASELINE_FILE, help=argparse.SUPPRESS)
     args = ap.parse_args()
+    started = time.monotonic()
+    if args.rounds < 1 or (args.rounds > 1 and args.update is None):
+        print("bench_gate: error: --rounds: expected a positive count, with --update", file=sys.stderr)
+        return 2
     try:
         gate = read_gate(args.gate)
         baseline_doc = load_json(args.baseline, "recorded ratios") if os.path.exists(args.baseline) else {}
@@ -265,24 +332,39 @@ def main():
             return 2
 
     if args.check_list:
-        return check_list(args.build, jobs)
+        return check_list(args.build, jobs, gate)
 
     out_dir = os.path.join(args.build, "bench-gate")
     os.makedirs(out_dir, exist_ok=True)
-    started = time.monotonic()
     rows = measure(args.build, jobs, gate, out_dir, attempt=1)
+    if args.update is not None and args.rounds > 1:
+        # A baseline from one run can land at either end of a row's spread: take the median of N.
+        rounds = [rows] + [measure(args.build, jobs, gate, out_dir, attempt=n) for n in range(2, args.rounds + 1)]
+        for key, row in rows.items():
+            ratios = [r[key]["ratio"] for r in rounds if "ratio" in r[key]]
+            if len(ratios) == args.rounds:
+                row["round_ratios"] = ratios
+                row["ratio"] = statistics.median(ratios)
+            else:
+                row.pop("ratio", None)
+                row["error"] = next(r[key]["error"] for r in rounds if "error" in r[key])
     for row in rows.values():
         if args.update is not None:
             row["verdict"] = "recorded" if "ratio" in row else "FAIL (error)"
         else:
             row["verdict"] = judge(row, baselines.get(key_of(row["name"], row["threads"])), threshold)
 
-    # Confirmation: re-measure processes with a failure; keep each row's lower ratio.
+    # Confirmation: re-measure the rows that failed (with their process's references); keep each row's lower ratio.
     if args.update is None:
-        again = {job: entries for job, entries in jobs.items()
-                 if any(rows[key_of(e["name"], job[1])]["verdict"].startswith("FAIL (slower)") for e in entries)}
+        again = {}
+        for job, entries in jobs.items():
+            slower = [e for e in entries if rows[key_of(e["name"], job[1])]["verdict"].startswith("FAIL (slower)")]
+            if slower:
+                again[job] = slower
         if again:
-            print("[bench_gate] slower than baseline: measuring those processes once more", file=sys.stderr)
+            print("[bench_gate] slower than baseline: measuring " +
+                  ", ".join(key_of(e["name"], t) for (_, t), es in sorted(again.items()) for e in es) +
+                  " once more", file=sys.stderr)
             second = measure(args.build, again, gate, out_dir, attempt=2)
             for key, row in second.items():
                 first = rows[key]
@@ -292,7 +374,10 @@ def main():
                     rows[key] = row
 
     print_table(rows, pending, baselines, threshold)
-    print(f"\n[bench_gate] {time.monotonic() - started:.0f} s; raw Google Benchmark JSON in {out_dir}")
+    elapsed = time.monotonic() - started
+    processes = len(jobs) * args.rounds + (len(again) if args.update is None else 0)
+    print(f"\n[bench_gate] total wall time {elapsed:.0f} s ({elapsed / 60:.1f} min, {processes} processes); "
+          f"raw Google Benchmark JSON in {out_dir}")
     if args.json:
         with open(args.json, "w", encoding="utf-8") as f:
             json.dump({"threshold": threshold, "rows": list(rows.values())}, f, indent=1)
@@ -310,17 +395,23 @@ def main():
         doc = {"about": "Ratios time/reference-time per benchmark@threads, recorded by "
                         "scripts/bench_gate.sh --update (benchmarks/README.md).",
                "recorded": {"date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
-                            "commit": git_commit(), "cpu": cpu_model(), "cores": os.cpu_count()},
+                            "commit": git_commit(), "cpu": cpu_model(), "cores": os.cpu_count(),
+                            "rounds": args.rounds},
                "ratios": dict(sorted(ratios.items()))}
         with open(args.baseline, "w", encoding="utf-8") as f:
             json.dump(doc, f, indent=1)
             f.write("\n")
+        for key, r in rows.items():
+            if "round_ratios" in r and (names is None or r["name"] in names):
+                print(f"  {key:<40} rounds " + " ".join(f"{x:.4g}" for x in r["round_ratios"]) +
+                      f" -> median {r['ratio']:.4g}")
         print(f"[bench_gate] recorded {sum(1 for k in rows if names is None or rows[k]['name'] in names)} "
               f"baselines in {args.baseline}")
         return 0
     failed = [r for r in rows.values() if r["verdict"].startswith("FAIL")]
     print(f"[bench_gate] {'FAIL' if failed else 'PASS'}: {len(rows) - len(failed)} of {len(rows)} within "
-          f"{threshold}x of baseline" + (f"; {len(pending)} pending" if pending else ""))
+          f"{threshold}x of baseline" + (f"; {len(pending)} pending" if pending else "") +
+          f" ({elapsed:.0f} s)")
     return 1 if failed else 0
 
 

@@ -16,6 +16,13 @@
 //   factor) for the one benchmark named by PBENCH_BENCH_SLOWDOWN=name[:factor].
 //   That is how the gate's "injected 2× slowdown is caught" check works
 //   without ever slowing product code.
+// - `--per_benchmark=NAME:rR:iI:tT[,NAME:…]` (each field optional) gives one
+//   benchmark its own repetitions (R), fixed iterations per repetition (I) or
+//   minimum time per repetition (T seconds), overriding --benchmark_repetitions
+//   and --benchmark_min_time for it alone: the gate measures multi-second
+//   workloads a few single iterations at a time while the references beside
+//   them keep their many short repetitions. (Google Benchmark then appends
+//   /iterations:I, /repeats:R, /min_time:T to the reported name.)
 #include <benchmark/benchmark.h>
 #include <torch/torch.h>
 
@@ -27,6 +34,7 @@
 #include <unistd.h>
 #include <filesystem>
 #include <functional>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -70,6 +78,55 @@ inline int work_factor(const std::string& name) {
   return spec == name ? factor : 1;
 }
 
+// Per-benchmark measurement settings from --per_benchmark (0: not set).
+struct Settings {
+  int repetitions = 0;
+  int64_t iterations = 0;
+  double min_time_s = 0;
+};
+inline std::map<std::string, Settings>& settings_storage() {
+  static std::map<std::string, Settings> settings;
+  return settings;
+}
+
+// Parses "NAME:rR:iI:tT,NAME2:…" into settings_storage(); false (with a
+// message on stderr) on a malformed spec.
+inline bool parse_per_benchmark(const char* argv0, const std::string& spec) {
+  auto fail = [&](const std::string& why) {
+    std::fprintf(stderr, "%s: error: --per_benchmark: %s in '%s' (expected NAME:rR:iI:tT,...)\n", argv0, why.c_str(),
+                 spec.c_str());
+    return false;
+  };
+  size_t start = 0;
+  while (start <= spec.size()) {
+    const size_t comma = std::min(spec.find(',', start), spec.size());
+    const std::string item = spec.substr(start, comma - start);
+    start = comma + 1;
+    if (item.empty()) continue;
+    size_t pos = item.find(':');
+    const std::string name = item.substr(0, pos);
+    if (name.empty()) return fail("empty name");
+    Settings s;
+    while (pos != std::string::npos) {
+      const size_t next = item.find(':', pos + 1);
+      const std::string field = item.substr(pos + 1, next == std::string::npos ? std::string::npos : next - pos - 1);
+      pos = next;
+      char* end = nullptr;
+      if (field.size() < 2) return fail("field '" + field + "'");
+      const char* num = field.c_str() + 1;
+      if (field[0] == 'r') s.repetitions = int(std::strtol(num, &end, 10));
+      else if (field[0] == 'i') s.iterations = std::strtoll(num, &end, 10);
+      else if (field[0] == 't') s.min_time_s = std::strtod(num, &end);
+      else return fail("field '" + field + "'");
+      if (*end != '\0' || (field[0] == 'r' && s.repetitions < 1) || (field[0] == 'i' && s.iterations < 1) ||
+          (field[0] == 't' && !(s.min_time_s > 0)))
+        return fail("field '" + field + "'");
+    }
+    settings_storage()[name] = s;
+  }
+  return true;
+}
+
 using BenchFn = std::function<void(benchmark::State&, int work)>;
 
 // Registers `name`. At 1 thread the gate reads CPU time (time the scheduler
@@ -80,6 +137,11 @@ inline benchmark::internal::Benchmark* add(const std::string& name, BenchFn fn) 
   auto* b = benchmark::RegisterBenchmark(name.c_str(), [fn, work](benchmark::State& state) { fn(state, work); });
   b->Unit(benchmark::kMicrosecond);
   if (threads() > 1) b->UseRealTime();
+  if (auto it = settings_storage().find(name); it != settings_storage().end()) {
+    if (it->second.repetitions > 0) b->Repetitions(it->second.repetitions);
+    if (it->second.iterations > 0) b->Iterations(it->second.iterations);
+    if (it->second.min_time_s > 0) b->MinTime(it->second.min_time_s);
+  }
   return b;
 }
 
@@ -131,7 +193,7 @@ inline void register_references() {
   add("REF.scalar", ref_scalar);
 }
 
-// Strips --threads=N from argv, re-executes with the thread environment for N
+// Strips --threads=N and --per_benchmark=… from argv, re-executes with the thread environment for N
 // when it is not already in place, then runs Google Benchmark as usual.
 inline int run_main(int argc, char** argv, void (*register_benchmarks)()) {
   int threads = 1;
@@ -143,6 +205,8 @@ inline int run_main(int argc, char** argv, void (*register_benchmarks)()) {
         std::fprintf(stderr, "%s: error: --threads: expected a positive integer, got '%s'\n", argv[0], argv[i] + 10);
         return 2;
       }
+    } else if (i > 0 && std::strncmp(argv[i], "--per_benchmark=", 16) == 0) {
+      if (!parse_per_benchmark(argv[0], argv[i] + 16)) return 2;
     } else {
       args.push_back(argv[i]);
     }
@@ -161,13 +225,18 @@ inline int run_main(int argc, char** argv, void (*register_benchmarks)()) {
     }  // on failure carry on in this environment
   }
   // One allocator policy for every benchmark, whatever ran before it in this
-  // process: glibc's dynamic mmap threshold otherwise flips multi-MiB buffers
-  // between reused heap memory and fresh (page-faulting) mappings depending on
-  // the benchmarks run earlier, which moved safetensors.load_16MiB 8x between
-  // gate runs of an unchanged tree. These values are the steady state glibc
-  // reaches by itself in a loop that frees what it allocates.
-  mallopt(M_MMAP_THRESHOLD, 32 << 20);
-  mallopt(M_TRIM_THRESHOLD, 512 << 20);
+  // process: all memory comes from the heap and is never returned to the
+  // system, so a steady-state iteration reuses pages instead of faulting in
+  // fresh ones. glibc's defaults otherwise decide by history: its dynamic mmap
+  // threshold flipped multi-MiB buffers between reused heap memory and fresh
+  // mappings depending on the benchmarks run earlier (safetensors.load_16MiB
+  // moved 8x between gate runs of an unchanged tree), buffers of 32 MiB and
+  // more (the attention scores of a 32x32 latent) were mapped anew on every
+  // use, and trimming returned the top of the heap after a forward pass:
+  // W2.fwd took 41k page faults per iteration beside the other UNets and
+  // 123k alone (1.6x the time), and W3.fwd_bwd took 1.5x the time it takes now.
+  mallopt(M_MMAP_MAX, 0);         // no separate mappings: every block from the heap
+  mallopt(M_TRIM_THRESHOLD, -1);  // never give the heap's top back
   thread_count_storage() = threads;
   at::set_num_threads(threads);
   register_references();

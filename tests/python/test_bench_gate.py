@@ -2,7 +2,8 @@
 binary whose times the test dictates, so every verdict is deterministic:
 ratios to the in-process reference, the threshold, the confirmation re-run,
 CPU vs real time by thread count, missing benchmarks/baselines, pending
-entries and --update. Run with Debian's /usr/bin/python3."""
+entries, per-entry repetitions/iterations/threshold, complete families and
+--update. Run with Debian's /usr/bin/python3."""
 import json
 import os
 import subprocess
@@ -24,13 +25,25 @@ attempt = args["--benchmark_context"].split("=")[1]
 wanted = re.compile(args["--benchmark_filter"])
 times = json.loads(os.environ["FAKE_TIMES"])
 runs = []
-suffix = "" if args["--threads"] == "1" else "/real_time"  # UseRealTime() renames
+# --per_benchmark=NAME:rR:iI (bench_support.hpp): own repetitions, suffixes as Google Benchmark appends them.
+own = {}
+for spec in filter(None, args.get("--per_benchmark", "").split(",")):
+    name, *fields = spec.split(":")
+    own[name] = {f[0]: f[1:] for f in fields}
+with open(os.path.join(os.path.dirname(args["--benchmark_out"]), "calls.txt"), "a") as f:
+    f.write(" ".join(sys.argv[1:]) + "\n")
 for name, t in times.items():
-    if not wanted.search(name):
+    suffix = ""
+    if "i" in own.get(name, {}):
+        suffix += "/iterations:" + own[name]["i"]
+    if "r" in own.get(name, {}):
+        suffix += "/repeats:" + own[name]["r"]
+    suffix += "" if args["--threads"] == "1" else "/real_time"  # UseRealTime() renames
+    if not wanted.search(name + suffix):
         continue
     if isinstance(t, dict):
         t = t[attempt]
-    for rep in range(int(args["--benchmark_repetitions"])):
+    for rep in range(int(own.get(name, {}).get("r", args["--benchmark_repetitions"]))):
         jitter = 1.0 + 0.01 * (rep % 3 - 1)
         cpu = t * jitter * 1e6
         runs.append({"name": name + suffix, "run_name": name + suffix, "run_type": "iteration", "repetitions": 3,
@@ -83,7 +96,7 @@ class GateTest(unittest.TestCase):
         return proc, rows
 
     def attempts_run(self):
-        return sorted(f for f in os.listdir(os.path.join(self.dir.name, "bench-gate")))
+        return sorted(f for f in os.listdir(os.path.join(self.dir.name, "bench-gate")) if f.endswith(".json"))
 
     BASE = {"REF.sgemm": 0.010, "REF.scalar": 0.002, "a.blas": 0.020, "b.scalar": 0.001}
 
@@ -160,6 +173,16 @@ class GateTest(unittest.TestCase):
         proc, _ = self.gate(self.BASE)
         self.assertEqual(proc.returncode, 0, proc.stdout + proc.stderr)
 
+    def test_update_with_rounds_records_the_median(self):
+        self.write_baseline({})
+        times = dict(self.BASE, **{"b.scalar": {"1": 0.001, "2": 0.003, "3": 0.0015}})
+        proc, _ = self.gate(times, "--update", "b.scalar", "--rounds", "3")
+        self.assertEqual(proc.returncode, 0, proc.stdout + proc.stderr)
+        with open(self.baseline_file) as f:
+            ratios = json.load(f)["ratios"]
+        self.assertEqual(ratios, {"b.scalar@t1": 0.75})  # median of 0.5, 1.5, 0.75
+        self.assertEqual(self.attempts_run(), ["bench_fake-t1-1.json", "bench_fake-t1-2.json", "bench_fake-t1-3.json"])
+
     def test_benchmark_missing_from_binary_fails(self):
         self.write_baseline({"a.blas@t1": 2.0, "b.scalar@t1": 0.5})
         times = {k: v for k, v in self.BASE.items() if k != "b.scalar"}
@@ -170,6 +193,57 @@ class GateTest(unittest.TestCase):
         proc, _ = self.gate(times, "--check-list")
         self.assertEqual(proc.returncode, 1)
         self.assertIn("not registered: bench_fake: b.scalar", proc.stderr)
+
+    def test_per_entry_repetitions_and_iterations_reach_the_binary(self):
+        self.write_gate([{"name": "a.blas", "binary": "bench_fake", "reference": "REF.sgemm", "threads": [1, 2],
+                          "repetitions": 2, "iterations": 1},
+                         {"name": "b.scalar", "binary": "bench_fake", "reference": "REF.scalar", "threads": [1]}])
+        self.write_baseline({"a.blas@t1": 2.0, "a.blas@t2": 2.0, "b.scalar@t1": 0.5})
+        proc, rows = self.gate(self.BASE)
+        self.assertEqual(proc.returncode, 0, proc.stdout + proc.stderr)
+        self.assertAlmostEqual(rows["a.blas@t1"]["ratio"], 2.0, delta=0.02)  # read despite the /iterations:1/repeats:2 suffix
+        self.assertAlmostEqual(rows["a.blas@t2"]["ratio"], 2.0, delta=0.02)
+        with open(os.path.join(self.dir.name, "bench-gate", "calls.txt")) as f:
+            calls = f.read()
+        self.assertIn("--per_benchmark=a.blas:r2:i1", calls)
+        self.assertIn("--benchmark_repetitions=3", calls)  # the references keep the gate-wide setting
+        self.assertIn("[bench_gate] total wall time", proc.stdout)
+
+    def test_confirmation_remeasures_only_the_failing_rows(self):
+        self.write_baseline({"a.blas@t1": 2.0, "b.scalar@t1": 0.5})
+        proc, _ = self.gate(dict(self.BASE, **{"b.scalar": 0.002}))
+        self.assertEqual(proc.returncode, 1, proc.stdout + proc.stderr)
+        with open(os.path.join(self.dir.name, "bench-gate", "calls.txt")) as f:
+            second = f.read().splitlines()[1]
+        self.assertIn("b\\.scalar", second)
+        self.assertNotIn("a\\.blas", second)
+
+    def test_an_entry_threshold_replaces_the_global_one(self):
+        self.write_gate([{"name": "a.blas", "binary": "bench_fake", "reference": "REF.sgemm", "threads": [1],
+                          "threshold": 2.5},
+                         {"name": "b.scalar", "binary": "bench_fake", "reference": "REF.scalar", "threads": [1]}])
+        self.write_baseline({"a.blas@t1": 1.0, "b.scalar@t1": 0.5})  # a.blas now 2.0: within its own 2.5
+        proc, rows = self.gate(self.BASE)
+        self.assertEqual(proc.returncode, 0, proc.stdout + proc.stderr)
+        self.assertEqual(rows["a.blas@t1"]["verdict"], "ok")
+        self.write_baseline({"a.blas@t1": 0.7, "b.scalar@t1": 0.5})  # 2.86x
+        proc, rows = self.gate(self.BASE)
+        self.assertEqual(proc.returncode, 1, proc.stdout + proc.stderr)
+        self.assertEqual(rows["a.blas@t1"]["verdict"], "FAIL (slower)")
+
+    def test_complete_family_must_be_listed(self):
+        with open(self.gate_file, "w") as f:
+            json.dump({"threshold": 1.5, "repetitions": 3, "min_time_s": 0.01,
+                       "complete_families": [{"binary": "bench_fake", "prefix": "train.",
+                                              "not_listed": {"train.text": "trains no UNet tensor"}}],
+                       "benchmarks": [{"name": "train.a", "binary": "bench_fake", "reference": "REF.sgemm",
+                                       "threads": [1]}]}, f)
+        times = dict(self.BASE, **{"train.a": 0.01, "train.text": 0.01})
+        proc, _ = self.gate(times, "--check-list")
+        self.assertEqual(proc.returncode, 0, proc.stdout + proc.stderr)
+        proc, _ = self.gate(dict(times, **{"train.b": 0.01}), "--check-list")
+        self.assertEqual(proc.returncode, 1)
+        self.assertIn("not in gate.json (its family is gated completely): bench_fake: train.b", proc.stderr)
 
     def test_bad_gate_file_is_an_input_error(self):
         self.write_gate([{"name": "a.blas", "binary": "bench_fake", "reference": "REF.gpu", "threads": [1]}])
