@@ -3,8 +3,12 @@
 //   W1.train_full          zero grads, forward, MSE to a target, backward, AdamW (lr 1e-5) on every UNet parameter
 //   W1.train_<method>      the same step with the method attached through the engine's method interface
 //                          (registry defaults; W1.train_lora = LoRA rank 4 on every to_q/to_k/to_v/to_out.0, lr 1e-4)
-// Text-side methods (textual_inversion) train no UNet tensor: their rows are
-// reported as skipped.
+// Text-side methods (textual_inversion, prompt_tuning, p_plus) train no UNet
+// tensor: their step takes the context from their own training prompt through
+// a text encoder (builtin:tiny's architecture, 2 layers, 4 heads, at width 32
+// = W1's cross_attention_dim, seeded init; 4 copies of the prompt as the
+// batch), so the row measures what they train: text encoder forward + backward
+// into the token rows on top of the UNet step.
 // One process per thread count: bench_train --threads=N.
 #include <map>
 #include <memory>
@@ -34,6 +38,10 @@ struct W1 {
   W1() {
     torch::manual_seed(0);
     pipeline.unet = pbench::models::UNet2DCondition(pbench::models::UNetConfig::from_json(w1_config(), "W1"));
+    pbench::models::ClipTextConfig text = pipeline.text_encoder->config;
+    text.encoder.hidden_size = 32;  // = the W1 context width
+    text.encoder.intermediate_size = 64;
+    pipeline.text_encoder = pbench::models::ClipTextModel(text);
     sample = torch::randn({4, 4, 8, 8});
     timesteps = torch::tensor({187, 582, 840, 431});
     context = torch::randn({4, 77, 32});
@@ -48,11 +56,12 @@ struct TrainStep {
   W1 w;
   std::unique_ptr<pbench::Method> method;  // null for W1.train_full
   std::unique_ptr<torch::optim::AdamW> optimizer;
-  std::string skip;  // why the step does not apply (text-side methods)
+  torch::Tensor prompt_ids;  // text-side methods: their training prompt, 4 rows
 
   void step() {
     optimizer->zero_grad();
-    torch::mse_loss(w.pipeline.unet->forward(w.sample, w.timesteps, w.context), w.target).backward();
+    torch::Tensor context = prompt_ids.defined() ? pbench::models::encode_token_ids(w.pipeline, prompt_ids) : w.context;
+    torch::mse_loss(w.pipeline.unet->forward(w.sample, w.timesteps, context), w.target).backward();
     optimizer->step();
   }
   void warm_up() {  // gradient buffers and optimizer state
@@ -62,10 +71,6 @@ struct TrainStep {
 };
 
 void run_steps(benchmark::State& state, int work, TrainStep& t) {
-  if (!t.skip.empty()) {
-    state.SkipWithError(t.skip.c_str());
-    return;
-  }
   for (auto _ : state)
     for (int i = 0; i < work; ++i) t.step();
 }
@@ -86,13 +91,19 @@ std::unique_ptr<TrainStep> make_method_step(const std::string& name) {
   const auto& entry = pbench::methods().get(name, "bench_train");
   t->method = entry.factory.create(pbench::parse_entry_defaults(entry.info, "method"));
   pbench::freeze_pipeline(t->w.pipeline);
-  pbench::MethodTarget target{t->w.pipeline, nullptr};
+  // The subject text-side methods initialise from and prompt with (class-label inits need one).
+  pbench::SubjectData subject;
+  subject.class_noun = "dog";
+  subject.unique_token = "sks";
+  subject.instance_prompt = "a sks dog";
+  subject.class_prompt = "a dog";
+  pbench::MethodTarget target{t->w.pipeline, &subject};
   t->method->attach(target);
   bool unet_trains = false;
   for (const auto& p : t->w.pipeline.unet->parameters()) unet_trains |= p.requires_grad();
   if (!unet_trains) {
-    t->skip = "'" + name + "' trains no UNet tensor: the W1 step does not apply";
-    return t;
+    const std::string prompt = t->method->train_prompt(subject);
+    t->prompt_ids = pbench::models::prompt_token_ids(t->w.pipeline, std::vector<std::string>(4, prompt));
   }
   std::vector<torch::optim::OptimizerParamGroup> groups;
   for (const auto& g : t->method->parameter_groups(1e-4))
