@@ -372,8 +372,18 @@ def main():
                     row["first_ratio"] = first.get("ratio")
                     row["verdict"] = judge(row, baselines.get(key), threshold)
                     rows[key] = row
+                else:
+                    first["confirm_ratio"] = row.get("ratio")
 
     print_table(rows, pending, baselines, threshold)
+    for key, row in rows.items():
+        base = baselines.get(key)
+        if base and ("first_ratio" in row or "confirm_ratio" in row):
+            first, second = (row["first_ratio"], row["ratio"]) if "first_ratio" in row else \
+                (row["ratio"], row["confirm_ratio"])
+            print(f"[bench_gate] confirmation: {key} now/baseline {first / base:.3f}, then "
+                  + (f"{second / base:.3f}" if second is not None else "an error") +
+                  f"; kept {row['ratio'] / base:.3f}: {row['verdict']}")
     elapsed = time.monotonic() - started
     processes = len(jobs) * args.rounds + (len(again) if args.update is None else 0)
     print(f"\n[bench_gate] total wall time {elapsed:.0f} s ({elapsed / 60:.1f} min, {processes} processes); "
@@ -409,9 +419,10 @@ def main():
               f"baselines in {args.baseline}")
         return 0
     failed = [r for r in rows.values() if r["verdict"].startswith("FAIL")]
-    print(f"[bench_gate] {'FAIL' if failed else 'PASS'}: {len(rows) - len(failed)} of {len(rows)} within "
-          f"{threshold}x of baseline" + (f"; {len(pending)} pending" if pending else "") +
-          f" ({elapsed:.0f} s)")
+    gated = [r for r in rows.values() if r["gate"]]
+    print(f"[bench_gate] {'FAIL' if failed else 'PASS'}: {len(failed)} failed; {len(gated)} gated rows "
+          f"(threshold {threshold}x of baseline unless the row sets its own), {len(rows) - len(gated)} info rows"
+          + (f"; {len(pending)} pending" if pending else "") + f" ({elapsed:.0f} s)")
     return 1 if failed else 0
 
 
