@@ -278,6 +278,10 @@ void run_personalize(RunContext& ctx) {
                                 ctx.log);
   }
   MethodTarget target{pipeline, &subject};
+  // Methods draw their random inits (LoRA's down factors, adapters, …) from the
+  // global generator, which LibTorch seeds nondeterministically per process:
+  // seed it from the run's seed so the same run starts from the same weights.
+  torch::manual_seed(derive_seed(ctx.seed, "method.init"));
   method->attach(target);
   MethodCounts counts = counts_of_attached(*method, pipeline);
   ctx.file.set_params("params", to_counts(method_name, counts));

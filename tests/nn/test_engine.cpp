@@ -282,3 +282,36 @@ BOOST_AUTO_TEST_CASE(peft_compare_sweeps_every_registered_method) {
   for (const auto& name : methods().names()) BOOST_TEST(planned.count(name) == 1u, name << " is not in peft_compare");
   BOOST_TEST(plan["runs"].size() == 2 * methods().names().size());
 }
+
+BOOST_AUTO_TEST_CASE(random_method_inits_are_reproducible_across_processes) {
+  // LoRA's down factors come from a random init: two processes running the same
+  // run must start from the same weights (the run's seed, not LibTorch's
+  // per-process default seed), so losses and the trained delta are identical.
+  fs::path scratch = test::scratch_dir("method_init_repro");
+  std::string run_sweep = (test::binary_dir() / "bin" / "run_sweep").string();
+  std::string experiment = (test::source_dir() / "experiments" / "peft_compare.yaml").string();
+  std::vector<std::vector<double>> losses;
+  std::vector<std::string> deltas;
+  for (const char* name : {"a", "b"}) {
+    BOOST_REQUIRE(run_program({run_sweep, experiment, "method=lora", "dataset.subject=red_cube", "train.steps=3",
+                               "dvar.mode=off", "++eval.enabled=false", "--results", (scratch / name).string(),
+                               "--jobs", "1"},
+                              scratch / (std::string(name) + ".log")) == 0);
+    fs::path runs = scratch / name / "peft_compare" / "runs";
+    for (const auto& entry : fs::directory_iterator(runs)) {
+      const std::string file = entry.path().string();
+      if (entry.path().extension() == ".h5") {
+        h5::Handle f = h5::open_file(file, false);
+        losses.push_back(h5::read_doubles(f.id(), "train/loss"));
+      } else if (file.size() > 18 && file.compare(file.size() - 18, 18, ".delta.safetensors") == 0) {
+        std::ifstream in(file, std::ios::binary);
+        deltas.emplace_back(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+      }
+    }
+  }
+  BOOST_REQUIRE(losses.size() == 2u);
+  BOOST_REQUIRE(deltas.size() == 2u);
+  BOOST_TEST(losses[0].size() == 3u);
+  BOOST_TEST(losses[0] == losses[1]);
+  BOOST_TEST((deltas[0] == deltas[1]), "the trained LoRA deltas differ between two runs of the same config");
+}
