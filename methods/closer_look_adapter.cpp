@@ -68,7 +68,7 @@ class CloserLookAdapter : public ParameterizedMethod {
       auto* dst = modules.contains(dst_name) ? dynamic_cast<nn::LinearImpl*>(modules[dst_name].get()) : nullptr;
       if (!dst)
         throw InputError(where("target") + ": method.target: '" + dst_name + "' is not a Linear layer of the model");
-      const int64_t source_width = src.module->named_parameters(false)["weight"].size(0);
+      const int64_t source_width = src.weight().size(0);
       const int64_t at_width = into_ == AdapterInjection::Into::kInput ? dst->weight.size(1) : dst->weight.size(0);
       if (source_width != at_width)
         throw InputError(where("target") + ": method.target: '" + dst_name + "' has width " + std::to_string(at_width) +

@@ -45,10 +45,9 @@ class Difffit : public ParameterizedMethod {
   void attach(MethodTarget& target) override {
     freeze_pipeline(target.pipeline);
     track_bias_and_norms(*target.pipeline.unet, kUnetPrefix);
-    gammas_ = attach_each(select_or_throw(*target.pipeline.unet, string_list(cfg_, "gamma_targets"), {"linear"}, cfg_,
-                                          "gamma_targets"),
+    gammas_ = attach_each(select_targets(*target.pipeline.unet, cfg_, "gamma_targets", {"linear"}),
                           kUnetPrefix, "difffit", "unet", [](const nn::AdaptableRef& r) {
-                            return std::make_shared<BranchScale>(r.module->named_parameters(false)["weight"]);
+                            return std::make_shared<BranchScale>(r.weight());
                           });
     if (cfg::get_bool(cfg_, "text_encoder"))
       track_bias_and_norms(text_encoder_or_throw(target.pipeline, cfg_, "text_encoder"), kTextPrefix);

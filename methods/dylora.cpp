@@ -77,9 +77,9 @@ class Dylora : public ParameterizedMethod {
   void attach(MethodTarget& target) override {
     freeze_pipeline(target.pipeline);
     auto layers =
-        select_or_throw(*target.pipeline.unet, string_list(cfg_, "targets"), {"linear", "conv2d"}, cfg_, "targets");
+        select_targets(*target.pipeline.unet, cfg_, "targets", {"linear", "conv2d"});
     attach_each(layers, kUnetPrefix, "dylora", "unet", [this](const nn::AdaptableRef& r) {
-      auto p = std::make_shared<LowRankParameterization>(r.module->named_parameters(false)["weight"],
+      auto p = std::make_shared<LowRankParameterization>(r.weight(),
                                                          std::string(r.layer->layer_kind()) == "linear", rank_, alpha_);
       adapters_.push_back(p);
       return p;

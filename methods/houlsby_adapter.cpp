@@ -44,9 +44,9 @@ class HoulsbyAdapter : public ParameterizedMethod {
 
   void attach(MethodTarget& target) override {
     freeze_pipeline(target.pipeline);
-    auto layers = select_or_throw(*target.pipeline.unet, string_list(cfg_, "targets"), {"linear"}, cfg_, "targets");
+    auto layers = select_targets(*target.pipeline.unet, cfg_, "targets", {"linear"});
     adapters_ = attach_each(layers, kUnetPrefix, "houlsby", "unet", [this](const nn::AdaptableRef& ref) {
-      const torch::Tensor w = ref.module->named_parameters(false)["weight"];
+      const torch::Tensor w = ref.weight();
       return std::make_shared<SequentialAdapter>(w.size(0), bottleneck_, act_, scale_, w.options());
     });
     if (cfg::get_bool(cfg_, "train_norms")) track_block_norms(*target.pipeline.unet, layers);

@@ -47,7 +47,6 @@ class InputScale : public nn::Parameterization {
   torch::Tensor scale;
 };
 
-torch::Tensor layer_weight(const nn::AdaptableRef& ref) { return ref.module->named_parameters(false)["weight"]; }
 
 class Ia3 : public ParameterizedMethod {
  public:
@@ -74,10 +73,10 @@ class Ia3 : public ParameterizedMethod {
  private:
   void attach_to(torch::nn::Module& root, const std::string& prefix, const std::string& group,
                  const std::string& out_key, const std::string& in_key) {
-    layers_ += attach_each(select_or_throw(root, string_list(cfg_, out_key), {"linear"}, cfg_, out_key), prefix, "ia3",
-                           group, [](const nn::AdaptableRef& r) { return std::make_shared<OutputScale>(layer_weight(r)); });
-    layers_ += attach_each(select_or_throw(root, string_list(cfg_, in_key), {"linear"}, cfg_, in_key), prefix, "ia3",
-                           group, [](const nn::AdaptableRef& r) { return std::make_shared<InputScale>(layer_weight(r)); });
+    layers_ += attach_each(select_targets(root, cfg_, out_key, {"linear"}), prefix, "ia3",
+                           group, [](const nn::AdaptableRef& r) { return std::make_shared<OutputScale>(r.weight()); });
+    layers_ += attach_each(select_targets(root, cfg_, in_key, {"linear"}), prefix, "ia3",
+                           group, [](const nn::AdaptableRef& r) { return std::make_shared<InputScale>(r.weight()); });
   }
 
   cfg::Node cfg_;

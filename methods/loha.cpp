@@ -58,9 +58,9 @@ class Loha : public ParameterizedMethod {
   void attach(MethodTarget& target) override {
     freeze_pipeline(target.pipeline);
     layers_ = attach_each(
-        select_or_throw(*target.pipeline.unet, string_list(cfg_, "targets"), {"linear", "conv2d"}, cfg_, "targets"),
+        select_targets(*target.pipeline.unet, cfg_, "targets", {"linear", "conv2d"}),
         kUnetPrefix, "loha", "unet", [this](const nn::AdaptableRef& r) {
-          return std::make_shared<HadamardLowRank>(r.module->named_parameters(false)["weight"], rank_, alpha_);
+          return std::make_shared<HadamardLowRank>(r.weight(), rank_, alpha_);
         });
   }
   std::string describe() const override {

@@ -74,9 +74,9 @@ class Lokr : public ParameterizedMethod {
   void attach(MethodTarget& target) override {
     freeze_pipeline(target.pipeline);
     layers_ = attach_each(
-        select_or_throw(*target.pipeline.unet, string_list(cfg_, "targets"), {"linear", "conv2d"}, cfg_, "targets"),
+        select_targets(*target.pipeline.unet, cfg_, "targets", {"linear", "conv2d"}),
         kUnetPrefix, "lokr", "unet", [this](const nn::AdaptableRef& r) {
-          return std::make_shared<KroneckerUpdate>(r.module->named_parameters(false)["weight"], factor_, rank_, alpha_);
+          return std::make_shared<KroneckerUpdate>(r.weight(), factor_, rank_, alpha_);
         });
   }
   std::string describe() const override {

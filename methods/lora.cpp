@@ -43,14 +43,13 @@ class Lora : public ParameterizedMethod {
     const std::vector<std::string> kinds{"linear", "conv2d"};
     auto make = [this](const nn::AdaptableRef& ref) -> std::shared_ptr<nn::Parameterization> {
       bool linear = std::string(ref.layer->layer_kind()) == "linear";
-      const auto& w = ref.module->named_parameters(false)["weight"];
+      const auto& w = ref.weight();
       return std::make_shared<LowRankParameterization>(w, linear, rank_, alpha_);
     };
-    layers_ = attach_each(select_or_throw(*target.pipeline.unet, string_list(cfg_, "targets"), kinds, cfg_, "targets"),
+    layers_ = attach_each(select_targets(*target.pipeline.unet, cfg_, "targets", kinds),
                           kUnetPrefix, "lora", "unet", make);
     if (cfg::get_bool(cfg_, "text_encoder"))
-      text_layers_ = attach_each(select_or_throw(text_encoder_or_throw(target.pipeline, cfg_, "text_encoder"),
-                                                 string_list(cfg_, "text_targets"), kinds, cfg_, "text_targets"),
+      text_layers_ = attach_each(select_targets(text_encoder_or_throw(target.pipeline, cfg_, "text_encoder"), cfg_, "text_targets", kinds),
                                  kTextPrefix, "lora", "text_encoder", make);
   }
 

@@ -122,6 +122,11 @@ std::vector<nn::AdaptableRef> select_or_throw(torch::nn::Module& root, const std
   return select_layers(root, patterns, kinds);  // each layer once, in module order
 }
 
+std::vector<nn::AdaptableRef> select_targets(torch::nn::Module& root, const cfg::Node& section, const std::string& key,
+                                             const std::vector<std::string>& kinds) {
+  return select_or_throw(root, string_list(section, key), kinds, section, key);
+}
+
 torch::nn::Module& text_encoder_or_throw(models::Pipeline& pipeline, const cfg::Node& section, const std::string& key) {
   if (pipeline.text_encoder.is_empty()) {
     const cfg::Node* at = section.find(key);

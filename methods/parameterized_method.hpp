@@ -70,6 +70,10 @@ std::vector<nn::AdaptableRef> select_or_throw(torch::nn::Module& root, const std
                                               const std::vector<std::string>& kinds, const cfg::Node& section,
                                               const std::string& key);
 
+// The layers selected by the pattern list at `section[key]` (the usual `targets:` key).
+std::vector<nn::AdaptableRef> select_targets(torch::nn::Module& root, const cfg::Node& section, const std::string& key,
+                                             const std::vector<std::string>& kinds);
+
 // The pipeline's text encoder, or InputError naming `key` when it has none.
 torch::nn::Module& text_encoder_or_throw(models::Pipeline& pipeline, const cfg::Node& section, const std::string& key);
 

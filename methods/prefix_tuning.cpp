@@ -66,12 +66,13 @@ torch::Tensor linear_init(std::vector<int64_t> shape, int64_t in, torch::Generat
 class LayerPrefix : public models::KeyValuePrefix {
  public:
   // Direct prefixes.
-  LayerPrefix(torch::Tensor keys, torch::Tensor values) {
+  LayerPrefix(torch::Tensor keys, torch::Tensor values) : shape_{keys.size(0), keys.size(1)} {
     keys_ = register_parameter("keys", keys);
     values_ = register_parameter("values", values);
   }
   // Through the MLP: this layer's rows of its output Linear.
-  LayerPrefix(std::shared_ptr<PrefixMlp> mlp, bool owns_mlp, torch::Tensor w2, torch::Tensor b2) : mlp_(std::move(mlp)) {
+  LayerPrefix(std::shared_ptr<PrefixMlp> mlp, bool owns_mlp, torch::Tensor w2, torch::Tensor b2)
+      : shape_{mlp->p_prime.size(0), w2.size(0) / 2}, mlp_(std::move(mlp)) {
     if (owns_mlp) register_module("reparam", mlp_);
     w2_ = register_parameter("out_weight", w2);
     b2_ = register_parameter("out_bias", b2);
@@ -89,9 +90,11 @@ class LayerPrefix : public models::KeyValuePrefix {
     fixed_values_ = values.detach().clone();
   }
   std::vector<torch::Tensor> trained() const { return mlp_ ? std::vector{w2_, b2_} : std::vector{keys_, values_}; }
-  bool through_mlp() const { return mlp_ != nullptr && !fixed_keys_.defined(); }
+  // [L, inner] of the keys and of the values.
+  const std::vector<int64_t>& shape() const { return shape_; }
 
  private:
+  std::vector<int64_t> shape_;
   torch::Tensor keys_, values_, w2_, b2_, fixed_keys_, fixed_values_;
   std::shared_ptr<PrefixMlp> mlp_;
 };
@@ -188,9 +191,9 @@ class PrefixTuning : public ParameterizedMethod {
       for (const char* part : {".keys", ".values"}) {
         auto it = delta.find(key + part);
         if (it == delta.end()) throw InputError("prefix_tuning delta: no tensor named '" + key + part + "'");
-        if (it->second.sizes() != prefix->keys_values().first.sizes())
+        if (it->second.sizes() != c10::IntArrayRef(prefix->shape()))
           throw InputError("prefix_tuning delta: '" + key + part + "' is " + c10::str(it->second.sizes()) +
-                           ", expected " + c10::str(prefix->keys_values().first.sizes()));
+                           ", expected " + c10::str(c10::IntArrayRef(prefix->shape())));
       }
     torch::NoGradGuard no_grad;
     for (const auto& [key, prefix] : prefixes_) prefix->fix(delta.at(key + ".keys"), delta.at(key + ".values"));

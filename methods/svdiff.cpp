@@ -65,7 +65,6 @@ class NormShift : public nn::Parameterization {
   torch::Tensor delta;
 };
 
-torch::Tensor layer_weight(const nn::AdaptableRef& ref) { return ref.module->named_parameters(false)["weight"]; }
 
 class Svdiff : public ParameterizedMethod {
  public:
@@ -89,14 +88,14 @@ class Svdiff : public ParameterizedMethod {
 
  private:
   void attach_to(torch::nn::Module& root, const std::string& prefix) {
-    auto matrices = select_or_throw(root, string_list(cfg_, "targets"), {"linear", "conv2d", "embedding"}, cfg_, "targets");
+    auto matrices = select_targets(root, cfg_, "targets", {"linear", "conv2d", "embedding"});
     matrices_ += attach_each(matrices, prefix, "svdiff", "spectral",
-                             [](const nn::AdaptableRef& ref) { return std::make_shared<SpectralShift>(layer_weight(ref)); });
+                             [](const nn::AdaptableRef& ref) { return std::make_shared<SpectralShift>(ref.weight()); });
     std::vector<nn::AdaptableRef> norms;
     for (const auto& ref : select_layers(root, string_list(cfg_, "norm_targets"), {"group_norm", "layer_norm"}))
-      if (layer_weight(ref).defined()) norms.push_back(ref);  // affine=false norms have nothing to shift
+      if (ref.weight().defined()) norms.push_back(ref);  // affine=false norms have nothing to shift
     attach_each(norms, prefix, "svdiff", "norm_1d",
-                [](const nn::AdaptableRef& ref) { return std::make_shared<NormShift>(layer_weight(ref)); });
+                [](const nn::AdaptableRef& ref) { return std::make_shared<NormShift>(ref.weight()); });
   }
 
   cfg::Node cfg_;

@@ -139,6 +139,8 @@ struct AdaptableRef {
   std::string name;
   torch::nn::Module* module = nullptr;
   Adaptable* layer = nullptr;
+  // The layer's own `weight` (shapes, device and dtype a parameterization is built from).
+  torch::Tensor weight() const { return module->named_parameters(false)["weight"]; }
 };
 // Every adaptable layer under `root`, in module-tree order.
 std::vector<AdaptableRef> adaptable_layers(torch::nn::Module& root);

@@ -209,7 +209,7 @@ inline int64_t sum_transformer_widths(models::Pipeline& p) {
   int64_t sum = 0;
   for (const auto& ref : nn::adaptable_layers(*p.unet))
     if (ref.name.size() > 15 && ref.name.compare(ref.name.size() - 15, 15, ".attn1.to_out.0") == 0)
-      sum += ref.module->named_parameters(false)["weight"].size(0);
+      sum += ref.weight().size(0);
   return sum;
 }
 
