@@ -39,4 +39,17 @@ torch::Tensor word_embedding(models::Pipeline& pipeline, const std::string& word
   return token_embedding_table(pipeline).index_select(0, torch::tensor(word_ids)).mean(0);
 }
 
+std::string init_word_or_class(const std::string& init_word, const MethodTarget& target) {
+  if (!init_word.empty()) return init_word;
+  return target.subject ? target.subject->class_noun : "";
+}
+
+void init_rows_from_word(models::Pipeline& pipeline, nn::AddedTokenRows& rows, const std::string& word) {
+  if (word.empty() || shapes_only(pipeline)) return;
+  // A multi-token word starts from the mean of its tokens' rows.
+  torch::Tensor row = word_embedding(pipeline, word, "method.init_word");
+  torch::NoGradGuard no_grad;
+  rows.rows.copy_(row.expand_as(rows.rows));
+}
+
 }  // namespace pbench

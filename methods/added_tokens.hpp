@@ -9,6 +9,7 @@
 
 #include "framework/models/pipeline.hpp"
 #include "framework/tensor/added_token_rows.hpp"
+#include "framework/train/method.hpp"
 
 namespace pbench {
 
@@ -28,6 +29,12 @@ const torch::Tensor& token_embedding_table(models::Pipeline& pipeline);
 // Mean of the table rows of `word`'s tokens, [hidden]; InputError naming `key`
 // when the word has no tokens.
 torch::Tensor word_embedding(models::Pipeline& pipeline, const std::string& word, const std::string& key);
+
+// The word token rows start from: `init_word` when set, else the subject's class noun ("" if neither).
+std::string init_word_or_class(const std::string& init_word, const MethodTarget& target);
+// Sets every row of `rows` to `word`'s embedding (word_embedding); nothing for an empty word or a
+// shapes-only pipeline.
+void init_rows_from_word(models::Pipeline& pipeline, nn::AddedTokenRows& rows, const std::string& word);
 
 // True when the pipeline only has shapes (meta device): nothing to initialise from.
 bool shapes_only(models::Pipeline& pipeline);

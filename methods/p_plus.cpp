@@ -63,12 +63,7 @@ class PPlus : public peft::ParameterizedMethod {
     for (int64_t l = 1; l < layers_; ++l) names.push_back(placeholder_ + "_l" + std::to_string(l));
     AddedTokens added = add_trainable_tokens(p, names, "p_plus", "method.placeholder");
     rows_ = added.rows;
-    std::string word = !init_word_.empty() ? init_word_ : target.subject ? target.subject->class_noun : "";
-    if (!word.empty() && !shapes_only(p)) {
-      torch::Tensor row = word_embedding(p, word, "method.init_word");
-      torch::NoGradGuard no_grad;
-      rows_->rows.copy_(row.expand_as(rows_->rows));
-    }
+    init_rows_from_word(p, *rows_, init_word_or_class(init_word_, target));
     track(placeholder_, rows_->rows, "token");
     p.context_encoder = [text = p.text_encoder, first = added.first_id, layers = layers_](const torch::Tensor& ids) {
       return per_layer_context(text, first, layers, ids);

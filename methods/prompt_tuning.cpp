@@ -99,7 +99,7 @@ class PromptTuning : public peft::ParameterizedMethod {
       torch::Tensor ids = torch::randint(kCommonTokensFirst, kCommonTokensFirst + count, {length_}, gen, torch::kInt64);
       init = table.index_select(0, ids.to(table.device()));
       if (init_ == "class") {
-        std::string word = !init_word_.empty() ? init_word_ : target.subject ? target.subject->class_noun : "";
+        std::string word = init_word_or_class(init_word_, target);
         if (word.empty())
           throw InputError(cfg_.find("init_word")->origin().describe() +
                            ": method.init_word: class init needs a class label (a subject with a class noun, or set "

@@ -36,13 +36,7 @@ class TextualInversion : public peft::ParameterizedMethod {
     std::vector<std::string> names;
     for (int64_t i = 0; i < num_vectors_; ++i) names.push_back(token_name(i));
     rows_ = add_trainable_tokens(target.pipeline, names, "textual_inversion", "method.placeholder").rows;
-    std::string word = !init_word_.empty() ? init_word_ : target.subject ? target.subject->class_noun : "";
-    if (!word.empty() && !shapes_only(target.pipeline)) {
-      // A multi-token init word starts from the mean of its tokens' rows.
-      torch::Tensor row = word_embedding(target.pipeline, word, "method.init_word");
-      torch::NoGradGuard no_grad;
-      rows_->rows.copy_(row.expand_as(rows_->rows));
-    }
+    init_rows_from_word(target.pipeline, *rows_, init_word_or_class(init_word_, target));
     track(placeholder_, rows_->rows, "token");
   }
 
