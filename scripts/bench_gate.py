@@ -9,8 +9,19 @@ Benchmark's random interleaving of repetitions, so a benchmark's
     ratio = median(time of benchmark) / median(time of its reference)
 
 cancels the machine's speed of the moment. The gate compares that ratio with
-the one recorded in benchmarks/baseline.json and fails when it grew by more
-than the threshold of benchmarks/gate.json (or the entry's own "threshold").
+the one recorded for this machine's kind in benchmarks/baselines/ and fails
+when it grew by more than the threshold of benchmarks/gate.json (or the
+entry's own "threshold").
+
+Which baseline: ratios are not portable across microarchitectures (an AVX-512
+part and a Zen 3 differ by 0.97-4.5x on the same tree), so each baseline file
+names the machine it was recorded on (scripts/bench_machine.py: vendor,
+family, model, ISA flags, caches, cores) and the gate uses the one whose
+fingerprint equals this machine's. On a machine no file describes, the gate
+measures every row, reports it, writes this machine's ratios to
+build/bench-gate/<machine>.json, says loudly how to commit them, and passes:
+an unchanged tree never fails for want of a baseline. A benchmark that errors
+or is missing fails on every machine.
 A failing row is measured once more (in a new process, with its references)
 and only a slowdown seen both times fails: a real regression persists, a burst
 of load from a neighbour does not. `--update NAMES --rounds 3` records the
@@ -35,9 +46,12 @@ import subprocess
 import sys
 import time
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import bench_machine  # noqa: E402  (beside this file)
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 GATE_FILE = os.path.join(ROOT, "benchmarks", "gate.json")
-BASELINE_FILE = os.path.join(ROOT, "benchmarks", "baseline.json")
+BASELINES_DIR = os.path.join(ROOT, "benchmarks", "baselines")
 TO_SECONDS = {"ns": 1e-9, "us": 1e-6, "ms": 1e-3, "s": 1.0}
 
 
@@ -288,19 +302,59 @@ def cpu_model():
     return platform.processor() or "unknown"
 
 
+def choose_baseline(args):
+    """(path or None, ratios, status line, machine fingerprint): --baseline FILE forces a file;
+    otherwise the benchmarks/baselines/ file recorded on this machine's kind, if any."""
+    if args.machine:
+        fp = load_json(args.machine, "a machine fingerprint (scripts/bench_machine.py)")
+    else:
+        fp = bench_machine.this_machine()
+    if args.baseline:
+        doc = load_json(args.baseline, "recorded ratios") if os.path.exists(args.baseline) else {}
+        return args.baseline, doc.get("ratios", {}), f"baseline {args.baseline} (given)", fp, None, set()
+    try:
+        found = bench_machine.load_baselines(args.baselines)
+        match, nearest = bench_machine.pick(found, fp)
+    except bench_machine.MachineError as e:
+        raise InputError(str(e))
+    # Rows another machine has a baseline for: a benchmark added on that machine, not yet recorded here.
+    elsewhere = {k for p, d in found if not match or p != match[0] for k in d["ratios"]}
+    if match:
+        return match[0], match[1]["ratios"], f"baseline {os.path.relpath(match[0], ROOT)}", fp, None, elsewhere
+    return None, {}, "no baseline for this machine", fp, nearest, elsewhere
+
+
+def new_machine_banner(fp, nearest, written, update_hint):
+    bar = "!" * 78
+    lines = [bar, "[bench_gate] NEW MACHINE: no file in benchmarks/baselines/ was recorded on this kind of CPU",
+             f"[bench_gate]   this machine: {bench_machine.describe(fp)}"]
+    if nearest:
+        lines.append(f"[bench_gate]   nearest known: {os.path.relpath(nearest[0], ROOT)} "
+                     f"(differs in {', '.join(nearest[2])}); its ratios are printed for reading only")
+    lines += ["[bench_gate]   every row was measured and reported; none can fail for being slower,",
+              "[bench_gate]   errors and missing benchmarks still fail.",
+              f"[bench_gate]   this run's ratios (one round): {written}",
+              f"[bench_gate]   to gate this machine from now on: {update_hint}", bar]
+    print("\n".join(lines))
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--build", default=os.path.join(ROOT, "build"), help="build folder holding bin/bench_* (default build/)")
     ap.add_argument("--only", default="", help="regex: only benchmarks whose name matches")
     ap.add_argument("--update", nargs="?", const="all", default=None, metavar="NAMES",
-                    help="record the measured ratios as the new baselines (all, or comma-separated names)")
+                    help="record the measured ratios as this machine's baselines (all, or comma-separated names)")
     ap.add_argument("--json", default="", help="also write the rows as JSON to this file")
     ap.add_argument("--rounds", type=int, default=1, metavar="N",
                     help="with --update: measure N times and record each row's median ratio (default 1)")
     ap.add_argument("--check-list", action="store_true",
                     help="only check that every listed (non-pending) benchmark is registered in its binary")
+    ap.add_argument("--machine-info", action="store_true",
+                    help="print this machine's fingerprint and the baseline file it would use, then exit")
+    ap.add_argument("--baselines", default=BASELINES_DIR, help="folder of per-machine baselines (default benchmarks/baselines)")
     ap.add_argument("--gate", default=GATE_FILE, help=argparse.SUPPRESS)
-    ap.add_argument("--baseline", default=BASELINE_FILE, help=argparse.SUPPRESS)
+    ap.add_argument("--baseline", default="", help=argparse.SUPPRESS)   # one file, no machine matching (tests)
+    ap.add_argument("--machine", default="", help=argparse.SUPPRESS)    # a fingerprint JSON instead of this CPU's (tests)
     args = ap.parse_args()
     started = time.monotonic()
     if args.rounds < 1 or (args.rounds > 1 and args.update is None):
@@ -308,11 +362,15 @@ def main():
         return 2
     try:
         gate = read_gate(args.gate)
-        baseline_doc = load_json(args.baseline, "recorded ratios") if os.path.exists(args.baseline) else {}
+        baseline_path, baselines, baseline_status, fp, nearest, elsewhere = choose_baseline(args)
     except InputError as e:
         print(f"bench_gate: error: {e}", file=sys.stderr)
         return 2
-    baselines = baseline_doc.get("ratios", {})
+    new_machine = baseline_path is None
+    if args.machine_info:
+        print(json.dumps(fp, indent=1))
+        print(f"[bench_gate] {bench_machine.describe(fp)}: {baseline_status}")
+        return 0
     threshold = float(gate["threshold"])
     only = re.compile(args.only) if args.only else None
     chosen = [e for e in gate["benchmarks"] if not only or only.search(e["name"])]
@@ -334,6 +392,7 @@ def main():
     if args.check_list:
         return check_list(args.build, jobs, gate)
 
+    print(f"[bench_gate] machine: {bench_machine.describe(fp)}; {baseline_status}", file=sys.stderr)
     out_dir = os.path.join(args.build, "bench-gate")
     os.makedirs(out_dir, exist_ok=True)
     rows = measure(args.build, jobs, gate, out_dir, attempt=1)
@@ -348,15 +407,25 @@ def main():
             else:
                 row.pop("ratio", None)
                 row["error"] = next(r[key]["error"] for r in rounds if "error" in r[key])
+    # On a new machine the nearest known baseline is shown for reading, never judged against.
+    shown = nearest[1]["ratios"] if new_machine and nearest else baselines
     for row in rows.values():
         if args.update is not None:
             row["verdict"] = "recorded" if "ratio" in row else "FAIL (error)"
+        elif new_machine:
+            judge(row, shown.get(key_of(row["name"], row["threads"])), threshold)  # fills 'change'
+            row["verdict"] = "FAIL (error)" if "error" in row else "info (new machine)"
         else:
-            row["verdict"] = judge(row, baselines.get(key_of(row["name"], row["threads"])), threshold)
+            key = key_of(row["name"], row["threads"])
+            row["verdict"] = judge(row, baselines.get(key), threshold)
+            if row["verdict"] == "FAIL (no baseline)" and key in elsewhere:
+                # Recorded on another machine kind only: this one can't judge it, and the
+                # developer who added it could only record their own machine's ratio.
+                row["verdict"] = "info (no baseline on this machine)"
 
     # Confirmation: re-measure the rows that failed (with their process's references); keep each row's lower ratio.
+    again = {}
     if args.update is None:
-        again = {}
         for job, entries in jobs.items():
             slower = [e for e in entries if rows[key_of(e["name"], job[1])]["verdict"].startswith("FAIL (slower)")]
             if slower:
@@ -375,7 +444,7 @@ def main():
                 else:
                     first["confirm_ratio"] = row.get("ratio")
 
-    print_table(rows, pending, baselines, threshold)
+    print_table(rows, pending, shown, threshold)
     for key, row in rows.items():
         base = baselines.get(key)
         if base and ("first_ratio" in row or "confirm_ratio" in row):
@@ -385,12 +454,28 @@ def main():
                   + (f"{second / base:.3f}" if second is not None else "an error") +
                   f"; kept {row['ratio'] / base:.3f}: {row['verdict']}")
     elapsed = time.monotonic() - started
-    processes = len(jobs) * args.rounds + (len(again) if args.update is None else 0)
+    processes = len(jobs) * args.rounds + len(again)
     print(f"\n[bench_gate] total wall time {elapsed:.0f} s ({elapsed / 60:.1f} min, {processes} processes); "
           f"raw Google Benchmark JSON in {out_dir}")
     if args.json:
         with open(args.json, "w", encoding="utf-8") as f:
-            json.dump({"threshold": threshold, "rows": list(rows.values())}, f, indent=1)
+            json.dump({"threshold": threshold, "machine": fp, "baseline": baseline_path,
+                       "rows": list(rows.values())}, f, indent=1)
+
+    def baseline_doc(ratios, rounds):
+        return {"about": "Ratios time/reference-time per benchmark@threads on the machine below, recorded by "
+                         "scripts/bench_gate.sh --update (benchmarks/README.md).",
+                "machine": fp,
+                "recorded": {"date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+                             "commit": git_commit(), "cpu": cpu_model(), "cores": os.cpu_count(),
+                             "rounds": rounds},
+                "ratios": dict(sorted(ratios.items()))}
+
+    def write_json(path, doc):
+        os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+        with open(path, "w", encoding="utf-8") as f:
+            json.dump(doc, f, indent=1)
+            f.write("\n")
 
     if args.update is not None:
         names = None if args.update == "all" else set(args.update.split(","))
@@ -398,28 +483,33 @@ def main():
         if bad:
             print("bench_gate: not updating: some benchmarks failed to run", file=sys.stderr)
             return 1
+        target = baseline_path or os.path.join(args.baselines, bench_machine.slug(fp) + ".json")
         ratios = dict(baselines)
         for key, r in rows.items():
             if names is None or r["name"] in names:
                 ratios[key] = round(r["ratio"], 6)
-        doc = {"about": "Ratios time/reference-time per benchmark@threads, recorded by "
-                        "scripts/bench_gate.sh --update (benchmarks/README.md).",
-               "recorded": {"date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
-                            "commit": git_commit(), "cpu": cpu_model(), "cores": os.cpu_count(),
-                            "rounds": args.rounds},
-               "ratios": dict(sorted(ratios.items()))}
-        with open(args.baseline, "w", encoding="utf-8") as f:
-            json.dump(doc, f, indent=1)
-            f.write("\n")
+        write_json(target, baseline_doc(ratios, args.rounds))
         for key, r in rows.items():
             if "round_ratios" in r and (names is None or r["name"] in names):
                 print(f"  {key:<40} rounds " + " ".join(f"{x:.4g}" for x in r["round_ratios"]) +
                       f" -> median {r['ratio']:.4g}")
         print(f"[bench_gate] recorded {sum(1 for k in rows if names is None or rows[k]['name'] in names)} "
-              f"baselines in {args.baseline}")
+              f"baselines in {target}" + (" (a new machine: commit this file)" if new_machine else ""))
         return 0
     failed = [r for r in rows.values() if r["verdict"].startswith("FAIL")]
     gated = [r for r in rows.values() if r["gate"]]
+    unrecorded = [key_of(r["name"], r["threads"]) for r in rows.values() if r["verdict"].endswith("on this machine)")]
+    if unrecorded:
+        print(f"[bench_gate] not gated on this machine, recorded on another one only: {', '.join(unrecorded)}; "
+              f"record them here with scripts/bench_gate.sh --update {','.join(sorted({k.split('@')[0] for k in unrecorded}))} --rounds 3")
+    if new_machine:
+        written = os.path.join(out_dir, bench_machine.slug(fp) + ".json")
+        write_json(written, baseline_doc({k: round(r["ratio"], 6) for k, r in rows.items() if "ratio" in r}, 1))
+        new_machine_banner(fp, nearest, written, "scripts/bench_gate.sh --update --rounds 3, then commit "
+                           f"benchmarks/baselines/{bench_machine.slug(fp)}.json")
+        print(f"[bench_gate] {'FAIL' if failed else 'PASS'} (new machine, not gated): {len(failed)} failed "
+              f"to run; {len(rows)} rows measured and reported ({elapsed:.0f} s)")
+        return 1 if failed else 0
     print(f"[bench_gate] {'FAIL' if failed else 'PASS'}: {len(failed)} failed; {len(gated)} gated rows "
           f"(threshold {threshold}x of baseline unless the row sets its own), {len(rows) - len(gated)} info rows"
           + (f"; {len(pending)} pending" if pending else "") + f" ({elapsed:.0f} s)")

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # CI regression-benchmark gate (benchmarks/README.md). Runs build/bin/bench_*
-# as listed in benchmarks/gate.json and compares with benchmarks/baseline.json.
+# as listed in benchmarks/gate.json and compares with this machine's benchmarks/baselines/<machine>.json.
 #   scripts/bench_gate.sh                  gate (exit 1 on a regression)
 #   scripts/bench_gate.sh --update [NAMES] record new baselines (all, or comma-separated names)
 #   scripts/bench_gate.sh --only REGEX     a subset
