@@ -12,20 +12,7 @@ PACKAGES=(
   python3 python3-h5py python3-numpy python3-yaml   # tests read run files with Debian's h5py
 )
 
-missing=()
-for p in "${PACKAGES[@]}"; do
-  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
-done
-if ((${#missing[@]})); then
-  echo "[setup] installing: ${missing[*]}"
-  SUDO=""
-  if [[ $(id -u) -ne 0 ]]; then
-    command -v sudo >/dev/null || { echo "[setup] error: need root or sudo to install ${missing[*]}" >&2; exit 2; }
-    SUDO="sudo"
-  fi
-  $SUDO apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
-fi
+bash scripts/install_packages.sh "${PACKAGES[@]}"
 
 GENERATOR=()
 command -v ninja >/dev/null && GENERATOR=(-G Ninja)

@@ -3,6 +3,7 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <cstdlib>
 #include <ctime>
 #include <fstream>
 
@@ -49,13 +50,18 @@ Provenance current_provenance() {
   p.pbench_version = pbench_version();
   p.cpu = cpu_model();
   p.host = host_name();
+  auto env = [](const char* name) { const char* v = std::getenv(name); return std::string(v ? v : ""); };
+  p.slurm_job_id = env("SLURM_JOB_ID");
+  p.slurm_array_job_id = env("SLURM_ARRAY_JOB_ID");
+  p.slurm_array_task_id = env("SLURM_ARRAY_TASK_ID");
+  p.slurm_node = env("SLURMD_NODENAME");
   return p;
 }
 
 RunFileWriter::RunFileWriter(fs::path final_path, const std::string& run_id, const std::string& sweep,
                              const std::string& unresolved_yaml, const std::string& resolved_yaml,
                              const Provenance& prov)
-    : final_(std::move(final_path)), partial_(final_.string() + ".partial") {
+    : final_(std::move(final_path)), partial_(final_.string() + ".partial"), lock_(final_) {
   std::error_code ec;
   fs::create_directories(final_.parent_path(), ec);
   fs::remove(partial_, ec);
@@ -79,6 +85,10 @@ RunFileWriter::RunFileWriter(fs::path final_path, const std::string& run_id, con
     h5::set_attr(g.id(), "cpu", prov.cpu);
     h5::set_attr(g.id(), "threads", prov.threads);
     h5::set_attr(g.id(), "host", prov.host);
+    h5::set_attr(g.id(), "slurm_job_id", prov.slurm_job_id);
+    h5::set_attr(g.id(), "slurm_array_job_id", prov.slurm_array_job_id);
+    h5::set_attr(g.id(), "slurm_array_task_id", prov.slurm_array_task_id);
+    h5::set_attr(g.id(), "slurm_node", prov.slurm_node);
     h5::set_attr(g.id(), "start_time", iso8601_utc_now());
     h5::set_attr(g.id(), "end_time", "");
   }

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "framework/h5/h5.hpp"
+#include "framework/h5/run_lock.hpp"
 
 namespace pbench {
 
@@ -19,8 +20,11 @@ constexpr int64_t kRunSchemaVersion = 1;
 struct Provenance {
   std::string git_commit, pbench_version, torch_version, cpu, host;
   int64_t threads = 1;
+  // Under a Slurm job (its environment), else empty: which job and array task ran
+  // the run and on which node, to find its scheduler log and accounting record.
+  std::string slurm_job_id, slurm_array_job_id, slurm_array_task_id, slurm_node;
 };
-// Fills what the framework knows (commit, version, cpu, host); the caller adds torch and threads.
+// Fills what the framework knows (commit, version, cpu, host, Slurm ids); the caller adds torch and threads.
 Provenance current_provenance();
 std::string iso8601_utc_now();
 
@@ -49,7 +53,8 @@ struct DvarSettings {
 
 class RunFileWriter {
  public:
-  // Creates `<final_path>.partial` (replacing a stale one) and writes the root
+  // Takes the run's lock (InputError when another process writes this run),
+  // creates `<final_path>.partial` (replacing a stale one) and writes the root
   // attributes, both configs and the provenance with status "running".
   RunFileWriter(std::filesystem::path final_path, const std::string& run_id, const std::string& sweep,
                 const std::string& unresolved_yaml, const std::string& resolved_yaml, const Provenance& prov);
@@ -81,6 +86,7 @@ class RunFileWriter {
   void finish(const std::string& status, const std::string& error);
 
   std::filesystem::path final_, partial_;
+  RunLock lock_;  // taken before the stale .partial is replaced
   h5::Handle file_;
   bool finished_ = false;
 };

@@ -27,4 +27,12 @@ struct ChildExit {
 // Waits for any child; pid -1 when there are none, 0 when a signal interrupted the wait.
 ChildExit wait_any_child();
 
+struct CapturedRun {
+  int exit_code = -1;  // 127: not found on PATH
+  std::string output;  // stdout and stderr, interleaved
+};
+// Runs a program (looked up on PATH) to its end and returns what it printed:
+// for the scheduler's commands (sbatch, squeue, sacct, scancel).
+CapturedRun run_capture(const std::vector<std::string>& argv);
+
 }  // namespace pbench

@@ -18,7 +18,10 @@
 #include "framework/config/access.hpp"
 #include "framework/config/yaml_io.hpp"
 #include "framework/h5/run_file.hpp"
+#include "framework/h5/run_lock.hpp"
 #include "framework/sweep/process.hpp"
+#include "framework/sweep/slurm.hpp"
+#include "framework/sweep/sweep_status.hpp"
 #include "framework/util/errors.hpp"
 #include "framework/util/thread_env.hpp"
 #include "framework/util/version.hpp"
@@ -154,11 +157,93 @@ std::string last_line_of(const fs::path& log) {
   return last;
 }
 
+// The one resolved config a run's worker executes, local or on a cluster.
+fs::path write_run_config(const SweepPlan& plan, const PlannedRun& run, const fs::path& sweep_dir, int threads) {
+  cfg::Node config = run.composed;
+  cfg::assign(config, "runtime.sweep", cfg::Node::string(plan.name), true);
+  cfg::assign(config, "runtime.output",
+              cfg::Node::string(fs::absolute(sweep_dir / "runs" / (run.id + ".h5")).string()), true);
+  cfg::assign(config, "runtime.threads", cfg::Node::integer(threads), true);
+  fs::path config_file = sweep_dir / "configs" / (run.id + ".yaml");
+  std::ofstream out(config_file);
+  out << "# run " << run.id << " of sweep " << plan.name << " (" << join(run.overrides, " ")
+      << ")\n# written by run_sweep; rerun one run with: pbench run " << config_file.string() << "\n"
+      << cfg::to_yaml(config);
+  return config_file;
+}
+
 fs::path default_worker(const char* argv0) {
   std::error_code ec;
   fs::path self = fs::read_symlink("/proc/self/exe", ec);
   if (ec) self = fs::absolute(argv0);
   return self.parent_path() / "pbench";
+}
+
+// --launcher slurm: one array task per run that is not complete, not being written
+// and not queued by an earlier submission (framework/sweep/slurm.hpp).
+int submit_to_slurm(const SweepPlan& plan, std::vector<RunState>& states, const fs::path& sweep_dir,
+                    const fs::path& worker, const SlurmOptions& options, bool dry_run, bool json) {
+  auto tasks = dry_run ? std::map<std::string, SlurmTask>{} : slurm_tasks(sweep_dir);
+  std::vector<RunState*> todo;
+  size_t complete = 0, active = 0;
+  for (auto& s : states) {
+    fs::path final_file = sweep_dir / "runs" / (s.run->id + ".h5");
+    auto t = tasks.find(s.run->id);
+    if (s.status == "complete") ++complete;
+    else if (run_is_locked(final_file) || (t != tasks.end() && slurm_task_active(t->second.state))) ++active;
+    else todo.push_back(&s);
+  }
+  int n = next_submission_number(sweep_dir);
+  auto threads_of = [&](const RunState& s) {
+    return int(cfg::get_int(s.run->resolved, "runtime.threads", options.cpus_per_task));
+  };
+  // One script for the array: every run gets the thread environment of the first
+  // (runtime.threads is one value per sweep unless an axis varies it; each config keeps its own).
+  auto env = thread_environment(todo.empty() ? options.cpus_per_task : threads_of(*todo.front()));
+  SlurmArray array = slurm_array_script(options, plan.name, sweep_dir, worker, env, todo.size(), n);
+  if (dry_run) {
+    std::cout << array.text;
+    std::cerr << "[run_sweep] dry run: " << todo.size() << " of " << states.size()
+              << " runs would be submitted; nothing written\n";
+    return kExitOk;
+  }
+  if (access(worker.c_str(), X_OK) != 0)
+    throw InputError(worker.string() + ": worker program not found or not executable (build pbench first)");
+  std::string job;
+  if (!todo.empty()) {
+    fs::create_directories(sweep_dir / "runs");
+    fs::create_directories(sweep_dir / "configs");
+    std::vector<std::string> ids;
+    for (RunState* s : todo) {
+      write_run_config(plan, *s->run, sweep_dir, threads_of(*s));
+      ids.push_back(s->run->id);
+    }
+    job = submit_slurm_array(array, ids, sweep_dir);
+  }
+  if (json) {
+    nlohmann::ordered_json doc;
+    doc["sweep"] = plan.name;
+    doc["results"] = sweep_dir.string();
+    doc["launcher"] = "slurm";
+    doc["job_id"] = job;
+    doc["submitted"] = todo.size();
+    doc["complete"] = complete;
+    doc["active"] = active;
+    doc["script"] = todo.empty() ? "" : array.script.string();
+    doc["runs"] = nlohmann::ordered_json::array();
+    for (size_t i = 0; i < todo.size(); ++i)
+      doc["runs"].push_back({{"run_id", todo[i]->run->id}, {"array_task", i}});
+    std::cout << doc.dump(2) << "\n";
+  } else if (todo.empty()) {
+    std::cout << "sweep " << plan.name << ": nothing to submit (" << complete << " complete, " << active
+              << " queued or running)\n";
+  } else {
+    std::cout << "sweep " << plan.name << ": submitted " << todo.size() << " runs as Slurm job " << job
+              << " (array 0-" << todo.size() - 1 << "; " << complete << " complete, " << active
+              << " queued or running skipped)\n  script " << array.script.string() << "\n  logs   "
+              << array.logs.string() << "\n  status run_sweep --status " << sweep_dir.string() << "\n";
+  }
+  return kExitOk;
 }
 
 }  // namespace
@@ -184,6 +269,23 @@ int run_sweep_main(int argc, char** argv, const SweepHooks& hooks) {
   app.add_flag("--json", json, "print one JSON document on stdout instead of the human table");
   app.add_option("--worker", worker, "program that executes one run (default: pbench next to run_sweep)");
   app.add_flag("--version", version, "print the version and git commit");
+  std::string launcher = "local", status_dir;
+  SlurmOptions slurm;
+  bool dry_run = false;
+  app.add_option("--launcher", launcher, "local (default: child processes here) or slurm (one job array, docs/cluster.md)")
+      ->check(CLI::IsMember({"local", "slurm"}));
+  app.add_option("--status", status_dir, "print done/failed/running/pending per run id of <results>/<sweep> and exit");
+  app.add_flag("--dry-run", dry_run, "--launcher slurm: print the sbatch script, submit nothing");
+  app.add_option("--partition", slurm.partition, "slurm: partition (-p)");
+  app.add_option("--account", slurm.account, "slurm: account (-A)");
+  app.add_option("--time", slurm.time, "slurm: time limit per run, e.g. 02:00:00");
+  app.add_option("--gpus-per-task", slurm.gpus_per_task, "slurm: GPUs per run")->check(CLI::NonNegativeNumber);
+  app.add_option("--cpus-per-task", slurm.cpus_per_task, "slurm: CPUs per run, also its runtime.threads (default 1)")
+      ->check(CLI::PositiveNumber);
+  app.add_option("--mem", slurm.mem, "slurm: memory per run, e.g. 16G");
+  app.add_option("--max-parallel", slurm.max_parallel, "slurm: at most K array tasks at once (--array=...%K)")
+      ->check(CLI::PositiveNumber);
+  app.add_option("--sbatch-arg", slurm.sbatch_args, "slurm: one more #SBATCH line, e.g. --sbatch-arg=--qos=short (repeatable)");
   if (auto rc = parse_command_line(app, argc, argv)) return *rc;
   if (version) {
     std::cout << version_line("run_sweep") << "\n";
@@ -194,7 +296,13 @@ int run_sweep_main(int argc, char** argv, const SweepHooks& hooks) {
       print_catalog(hooks.catalog ? hooks.catalog() : std::vector<CatalogSection>{}, json);
       return kExitOk;
     }
+    if (!status_dir.empty()) {
+      fs::path dir = fs::absolute(status_dir).lexically_normal();
+      if (dir.filename().empty()) dir = dir.parent_path();  // a trailing slash
+      return print_sweep_status(dir, json);
+    }
     if (experiment.empty()) throw InputError("run_sweep: missing the experiment file (run_sweep --help)");
+    if (launcher != "slurm" && dry_run) throw InputError("run_sweep: --dry-run goes with --launcher slurm");
     SweepPlan plan = plan_sweep(experiment, overrides, hooks.validate, hooks.expand);
     fs::path sweep_dir = fs::path(results_dir) / plan.name;
 
@@ -229,6 +337,11 @@ int run_sweep_main(int argc, char** argv, const SweepHooks& hooks) {
       return kExitOk;
     }
 
+    if (launcher == "slurm") {
+      fs::path worker_path = worker.empty() ? default_worker(argv[0]) : fs::absolute(worker);
+      return submit_to_slurm(plan, states, sweep_dir, worker_path, slurm, dry_run, json);
+    }
+
     fs::create_directories(sweep_dir / "runs");
     fs::create_directories(sweep_dir / "configs");
     fs::create_directories(sweep_dir / "logs");
@@ -240,17 +353,24 @@ int run_sweep_main(int argc, char** argv, const SweepHooks& hooks) {
     int cores = available_cores();
     int default_threads = std::max(1, cores / jobs);
     std::deque<RunState*> queue;
+    size_t elsewhere = 0;
     for (auto& s : states) {
       if (s.status == "complete") continue;
       fs::path final_file = sweep_dir / "runs" / (s.run->id + ".h5");
+      if (run_is_locked(final_file)) {  // another process (a Slurm task, a second launcher) writes it
+        s.status = "running elsewhere";
+        ++elsewhere;
+        continue;
+      }
       std::error_code ec;
       fs::remove(final_file.string() + ".partial", ec);  // a crash's leftovers: rerun from scratch
       queue.push_back(&s);
     }
-    size_t skipped = states.size() - queue.size();
+    size_t skipped = states.size() - queue.size() - elsewhere;
     if (!json)
       std::cerr << "[run_sweep] sweep " << plan.name << ": " << states.size() << " runs, " << skipped
-                << " already complete, " << queue.size() << " to run, " << jobs << " at a time\n";
+                << " already complete, " << (elsewhere ? std::to_string(elsewhere) + " being run by another process, " : "")
+                << queue.size() << " to run, " << jobs << " at a time\n";
 
     install_stop_handlers();
     Progress progress(queue.size(), size_t(jobs), isatty(STDERR_FILENO) && !json);
@@ -261,18 +381,7 @@ int run_sweep_main(int argc, char** argv, const SweepHooks& hooks) {
         RunState* s = queue.front();
         queue.pop_front();
         int threads = int(cfg::get_int(s->run->resolved, "runtime.threads", default_threads));
-        cfg::Node config = s->run->composed;
-        cfg::assign(config, "runtime.sweep", cfg::Node::string(plan.name), true);
-        cfg::assign(config, "runtime.output",
-                    cfg::Node::string(fs::absolute(sweep_dir / "runs" / (s->run->id + ".h5")).string()), true);
-        cfg::assign(config, "runtime.threads", cfg::Node::integer(threads), true);
-        fs::path config_file = sweep_dir / "configs" / (s->run->id + ".yaml");
-        {
-          std::ofstream out(config_file);
-          out << "# run " << s->run->id << " of sweep " << plan.name << " (" << join(s->run->overrides, " ")
-              << ")\n# written by run_sweep; rerun one run with: pbench run " << config_file.string() << "\n"
-              << cfg::to_yaml(config);
-        }
+        fs::path config_file = write_run_config(plan, *s->run, sweep_dir, threads);
         ChildSpec spec;
         spec.argv = {worker_path.string(), "run", fs::absolute(config_file).string()};
         spec.env = thread_environment(threads);
