@@ -79,11 +79,13 @@ torch::Tensor draw_batch(std::vector<ImageStream>& streams, at::IntArrayRef shap
 }  // namespace
 
 SampleSet sample_images(models::Pipeline& pipeline, const std::vector<ImageJob>& jobs, int64_t run_seed,
-                        const SamplingOptions& options, const PromptEncoder& encode_arg, const ProgressCallback& progress) {
+                        const SamplingOptions& options, const PromptEncoder& encode_arg,
+                        const PromptEncoder& encode_negative_arg, const ProgressCallback& progress) {
   check_options(options);
   if (pipeline.unet.is_empty()) throw InputError("sampling: pipeline '" + pipeline.source + "': expected a UNet");
   const int64_t side = latent_side(pipeline);
   const PromptEncoder encode = encode_arg ? encode_arg : default_prompt_encoder(pipeline);
+  const PromptEncoder encode_negative = encode_negative_arg ? encode_negative_arg : encode;
   const bool guided = options.guidance_scale != 1.0;
 
   torch::NoGradGuard no_grad;
@@ -98,7 +100,9 @@ SampleSet sample_images(models::Pipeline& pipeline, const std::vector<ImageJob>&
     if (it == contexts.end()) it = contexts.emplace(prompt, encode(prompt).to(options_f)).first;
     return it->second;
   };
-  torch::Tensor uncond = guided ? context_of(options.negative_prompt) : torch::Tensor();
+  // The unconditional context is encoded apart: a prompt equal to the negative
+  // one must not share its cache entry when the two encoders differ.
+  torch::Tensor uncond = guided ? encode_negative(options.negative_prompt).to(options_f) : torch::Tensor();
 
   sched::DDIMScheduler scheduler(pipeline.scheduler);
   scheduler.set_timesteps(options.num_inference_steps);

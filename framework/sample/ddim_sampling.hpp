@@ -46,7 +46,9 @@ struct ImageJob {
 // Prompt -> UNet context [1, T, cross_attention_dim]. Methods that rewrite
 // prompts or token embeddings (Textual Inversion, P+) pass their own. Called
 // once per distinct prompt, always with one prompt, so an embedding never
-// depends on which other prompts share a call.
+// depends on which other prompts share a call. The unconditional branch has
+// its own encoder (see sample_images): a method's rewrite of the prompts must
+// not reach it (framework/train/guidance_prompts.hpp).
 using PromptEncoder = std::function<torch::Tensor(const std::string& prompt)>;
 
 struct SamplingProgress {
@@ -80,10 +82,12 @@ torch::Tensor guided_noise(const torch::Tensor& uncond, const torch::Tensor& con
 // pipeline's resolution does not fit its VAE.
 int64_t latent_side(const models::Pipeline& pipeline);
 
-// Generates every job's image. `encode` defaults to default_prompt_encoder.
+// Generates every job's image. `encode` (the jobs' prompts) defaults to
+// default_prompt_encoder; `encode_negative` (options.negative_prompt, the
+// unconditional branch) defaults to `encode`.
 // InputError for bad options (steps < 1, batch_size < 1, eta < 0, guidance_scale < 1).
 SampleSet sample_images(models::Pipeline& pipeline, const std::vector<ImageJob>& jobs, int64_t run_seed,
                         const SamplingOptions& options = {}, const PromptEncoder& encode = {},
-                        const ProgressCallback& progress = {});
+                        const PromptEncoder& encode_negative = {}, const ProgressCallback& progress = {});
 
 }  // namespace pbench::sample

@@ -19,6 +19,7 @@
 #include "framework/io/image.hpp"
 #include "framework/models/metric_backbones.hpp"
 #include "framework/sample/ddim_sampling.hpp"
+#include "framework/train/guidance_prompts.hpp"
 #include "framework/train/trainer.hpp"
 #include "framework/util/sha256.hpp"
 #include "metrics/metric.hpp"
@@ -186,8 +187,7 @@ struct Evaluator {
     int64_t n = std::min<int64_t>(cfg::get_int(eval, "num_prompts"), int64_t(prompts.size()));
     prompts.resize(size_t(n));
     auto jobs = sample::grid_jobs(prompts, cfg::get_int(eval, "images_per_prompt"));
-    sample::PromptEncoder base = sample::default_prompt_encoder(pipeline);
-    sample::PromptEncoder encode = [&](const std::string& p) { return base(method.eval_prompt(p, subject)); };
+    GuidanceEncoders encoders = guidance_encoders(method, pipeline, subject);
     ctx.log << "[personalize] sampling " << jobs.size() << " images at " << point << " (step " << step << ")\n";
     int64_t last_reported = -1;
     auto progress = [&](const sample::SamplingProgress& pr) {
@@ -196,7 +196,8 @@ struct Evaluator {
         ctx.log << "[personalize]   " << pr.images_done << "/" << pr.images_total << " images\n";
       }
     };
-    sample::SampleSet set = sample::sample_images(pipeline, jobs, ctx.seed, sampling_options(eval), encode, progress);
+    sample::SampleSet set = sample::sample_images(pipeline, jobs, ctx.seed, sampling_options(eval), encoders.cond,
+                                                   encoders.negative, progress);
     ctx.file.set_samples(point, bytes_of(set.images), set.images.size(0), set.images.size(1), set.images.size(2),
                          set.prompts, set.seeds);
     torch::Tensor real = images_u8(subject.images);

@@ -138,10 +138,28 @@ BOOST_AUTO_TEST_CASE(prompt_encoder_hook_replaces_the_default) {
   BOOST_TEST(distinct.count(""));
 }
 
+BOOST_AUTO_TEST_CASE(the_unconditional_branch_has_its_own_encoder) {
+  models::Pipeline& p = pipeline();
+  PromptEncoder base = default_prompt_encoder(p);
+  std::vector<std::string> cond_seen, negative_seen;
+  PromptEncoder cond = [&](const std::string& prompt) {
+    cond_seen.push_back(prompt);
+    return base(prompt);
+  };
+  PromptEncoder negative = [&](const std::string& prompt) {
+    negative_seen.push_back(prompt);
+    return base(prompt);
+  };
+  SampleSet split = sample_images(p, grid_jobs({"a sks dog"}, 1), 9, quick(), cond, negative);
+  BOOST_TEST(cond_seen == std::vector<std::string>{"a sks dog"}, boost::test_tools::per_element());
+  BOOST_TEST(negative_seen == std::vector<std::string>{""}, boost::test_tools::per_element());
+  BOOST_TEST(torch::equal(split.images, sample_images(p, grid_jobs({"a sks dog"}, 1), 9, quick()).images));
+}
+
 BOOST_AUTO_TEST_CASE(progress_reports_every_step_of_every_batch) {
   std::vector<SamplingProgress> reports;
   sample_images(pipeline(), grid_jobs(kPrompts, 3), 1, quick(7.5, 4),
-                {}, [&](const SamplingProgress& pr) { reports.push_back(pr); });
+                {}, {}, [&](const SamplingProgress& pr) { reports.push_back(pr); });
   BOOST_REQUIRE_EQUAL(reports.size(), 8u);  // 2 batches x 4 steps
   BOOST_TEST(reports[3].step == 4);
   BOOST_TEST(reports[3].images_done == 4);
