@@ -3,6 +3,7 @@
 #include <cstring>
 #include <iostream>
 
+#include "datasets/mini_world_command.hpp"
 #include "framework/models/parity.hpp"
 #include "framework/util/errors.hpp"
 #include "framework/util/version.hpp"
@@ -17,6 +18,8 @@ std::vector<PbenchCommand> pbench_commands() {
       {"params", "exact parameter counts from a config: pbench params <config.json or model folder> [--json]",
        params_command},
       {"export", "write a model in diffusers / Hugging Face layout: pbench export <model> <folder>", export_command},
+      {"mini-world", "write the mini world's subjects and captioned scenes: pbench mini-world <out_dir> [--resolution N]",
+       mini_world_command},
   };
 }
 
