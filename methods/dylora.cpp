@@ -6,14 +6,20 @@
 //   so every prefix of the components is a working adapter and one run can be evaluated at
 //   several ranks. Outside training steps the adapter runs at `eval_rank` (null = r): evaluate
 //   one saved delta at ranks 1, 2, 4, … by attaching with different eval_rank and load_delta().
+// The update (the paper's Algorithm 1; LyCORIS dylora.py, kohya-ss networks/dylora.py): a step at
+//   rank b trains only component b, row b of A and column b of B; components 1..b-1 run detached
+//   and b+1..r not at all. Each component is its own tensor (DyloraParameterization), so that in
+//   that step AdamW moves component b alone — no weight decay or momentum on the others (the
+//   engine clears gradients to undefined, clear_gradients) — where rows of one shared tensor
+//   would all be decayed and pushed along their running averages. The delta keeps LoRA's layout.
 // Several ranks from one run: `eval_ranks` (null = 1, 2, 4, … < r, then r; [] = none) are the
 //   method's evaluation variants "rank_<b>" (Method::eval_variants). The personalize workload
 //   trains once, then scores each as the point final_rank_<b> (samples, metrics and DVAR's
 //   deterministic objective at rank b, all from the one trained delta) and returns to eval_rank.
-//   All first b components receive gradients (the nested-dropout form; LyCORIS instead updates
-//   one block per step).
 // Trainable count: as LoRA at r_max: Σ r·(in + out); SD v1.5 attention q,k,v,out: 199,296 · r.
-// Delta keys: unet.<layer>.dylora.down / .dylora.up (all r components; truncate to evaluate).
+// Trained tensors: unet.<layer>.dylora.down_<i> [1, in] and .up_<i> [out, 1], i < r.
+// Delta keys: unet.<layer>.dylora.down [r, in] / .dylora.up [out, r] (all r components, row / column
+//   i = component i + 1; truncate to evaluate).
 #include <algorithm>
 
 #include "framework/config/access.hpp"
@@ -79,20 +85,35 @@ class Dylora : public ParameterizedMethod {
     auto layers =
         select_targets(*target.pipeline.unet, cfg_, "targets", {"linear", "conv2d"});
     attach_each(layers, kUnetPrefix, "dylora", "unet", [this](const nn::AdaptableRef& r) {
-      auto p = std::make_shared<LowRankParameterization>(r.weight(),
-                                                         std::string(r.layer->layer_kind()) == "linear", rank_, alpha_);
-      adapters_.push_back(p);
+      auto p = std::make_shared<DyloraParameterization>(r.weight(), std::string(r.layer->layer_kind()) == "linear",
+                                                        rank_, alpha_);
+      adapters_.emplace_back(kUnetPrefix + r.name + ".dylora", p);
       return p;
     });
-    set_active_rank(eval_rank_);
+    set_eval_rank(eval_rank_);
+  }
+
+  // LoRA's layout: every component in one down / up pair per layer.
+  TensorMap delta() override {
+    TensorMap out;
+    for (const auto& [key, p] : adapters_) {
+      out[key + ".down"] = p->down().detach();
+      out[key + ".up"] = p->up().detach();
+    }
+    return out;
+  }
+  void load_delta(const TensorMap& delta) override {
+    check_delta(delta, this->delta());
+    for (const auto& [key, p] : adapters_) p->load(delta.at(key + ".down"), delta.at(key + ".up"));
   }
 
   void before_step(int64_t, torch::Generator& generator) override {
     int64_t b = 1 + torch::randint(rank_, {1}, generator, torch::kLong).item<int64_t>();
-    last_sampled_ = b;
-    set_active_rank(b);
+    for (const auto& entry : adapters_) entry.second->set_step_rank(b);
   }
-  void after_step(int64_t) override { set_active_rank(eval_rank_); }
+  void after_step(int64_t) override {
+    for (const auto& entry : adapters_) entry.second->set_step_rank(0);
+  }
 
   std::vector<std::string> eval_variants() const override {
     std::vector<std::string> names;
@@ -109,7 +130,7 @@ class Dylora : public ParameterizedMethod {
       b = eval_ranks_[size_t(it - names.begin())];
     }
     eval_rank_ = b;
-    set_active_rank(b);
+    set_eval_rank(b);
   }
 
   std::string describe() const override {
@@ -117,11 +138,9 @@ class Dylora : public ParameterizedMethod {
            std::to_string(adapters_.size()) + " UNet layers";
   }
 
-  int64_t last_sampled_ = 0;
-
  private:
-  void set_active_rank(int64_t b) {
-    for (auto& p : adapters_) p->set_active_rank(b);
+  void set_eval_rank(int64_t b) {
+    for (const auto& entry : adapters_) entry.second->set_eval_rank(b);
   }
 
   cfg::Node cfg_;
@@ -129,7 +148,8 @@ class Dylora : public ParameterizedMethod {
   int64_t rank_ = 16, eval_rank_ = 16, configured_eval_rank_ = 16;
   std::vector<int64_t> eval_ranks_;
   double alpha_ = 16;
-  std::vector<std::shared_ptr<LowRankParameterization>> adapters_;
+  // Each adapted layer's delta key prefix ("unet.<layer>.dylora") and its parameterization.
+  std::vector<std::pair<std::string, std::shared_ptr<DyloraParameterization>>> adapters_;
 };
 
 }  // namespace

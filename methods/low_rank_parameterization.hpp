@@ -1,10 +1,13 @@
 #pragma once
-// The low-rank update ΔW = scale · up · down shared by LoRA and DyLoRA.
+// The low-rank update ΔW = scale · up · down of LoRA and DyLoRA.
 // Linear layers rewrite the output (y + scale·up(down(x)): the frozen W is
 // never differentiated, as PEFT does); Conv2d layers rewrite the weight in
 // its matrix view (LoCon-style), the one form that keeps any kernel/stride.
 // `up` starts at zero, so the adapted layer equals the base layer at init.
 #include <torch/torch.h>
+
+#include <utility>
+#include <vector>
 
 #include "framework/tensor/adaptable_layers.hpp"
 
@@ -20,18 +23,51 @@ class LowRankParameterization : public nn::Parameterization {
   bool rewrites_weight() const override { return !linear_; }
   bool rewrites_output() const override { return linear_; }
 
-  // DyLoRA: use only the first `rank` components, scaled by alpha/rank (0 = all, alpha/r).
-  void set_active_rank(int64_t rank) { active_rank_ = rank; }
-  int64_t rank() const { return rank_; }
-
   torch::Tensor down, up;  // [r, in*kh*kw], [out, r]
 
  private:
-  double scale() const;
   bool linear_;
-  int64_t rank_;
+  double scale_;  // alpha / r
+};
+
+// DyLoRA (arXiv 2210.07558): the same update over ordered components, each its
+// own tensor — down_i [1, in*kh*kw], up_i [out, 1], as LyCORIS' dylora.py keeps
+// them in ParameterLists. A training step at sampled rank b runs the first b
+// components with scale alpha / b and trains only the b-th (the paper's
+// Algorithm 1): the lower ones are detached, the higher ones unused. Separate
+// tensors are what keep AdamW off the others: a tensor without a gradient is
+// skipped (clear_gradients), where the rows of one shared tensor would still be
+// decayed and pushed along their running averages. Outside steps the first
+// `eval_rank` components run (none detached).
+class DyloraParameterization : public nn::Parameterization {
+ public:
+  DyloraParameterization(const torch::Tensor& layer_weight, bool linear, int64_t rank, double alpha);
+
+  torch::Tensor weight(const torch::Tensor& base) override;
+  torch::Tensor output(const torch::Tensor& input, const torch::Tensor& out) override;
+  bool rewrites_weight() const override { return !linear_; }
+  bool rewrites_output() const override { return linear_; }
+
+  // The rank b of the training step under way (1..r); 0 ends the step.
+  void set_step_rank(int64_t b) { step_rank_ = b; }
+  // The rank used outside training steps (1..r).
+  void set_eval_rank(int64_t b) { eval_rank_ = b; }
+  int64_t rank() const { return int64_t(downs_.size()); }
+
+  // All r components in LoRA's layout (the delta): down [r, in*kh*kw], up [out, r].
+  torch::Tensor down() const;
+  torch::Tensor up() const;
+  // Copies factors of that layout into the components.
+  void load(const torch::Tensor& down, const torch::Tensor& up);
+
+ private:
+  // The factors the current forward uses: (up [out, b], down [b, in*kh*kw]).
+  std::pair<torch::Tensor, torch::Tensor> factors() const;
+
+  bool linear_;
   double alpha_;
-  int64_t active_rank_ = 0;
+  int64_t step_rank_ = 0, eval_rank_;
+  std::vector<torch::Tensor> downs_, ups_;
 };
 
 }  // namespace pbench::peft

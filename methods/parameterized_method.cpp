@@ -79,19 +79,15 @@ std::string shape_text(const torch::Tensor& t) {
 }
 }  // namespace
 
-void ParameterizedMethod::load_delta(const TensorMap& delta) {
-  // Check everything before copying anything: a half-loaded delta is worse than none.
-  std::vector<std::string> missing, mismatched;
-  std::set<std::string> expected;
-  for (const auto& t : tracked_) {
-    expected.insert(t.key);
-    auto it = delta.find(t.key);
+void ParameterizedMethod::check_delta(const TensorMap& delta, const TensorMap& expected) const {
+  std::vector<std::string> missing, mismatched, unexpected;
+  for (const auto& [key, tensor] : expected) {
+    auto it = delta.find(key);
     if (it == delta.end())
-      missing.push_back(t.key);
-    else if (!it->second.sizes().equals(t.tensor.sizes()) || !it->second.is_floating_point())
-      mismatched.push_back(t.key + " (expected float " + shape_text(t.tensor) + ", got " + shape_text(it->second) + ")");
+      missing.push_back(key);
+    else if (!it->second.sizes().equals(tensor.sizes()) || !it->second.is_floating_point())
+      mismatched.push_back(key + " (expected float " + shape_text(tensor) + ", got " + shape_text(it->second) + ")");
   }
-  std::vector<std::string> unexpected;
   for (const auto& [key, _] : delta)
     if (!expected.count(key)) unexpected.push_back(key);
   auto first = [](const std::vector<std::string>& v) { return v.empty() ? std::string() : " '" + v.front() + "'"; };
@@ -100,6 +96,11 @@ void ParameterizedMethod::load_delta(const TensorMap& delta) {
                      std::to_string(unexpected.size()) + " unexpected" + first(unexpected) + ", " +
                      std::to_string(mismatched.size()) + " with the wrong shape" + first(mismatched) +
                      "; expected the keys this method's delta() writes for the same config");
+}
+
+void ParameterizedMethod::load_delta(const TensorMap& delta) {
+  // Check everything before copying anything: a half-loaded delta is worse than none.
+  check_delta(delta, ParameterizedMethod::delta());
   torch::NoGradGuard no_grad;
   for (auto& t : tracked_) t.tensor.copy_(delta.at(t.key));
 }

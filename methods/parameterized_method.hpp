@@ -49,6 +49,9 @@ class ParameterizedMethod : public Method {
                      const std::function<std::shared_ptr<nn::Parameterization>(const nn::AdaptableRef&)>& make);
   // Element count per group (for describe()).
   int64_t tracked_elements(const std::string& group = "") const;
+  // InputError unless `delta` holds exactly the keys of `expected`, each a
+  // float tensor of the same shape (load_delta checks before it copies).
+  void check_delta(const TensorMap& delta, const TensorMap& expected) const;
 
   std::string name_;  // registry name, for messages
 

@@ -63,6 +63,10 @@ torch::Tensor images_u8(const std::vector<Image>& images) {
   return torch::stack(out);
 }
 
+void clear_gradients(const std::vector<torch::Tensor>& params) {
+  for (const auto& p : params) p.mutable_grad() = torch::Tensor();
+}
+
 torch::Tensor images_to_tensor(const std::vector<Image>& images) {
   return images_u8(images).permute({0, 3, 1, 2}).to(torch::kFloat32).div(127.5).sub(1.0);
 }
@@ -182,7 +186,7 @@ TrainResult Trainer::run(const TrainCallbacks& cb) {
     for (size_t i = 0; i < optimizer.param_groups().size(); ++i)
       static_cast<torch::optim::AdamWOptions&>(optimizer.param_groups()[i].options()).lr(base_lrs[i] * factor);
     method_.before_step(step, gen);
-    optimizer.zero_grad();
+    clear_gradients(all_params);
     double step_loss = 0.0;
     for (int64_t micro = 0; micro < train_.grad_accum; ++micro) {
       torch::Tensor idx = torch::randint(n, {train_.batch_size}, gen, torch::kInt64);

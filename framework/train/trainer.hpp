@@ -95,6 +95,14 @@ class Trainer {
 // uint8 RGB images -> uint8 [N, H, W, 3] (as run files and metrics take them).
 torch::Tensor images_u8(const std::vector<Image>& images);
 // uint8 RGB images -> float NCHW in [-1, 1] (the VAE's input).
+// Drops the gradients of `params` before a step (undefined, not zero), as
+// PyTorch's zero_grad(set_to_none=True): AdamW skips a tensor without a
+// gradient, so one that gets none in a step is not moved at all (no weight
+// decay, no momentum) — DyLoRA's unsampled components (arXiv 2210.07558).
+// LibTorch 1.13's Optimizer::zero_grad() fills zeros, which AdamW would decay
+// and push along its running averages.
+void clear_gradients(const std::vector<torch::Tensor>& params);
+
 torch::Tensor images_to_tensor(const std::vector<Image>& images);
 
 }  // namespace pbench

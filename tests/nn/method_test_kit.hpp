@@ -18,6 +18,7 @@
 #include "framework/models/pipeline.hpp"
 #include "framework/tensor/safetensors_torch.hpp"
 #include "framework/train/method.hpp"
+#include "framework/train/trainer.hpp"
 #include "framework/util/errors.hpp"
 #include "tests/support/test_paths.hpp"
 
@@ -77,19 +78,22 @@ inline std::set<const void*> trainable_set(Method& m) {
   return out;
 }
 
-// One optimizer step on the MSE to a fixed target with the method's groups.
+// Optimizer steps on the MSE to a fixed target with the method's groups, as
+// the engine steps (its weight decay default, its gradient clearing).
 inline void adamw_steps(Method& m, models::Pipeline& p, const Batch& b, int steps, double lr_scale = 1.0) {
   std::vector<torch::optim::OptimizerParamGroup> groups;
+  std::vector<torch::Tensor> params;
   for (auto& g : m.parameter_groups(1e-3)) {
     auto opts = std::make_unique<torch::optim::AdamWOptions>(g.lr * lr_scale);
     opts->weight_decay(g.weight_decay);
     groups.emplace_back(g.params, std::move(opts));
+    params.insert(params.end(), g.params.begin(), g.params.end());
   }
   torch::optim::AdamW opt(groups, torch::optim::AdamWOptions(1e-3));
   torch::Generator gen = at::detail::createCPUGenerator(5);
   for (int i = 0; i < steps; ++i) {
     m.before_step(i, gen);
-    opt.zero_grad();
+    clear_gradients(params);
     torch::Tensor loss = torch::mse_loss(forward(p, b), b.target);
     loss.backward();
     opt.step();
