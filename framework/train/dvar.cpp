@@ -1,5 +1,7 @@
 #include "framework/train/dvar.hpp"
 
+#include <cmath>
+
 namespace pbench {
 
 double DvarRule::add(double x) {
@@ -18,8 +20,10 @@ double DvarRule::add(double x) {
   double wvar = 0.0;
   for (double v : last_) wvar += (v - wmean) * (v - wmean);
   wvar /= double(last_.size());
-  // A constant history has no variance to compare: treat it as converged.
-  double ratio = global_var > 0.0 ? wvar / global_var : 0.0;
+  // As the reference's np.var(H[-N:]) / np.var(H): a constant history gives
+  // 0 / 0 = NaN, and NaN < threshold is false, so it never stops. A flat
+  // objective means nothing trains, not that training converged.
+  double ratio = global_var > 0.0 ? wvar / global_var : std::nan("");
   if (ratio < threshold_) triggered_ = true;
   return ratio;
 }

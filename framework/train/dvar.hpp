@@ -2,11 +2,16 @@
 // DVAR (Voronov et al., "Is This Loss Informative?", arXiv 2302.04841):
 // early stopping on a deterministic objective. The objective is the
 // ε-prediction MSE on one frozen evaluation batch (images, one VAE latent
-// sample, one noise tensor, distinct timesteps, captions), evaluated every
-// `every` steps without gradients. Stop rule: with the whole history H of
+// sample, one noise tensor, distinct timesteps, captions), evaluated without
+// gradients at steps 1, 1 + every, … on the weights the step starts from:
+// before its optimizer update, where yandex-research/DVAR evaluates it (after
+// backward, before optimizer.step(), when global_step % every == 0 with
+// global_step = updates done), so step 1's value is the initial weights'.
+// Stop rule (the reference's VarEarlyStopper): with the whole history H of
 // objective values, once |H| >= N, stop when var(last N) / var(H) < α
 // (population variances, as numpy's default ddof=0). Before the window fills
-// the ratio is 1.
+// the ratio is 1; a constant history's ratio is NaN (0 / 0) and never stops.
+// The step that fires still takes its update, as the reference's does.
 #include <cstdint>
 #include <deque>
 #include <string>

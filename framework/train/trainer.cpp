@@ -182,6 +182,17 @@ TrainResult Trainer::run(const TrainCallbacks& cb) {
   pipeline_.text_encoder->train();
 
   for (int64_t step = 1; step <= train_.steps; ++step) {
+    // DVAR's objective of the weights this step starts from (dvar.hpp: the
+    // reference's order), before the method's per-step state (DyLoRA's rank).
+    bool dvar_fired = false;
+    double ratio = 1.0;
+    if (dvar_.mode != "off" && (step - 1) % dvar_.every == 0) {
+      double objective = deterministic_objective();
+      ratio = rule.add(objective);
+      if (cb.on_dvar) cb.on_dvar(step, float(objective), float(ratio));
+      dvar_fired = rule.triggered() && result.dvar_stop_step < 0;
+      if (dvar_fired) result.dvar_stop_step = step;
+    }
     double factor = train_.schedule.factor(step);
     for (size_t i = 0; i < optimizer.param_groups().size(); ++i)
       static_cast<torch::optim::AdamWOptions&>(optimizer.param_groups()[i].options()).lr(base_lrs[i] * factor);
@@ -239,18 +250,12 @@ TrainResult Trainer::run(const TrainCallbacks& cb) {
     float lr_now = float(base_lrs[0] * factor);
     if (cb.on_step) cb.on_step(step, float(step_loss), lr_now, wall);
 
-    bool stop_now = false;
-    if (dvar_.mode != "off" && step % dvar_.every == 0) {
-      double objective = deterministic_objective();
-      double ratio = rule.add(objective);
-      if (cb.on_dvar) cb.on_dvar(step, float(objective), float(ratio));
-      if (rule.triggered() && result.dvar_stop_step < 0) {
-        result.dvar_stop_step = step;
-        for (const auto& [k, v] : method_.delta()) result.delta_at_dvar_stop[k] = v.detach().clone();
-        if (cb.log) *cb.log << "[train] DVAR stop rule fired at step " << step << " (ratio " << ratio << ")\n";
-        stop_now = dvar_.mode == "stop";
-      }
+    // The step that fired has taken its update (as the reference's): the stop delta is after it.
+    if (dvar_fired) {
+      for (const auto& [k, v] : method_.delta()) result.delta_at_dvar_stop[k] = v.detach().clone();
+      if (cb.log) *cb.log << "[train] DVAR stop rule fired at step " << step << " (ratio " << ratio << ")\n";
     }
+    const bool stop_now = dvar_fired && dvar_.mode == "stop";
     if (cb.log && (step % train_.log_every == 0 || step == 1 || step == train_.steps)) {
       *cb.log << "[train] step " << step << "/" << train_.steps << " loss " << std::setprecision(5) << step_loss
               << " lr " << lr_now << " (" << std::fixed << std::setprecision(2) << double(step) / std::max(wall, 1e-9)

@@ -62,3 +62,22 @@ BOOST_AUTO_TEST_CASE(schedules) {
   LrSchedule linear{"linear", 20, 120};
   BOOST_TEST(linear.factor(70) == 0.5, tt::tolerance(1e-12));
 }
+
+BOOST_AUTO_TEST_CASE(a_constant_history_is_not_converged) {
+  // The reference's ratio is np.var(window) / np.var(history) = 0 / 0 = NaN,
+  // and NaN < threshold is false: it never stops (yandex-research/DVAR
+  // early_stopping.py). A flat objective means nothing trains, not convergence.
+  DvarConfig c;
+  c.window = 3;
+  c.threshold = 0.15;
+  DvarRule rule(c);
+  for (int i = 0; i < 10; ++i) {
+    double ratio = rule.add(2.5);
+    if (i < 2) BOOST_TEST(ratio == 1.0);
+    else BOOST_TEST(std::isnan(ratio), "ratio " << ratio << " at value " << i + 1);
+  }
+  BOOST_TEST(!rule.triggered());
+  // Once the history varies, the ratio is defined again.
+  rule.add(1.0);
+  BOOST_TEST(std::isfinite(rule.add(1.0)));
+}

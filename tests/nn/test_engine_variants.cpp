@@ -139,12 +139,11 @@ BOOST_AUTO_TEST_CASE(dylora_is_scored_at_every_rank_from_one_training_run) {
   BOOST_TEST(objective[1] != objective[4]);
   BOOST_TEST((h5::read_uint8s(f.id(), "samples/final_rank_1/images") != h5::read_uint8s(f.id(), "samples/final/images")));
 
-  // The full rank is the default (eval_rank: null): it reproduces `final` exactly, and its objective is
-  // the last DVAR row (both after step 6, in float32).
+  // The full rank is the default (eval_rank: null): it reproduces `final` exactly. (Its objective is
+  // after step 6's update; the last DVAR row is before it, as the reference evaluates.)
   for (const char* m : {"clip_i", "clip_t", "dino"})
     BOOST_TEST(per_image(f.id(), "final_rank_4", m) == per_image(f.id(), "final", m), m);
   BOOST_TEST(h5::read_uint8s(f.id(), "samples/final_rank_4/images") == h5::read_uint8s(f.id(), "samples/final/images"));
-  BOOST_TEST(float(objective[4]) == float(dvar_objective.back()));
 
   // DVAR fired before the end, so dvar_stop holds an earlier delta; the variants were scored before it was
   // loaded (rank 4 equals final, not dvar_stop).
