@@ -9,8 +9,10 @@
 
 namespace pbench {
 
-// "a photo of a {}", … (the reference's imagenet_templates_small, first 12);
-// the first four are the captions of DVAR's evaluation batch.
+// "a photo of a {}", … : the reference's imagenet_templates_small, all 27 in its
+// order (diffusers' examples/textual_inversion/textual_inversion.py, the object
+// templates of rinongal/textual_inversion); the first four are the captions of
+// DVAR's evaluation batch, as in yandex-research/DVAR (imagenet_templates_base).
 const std::vector<std::string>& object_caption_templates();
 // Every template with "{}" replaced by `phrase`.
 std::vector<std::string> captions_with(const std::string& phrase);

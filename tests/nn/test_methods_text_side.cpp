@@ -1,6 +1,7 @@
 #define BOOST_TEST_MODULE methods_text_side
 // Prompt tuning, Prefix-Tuning and P+: the method contract (exactly their
-// tensors train, delta round trip) and the mechanism each paper describes.
+// tensors train, delta round trip) and the mechanism each paper describes;
+// Textual Inversion's training captions.
 #include "tests/nn/method_test_kit.hpp"
 
 using namespace pbench;
@@ -52,6 +53,28 @@ BOOST_AUTO_TEST_CASE(layered_context_selects_each_layers_own_slice) {
     BOOST_TEST(!torch::allclose(p.unet->forward(b.sample, b.timestep, one_changed), shared));
   }
   BOOST_CHECK_THROW(p.unet->forward(b.sample, b.timestep, layered.slice(0, 0, layers - 1)), InputError);
+}
+
+// ---------------------------------------------------------------- Textual Inversion
+
+BOOST_AUTO_TEST_CASE(textual_inversion_trains_on_all_27_reference_templates_in_order) {
+  // `imagenet_templates_small` of diffusers' examples/textual_inversion/textual_inversion.py (the object
+  // templates of rinongal/textual_inversion), written out here independently of methods/token_prompts.cpp.
+  const std::vector<std::string> reference = {
+      "a photo of a {}",        "a rendering of a {}",      "a cropped photo of the {}", "the photo of a {}",
+      "a photo of a clean {}",  "a photo of a dirty {}",    "a dark photo of the {}",    "a photo of my {}",
+      "a photo of the cool {}", "a close-up photo of a {}", "a bright photo of the {}",  "a cropped photo of a {}",
+      "a photo of the {}",      "a good photo of the {}",   "a photo of one {}",         "a close-up photo of the {}",
+      "a rendition of the {}",  "a photo of the clean {}",  "a rendition of a {}",       "a photo of a nice {}",
+      "a good photo of a {}",   "a photo of the nice {}",   "a photo of the small {}",   "a photo of the weird {}",
+      "a photo of the large {}", "a photo of a cool {}",    "a photo of a small {}"};
+  BOOST_REQUIRE_EQUAL(reference.size(), 27u);
+  std::vector<std::string> expected;
+  for (std::string t : reference) expected.push_back(t.replace(t.find("{}"), 2, "<sks>"));
+  const auto& entry = methods().get("textual_inversion", "test");
+  auto method = entry.factory.create(parse_entry_defaults(entry.info, "method"));
+  BOOST_TEST(method->train_prompts(dog_subject()) == expected, boost::test_tools::per_element());
+  BOOST_TEST(method->train_prompt(dog_subject()) == "a photo of a <sks>");
 }
 
 // ---------------------------------------------------------------- P+
