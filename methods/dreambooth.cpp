@@ -8,6 +8,8 @@
 // images (per model, class, count and seed) before attaching the method.
 // Count: all UNet parameters (859,520,964 on SD v1.5) + the text encoder's
 // 123,060,480 when train_text_encoder is on. Delta: the full state dicts.
+// lr: 5e-6, diffusers' SD reference (null = train.lr); AdamW's weight decay is
+// train.weight_decay (diffusers' adam_weight_decay, 1e-2).
 #include "framework/config/access.hpp"
 #include "methods/methods.hpp"
 
@@ -32,8 +34,8 @@ class DreamBooth : public Method {
 
   std::vector<ParamGroup> parameter_groups(double base_lr) override {
     double lr = lr_ > 0 ? lr_ : base_lr;
-    std::vector<ParamGroup> groups = {ParamGroup{"unet", unet_->parameters(), lr, 1e-2}};
-    if (train_text_) groups.push_back(ParamGroup{"text_encoder", text_->parameters(), text_lr_ > 0 ? text_lr_ : lr, 1e-2});
+    std::vector<ParamGroup> groups = {ParamGroup{"unet", unet_->parameters(), lr}};
+    if (train_text_) groups.push_back(ParamGroup{"text_encoder", text_->parameters(), text_lr_ > 0 ? text_lr_ : lr});
     return groups;
   }
 
@@ -75,7 +77,7 @@ class DreamBooth : public Method {
 
 void register_dreambooth(Registry<MethodEntry>& registry) {
   registry.add(EntryInfo{"dreambooth", "DreamBooth (arXiv 2208.12242): full UNet fine-tuning with prior preservation",
-                         "name: dreambooth\ntrain_text_encoder: false\nlr: null\ntext_encoder_lr: null\n"
+                         "name: dreambooth\ntrain_text_encoder: false\nlr: 5.0e-6\ntext_encoder_lr: null\n"
                          "prior_preservation: true\nprior_loss_weight: 1.0\nnum_class_images: 8\nclass_prompt: null\n"},
                MethodEntry{[](const cfg::Node& s) { return std::make_unique<DreamBooth>(s); }});
 }

@@ -64,7 +64,7 @@ class ParameterizedMethod : public Method {
   std::vector<Tracked> tracked_;
   std::vector<std::string> group_order_;
   std::map<std::string, std::optional<double>> group_lr_;
-  double weight_decay_ = 0.0;
+  std::optional<double> weight_decay_;  // unset = train.weight_decay
 };
 
 // Layers of `root` selected by `patterns` (of `kinds`); InputError naming the

@@ -10,6 +10,7 @@
 // as the reference's imagenet_templates_small); evaluation prompts replace
 // "<unique token> <class>" with the placeholder.
 // Delta: {placeholder: [num_vectors, hidden]} as diffusers' learned_embeds.
+// lr: 5e-3, the official base rate (rinongal/textual_inversion; batch scaling not applied); null = train.lr.
 #include "framework/config/access.hpp"
 #include "framework/util/errors.hpp"
 #include "methods/added_tokens.hpp"
@@ -20,15 +21,22 @@
 namespace pbench {
 namespace {
 
+const char* kTextualInversionDefaults = R"(name: textual_inversion
+placeholder: <sks>
+init_word: null        # null = the subject's class noun
+num_vectors: 1
+lr: 5.0e-3
+)";
+
 class TextualInversion : public peft::ParameterizedMethod {
  public:
-  explicit TextualInversion(const cfg::Node& s)
-      : placeholder_(cfg::get_string(s, "placeholder")),
-        init_word_(cfg::get_string(s, "init_word", "")),
-        num_vectors_(positive_int(s, "num_vectors")),
-        lr_(cfg::get_double(s, "lr", -1.0)) {
+  explicit TextualInversion(const cfg::Node& user)
+      : cfg_(peft::section_with_defaults(user, kTextualInversionDefaults, "textual_inversion")),
+        placeholder_(cfg::get_string(cfg_, "placeholder")),
+        init_word_(cfg::get_string(cfg_, "init_word", "")),
+        num_vectors_(positive_int(cfg_, "num_vectors")) {
     name_ = "textual_inversion";
-    if (lr_ > 0) set_group_lr("token", lr_);
+    set_group_lr("token", peft::optional_number(cfg_, "lr"));
   }
 
   void attach(MethodTarget& target) override {
@@ -59,9 +67,9 @@ class TextualInversion : public peft::ParameterizedMethod {
     return p;
   }
 
+  cfg::Node cfg_;
   std::string placeholder_, init_word_;
   int64_t num_vectors_;
-  double lr_;
   std::shared_ptr<nn::AddedTokenRows> rows_;
 };
 
@@ -69,7 +77,7 @@ class TextualInversion : public peft::ParameterizedMethod {
 
 void register_textual_inversion(Registry<MethodEntry>& registry) {
   registry.add(EntryInfo{"textual_inversion", "Textual Inversion (arXiv 2208.01618): one new token embedding",
-                         "name: textual_inversion\nplaceholder: <sks>\ninit_word: null\nnum_vectors: 1\nlr: null\n"},
+                         kTextualInversionDefaults},
                MethodEntry{[](const cfg::Node& s) { return std::make_unique<TextualInversion>(s); }});
 }
 

@@ -164,7 +164,7 @@ TrainResult Trainer::run(const TrainCallbacks& cb) {
   for (const auto& g : groups) {
     if (g.params.empty()) continue;
     auto options = std::make_unique<torch::optim::AdamWOptions>(g.lr);
-    options->weight_decay(g.weight_decay).betas({train_.adam_beta1, train_.adam_beta2}).eps(train_.adam_eps);
+    options->weight_decay(g.weight_decay.value_or(train_.weight_decay)).betas({train_.adam_beta1, train_.adam_beta2}).eps(train_.adam_eps);
     optim_groups.emplace_back(g.params, std::move(options));
     base_lrs.push_back(g.lr);
     all_params.insert(all_params.end(), g.params.begin(), g.params.end());

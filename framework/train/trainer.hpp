@@ -26,6 +26,9 @@ struct TrainConfig {
   int64_t grad_accum = 1;
   double lr = 1e-4;
   LrSchedule schedule;
+  // AdamW's decay of the parameter groups that set none (Textual Inversion, P+,
+  // prompt tuning, DreamBooth: the references' AdamW default); methods with a
+  // `weight_decay` key use their own.
   double weight_decay = 1e-2;
   double adam_beta1 = 0.9, adam_beta2 = 0.999, adam_eps = 1e-8;
   double max_grad_norm = 1.0;  // <= 0: no clipping
@@ -92,9 +95,6 @@ class Trainer {
   torch::Tensor eval_context_;
 };
 
-// uint8 RGB images -> uint8 [N, H, W, 3] (as run files and metrics take them).
-torch::Tensor images_u8(const std::vector<Image>& images);
-// uint8 RGB images -> float NCHW in [-1, 1] (the VAE's input).
 // Drops the gradients of `params` before a step (undefined, not zero), as
 // PyTorch's zero_grad(set_to_none=True): AdamW skips a tensor without a
 // gradient, so one that gets none in a step is not moved at all (no weight
@@ -103,6 +103,9 @@ torch::Tensor images_u8(const std::vector<Image>& images);
 // and push along its running averages.
 void clear_gradients(const std::vector<torch::Tensor>& params);
 
+// uint8 RGB images -> uint8 [N, H, W, 3] (as run files and metrics take them).
+torch::Tensor images_u8(const std::vector<Image>& images);
+// uint8 RGB images -> float NCHW in [-1, 1] (the VAE's input).
 torch::Tensor images_to_tensor(const std::vector<Image>& images);
 
 }  // namespace pbench

@@ -82,6 +82,27 @@ BOOST_AUTO_TEST_CASE(textual_inversion_trains_only_its_token_rows) {
   BOOST_TEST(s.method->delta().at("<sks>").size(1) == s.pipeline.text_encoder->config.encoder.hidden_size);
 }
 
+BOOST_AUTO_TEST_CASE(train_weight_decay_is_the_default_of_groups_without_their_own) {
+  // Textual Inversion's group sets no decay: train.weight_decay applies (the
+  // reference's AdamW default, 1e-2); a method that sets its own keeps it.
+  const std::string ti = "name: textual_inversion\nlr: 5.0e-3\n";
+  auto rows_after = [](const std::string& yaml, double weight_decay) {
+    torch::manual_seed(0);  // LoRA's random down factors
+    Setup s(yaml);
+    DvarConfig dvar;
+    dvar.mode = "off";
+    TrainConfig t = small_train(2);
+    t.weight_decay = weight_decay;
+    Trainer trainer(s.pipeline, *s.method, s.subject, t, dvar, 3);
+    trainer.run({});
+    return s.method->delta();
+  };
+  BOOST_TEST(!torch::equal(rows_after(ti, 0.0).at("<sks>"), rows_after(ti, 50.0).at("<sks>")));
+  const std::string lora = "name: lora\nrank: 1\nweight_decay: 0.0\ntargets: [attn2.to_k]\n";
+  auto a = rows_after(lora, 0.0), b = rows_after(lora, 50.0);
+  for (const auto& [key, t] : a) BOOST_TEST(torch::equal(t, b.at(key)), key);
+}
+
 BOOST_AUTO_TEST_CASE(training_is_reproducible_and_dvar_objective_is_deterministic) {
   std::vector<float> losses[2];
   double objectives[2];

@@ -296,6 +296,22 @@ BOOST_AUTO_TEST_CASE(custom_diffusion_token_and_prompts) {
 }
 
 // ---- configs -------------------------------------------------------------------
+BOOST_AUTO_TEST_CASE(registry_defaults_train_at_the_papers_learning_rates) {
+  // Textual Inversion 5e-3 (rinongal/textual_inversion's base rate), DreamBooth 5e-6 (diffusers' SD
+  // reference), not the engine's train.lr.
+  const double engine_lr = 1e-4;
+  for (const auto& [name, paper_lr] : std::vector<std::pair<std::string, double>>{{"textual_inversion", 5e-3},
+                                                                                  {"dreambooth", 5e-6}}) {
+    const auto& entry = methods().get(name, "test");
+    models::Pipeline p = small_pipeline();
+    SubjectData dog{"builtin", "dog", "dog", "sks", false, {}, {}, "a sks dog", "a dog", {}};
+    auto m = entry.factory.create(parse_entry_defaults(entry.info, "method"));
+    MethodTarget t{p, &dog};
+    m->attach(t);
+    for (const auto& g : m->parameter_groups(engine_lr)) BOOST_TEST(g.lr == paper_lr, name << " group " << g.name);
+  }
+}
+
 BOOST_AUTO_TEST_CASE(every_method_has_an_experiment_file_matching_its_defaults) {
   for (const auto& info : methods().infos()) {
     auto path = source_dir() / "experiments" / "method" / (info.name + ".yaml");
@@ -303,8 +319,15 @@ BOOST_AUTO_TEST_CASE(every_method_has_an_experiment_file_matching_its_defaults) 
     cfg::Node file = cfg::load_yaml_file(path, path.string());
     cfg::Node defaults = parse_entry_defaults(info, "method");
     BOOST_CHECK_NO_THROW(cfg::validate_against(file, defaults, "method", "method '" + info.name + "'"));
-    // The file spells out every key the entry accepts (the paper defaults in one place).
+    // The file spells out every key the entry accepts, with the registry's value: the paper defaults in one place.
     BOOST_TEST(file.keys() == defaults.keys(), info.name);
+    for (size_t i = 0; i < defaults.keys().size(); ++i) {
+      const cfg::Node* value = file.find(defaults.keys()[i]);
+      BOOST_TEST((value && *value == defaults.values()[i]),
+                 info.name << "." << defaults.keys()[i] << ": experiments/method has "
+                           << (value ? value->describe_value() : "nothing") << ", the registry "
+                           << defaults.values()[i].describe_value());
+    }
     // And the method can be built from it.
     BOOST_CHECK_NO_THROW(methods().get(info.name, "test").factory.create(file));
   }
