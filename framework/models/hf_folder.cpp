@@ -62,7 +62,12 @@ ClipVisionModel load_clip_vision_folder(const std::filesystem::path& folder, con
 DinoVitModel load_dino_vit_folder(const std::filesystem::path& folder, const std::string& weights_file) {
   JsonSection root = read_json_section(config_file_of(folder));
   if (detect_model_kind(root) != HfModelKind::kVit) root.fail("model_type", "expected a ViT config (vit)");
-  return load_weights(DinoVitModel(parse_vit_config(root)), folder, weights_file, dino_vit_load_options());
+  return load_dino_vit_folder(folder, parse_vit_config(root), weights_file);
+}
+
+DinoVitModel load_dino_vit_folder(const std::filesystem::path& folder, const VitConfig& config,
+                                  const std::string& weights_file) {
+  return load_weights(DinoVitModel(config), folder, weights_file, dino_vit_load_options());
 }
 
 }  // namespace pbench::models

@@ -24,7 +24,11 @@ ClipTextModel load_clip_text_folder(const std::filesystem::path& folder,
                                    const std::string& weights_file = "model.safetensors");
 ClipVisionModel load_clip_vision_folder(const std::filesystem::path& folder,
                                    const std::string& weights_file = "model.safetensors");
+// The config as the folder's config.json writes it (what the parity vectors use).
 DinoVitModel load_dino_vit_folder(const std::filesystem::path& folder,
+                                   const std::string& weights_file = "model.safetensors");
+// The folder's weights into a model built from `config`.
+DinoVitModel load_dino_vit_folder(const std::filesystem::path& folder, const VitConfig& config,
                                    const std::string& weights_file = "model.safetensors");
 
 // `<folder>/<weights_file>`; InputError naming the folder when absent.

@@ -30,6 +30,19 @@ const char* const kDinoLayout =
     "builtin:tiny-dino or a Hugging Face ViTModel folder (config.json, model.safetensors): download "
     "facebook/dino-vits16 with huggingface-cli on a machine with internet and pass its folder";
 
+// The LayerNorm eps of a DINO metric backbone. facebook/dino-* configs say
+// 1e-12: ViTConfig's default, which transformers' DINO conversion leaves in
+// place. The weights were trained, and DINO evaluates them, with 1e-6
+// (facebookresearch/dino vision_transformer.py: partial(nn.LayerNorm,
+// eps=1e-6)), so the original model wins over the converted config there; a
+// config that sets any other eps is taken as written. (load_dino_vit_folder
+// alone, the parity path, follows the file, as its reference vectors do.)
+VitConfig dino_metric_config(VitConfig config) {
+  constexpr double kViTConfigDefaultEps = 1e-12, kDinoEps = 1e-6;
+  if (config.layer_norm_eps == kViTConfigDefaultEps) config.layer_norm_eps = kDinoEps;
+  return config;
+}
+
 // DINO's 256/224 resize-then-crop ratio at the model's own image size.
 int64_t dino_resize_short(int64_t image_size) { return std::lround(double(image_size) * 256.0 / 224.0); }
 
@@ -93,14 +106,15 @@ DinoBackbone load_dino_backbone(const std::string& spec) {
   if (!b.builtin && spec.rfind("builtin:", 0) == 0)
     throw InputError(spec + ": unknown builtin DINO backbone; expected " + kDinoLayout);
   b.config_folder = b.builtin ? asset_path("builtin_tiny_dino") : fs::path(spec);
+  if (!b.builtin) require_weights(b.config_folder, kDinoLayout);
+  JsonSection root = read_json_section(config_file_of(b.config_folder));
+  if (detect_model_kind(root) != HfModelKind::kVit) root.fail("model_type", "expected a ViT config (vit)");
+  const VitConfig config = dino_metric_config(parse_vit_config(root));
   if (b.builtin) {
-    JsonSection root = read_json_section(config_file_of(b.config_folder));
-    if (detect_model_kind(root) != HfModelKind::kVit) root.fail("model_type", "expected a ViT config (vit)");
-    b.model = DinoVitModel(parse_vit_config(root));
+    b.model = DinoVitModel(config);
     deterministic_init(*b.model, derive_seed(0, "builtin:tiny-dino"), "builtin:tiny-dino");
   } else {
-    require_weights(b.config_folder, kDinoLayout);
-    b.model = load_dino_vit_folder(b.config_folder);
+    b.model = load_dino_vit_folder(b.config_folder, config);
   }
   b.model->eval();
   b.crop = b.model->config.image_size;

@@ -1,7 +1,12 @@
 #define BOOST_TEST_MODULE export_roundtrip
 #include <boost/test/unit_test.hpp>
 
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <set>
+
 #include "framework/models/export.hpp"
+#include "framework/models/hf_folder.hpp"
 #include "framework/tensor/safetensors_torch.hpp"
 #include "framework/util/errors.hpp"
 #include "tests/support/test_paths.hpp"
@@ -120,6 +125,36 @@ BOOST_AUTO_TEST_CASE(tiny_dino_round_trips_through_a_hugging_face_folder) {
   torch::Tensor a = original.encode_images(images), b = loaded.encode_images(images);
   BOOST_TEST(a.sizes() == torch::IntArrayRef({2, 64}));
   BOOST_TEST(torch::equal(a, b));
+}
+
+BOOST_AUTO_TEST_CASE(dino_backbones_run_at_the_layer_norm_eps_dino_was_trained_with) {
+  // facebook/dino-* configs say layer_norm_eps 1e-12 (ViTConfig's default, left by the conversion); the
+  // weights were trained and are evaluated with 1e-6 (facebookresearch/dino vision_transformer.py). The
+  // metric backbone runs at 1e-6; the parity loader follows the file, whose reference vectors were made at
+  // the config's value; a config that sets another eps keeps it.
+  auto eps_of = [](DinoVitModel& m) {
+    std::set<double> eps;
+    for (const auto& module : m->modules())
+      if (auto* ln = dynamic_cast<pbench::nn::LayerNormImpl*>(module.get())) eps.insert(ln->options.eps());
+    return eps;
+  };
+  fs::path dir = pbench::test::scratch_dir("dino_eps");
+  export_model("builtin:tiny-dino", dir);
+  std::ifstream config_file(dir / "config.json");
+  nlohmann::json config = nlohmann::json::parse(config_file);
+  BOOST_REQUIRE(config["layer_norm_eps"] == 1e-12);
+  DinoBackbone metric = load_dino_backbone(dir.string());
+  BOOST_TEST(metric.model->config.layer_norm_eps == 1e-6);
+  BOOST_TEST((eps_of(metric.model) == std::set<double>{1e-6}));
+  BOOST_TEST(load_dino_backbone("builtin:tiny-dino").model->config.layer_norm_eps == 1e-6);
+  DinoVitModel as_written = load_dino_vit_folder(dir);
+  BOOST_TEST((eps_of(as_written) == std::set<double>{1e-12}));
+
+  fs::path explicit_eps = pbench::test::scratch_dir("dino_eps_explicit");
+  fs::copy_file(dir / "model.safetensors", explicit_eps / "model.safetensors", fs::copy_options::overwrite_existing);
+  config["layer_norm_eps"] = 1e-5;
+  std::ofstream(explicit_eps / "config.json") << config.dump();
+  BOOST_TEST(load_dino_backbone(explicit_eps.string()).model->config.layer_norm_eps == 1e-5);
 }
 
 BOOST_AUTO_TEST_CASE(export_rejects_what_it_cannot_write) {
