@@ -104,6 +104,13 @@ MiniWorldCounts write_mini_world(const fs::path& out, const MiniWorldOptions& o,
                                       sample_held_out_scene, o.resolution, progress);
   counts.train_images = o.train_count;
   counts.held_out_images = o.held_out_count;
+  // The vocabulary in index order, so evaluation code can build its label prompts without the C++.
+  nlohmann::ordered_json classes = nlohmann::ordered_json::array(), colours = nlohmann::ordered_json::array(),
+                         patterns = nlohmann::ordered_json::array(), backgrounds = nlohmann::ordered_json::object();
+  for (int i = 0; i < kShapes; ++i) classes.push_back(shape_word(Shape(i)));
+  for (int i = 0; i < kColours; ++i) colours.push_back(colour_word(Colour(i)));
+  for (int i = 0; i < kPatterns; ++i) patterns.push_back(pattern_word(Pattern(i)));
+  for (int i = 0; i < kBackgrounds; ++i) backgrounds[background_name(Background(i))] = background_phrase(Background(i));
   nlohmann::ordered_json info = {{"world", "pbench mini world"},
                                  {"resolution", o.resolution},
                                  {"seed", o.seed},
@@ -112,6 +119,10 @@ MiniWorldCounts write_mini_world(const fs::path& out, const MiniWorldOptions& o,
                                  {"subjects", counts.subjects},
                                  {"subject_images", counts.subject_images},
                                  {"held_out_rule", "(class + 3*colour + 7*background) mod 11 == 0 (vocabulary indices)"},
+                                 {"classes", classes},
+                                 {"colours", colours},
+                                 {"patterns", patterns},
+                                 {"backgrounds", backgrounds},
                                  {"docs", "docs/mini_world.md"}};
   write_text(out / "mini_world.json", info.dump(2) + "\n");
   return counts;

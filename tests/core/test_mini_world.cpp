@@ -424,6 +424,9 @@ BOOST_AUTO_TEST_CASE(writer_and_command_write_the_same_bytes_twice) {
     BOOST_TEST((decode_image_file(a / "train" / j.at("file").get<std::string>()).rgb == render_scene(s, 16).rgb));
   }
   BOOST_TEST(n == 6);
+  auto info = nlohmann::json::parse(read_file(a / "mini_world.json"));
+  BOOST_TEST(info.at("classes").size() == size_t(kShapes));
+  BOOST_TEST(info.at("backgrounds").at("beach").get<std::string>() == "on the beach");
   std::ifstream held(a / "held_out" / "captions.jsonl");
   for (std::string line; std::getline(held, line);) {
     MiniScene s = sample_held_out_scene(nlohmann::json::parse(line).at("seed").get<uint64_t>());
