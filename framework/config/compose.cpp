@@ -120,6 +120,8 @@ class Composer {
   ComposeResult run() {
     ComposeResult result;
     result.primary_display = display_path(primary_);
+    std::error_code ec;
+    open_files_.push_back(fs::weakly_canonical(primary_, ec));
     Node raw = load_yaml_file(primary_, result.primary_display);
     if (!raw.is_map() && !raw.is_null())
       throw InputError(result.primary_display + ": expected a map at the top level, got " + raw.describe_value());
@@ -194,6 +196,21 @@ class Composer {
     std::error_code ec;
     if (!fs::is_regular_file(path, ec))
       throw InputError(from.describe() + ": defaults: config file " + display + " does not exist");
+    // A file that includes itself, directly or through others, would recurse until the
+    // stack overflows (group cycles are caught by depth_guard_; plain files by this chain).
+    fs::path canonical = fs::weakly_canonical(path, ec);
+    for (size_t i = 0; i < open_files_.size(); ++i)
+      if (open_files_[i] == canonical) {
+        std::string chain;
+        for (size_t j = i; j < open_files_.size(); ++j) chain += display_path(open_files_[j]) + " -> ";
+        throw InputError(from.describe() + ": defaults: " + display + " includes itself (" + chain + display +
+                         "); remove one of these entries");
+      }
+    open_files_.push_back(canonical);
+    struct Pop {
+      std::vector<fs::path>& v;
+      ~Pop() { v.pop_back(); }
+    } pop{open_files_};
     Node raw = load_yaml_file(path, display);
     if (raw.is_null()) raw = Node::map(Origin{display, 0});
     if (!raw.is_map()) throw InputError(display + ": expected a map at the top level, got " + raw.describe_value());
@@ -213,6 +230,7 @@ class Composer {
   std::map<std::string, std::optional<std::string>> file_overrides_;
   std::vector<DefaultEntry> appended_;
   std::set<std::string> visited_;
+  std::vector<fs::path> open_files_;  // the chain of files being composed, outermost first
   int depth_guard_ = 0;
 };
 

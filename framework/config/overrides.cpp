@@ -112,18 +112,25 @@ std::vector<Node> parse_override_values(const std::string& value_text, const Ori
     is_sweep = true;
     return parse_range(m[1].str(), origin);
   }
+  // A trailing or doubled comma would add an empty-string point (seed=0,1, -> seed='').
+  auto sweep_values = [&](const std::vector<std::string>& parts) {
+    std::vector<Node> values;
+    for (const auto& part : parts) {
+      if (part.empty())
+        throw InputError(origin.describe() + ": an empty value in the sweep list (a trailing or doubled comma?); "
+                         "write '' for an empty string");
+      values.push_back(parse_element(part, origin));
+    }
+    return values;
+  };
   if (std::regex_match(v, m, choice_re)) {
     is_sweep = true;
-    std::vector<Node> values;
-    for (const auto& part : split_top_level(m[1].str())) values.push_back(parse_element(part, origin));
-    return values;
+    return sweep_values(split_top_level(m[1].str()));
   }
   std::vector<std::string> parts = split_top_level(v);
   if (parts.size() > 1) {
     is_sweep = true;
-    std::vector<Node> values;
-    for (const auto& part : parts) values.push_back(parse_element(part, origin));
-    return values;
+    return sweep_values(parts);
   }
   return {parse_element(v, origin)};
 }

@@ -173,6 +173,10 @@ std::string run_id_payload(const Node& resolved) {
   return to_json(hashed, /*canonical=*/true);
 }
 
+bool looks_like_run_id(const std::string& s) {
+  return s.size() == 16 && s.find_first_not_of("0123456789abcdef") == std::string::npos;
+}
+
 std::string run_id(const Node& resolved) { return sha256_hex(run_id_payload(resolved)).substr(0, 16); }
 
 }  // namespace pbench::cfg

@@ -25,5 +25,7 @@ void require_no_missing(const Node& config);
 std::string run_id(const Node& resolved);
 // The canonical JSON that run_id hashes (for docs, tests and debugging).
 std::string run_id_payload(const Node& resolved);
+// True for 16 lower-case hex digits, the form of a run id (e.g. a run file's stem).
+bool looks_like_run_id(const std::string& s);
 
 }  // namespace pbench::cfg

@@ -3,6 +3,8 @@
 #include <yaml-cpp/yaml.h>
 
 #include <charconv>
+#include <cstdint>
+#include <filesystem>
 #include <cmath>
 #include <fstream>
 #include <limits>
@@ -22,8 +24,17 @@ Origin origin_at(const Origin& base, const YAML::Mark& mark) {
   return o;
 }
 
-Node convert(const YAML::Node& y, const Origin& base) {
+// A config is a few hundred nodes. Aliases are shared in yaml-cpp's tree and copied
+// here, so a "billion laughs" file of a few lines would expand until memory runs out:
+// stop at a count no real config comes near.
+constexpr size_t kMaxConfigNodes = 1'000'000;
+constexpr std::uintmax_t kMaxConfigBytes = 4u << 20;  // 4 MiB: real configs are a few KiB
+
+Node convert(const YAML::Node& y, const Origin& base, size_t& budget) {
   Origin o = origin_at(base, y.Mark());
+  if (budget-- == 0)
+    throw InputError(base.describe() + ": more than " + std::to_string(kMaxConfigNodes) +
+                     " values once aliases are expanded (a YAML alias bomb?); a config is far smaller");
   switch (y.Type()) {
     case YAML::NodeType::Undefined:
     case YAML::NodeType::Null:
@@ -37,16 +48,16 @@ Node convert(const YAML::Node& y, const Origin& base) {
       return Node::string(y.Scalar(), o);
     case YAML::NodeType::Sequence: {
       Node list = Node::list(o);
-      for (const auto& item : y) list.push_back(convert(item, base));
+      for (const auto& item : y) list.push_back(convert(item, base, budget));
       return list;
     }
     case YAML::NodeType::Map: {
       Node map = Node::map(o);
       for (const auto& kv : y) {
         std::string key = kv.first.Scalar();
-        if (map.find(key))
-          throw InputError(o.describe() + ": duplicate key '" + key + "'");
-        map.set(key, convert(kv.second, base));
+        if (map.find(key))  // at the repeated key's own line, not the map's
+          throw InputError(origin_at(base, kv.first.Mark()).describe() + ": duplicate key '" + key + "'");
+        map.set(key, convert(kv.second, base, budget));
       }
       return map;
     }
@@ -117,7 +128,14 @@ nlohmann::json to_json_value(const Node& n) {
     case Node::Kind::Null: return nullptr;
     case Node::Kind::Bool: return n.as_bool();
     case Node::Kind::Int: return n.as_int();
-    case Node::Kind::Float: return n.as_double();
+    case Node::Kind::Float: {
+      // JSON has no NaN or infinity (nlohmann writes null): keep them apart from null
+      // and from each other, or distinct grid points would share one run id.
+      double d = n.as_double();
+      if (std::isnan(d)) return nlohmann::json{{"$float", "nan"}};
+      if (std::isinf(d)) return nlohmann::json{{"$float", d > 0 ? "inf" : "-inf"}};
+      return d;
+    }
     case Node::Kind::String: return n.as_string();
     case Node::Kind::List: {
       auto arr = nlohmann::json::array();
@@ -163,6 +181,10 @@ Node parse_plain_scalar(const std::string& t, const Origin& origin) {
 Node load_yaml_file(const std::filesystem::path& path, const std::string& display) {
   std::ifstream in(path);
   if (!in) throw InputError(display + ": cannot open config file");
+  std::error_code ec;
+  if (auto size = std::filesystem::file_size(path, ec); !ec && size > kMaxConfigBytes)
+    throw InputError(display + ": " + std::to_string(size) + " bytes; a config file is at most " +
+                     std::to_string(kMaxConfigBytes >> 20) + " MiB (is this the right file?)");
   std::stringstream ss;
   ss << in.rdbuf();
   return parse_yaml_text(ss.str(), Origin{display, 0});
@@ -170,8 +192,14 @@ Node load_yaml_file(const std::filesystem::path& path, const std::string& displa
 
 Node parse_yaml_text(const std::string& text, const Origin& origin) {
   try {
-    YAML::Node y = YAML::Load(text);
-    return convert(y, origin);
+    std::vector<YAML::Node> docs = YAML::LoadAll(text);
+    if (docs.size() > 1) {
+      Origin at = origin_at(origin, docs[1].Mark());
+      throw InputError(at.describe() + ": a second YAML document ('---'); a config file holds one, and the rest "
+                       "would be ignored");
+    }
+    size_t budget = kMaxConfigNodes;
+    return convert(docs.empty() ? YAML::Node() : docs[0], origin, budget);
   } catch (const YAML::Exception& e) {
     Origin at = origin;
     if (at.line == 0 && e.mark.line >= 0 && origin.source.find("command line") == std::string::npos)

@@ -1,5 +1,6 @@
 #include "framework/h5/h5.hpp"
 
+#include <cerrno>
 #include <stdexcept>
 
 #include "framework/util/errors.hpp"
@@ -9,13 +10,24 @@ namespace {
 
 // HDF5 prints its own error stack to stderr by default; our exceptions carry
 // the message instead.
+// And no cleanup at exit: after a write failed (full disk, ulimit -f) HDF5 1.10's
+// exit handler closes the broken file again and crashes (SIGSEGV in H5F__close_cb),
+// turning a one-line error into a signal. Every file is closed explicitly
+// (Handle, RunFileWriter::finish), so there is nothing left for it to do.
 struct SilenceHdf5 {
-  SilenceHdf5() { H5Eset_auto2(H5E_DEFAULT, nullptr, nullptr); }
+  SilenceHdf5() {
+    H5dont_atexit();  // before the library initialises, i.e. before any other H5 call
+    H5Eset_auto2(H5E_DEFAULT, nullptr, nullptr);
+  }
 };
 const SilenceHdf5 silence_once;
 
 void check(herr_t status, const std::string& what) {
-  if (status < 0) throw std::runtime_error("HDF5: " + what + " failed");
+  if (status < 0)
+    throw std::runtime_error("HDF5: " + what + " failed (" +
+                             (errno == ENOSPC ? std::string("no space left on the device")
+                              : errno == EFBIG ? std::string("file size limit reached, ulimit -f or a quota")
+                                               : std::string("a write or read error")) + ")");
 }
 
 hid_t native(Type t) {

@@ -6,6 +6,7 @@
 #include <ATen/Parallel.h>
 #include <torch/version.h>
 
+#include <csignal>
 #include <chrono>
 #include <fstream>
 #include <iostream>
@@ -47,6 +48,10 @@ int run_command(int argc, char** argv) {
   app.add_option("--threads", threads, "intra-op threads (default: runtime.threads, else every core)");
   app.add_option("--out", out, "run file path (default: runtime.output, else results/<sweep>/runs/<id>.h5)");
   if (auto rc = parse_command_line(app, argc, argv)) return *rc;
+  // Past a file-size limit (ulimit -f, a quota) the kernel would kill the run with
+  // SIGXFSZ before it could say why; ignored, the write fails with EFBIG and the run
+  // ends as a handled error.
+  signal(SIGXFSZ, SIG_IGN);
 
   try {
     std::vector<cfg::Override> overrides;
@@ -66,6 +71,17 @@ int run_command(int argc, char** argv) {
     fs::path output = !out.empty() ? fs::path(out)
                                    : fs::path(cfg::get_string(resolved, "runtime.output",
                                                               (fs::path("results") / sweep / "runs" / (id + ".h5")).string()));
+    // A file named after a run id holds that run: overrides on a config that run_sweep
+    // wrote change the id, and the result must not land under the old run's name
+    // (run_sweep would then take a different run for the one it planned).
+    if (out.empty() && output.stem().string() != id && output.extension() == ".h5" &&
+        cfg::looks_like_run_id(output.stem().string()))
+      throw InputError(composed.primary_display + ": the overrides change this run (its id is now " + id +
+                       ", not " + output.stem().string() + "), so its file cannot be " + output.string() +
+                       "; pass --out FILE, or add the overrides to the sweep and run it with run_sweep");
+    std::error_code ec;
+    if (fs::is_directory(output, ec))
+      throw InputError(output.string() + ": is a folder; the run file needs a file name (--out FILE.h5)");
     if (threads <= 0) threads = int(cfg::get_int(resolved, "runtime.threads", available_cores()));
     if (threads <= 0) throw InputError(composed.primary_display + ": runtime.threads: expected a positive integer");
     at::set_num_threads(threads);

@@ -2,6 +2,7 @@
 #include <boost/test/unit_test.hpp>
 
 #include <fstream>
+#include <set>
 
 #include "framework/config/access.hpp"
 #include "framework/config/resolve.hpp"
@@ -81,6 +82,15 @@ BOOST_AUTO_TEST_CASE(run_id_is_sha256_of_canonical_json_without_runtime) {
   cfg::Node reordered = cfg::parse_yaml_text(cfg::to_json(run.resolved, true), {"json", 0});
   BOOST_TEST(cfg::run_id(reordered) == run.id);
   BOOST_TEST(plan.runs[1].id != run.id);
+}
+
+BOOST_AUTO_TEST_CASE(nan_and_infinities_get_run_ids_of_their_own) {
+  // JSON has no NaN or infinity: written as null they all hashed to one run id.
+  std::set<std::string> ids;
+  for (const char* v : {".nan", ".inf", "-.inf", "null", "0.0", "'nan'"})
+    ids.insert(cfg::run_id(cfg::parse_yaml_text(std::string("lr: ") + v + "\n", {"test", 0})));
+  BOOST_TEST(ids.size() == 6u);
+  BOOST_TEST(cfg::run_id_payload(cfg::parse_yaml_text("lr: -.inf\n", {"test", 0})) == R"({"lr":{"$float":"-inf"}})");
 }
 
 BOOST_AUTO_TEST_CASE(validator_sees_every_point_and_can_reject) {

@@ -289,6 +289,19 @@ BOOST_AUTO_TEST_CASE(pbench_run_executes_one_written_run_config) {
   BOOST_TEST(pbench::read_run_summary(out).run_id + ".yaml" != config.filename().string());
   Result sweep = run({test_worker(), "run", config.string(), "seed=1,2"}, scratch);
   BOOST_TEST(sweep.code == 2);
+  // Without --out the file would land under the planned run's name: refused before anything runs.
+  Result misfiled = run({test_worker(), "run", config.string(), "test.steps=2"}, scratch);
+  BOOST_TEST(misfiled.code == 2);
+  BOOST_TEST(misfiled.err.find("the overrides change this run") != std::string::npos, misfiled.err);
+  BOOST_TEST(!fs::exists(scratch / "results" / "grid_fixture" / "runs" / (config.stem().string() + ".h5.partial")));
+  // A file-size limit ends the run with an error, never with SIGXFSZ (the worker's
+  // exit status would then be 128 + 25 through the shell).
+  Result limited = run({"/bin/sh", "-c", "ulimit -f 16; exec \"$0\" run \"$1\" --out \"$2\"", test_worker(),
+                        config.string(), (scratch / "limited.h5").string()}, scratch);
+  BOOST_TEST((limited.code == 1 || limited.code == 2), "exit " << limited.code << ": " << limited.err);
+  Result folder = run({test_worker(), "run", config.string(), "--out", scratch.string()}, scratch);
+  BOOST_TEST(folder.code == 2);
+  BOOST_TEST(folder.err.find("is a folder") != std::string::npos, folder.err);
   Result bad = run({test_worker(), "run", (scratch / "missing.yaml").string()}, scratch);
   BOOST_TEST(bad.code == 2);
   BOOST_TEST(bad.err.find("missing.yaml") != std::string::npos);
