@@ -211,7 +211,12 @@ SweepRuns load_sweep(const fs::path& sweep_dir, const std::string& group_by, con
     std::string stem = path.stem().string();
     try {
       RunFileSummary s = read_run_summary(path);
-      if (s.status == "failed") {
+      if (s.schema_version != kRunSchemaVersion) {
+        // A newer layout may mean something else under the same names: never average it.
+        out.excluded.push_back({stem, "unreadable", "schema_version " + std::to_string(s.schema_version) +
+                                                        "; this make_table reads version " +
+                                                        std::to_string(kRunSchemaVersion) + " (update pbench)"});
+      } else if (s.status == "failed") {
         out.excluded.push_back({s.run_id, "failed", s.error.empty() ? "(no error recorded)" : s.error});
       } else if (s.status != "complete") {
         out.excluded.push_back({s.run_id, "incomplete", "status '" + s.status + "'"});

@@ -5,6 +5,8 @@
 #include <cmath>
 #include <sstream>
 
+#include "framework/h5/h5.hpp"
+#include "framework/h5/run_file.hpp"
 #include "framework/io/image.hpp"
 #include "framework/report/canvas.hpp"
 #include "framework/report/figures.hpp"
@@ -94,6 +96,25 @@ BOOST_AUTO_TEST_CASE(failed_and_partial_runs_are_named_and_excluded) {
   BOOST_TEST(md.find(std::string(test::kFailedRunId) + "` failed: " + test::kFailedError) != std::string::npos);
   BOOST_TEST(md.find(std::string(test::kPartialRunId) + "` incomplete") != std::string::npos);
   BOOST_TEST(md.find("2 run(s) excluded from every average: 1 failed, 1 incomplete") != std::string::npos);
+}
+
+BOOST_AUTO_TEST_CASE(a_run_file_of_a_future_schema_is_excluded_not_averaged) {
+  fs::path dir = test::scratch_dir("make_table_future") / "future";
+  fs::create_directories(dir / "runs");
+  for (const auto& e : fs::directory_iterator(sweep_dir() / "runs"))
+    if (e.path().extension() == ".h5") fs::copy_file(e.path(), dir / "runs" / e.path().filename());
+  fs::path first = fs::directory_iterator(dir / "runs")->path();
+  std::string id = first.stem().string();
+  {
+    h5::Handle f = h5::open_file(first.string(), true);
+    h5::set_attr(f.id(), "schema_version", kRunSchemaVersion + 1);
+  }
+  SweepRuns runs = load_sweep(dir, "method");
+  bool excluded = false;
+  for (const auto& e : runs.excluded)
+    if (e.run_id == id) excluded = e.state == "unreadable" && e.detail.find("schema_version 2") != std::string::npos;
+  BOOST_TEST(excluded);
+  for (const auto& r : runs.complete) BOOST_TEST(r.run_id != id);
 }
 
 BOOST_AUTO_TEST_CASE(aggregates_equal_hand_computed_values) {
