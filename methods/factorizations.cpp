@@ -16,14 +16,10 @@ torch::Tensor to_weight_shape(const torch::Tensor& matrix, const torch::Tensor& 
   return matrix.reshape(weight.sizes());
 }
 
-torch::Tensor low_rank_product(const torch::Tensor& up, const torch::Tensor& down, int64_t rank) {
-  if (rank > 0 && rank < up.size(1)) return up.narrow(1, 0, rank).matmul(down.narrow(0, 0, rank));
-  return up.matmul(down);
-}
+torch::Tensor low_rank_product(const torch::Tensor& up, const torch::Tensor& down) { return up.matmul(down); }
 
-torch::Tensor low_rank_apply(const torch::Tensor& x, const torch::Tensor& up, const torch::Tensor& down, int64_t rank) {
+torch::Tensor low_rank_apply(const torch::Tensor& x, const torch::Tensor& up, const torch::Tensor& down) {
   namespace F = torch::nn::functional;
-  if (rank > 0 && rank < up.size(1)) return F::linear(F::linear(x, down.narrow(0, 0, rank)), up.narrow(1, 0, rank));
   return F::linear(F::linear(x, down), up);
 }
 

@@ -23,13 +23,11 @@ torch::Tensor as_matrix(const torch::Tensor& weight);
 torch::Tensor to_weight_shape(const torch::Tensor& matrix, const torch::Tensor& weight);
 
 // ---- low rank --------------------------------------------------------------
-// up [out, r] · down [r, in], optionally only the first `rank` components
-// (DyLoRA's truncation; rank <= 0 means all).
-torch::Tensor low_rank_product(const torch::Tensor& up, const torch::Tensor& down, int64_t rank = 0);
+// up [out, r] · down [r, in].
+torch::Tensor low_rank_product(const torch::Tensor& up, const torch::Tensor& down);
 // x ↦ up(down(x)) for x [..., in] without forming ΔW (cheaper than a weight
 // rewrite for the backward pass of a Linear: N·r·(in+out) instead of N·in·out).
-torch::Tensor low_rank_apply(const torch::Tensor& x, const torch::Tensor& up, const torch::Tensor& down,
-                             int64_t rank = 0);
+torch::Tensor low_rank_apply(const torch::Tensor& x, const torch::Tensor& up, const torch::Tensor& down);
 
 // ---- Hadamard (FedPara) -----------------------------------------------------
 torch::Tensor hadamard_low_rank(const torch::Tensor& up1, const torch::Tensor& down1, const torch::Tensor& up2,
