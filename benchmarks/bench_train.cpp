@@ -1,7 +1,9 @@
 // One optimizer step on the W1 shapes (../shared/refvectors/unet config;
 // sample [4,4,8,8], timesteps [187,582,840,431], context [4,77,32]):
 //   W1.train_full          zero grads, forward, MSE to a target, backward, AdamW (lr 1e-5) on every UNet parameter
-//   W1.train_<method>      the same step with the method attached through the engine's method interface
+//   W1.train_<method>      the same step with the method attached through the engine's method interface,
+//                          stepped as the engine's Trainer steps it: before_step (DyLoRA samples its rank),
+//                          gradients cleared to undefined (clear_gradients), forward, backward, AdamW, after_step
 //                          (registry defaults; W1.train_lora = LoRA rank 4 on every to_q/to_k/to_v/to_out.0, lr 1e-4)
 // Text-side methods (textual_inversion, prompt_tuning, p_plus) train no UNet
 // tensor: their step takes the context from their own training prompt through
@@ -17,6 +19,7 @@
 #include "framework/config/schema.hpp"
 #include "framework/models/pipeline.hpp"
 #include "framework/train/method.hpp"
+#include "framework/train/trainer.hpp"
 
 namespace {
 
@@ -57,12 +60,21 @@ struct TrainStep {
   std::unique_ptr<pbench::Method> method;  // null for W1.train_full
   std::unique_ptr<torch::optim::AdamW> optimizer;
   torch::Tensor prompt_ids;  // text-side methods: their training prompt, 4 rows
+  std::vector<torch::Tensor> trained;  // what the method trains (clear_gradients)
+  torch::Generator generator = at::detail::createCPUGenerator(0);  // before_step's draws
+  int64_t steps = 0;
 
   void step() {
-    optimizer->zero_grad();
+    if (!method) {
+      optimizer->zero_grad();
+    } else {
+      method->before_step(++steps, generator);
+      pbench::clear_gradients(trained);
+    }
     torch::Tensor context = prompt_ids.defined() ? pbench::models::encode_token_ids(w.pipeline, prompt_ids) : w.context;
     torch::mse_loss(w.pipeline.unet->forward(w.sample, w.timesteps, context), w.target).backward();
     optimizer->step();
+    if (method) method->after_step(steps);
   }
   void warm_up() {  // gradient buffers and optimizer state
     w.pipeline.unet->train();
@@ -107,7 +119,10 @@ std::unique_ptr<TrainStep> make_method_step(const std::string& name) {
   }
   std::vector<torch::optim::OptimizerParamGroup> groups;
   for (const auto& g : t->method->parameter_groups(1e-4))
-    if (!g.params.empty()) groups.emplace_back(g.params, std::make_unique<torch::optim::AdamWOptions>(g.lr));
+    if (!g.params.empty()) {
+      groups.emplace_back(g.params, std::make_unique<torch::optim::AdamWOptions>(g.lr));
+      t->trained.insert(t->trained.end(), g.params.begin(), g.params.end());
+    }
   t->optimizer = std::make_unique<torch::optim::AdamW>(groups, torch::optim::AdamWOptions(1e-4));
   t->warm_up();
   return t;

@@ -47,15 +47,42 @@ DyloraParameterization::DyloraParameterization(const torch::Tensor& layer_weight
   }
 }
 
+void DyloraParameterization::refresh_mirror() const {
+  const auto& probe = downs_.front();
+  if (!mirror_down_.defined() || mirror_down_.device() != probe.device() || mirror_down_.dtype() != probe.dtype()) {
+    mirror_down_ = torch::empty({rank(), probe.size(1)}, probe.options().requires_grad(false));
+    mirror_up_ = torch::empty({ups_.front().size(0), rank()}, probe.options().requires_grad(false));
+    seen_down_.assign(size_t(rank()), -1);
+    seen_up_.assign(size_t(rank()), -1);
+  }
+  torch::NoGradGuard no_grad;
+  for (size_t i = 0; i < downs_.size(); ++i) {
+    if (downs_[i]._version() != seen_down_[i]) {
+      mirror_down_.narrow(0, int64_t(i), 1).copy_(downs_[i]);
+      seen_down_[i] = downs_[i]._version();
+    }
+    if (ups_[i]._version() != seen_up_[i]) {
+      mirror_up_.narrow(1, int64_t(i), 1).copy_(ups_[i]);
+      seen_up_[i] = ups_[i]._version();
+    }
+  }
+}
+
 std::pair<torch::Tensor, torch::Tensor> DyloraParameterization::factors() const {
   const int64_t b = step_rank_ > 0 ? step_rank_ : eval_rank_;
-  std::vector<torch::Tensor> u, d;
-  for (int64_t i = 0; i < b; ++i) {
-    const bool detached = step_rank_ > 0 && i < b - 1;
-    u.push_back(detached ? ups_[size_t(i)].detach() : ups_[size_t(i)]);
-    d.push_back(detached ? downs_[size_t(i)].detach() : downs_[size_t(i)]);
+  const bool needs_graph = step_rank_ > 0 || torch::GradMode::is_enabled();
+  if (downs_.front().is_meta() || (step_rank_ == 0 && needs_graph)) {
+    // Counting on the meta device, or gradients to every used component outside a step.
+    std::vector<torch::Tensor> u(ups_.begin(), ups_.begin() + b), d(downs_.begin(), downs_.begin() + b);
+    return {join(u, 1), join(d, 0)};
   }
-  return {join(u, 1), join(d, 0)};
+  refresh_mirror();
+  if (step_rank_ == 0) return {mirror_up_.narrow(1, 0, b), mirror_down_.narrow(0, 0, b)};
+  // A training step: components 1..b-1 from the mirror (detached), component b live.
+  const auto& up_b = ups_[size_t(b - 1)];
+  const auto& down_b = downs_[size_t(b - 1)];
+  if (b == 1) return {up_b, down_b};
+  return {torch::cat({mirror_up_.narrow(1, 0, b - 1), up_b}, 1), torch::cat({mirror_down_.narrow(0, 0, b - 1), down_b}, 0)};
 }
 
 torch::Tensor DyloraParameterization::weight(const torch::Tensor& base) {

@@ -84,6 +84,9 @@ BOOST_AUTO_TEST_CASE(a_step_at_rank_b_moves_only_component_b) {
     layer->forward(x).pow(2).mean().backward();
     optimizer.step();
     m->after_step(step);
+    // Outside the step the layer runs all r components as they are now (the
+    // parameterization's detached mirror must have followed AdamW's update).
+    BOOST_TEST(active_rank(*layer, x, m->delta()) == kRank, "step " << step << ": evaluation after the step");
     for (const auto& [key, factor] : m->delta())
       for (int64_t i = 0; i < kRank; ++i) {
         const bool same = torch::equal(component(key, factor, i), component(key, before.at(key), i));
