@@ -18,6 +18,10 @@ std::vector<PbenchCommand> pbench_commands() {
       {"params", "exact parameter counts from a config: pbench params <config.json or model folder> [--json]",
        params_command},
       {"export", "write a model in diffusers / Hugging Face layout: pbench export <model> <folder>", export_command},
+      {"export-delta", "a run's delta for diffusers / PEFT / kohya (A1111, ComfyUI): pbench export-delta <run.h5> <out> --format F",
+       export_delta_command},
+      {"import-delta", "another tool's LoRA or embedding as a pbench delta: pbench import-delta <in> <out> --method M --format F",
+       import_delta_command},
       {"mini-world", "write the mini world's subjects and captioned scenes: pbench mini-world <out_dir> [--resolution N]",
        mini_world_command},
   };

@@ -28,4 +28,8 @@ int params_command(int argc, char** argv);
 // `pbench export <model> <folder>` (export_command.cpp).
 int export_command(int argc, char** argv);
 
+// `pbench export-delta` / `pbench import-delta` (delta_command.cpp).
+int export_delta_command(int argc, char** argv);
+int import_delta_command(int argc, char** argv);
+
 }  // namespace pbench

@@ -1,0 +1,112 @@
+// `pbench export-delta` and `pbench import-delta`: a run's learned delta in the
+// key layouts of diffusers / PEFT / kohya (A1111, ComfyUI), and theirs back into
+// pbench's (framework/tensor/delta_formats.hpp, docs/interop.md).
+#include <iostream>
+
+#include "framework/config/access.hpp"
+#include "framework/config/yaml_io.hpp"
+#include "framework/h5/h5.hpp"
+#include "framework/io/safetensors.hpp"
+#include "framework/run/pbench_app.hpp"
+#include "framework/tensor/delta_formats.hpp"
+#include "framework/util/cli.hpp"
+#include "framework/util/errors.hpp"
+
+namespace fs = std::filesystem;
+
+namespace pbench {
+namespace {
+
+std::map<std::string, std::string> file_metadata(const fs::path& path) {
+  return safetensors::File::read(path).metadata();
+}
+
+// What the run file says about the delta beside it (<run>.delta.safetensors).
+interop::DeltaInfo info_from_run(const fs::path& run, fs::path& delta_path) {
+  interop::DeltaInfo info;
+  h5::Handle f = h5::open_file(run.string(), false);
+  info.run_id = h5::attr_string(f.id(), "run_id");
+  h5::Handle config = h5::open_group(f.id(), "config");
+  cfg::Node resolved = cfg::parse_yaml_text(h5::read_string(config.id(), "resolved"), {run.string() + ":/config/resolved", 0});
+  info.method = cfg::get_string(resolved, "method.name");
+  info.base_model = cfg::get_string(resolved, "model.path", cfg::get_string(resolved, "model.name", ""));
+  if (const cfg::Node* alpha = cfg::lookup(resolved, "method.alpha"); alpha && alpha->is_number()) info.alpha = alpha->as_double();
+  delta_path = run;
+  delta_path.replace_extension("");
+  delta_path += ".delta.safetensors";
+  if (!fs::exists(delta_path))
+    throw InputError(run.string() + ": no " + delta_path.filename().string() +
+                     " beside it (the run kept no delta: train.save_delta was false)");
+  return info;
+}
+
+}  // namespace
+
+int export_delta_command(int argc, char** argv) {
+  CLI::App app{"Write a run's delta in another tool's key layout (docs/interop.md).\n"
+               "Example: pbench export-delta results/quickstart/runs/<id>.h5 my_lora.safetensors --format kohya",
+               argv[0]};
+  std::string input, output, format, method;
+  double alpha = 0;
+  app.add_option("input", input, "a run file (<id>.h5, its <id>.delta.safetensors beside it) or a delta.safetensors")->required();
+  app.add_option("output", output, "the file to write (.safetensors)")->required();
+  app.add_option("--format", format, "diffusers, peft, kohya or a1111 (as the method supports)")->required();
+  app.add_option("--alpha", alpha, "LoRA alpha, when the input is a bare delta (a run file records it)");
+  app.add_option("--method", method, "the delta's method, when a bare delta's metadata does not say");
+  if (auto rc = parse_command_line(app, argc, argv)) return *rc;
+  try {
+    fs::path delta_path = input;
+    interop::DeltaInfo info;
+    if (fs::path(input).extension() == ".h5") {
+      info = info_from_run(input, delta_path);
+    } else {
+      auto meta = file_metadata(delta_path);
+      info.method = meta.count("method") ? meta.at("method") : method;
+      info.run_id = meta.count("run_id") ? meta.at("run_id") : "";
+    }
+    if (!method.empty() && method != info.method)
+      throw InputError(input + ": a " + info.method + " delta, not " + method);
+    if (info.method.empty()) throw InputError(input + ": the delta's method is not recorded; pass --method NAME");
+    if (alpha > 0) info.alpha = alpha;
+    if (info.method == "lora" && !(info.alpha > 0))
+      throw InputError(input + ": LoRA alpha unknown (a bare delta does not record it); pass --alpha A");
+    interop::DeltaFile out = interop::export_delta(load_safetensors(delta_path), info, format);
+    save_safetensors(output, out.tensors, out.metadata);
+    std::cout << "wrote " << output << ": " << info.method << " delta, " << out.tensors.size() << " tensors, "
+              << format << " layout" << (info.method == "lora" ? ", alpha " + std::to_string(info.alpha) : "") << "\n";
+    return kExitOk;
+  } catch (...) {
+    return report_current_exception("pbench export-delta");
+  }
+}
+
+int import_delta_command(int argc, char** argv) {
+  CLI::App app{"Read a delta written by another tool into pbench's keys (docs/interop.md).\n"
+               "Example: pbench import-delta their_lora.safetensors lora.delta.safetensors --method lora --format kohya",
+               argv[0]};
+  std::string input, output, format, method;
+  app.add_option("input", input, "the other tool's .safetensors")->required();
+  app.add_option("output", output, "pbench delta to write (.safetensors, the layout `method.delta()` has)")->required();
+  app.add_option("--method", method, "lora or textual_inversion")->required();
+  app.add_option("--format", format, "diffusers, peft, kohya or a1111")->required();
+  if (auto rc = parse_command_line(app, argc, argv)) return *rc;
+  try {
+    interop::DeltaFile in{load_safetensors(input), file_metadata(input)};
+    interop::DeltaInfo info;
+    TensorMap delta = interop::import_delta(in, method, format, info, input);
+    std::map<std::string, std::string> meta = {{"method", method}, {"imported_from", fs::path(input).filename().string()},
+                                               {"format", format}};
+    if (method == "lora") meta["alpha"] = std::to_string(info.alpha), meta["rank"] = std::to_string(info.rank);
+    save_safetensors(output, delta, meta);
+    std::cout << "wrote " << output << ": " << method << " delta, " << delta.size() << " tensors"
+              << (method == "lora" ? ", rank " + std::to_string(info.rank) + ", alpha " + std::to_string(info.alpha) +
+                                         " (set method.rank and method.alpha to these)"
+                                   : "")
+              << "\n";
+    return kExitOk;
+  } catch (...) {
+    return report_current_exception("pbench import-delta");
+  }
+}
+
+}  // namespace pbench

@@ -1,0 +1,255 @@
+#include "framework/tensor/delta_formats.hpp"
+
+#include <set>
+#include <sstream>
+
+#include "framework/util/errors.hpp"
+#include "framework/util/version.hpp"
+
+namespace pbench::interop {
+namespace {
+
+const std::string kUnet = "unet.", kText = "text_encoder.";
+const std::string kKohyaUnet = "lora_unet_", kKohyaText = "lora_te_";
+
+bool starts_with(const std::string& s, const std::string& p) { return s.rfind(p, 0) == 0; }
+bool ends_with(const std::string& s, const std::string& x) {
+  return s.size() >= x.size() && s.compare(s.size() - x.size(), x.size(), x) == 0;
+}
+
+// Module-path parts of the diffusers UNet and the HF CLIP text model that contain
+// an underscore themselves: kohya joins every part with '_', so reading a kohya
+// key back needs to know which underscores were dots.
+const std::set<std::string>& multi_word_parts() {
+  static const std::set<std::string> parts = {
+      "down_blocks", "up_blocks", "mid_block", "transformer_blocks", "to_q", "to_k", "to_v", "to_out",
+      "proj_in", "proj_out", "conv_in", "conv_out", "conv_shortcut", "time_emb_proj", "time_embedding",
+      "linear_1", "linear_2", "text_model", "self_attn", "q_proj", "k_proj", "v_proj", "out_proj",
+      "final_layer_norm", "layer_norm1", "layer_norm2", "conv_norm_out", "add_embedding"};
+  return parts;
+}
+
+std::string kohya_name(const std::string& module) {
+  std::string out = module;
+  for (char& c : out)
+    if (c == '.') c = '_';
+  return out;
+}
+
+// "down_blocks_0_attentions_0_transformer_blocks_0_attn1_to_q" -> the dotted path:
+// longest known multi-word part first, else one word.
+std::string dotted_name(const std::string& kohya, const std::string& key) {
+  std::vector<std::string> words;
+  std::stringstream ss(kohya);
+  for (std::string w; std::getline(ss, w, '_');) words.push_back(w);
+  std::string out;
+  for (size_t i = 0; i < words.size();) {
+    size_t take = 1;
+    for (size_t n = std::min<size_t>(4, words.size() - i); n > 1; --n) {
+      std::string joined = words[i];
+      for (size_t j = 1; j < n; ++j) joined += "_" + words[i + j];
+      if (multi_word_parts().count(joined)) {
+        take = n;
+        break;
+      }
+    }
+    std::string part = words[i];
+    for (size_t j = 1; j < take; ++j) part += "_" + words[i + j];
+    if (part.empty()) throw InputError(key + ": empty module name part (double '_')");
+    out += (out.empty() ? "" : ".") + part;
+    i += take;
+  }
+  return out;
+}
+
+// UNet modules that are Conv2d in diffusers: their LoRA down is a conv kernel
+// in kohya's layout ([r, in, kh, kw]), which the [r, in*kh*kw] matrix view
+// pbench stores cannot be reshaped without the kernel size.
+bool is_unet_conv(const std::string& module) {
+  for (const char* tail : {"conv1", "conv2", "conv_shortcut", "conv_in", "conv_out", "proj_in", "proj_out", ".conv"})
+    if (ends_with(module, tail)) return true;
+  return false;
+}
+
+void split_lora_key(const std::string& key, std::string& prefix, std::string& module, std::string& half) {
+  for (const auto& p : {kUnet, kText})
+    if (starts_with(key, p)) prefix = p;
+  for (const char* h : {".lora.down", ".lora.up"})
+    if (ends_with(key, h)) half = h;
+  if (prefix.empty() || half.empty())
+    throw InputError("lora delta: key '" + key + "' is not unet.<module>.lora.{down,up} or text_encoder.<module>.lora.*");
+  module = key.substr(prefix.size(), key.size() - prefix.size() - half.size());
+}
+
+int64_t lora_rank(const TensorMap& delta, const std::string& source) {
+  int64_t rank = 0;
+  for (const auto& [key, t] : delta) {
+    if (t.dim() != 2) throw InputError(source + ": " + key + ": expected a 2-D LoRA factor, got " + std::to_string(t.dim()) + "-D");
+    bool down = ends_with(key, "down") || ends_with(key, "lora_A.weight") || ends_with(key, "lora_down.weight");
+    int64_t r = down ? t.size(0) : t.size(1);
+    if (rank && r != rank)
+      throw InputError(source + ": " + key + ": rank " + std::to_string(r) + ", other layers have rank " + std::to_string(rank));
+    rank = r;
+  }
+  return rank;
+}
+
+std::map<std::string, std::string> common_metadata(const DeltaInfo& info, const std::string& format) {
+  return {{"pbench_method", info.method}, {"pbench_base_model", info.base_model}, {"pbench_run_id", info.run_id},
+          {"pbench_version", pbench_version()}, {"format", format}};
+}
+
+DeltaFile export_lora(const TensorMap& delta, const DeltaInfo& info, const std::string& format) {
+  DeltaFile out;
+  int64_t rank = lora_rank(delta, "lora delta");
+  out.metadata = common_metadata(info, format);
+  out.metadata["rank"] = std::to_string(rank);
+  out.metadata["alpha"] = std::to_string(info.alpha);
+  if (format == "diffusers" || format == "peft") {
+    out.metadata["r"] = std::to_string(rank);
+    out.metadata["lora_alpha"] = std::to_string(info.alpha);
+    for (const auto& [key, t] : delta) {
+      std::string prefix, module, half;
+      split_lora_key(key, prefix, module, half);
+      out.tensors[prefix + module + (half == ".lora.down" ? ".lora_A.weight" : ".lora_B.weight")] = t;
+    }
+    return out;
+  }
+  // kohya (A1111, ComfyUI)
+  out.metadata["ss_network_module"] = "networks.lora";
+  out.metadata["ss_network_dim"] = std::to_string(rank);
+  out.metadata["ss_network_alpha"] = std::to_string(info.alpha);
+  for (const auto& [key, t] : delta) {
+    std::string prefix, module, half;
+    split_lora_key(key, prefix, module, half);
+    if (prefix == kUnet && is_unet_conv(module))
+      throw InputError("lora delta: " + key + ": a conv layer; its kohya form needs the kernel shape "
+                       "([r, in, kh, kw]), which this export does not know yet: export attention/linear targets only");
+    std::string name = (prefix == kUnet ? kKohyaUnet : kKohyaText) + kohya_name(module);
+    out.tensors[name + (half == ".lora.down" ? ".lora_down.weight" : ".lora_up.weight")] = t;
+    out.tensors[name + ".alpha"] = torch::tensor(float(info.alpha));
+  }
+  return out;
+}
+
+TensorMap import_lora(const DeltaFile& file, const std::string& format, DeltaInfo& info, const std::string& source) {
+  TensorMap delta;
+  TensorMap factors;
+  std::set<double> alphas;
+  for (const auto& [key, t] : file.tensors) {
+    std::string prefix, module, half;
+    if (format == "diffusers" || format == "peft") {
+      for (const auto& p : {kUnet, kText})
+        if (starts_with(key, p)) prefix = p;
+      for (const char* h : {".lora_A.weight", ".lora_B.weight"})
+        if (ends_with(key, h)) half = h;
+      if (prefix.empty() || half.empty())
+        throw InputError(source + ": key '" + key + "' is not unet.<module>.lora_{A,B}.weight or text_encoder.<module>.lora_{A,B}.weight");
+      module = key.substr(prefix.size(), key.size() - prefix.size() - half.size());
+      delta[prefix + module + (half == ".lora_A.weight" ? ".lora.down" : ".lora.up")] = t;
+      factors[key] = t;
+      continue;
+    }
+    for (const auto& [p, ours] : {std::pair{kKohyaUnet, kUnet}, {kKohyaText, kText}})
+      if (starts_with(key, p)) {
+        prefix = ours;
+        module = key.substr(p.size());
+      }
+    for (const char* h : {".lora_down.weight", ".lora_up.weight", ".alpha"})
+      if (ends_with(module, h)) half = h;
+    if (prefix.empty() || half.empty())
+      throw InputError(source + ": key '" + key + "' is not lora_unet_<module>.{lora_down.weight,lora_up.weight,alpha} "
+                       "or lora_te_<module>.* (LoHa/LoKr keys are not read yet)");
+    module = dotted_name(module.substr(0, module.size() - std::string(half).size()), source + ": " + key);
+    if (std::string(half) == ".alpha") {
+      alphas.insert(t.item<double>());
+      continue;
+    }
+    delta[prefix + module + (std::string(half) == ".lora_down.weight" ? ".lora.down" : ".lora.up")] = t;
+    factors[key] = t;
+  }
+  if (delta.empty()) throw InputError(source + ": no LoRA tensors");
+  for (const auto& [key, t] : delta) {
+    std::string other = ends_with(key, ".down") ? key.substr(0, key.size() - 4) + "up" : key.substr(0, key.size() - 2) + "down";
+    if (!delta.count(other)) throw InputError(source + ": " + key + " has no matching " + other);
+  }
+  info.rank = lora_rank(factors, source);
+  if (format == "kohya" || format == "a1111") {
+    if (alphas.size() > 1) throw InputError(source + ": layers with different .alpha values are not supported");
+    info.alpha = alphas.empty() ? double(info.rank) : *alphas.begin();  // kohya: no .alpha means alpha = r
+  } else {
+    auto it = file.metadata.find("lora_alpha");
+    info.alpha = it != file.metadata.end() ? std::stod(it->second) : double(info.rank);  // diffusers: alpha = r
+  }
+  return delta;
+}
+
+DeltaFile export_embedding(const TensorMap& delta, const DeltaInfo& info, const std::string& format) {
+  if (delta.size() != 1)
+    throw InputError("textual_inversion delta: expected one token, got " + std::to_string(delta.size()));
+  DeltaFile out;
+  out.metadata = common_metadata(info, format);
+  const auto& [token, rows] = *delta.begin();
+  if (format == "diffusers") {
+    out.tensors[token] = rows;
+  } else {  // a1111
+    out.tensors["emb_params"] = rows;
+    out.metadata["name"] = token;
+  }
+  return out;
+}
+
+TensorMap import_embedding(const DeltaFile& file, const std::string& format, DeltaInfo& info, const std::string& source) {
+  if (file.tensors.size() != 1)
+    throw InputError(source + ": expected one embedding tensor, found " + std::to_string(file.tensors.size()));
+  const auto& [key, rows] = *file.tensors.begin();
+  torch::Tensor t = rows.dim() == 1 ? rows.unsqueeze(0) : rows;
+  if (t.dim() != 2) throw InputError(source + ": " + key + ": expected [n, dim] or [dim]");
+  std::string token = key;
+  if (format == "a1111") {
+    if (key != "emb_params") throw InputError(source + ": key '" + key + "': an A1111 embedding holds 'emb_params'");
+    auto it = file.metadata.find("name");
+    if (it == file.metadata.end() || it->second.empty())
+      throw InputError(source + ": no metadata 'name' (the token); A1111 names it after the file");
+    token = it->second;
+  }
+  return TensorMap{{token, t}};
+}
+
+}  // namespace
+
+std::vector<std::string> formats_for(const std::string& method) {
+  if (method == "lora") return {"diffusers", "peft", "kohya", "a1111"};
+  if (method == "textual_inversion") return {"diffusers", "a1111"};
+  return {};
+}
+
+namespace {
+void check_format(const std::string& method, const std::string& format) {
+  auto ok = formats_for(method);
+  if (ok.empty())
+    throw InputError("method '" + method + "': no interchange format yet (lora, textual_inversion have; docs/interop.md)");
+  if (std::find(ok.begin(), ok.end(), format) == ok.end()) {
+    std::string list;
+    for (const auto& f : ok) list += (list.empty() ? "" : ", ") + f;
+    throw InputError("--format " + format + ": " + method + " deltas are written as " + list);
+  }
+}
+}  // namespace
+
+DeltaFile export_delta(const TensorMap& delta, const DeltaInfo& info, const std::string& format) {
+  check_format(info.method, format);
+  if (info.method == "lora") return export_lora(delta, info, format == "a1111" ? "kohya" : format);
+  return export_embedding(delta, info, format);
+}
+
+TensorMap import_delta(const DeltaFile& file, const std::string& method, const std::string& format, DeltaInfo& info,
+                       const std::string& source) {
+  check_format(method, format);
+  info.method = method;
+  if (auto it = file.metadata.find("pbench_base_model"); it != file.metadata.end()) info.base_model = it->second;
+  if (method == "lora") return import_lora(file, format == "a1111" ? "kohya" : format, info, source);
+  return import_embedding(file, format, info, source);
+}
+
+}  // namespace pbench::interop

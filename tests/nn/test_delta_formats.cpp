@@ -1,0 +1,156 @@
+#define BOOST_TEST_MODULE delta_formats
+// pbench deltas in other tools' layouts (framework/tensor/delta_formats.hpp):
+// key names and shapes on SD v1.5 as the formats document them (written out
+// here, not taken from pbench's output), bit-identical export -> import, and
+// refusals that name the key.
+#include <boost/test/unit_test.hpp>
+
+#include <set>
+
+#include "framework/config/yaml_io.hpp"
+#include "framework/models/pipeline.hpp"
+#include "framework/tensor/delta_formats.hpp"
+#include "framework/train/method.hpp"
+#include "framework/util/errors.hpp"
+
+using namespace pbench;
+using interop::DeltaFile;
+using interop::DeltaInfo;
+
+namespace {
+
+// LoRA (registry defaults, r = 4, text encoder on) attached to SD v1.5 on the meta device.
+TensorMap sd15_lora_delta() {
+  static TensorMap delta = [] {
+    models::Pipeline p = models::sd15_meta_pipeline();
+    cfg::Node section = cfg::parse_yaml_text("name: lora\ntext_encoder: true\n", {"test", 0});
+    const auto& entry = methods().get("lora", "test");
+    auto method = entry.factory.create(section);
+    freeze_pipeline(p);
+    MethodTarget target{p, nullptr};
+    method->attach(target);
+    return method->delta();
+  }();
+  return delta;
+}
+
+std::vector<int64_t> shape(const TensorMap& m, const std::string& key) {
+  auto it = m.find(key);
+  BOOST_TEST_REQUIRE((it != m.end()), "missing key " << key);
+  return it->second.sizes().vec();
+}
+
+TensorMap random_like(const TensorMap& keys_from) {
+  TensorMap out;
+  torch::manual_seed(7);
+  for (const auto& [k, t] : keys_from) out[k] = torch::randn(t.sizes());
+  return out;
+}
+
+bool identical(const TensorMap& a, const TensorMap& b) {
+  if (a.size() != b.size()) return false;
+  for (const auto& [k, t] : a) {
+    auto it = b.find(k);
+    if (it == b.end() || !torch::equal(t, it->second)) return false;
+  }
+  return true;
+}
+
+template <class F>
+void check_refused(F&& f, const std::string& words) {
+  BOOST_CHECK_EXCEPTION(f(), InputError, [&](const InputError& e) {
+    bool ok = std::string(e.what()).find(words) != std::string::npos;
+    if (!ok) BOOST_TEST_MESSAGE("error was: " << e.what());
+    return ok;
+  });
+}
+
+}  // namespace
+
+BOOST_AUTO_TEST_CASE(kohya_keys_on_sd15_are_the_documented_ones) {
+  DeltaFile f = interop::export_delta(sd15_lora_delta(), DeltaInfo{"lora", "sd15", "", 0, 4.0}, "kohya");
+  // 128 UNet attention projections (16 transformer blocks x 2 attentions x q,k,v,out)
+  // and 48 text-encoder projections (12 layers x q,k,v,out), each down, up and alpha.
+  BOOST_TEST(f.tensors.size() == 3u * (128 + 48));
+  using V = std::vector<int64_t>;
+  BOOST_TEST(shape(f.tensors, "lora_unet_down_blocks_0_attentions_0_transformer_blocks_0_attn1_to_q.lora_down.weight") == V({4, 320}));
+  BOOST_TEST(shape(f.tensors, "lora_unet_down_blocks_0_attentions_0_transformer_blocks_0_attn2_to_k.lora_down.weight") == V({4, 768}));
+  BOOST_TEST(shape(f.tensors, "lora_unet_mid_block_attentions_0_transformer_blocks_0_attn1_to_out_0.lora_up.weight") == V({1280, 4}));
+  BOOST_TEST(shape(f.tensors, "lora_unet_up_blocks_3_attentions_2_transformer_blocks_0_attn2_to_v.lora_up.weight") == V({320, 4}));
+  BOOST_TEST(shape(f.tensors, "lora_te_text_model_encoder_layers_0_self_attn_q_proj.lora_down.weight") == V({4, 768}));
+  BOOST_TEST(shape(f.tensors, "lora_te_text_model_encoder_layers_11_self_attn_out_proj.lora_up.weight") == V({768, 4}));
+  BOOST_TEST(shape(f.tensors, "lora_unet_down_blocks_0_attentions_0_transformer_blocks_0_attn1_to_q.alpha") == V({}));
+  BOOST_TEST(f.tensors.at("lora_unet_down_blocks_0_attentions_0_transformer_blocks_0_attn1_to_q.alpha").item<float>() == 4.0f);
+  BOOST_TEST(f.metadata.at("ss_network_dim") == "4");
+  BOOST_TEST(f.metadata.at("pbench_base_model") == "sd15");
+  // Every kohya name reads back to the module path it came from.
+  DeltaInfo back;
+  TensorMap again = interop::import_delta(f, "lora", "kohya", back, "test");
+  std::set<std::string> a, b;
+  for (const auto& [k, _] : sd15_lora_delta()) a.insert(k);
+  for (const auto& [k, _] : again) b.insert(k);
+  BOOST_TEST((a == b));
+  BOOST_TEST(back.rank == 4);
+  BOOST_TEST(back.alpha == 4.0);
+}
+
+BOOST_AUTO_TEST_CASE(diffusers_and_peft_keys_on_sd15_are_the_documented_ones) {
+  for (const char* format : {"diffusers", "peft"}) {
+    DeltaFile f = interop::export_delta(sd15_lora_delta(), DeltaInfo{"lora", "sd15", "", 0, 8.0}, format);
+    BOOST_TEST(f.tensors.size() == 2u * (128 + 48));
+    using V = std::vector<int64_t>;
+    BOOST_TEST(shape(f.tensors, "unet.down_blocks.1.attentions.1.transformer_blocks.0.attn2.to_q.lora_A.weight") == V({4, 640}));
+    BOOST_TEST(shape(f.tensors, "unet.down_blocks.1.attentions.1.transformer_blocks.0.attn2.to_out.0.lora_B.weight") == V({640, 4}));
+    BOOST_TEST(shape(f.tensors, "text_encoder.text_model.encoder.layers.5.self_attn.v_proj.lora_A.weight") == V({4, 768}));
+    BOOST_TEST(f.metadata.at("lora_alpha") == std::to_string(8.0));
+    BOOST_TEST(f.metadata.at("r") == "4");
+  }
+}
+
+BOOST_AUTO_TEST_CASE(export_then_import_is_bit_identical_in_every_format) {
+  TensorMap lora = random_like(sd15_lora_delta());
+  for (const char* format : {"diffusers", "peft", "kohya", "a1111"}) {
+    DeltaFile f = interop::export_delta(lora, DeltaInfo{"lora", "sd15", "0123456789abcdef", 0, 2.5}, format);
+    DeltaInfo info;
+    TensorMap back = interop::import_delta(f, "lora", format, info, "test");
+    BOOST_TEST(identical(lora, back), format);
+    BOOST_TEST(info.alpha == 2.5, format);
+    BOOST_TEST(info.rank == 4, format);
+  }
+  TensorMap ti{{"<sks>", torch::randn({2, 768})}};
+  for (const char* format : {"diffusers", "a1111"}) {
+    DeltaFile f = interop::export_delta(ti, DeltaInfo{"textual_inversion", "sd15", "", 0, 0}, format);
+    DeltaInfo info;
+    BOOST_TEST(identical(ti, interop::import_delta(f, "textual_inversion", format, info, "test")), format);
+  }
+  DeltaFile a1111 = interop::export_delta(ti, DeltaInfo{"textual_inversion", "sd15", "", 0, 0}, "a1111");
+  BOOST_TEST(a1111.tensors.count("emb_params") == 1u);
+  BOOST_TEST(a1111.metadata.at("name") == "<sks>");
+  // diffusers' learned_embeds may hold one [dim] vector
+  DeltaInfo info;
+  TensorMap one = interop::import_delta(DeltaFile{{{"tok", torch::ones({768})}}, {}}, "textual_inversion", "diffusers", info, "t");
+  BOOST_TEST(one.at("tok").sizes().vec() == std::vector<int64_t>({1, 768}));
+}
+
+BOOST_AUTO_TEST_CASE(bad_files_are_refused_naming_the_key) {
+  DeltaInfo info;
+  auto f = interop::export_delta(random_like(sd15_lora_delta()), DeltaInfo{"lora", "sd15", "", 0, 4}, "kohya");
+  DeltaFile unknown = f;
+  unknown.tensors["lora_unet_x.hada_w1_a"] = torch::zeros({4, 4});
+  check_refused([&] { interop::import_delta(unknown, "lora", "kohya", info, "their.safetensors"); },
+                "their.safetensors: key 'lora_unet_x.hada_w1_a'");
+  DeltaFile half = f;
+  half.tensors.erase("lora_unet_down_blocks_0_attentions_0_transformer_blocks_0_attn1_to_q.lora_up.weight");
+  check_refused([&] { interop::import_delta(half, "lora", "kohya", info, "f"); }, "has no matching");
+  DeltaFile ranks = f;
+  ranks.tensors["lora_unet_down_blocks_0_attentions_0_transformer_blocks_0_attn1_to_q.lora_down.weight"] = torch::zeros({8, 320});
+  check_refused([&] { interop::import_delta(ranks, "lora", "kohya", info, "f"); }, "rank 8, other layers have rank 4");
+  TensorMap conv{{"unet.down_blocks.0.resnets.0.conv1.lora.down", torch::zeros({4, 2880})},
+                 {"unet.down_blocks.0.resnets.0.conv1.lora.up", torch::zeros({320, 4})}};
+  check_refused([&] { interop::export_delta(conv, DeltaInfo{"lora", "", "", 0, 4}, "kohya"); }, "a conv layer");
+  check_refused([&] { interop::export_delta({}, DeltaInfo{"svdiff", "", "", 0, 0}, "kohya"); }, "no interchange format yet");
+  check_refused([&] { interop::export_delta({}, DeltaInfo{"textual_inversion", "", "", 0, 0}, "kohya"); },
+                "textual_inversion deltas are written as diffusers, a1111");
+  check_refused([&] { interop::import_delta(DeltaFile{{{"emb_params", torch::zeros({1, 768})}}, {}}, "textual_inversion", "a1111", info, "e.safetensors"); },
+                "no metadata 'name'");
+}
