@@ -98,7 +98,41 @@ def read_gate(path):
         for key in ("binary", "prefix"):
             if key not in fam:
                 raise InputError(f"{path}: complete_families[{i}].{key} missing")
+        admit = fam.get("admit")
+        if admit is not None and not (isinstance(admit, dict) and admit.get("reference") in ("REF.sgemm", "REF.scalar")
+                                      and isinstance(admit.get("threads"), list) and admit["threads"]):
+            raise InputError(f"{path}: complete_families[{i}].admit: expected an entry template "
+                             "{\"reference\": \"REF.sgemm\" or \"REF.scalar\", \"threads\": [1]}")
     return gate
+
+
+def registered_benchmarks(build_dir, binary):
+    """The names a binary registers (--benchmark_list_tests), or None when it is not built."""
+    exe = os.path.join(build_dir, "bin", binary)
+    if not os.access(exe, os.X_OK):
+        return None
+    proc = subprocess.run([exe, "--benchmark_list_tests=true"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                          text=True)
+    return set(proc.stdout.split())
+
+
+def admit_family_members(build_dir, gate):
+    """A complete family with an 'admit' entry template gates every member its binary
+    registers: a member not listed in gate.json (a new method's W1.train_<method>)
+    becomes an entry of that template, marked 'admitted'. Returns the names admitted."""
+    listed = {e["name"] for e in gate["benchmarks"]}
+    admitted = []
+    for fam in gate.get("complete_families", []):
+        if "admit" not in fam:
+            continue
+        registered = registered_benchmarks(build_dir, fam["binary"]) or set()
+        excluded = fam.get("not_listed", {})
+        for name in sorted(registered):
+            if name.startswith(fam["prefix"]) and name not in listed and name not in excluded:
+                gate["benchmarks"].append(dict(fam["admit"], name=name, binary=fam["binary"], admitted=True))
+                listed.add(name)
+                admitted.append(name)
+    return admitted
 
 
 def per_benchmark_flag(entries):
@@ -182,7 +216,8 @@ def measure(build_dir, jobs, gate, out_dir, attempt):
             r, ref = res[e["name"]], refs[e["reference"]]
             row = {"name": e["name"], "threads": threads, "reference": e["reference"],
                    "gate": e.get("gate", True) and threads in gate.get("gated_threads", [threads]),
-                   "binary": binary, "threshold": float(e.get("threshold", gate["threshold"]))}
+                   "binary": binary, "threshold": float(e.get("threshold", gate["threshold"])),
+                   "admitted": bool(e.get("admitted"))}
             if "error" in r or "error" in ref:
                 row["error"] = r.get("error") or ref.get("error")
             else:
@@ -201,6 +236,9 @@ def judge(row, baseline, threshold):
     if "error" in row:
         return "FAIL (error)"
     if baseline is None:
+        if row.get("admitted"):
+            # A new member of a complete family (a new method): measured and shown, gated once recorded.
+            return f"info (new: --update {row['name']})"
         return "FAIL (no baseline)" if row["gate"] else "info (no baseline)"
     change = row["ratio"] / baseline
     row["change"] = change
@@ -257,20 +295,17 @@ def check_list(build_dir, jobs, gate):
     listed = {e["name"] for e in gate["benchmarks"]}
     binaries = sorted({b for b, _ in jobs} | {f["binary"] for f in gate.get("complete_families", [])})
     for binary in binaries:
-        exe = os.path.join(build_dir, "bin", binary)
-        if not os.access(exe, os.X_OK):
-            missing.append(f"{binary}: the binary itself ({exe})")
+        registered = registered_benchmarks(build_dir, binary)
+        if registered is None:
+            missing.append(f"{binary}: the binary itself ({os.path.join(build_dir, 'bin', binary)})")
             continue
-        proc = subprocess.run([exe, "--benchmark_list_tests=true"],
-                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-        registered = set(proc.stdout.split())
         for (b, _), entries in jobs.items():
             missing += [f"{binary}: {e['name']}" for e in entries if b == binary and e["name"] not in registered]
         for ref in ("REF.sgemm", "REF.scalar"):
             if ref not in registered:
                 missing.append(f"{binary}: {ref} (use PBENCH_BENCHMARK_MAIN from benchmarks/support/bench_support.hpp)")
         for fam in gate.get("complete_families", []):
-            if fam["binary"] == binary:
+            if fam["binary"] == binary and "admit" not in fam:
                 excluded = fam.get("not_listed", {})
                 unlisted += [f"{binary}: {n}" for n in sorted(registered)
                              if n.startswith(fam["prefix"]) and n not in listed and n not in excluded]
@@ -372,6 +407,10 @@ def main():
         print(f"[bench_gate] {bench_machine.describe(fp)}: {baseline_status}")
         return 0
     threshold = float(gate["threshold"])
+    admitted = admit_family_members(args.build, gate)
+    if admitted:
+        print(f"[bench_gate] admitted from their families (not listed in {os.path.basename(args.gate)}): "
+              + ", ".join(admitted), file=sys.stderr)
     only = re.compile(args.only) if args.only else None
     chosen = [e for e in gate["benchmarks"] if not only or only.search(e["name"])]
     pending = [e for e in chosen if e.get("pending")]

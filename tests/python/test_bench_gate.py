@@ -245,6 +245,28 @@ class GateTest(unittest.TestCase):
         self.assertEqual(proc.returncode, 1)
         self.assertIn("not in gate.json (its family is gated completely): bench_fake: train.b", proc.stderr)
 
+    def test_family_with_admit_gates_members_nobody_listed(self):
+        # A new method registers W1.train_<method>; with an 'admit' template the gate takes it
+        # without an edit to gate.json: shown as new until recorded, then gated like the rest.
+        with open(self.gate_file, "w") as f:
+            json.dump({"threshold": 1.5, "repetitions": 3, "min_time_s": 0.01,
+                       "complete_families": [{"binary": "bench_fake", "prefix": "train.",
+                                              "admit": {"reference": "REF.sgemm", "threads": [1]}}],
+                       "benchmarks": [{"name": "a.blas", "binary": "bench_fake", "reference": "REF.sgemm",
+                                       "threads": [1]}]}, f)
+        times = dict(self.BASE, **{"train.a": 0.01, "train.new": 0.01})
+        self.write_baseline({"a.blas@t1": 2.0, "train.a@t1": 1.0})
+        proc, _ = self.gate(times, "--check-list")
+        self.assertEqual(proc.returncode, 0, proc.stdout + proc.stderr)
+        proc, rows = self.gate(times)
+        self.assertEqual(proc.returncode, 0, proc.stdout + proc.stderr)
+        self.assertEqual(rows["train.a@t1"]["verdict"], "ok")
+        self.assertEqual(rows["train.new@t1"]["verdict"], "info (new: --update train.new)")
+        self.assertIn("admitted from their families", proc.stderr)
+        proc, rows = self.gate(dict(times, **{"train.a": 0.03}))  # an admitted member that is recorded is gated
+        self.assertEqual(proc.returncode, 1, proc.stdout + proc.stderr)
+        self.assertEqual(rows["train.a@t1"]["verdict"], "FAIL (slower)")
+
     def test_bad_gate_file_is_an_input_error(self):
         self.write_gate([{"name": "a.blas", "binary": "bench_fake", "reference": "REF.gpu", "threads": [1]}])
         proc, _ = self.gate(self.BASE)
