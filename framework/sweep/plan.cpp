@@ -54,6 +54,22 @@ std::vector<cfg::Override> block_axes(const cfg::Node& sweep, const std::string&
   return axes;
 }
 
+// `method: all` (a sweep over a config group, a folder <experiment dir>/<group>/
+// of option files) sweeps every option of the group, sorted by name: peft_compare
+// names no method, so a new method joins it by having its experiments/method file.
+void expand_group_all(cfg::Override& axis, const fs::path& experiment) {
+  if (axis.values.size() != 1 || !axis.values.front().is_string() || axis.values.front().as_string() != "all") return;
+  if (!cfg::is_group_key(experiment, axis.key)) return;
+  const cfg::Origin origin = axis.values.front().origin();
+  std::vector<cfg::Node> options;
+  for (const auto& option : cfg::group_options(experiment, axis.key)) options.push_back(cfg::Node::string(option, origin));
+  if (options.empty())
+    throw InputError(origin.describe() + ": " + axis.key + ": all: the group folder " +
+                     (experiment.parent_path() / axis.key).string() + " holds no option files (*.yaml)");
+  axis.values = std::move(options);
+  axis.sweep = true;
+}
+
 }  // namespace
 
 SweepPlan plan_sweep(const fs::path& experiment, const std::vector<std::string>& cli_overrides,
@@ -61,7 +77,10 @@ SweepPlan plan_sweep(const fs::path& experiment, const std::vector<std::string>&
   SweepPlan plan;
   plan.experiment = experiment;
   std::vector<cfg::Override> cli;
-  for (const auto& text : cli_overrides) cli.push_back(cfg::parse_override(text));
+  for (const auto& text : cli_overrides) {
+    cli.push_back(cfg::parse_override(text));
+    expand_group_all(cli.back(), experiment);  // `method=all` on the command line is a sweep too
+  }
 
   // The sweep block is read from the experiment file itself (with sweep.* overrides applied).
   std::vector<cfg::Override> fixed;
@@ -76,6 +95,7 @@ SweepPlan plan_sweep(const fs::path& experiment, const std::vector<std::string>&
     if (!cli_keys.count(bare_key(axis))) axes.push_back(std::move(axis));
   for (const auto& o : cli)
     if (o.sweep) axes.push_back(o);
+  for (auto& a : axes) expand_group_all(a, experiment);  // the block's (command-line ones are done)
   for (const auto& a : axes) plan.axes.push_back(a.prefix() + a.key);
 
   std::string name = experiment.stem().string();

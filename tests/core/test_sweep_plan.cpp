@@ -49,6 +49,18 @@ BOOST_AUTO_TEST_CASE(fixed_command_line_value_removes_block_axis) {
   BOOST_TEST(cfg::get_int(plan.runs[1].resolved, "variant.rank") == 16);  // fixed overrides apply after the group choice
 }
 
+BOOST_AUTO_TEST_CASE(group_all_sweeps_every_option_file_of_the_group) {
+  // `variant: all` in the block and `variant=all` on the command line: every file of variant/, sorted.
+  auto plan = plan_sweep(fixture("group_all.yaml"), {}, nullptr);
+  BOOST_TEST(labels(plan) == (std::vector<std::string>{"a-0", "a-1", "b-0", "b-1"}));
+  auto cli = plan_sweep(fixture("grid.yaml"), {"variant=all", "seed=0"}, nullptr);
+  BOOST_TEST(labels(cli) == (std::vector<std::string>{"a-0", "b-0"}));
+  BOOST_TEST(cli.axes == (std::vector<std::string>{"variant"}));
+  // `all` on a key that is not a group stays a plain value.
+  auto plain = plan_sweep(fixture("grid.yaml"), {"variant=a", "seed=0", "note=all"}, nullptr);
+  BOOST_TEST(cfg::get_string(plain.runs.at(0).resolved, "note") == "all");
+}
+
 BOOST_AUTO_TEST_CASE(choice_and_float_range) {
   auto plan = plan_sweep(fixture("grid.yaml"), {"variant=choice(b)", "seed=0", "rate=range(0,1,0.25)"}, nullptr);
   BOOST_TEST(plan.runs.size() == 4u);
