@@ -12,8 +12,8 @@
 //   Learning rate (reference README): 1e-5 scaled by the effective batch (--scale_lr; 2 GPUs x
 //   batch 2 -> 4e-5): lr x scale_lr_by when scale_lr is true.
 //   Regularization: the paper uses 200 real LAION images retrieved by caption similarity;
-//   here wants_prior_preservation() asks the engine for class images, which it generates with
-//   the frozen model or takes from a folder.
+//   here regularization_set() asks the engine for 8 class images, which it generates with
+//   the frozen model.
 // Trainable count: Σ over cross-attentions of 2 · 768 · C (+ biases: none in SD) + 768 per token.
 //   SD v1.5: 1536 · ΣC = 1536 · 12,480 = 19,169,280, + 768 · modifier tokens.
 // Delta keys: unet.<…>.attn2.to_k.weight, unet.<…>.attn2.to_v.weight,
@@ -68,7 +68,13 @@ class CustomDiffusion : public ParameterizedMethod {
   std::string eval_prompt(const std::string& prompt, const SubjectData& subject) const override {
     return with_modifier(prompt, subject);
   }
-  bool wants_prior_preservation() const override { return true; }
+  // Decision (not configurable yet): the paper retrieves 200 real LAION images; until
+  // regularization sets get their own keys (issue 15, item 4) Custom Diffusion takes 8 images the
+  // frozen model generates from the subject's class prompt, at weight 1 (the reference's
+  // prior_loss_weight), the values the engine used for it before.
+  std::optional<RegularizationSet> regularization_set(const SubjectData& subject) const override {
+    return RegularizationSet{subject.class_prompt, 8, 1.0};
+  }
 
   std::string describe() const override {
     return "Custom Diffusion: " + std::to_string(tracked_elements("unet")) + " cross-attention parameters + token " + modifier_;

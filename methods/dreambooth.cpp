@@ -22,7 +22,10 @@ class DreamBooth : public Method {
       : train_text_(cfg::get_bool(s, "train_text_encoder")),
         lr_(cfg::get_double(s, "lr", -1.0)),
         text_lr_(cfg::get_double(s, "text_encoder_lr", -1.0)),
-        prior_(cfg::get_bool(s, "prior_preservation")) {}
+        prior_(cfg::get_bool(s, "prior_preservation")),
+        num_class_images_(positive_int(s, "num_class_images")),
+        prior_loss_weight_(cfg::get_double(s, "prior_loss_weight")),
+        class_prompt_(cfg::require(s, "class_prompt").is_null() ? "" : cfg::get_string(s, "class_prompt")) {}
 
   void attach(MethodTarget& target) override {
     unet_ = target.pipeline.unet.ptr();
@@ -64,12 +67,20 @@ class DreamBooth : public Method {
     return std::string("DreamBooth: full UNet") + (train_text_ ? " + text encoder" : "") +
            (prior_ ? ", prior preservation" : "");
   }
-  bool wants_prior_preservation() const override { return prior_; }
+  std::optional<RegularizationSet> regularization_set(const SubjectData& subject) const override {
+    if (!prior_) return std::nullopt;
+    // class_prompt null = the subject's ("a dog"), as the paper's "a [class noun]".
+    return RegularizationSet{class_prompt_.empty() ? subject.class_prompt : class_prompt_, num_class_images_,
+                             prior_loss_weight_};
+  }
 
  private:
   bool train_text_;
   double lr_, text_lr_;
   bool prior_;
+  int64_t num_class_images_;
+  double prior_loss_weight_;
+  std::string class_prompt_;  // "" = the subject's class prompt
   std::shared_ptr<torch::nn::Module> unet_, text_;
 };
 

@@ -107,9 +107,7 @@ Pipeline load_builtin_tiny(const torch::TensorOptions& options) {
 }
 
 Pipeline load_diffusers_folder(const fs::path& folder, const torch::TensorOptions& options) {
-  if (!fs::is_directory(folder))
-    throw InputError(folder.string() + ": not a folder and not a builtin model name (builtin:tiny); " + kExpectedLayout);
-  require_file(folder / "model_index.json");
+  check_pipeline_spec(folder.string());
   JsonSection index = read_json_section(folder / "model_index.json");
   for (const char* part : {"unet", "vae", "text_encoder", "tokenizer", "scheduler"})
     if (!index.has(part)) index.fail(part, std::string("a component entry (") + kExpectedLayout + ")");
@@ -131,6 +129,16 @@ Pipeline load_diffusers_folder(const fs::path& folder, const torch::TensorOption
 }
 
 }  // namespace
+
+void check_pipeline_spec(const std::string& spec) {
+  if (spec == kBuiltinTiny) return;
+  if (spec.rfind("builtin:", 0) == 0)
+    throw InputError(spec + ": unknown builtin pipeline; expected builtin:tiny or a diffusers folder");
+  const fs::path folder(spec);
+  if (!fs::is_directory(folder))
+    throw InputError(folder.string() + ": not a folder and not a builtin model name (builtin:tiny); " + kExpectedLayout);
+  require_file(folder / "model_index.json");
+}
 
 torch::Tensor prompt_token_ids(const Pipeline& pipeline, const std::vector<std::string>& prompts) {
   std::vector<int64_t> ids;
@@ -179,8 +187,6 @@ int64_t Pipeline::latent_size() const {
 
 Pipeline load_pipeline(const std::string& spec, const torch::TensorOptions& options) {
   if (spec == kBuiltinTiny) return load_builtin_tiny(options);
-  if (spec.rfind("builtin:", 0) == 0)
-    throw InputError(spec + ": unknown builtin pipeline; expected builtin:tiny or a diffusers folder");
   return load_diffusers_folder(fs::path(spec), options);
 }
 

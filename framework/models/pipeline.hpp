@@ -72,6 +72,9 @@ torch::Tensor cat_contexts(const std::vector<torch::Tensor>& contexts);
 // `spec` = "builtin:tiny" or a diffusers folder. InputError naming the folder,
 // the expected layout and where such weights come from when it does not load.
 Pipeline load_pipeline(const std::string& spec, const torch::TensorOptions& options = {});
+// What load_pipeline checks before reading any weights (a builtin name, or a
+// folder with model_index.json): InputError naming the spec and the layout.
+void check_pipeline_spec(const std::string& spec);
 
 // The SD v1.5 architecture (UNet, text encoder, VAE from the configs shipped
 // with pbench) on the meta device: shapes only, for exact counts.

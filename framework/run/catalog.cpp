@@ -1,9 +1,11 @@
 #include "framework/run/catalog.hpp"
 
+#include <algorithm>
+
 #include "datasets/dataset.hpp"
 #include "framework/models/model_registry.hpp"
 #include "framework/train/method.hpp"
-#include "framework/train/personalize_workload.hpp"
+#include "framework/workloads/personalize/personalize.hpp"
 #include "metrics/metric.hpp"
 
 #include "framework/config/access.hpp"
@@ -50,6 +52,27 @@ void validate_section(const cfg::Node& resolved, const std::string& key, const R
   cfg::validate_against(*section, parse_entry_defaults(entry.info, registry.kind()), key,
                         registry.kind() + " '" + name + "'");
 }
+// Top-level keys every run config may have, whatever its workload reads.
+const char* const kCommonRootKeys[] = {"workload", "seed", "runtime", "method", "dataset", "model"};
+
+// A top-level key no one reads would still change the run id (a typo such as
+// `trian:` makes a new run with the defaults): refuse it, naming what is known.
+void check_root_keys(const cfg::Node& resolved, const cfg::Node& workload_defaults, const std::string& workload) {
+  if (!resolved.is_map()) return;
+  std::vector<std::string> known(std::begin(kCommonRootKeys), std::end(kCommonRootKeys));
+  if (workload_defaults.is_map())
+    for (const auto& k : workload_defaults.keys())
+      if (std::find(known.begin(), known.end(), k) == known.end()) known.push_back(k);
+  for (size_t i = 0; i < resolved.keys().size(); ++i) {
+    const std::string& key = resolved.keys()[i];
+    if (std::find(known.begin(), known.end(), key) != known.end()) continue;
+    std::string names;
+    for (const auto& k : known) names += (names.empty() ? "" : ", ") + k;
+    throw InputError(resolved.values()[i].origin().describe() + ": " + key + ": unknown top-level key for workload '" +
+                     workload + "'; known: " + names);
+  }
+}
+
 }  // namespace
 
 void validate_run_config(const cfg::Node& resolved) {
@@ -61,12 +84,15 @@ void validate_run_config(const cfg::Node& resolved) {
   const auto& entry = workloads().get(name, where);
   // The workload's defaults list the sections it reads; each present section must match.
   cfg::Node defaults = parse_entry_defaults(entry.info, "workload");
-  if (!defaults.is_map()) return;
-  for (size_t i = 0; i < defaults.keys().size(); ++i) {
-    const std::string& section = defaults.keys()[i];
-    if (const cfg::Node* value = resolved.find(section))
-      cfg::validate_against(*value, defaults.values()[i], section, "workload '" + name + "'");
+  if (defaults.is_map()) {
+    for (size_t i = 0; i < defaults.keys().size(); ++i) {
+      const std::string& section = defaults.keys()[i];
+      if (const cfg::Node* value = resolved.find(section))
+        cfg::validate_against(*value, defaults.values()[i], section, "workload '" + name + "'");
+    }
   }
+  check_root_keys(resolved, defaults, name);
+  if (entry.factory.check) entry.factory.check(resolved);
 }
 
 }  // namespace pbench

@@ -98,7 +98,7 @@ int run_command(int argc, char** argv) {
     auto start = std::chrono::steady_clock::now();
     try {
       RunContext ctx{resolved, id, seed, threads, writer, std::cerr};
-      workload.factory(ctx);
+      workload.factory.run(ctx);
     } catch (const std::exception& e) {
       writer.fail(e.what());
       std::cerr << "[pbench run] " << id << " failed: " << e.what() << " (recorded in " << output.string() << ")\n";

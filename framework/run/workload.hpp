@@ -22,7 +22,15 @@ struct RunContext {
   std::ostream& log;  // progress for humans (the run's log file under run_sweep)
 };
 
-using Workload = std::function<void(RunContext&)>;
+struct Workload {
+  // Executes one run.
+  std::function<void(RunContext&)> run;
+  // Checks the values of a resolved config (ranges, registered names, subjects)
+  // without loading anything heavy: validate_run_config calls it, so `run_sweep
+  // --plan` and `pbench run` reject a bad value with exit 2 before any run
+  // starts. Null: the type checks against the defaults are all there is.
+  std::function<void(const cfg::Node& resolved)> check;
+};
 constexpr const char* kDefaultWorkload = "personalize";
 
 Registry<Workload>& workloads();

@@ -33,6 +33,22 @@ TrainConfig TrainConfig::from_section(const cfg::Node& t) {
   positive("steps", c.steps);
   positive("batch_size", c.batch_size);
   positive("grad_accum", c.grad_accum);
+  positive("log_every", c.log_every);  // 0 divided step % log_every (SIGFPE on every resume)
+  if (c.schedule.warmup_steps < 0)
+    throw InputError(t.find("warmup_steps")->origin().describe() + ": train.warmup_steps: expected an integer >= 0, got " +
+                     std::to_string(c.schedule.warmup_steps));
+  // AdamW's own checks would end the run with a stack trace (LibTorch TORCH_CHECK).
+  auto in_range = [&](const char* key, double v, bool ok, const char* expected) {
+    if (!std::isfinite(v) || !ok)
+      throw InputError(t.find(key)->origin().describe() + ": train." + key + ": expected " + expected + ", got " +
+                       t.find(key)->describe_value());
+  };
+  in_range("lr", c.lr, c.lr >= 0, "a finite learning rate >= 0");
+  in_range("weight_decay", c.weight_decay, c.weight_decay >= 0, "a finite number >= 0");
+  in_range("adam_beta1", c.adam_beta1, c.adam_beta1 >= 0 && c.adam_beta1 < 1, "a number in [0, 1)");
+  in_range("adam_beta2", c.adam_beta2, c.adam_beta2 >= 0 && c.adam_beta2 < 1, "a number in [0, 1)");
+  in_range("adam_eps", c.adam_eps, c.adam_eps > 0, "a finite number > 0");
+  in_range("max_grad_norm", c.max_grad_norm, c.max_grad_norm >= 0, "a finite number >= 0 (0 = no clipping)");
   const std::string& k = c.schedule.kind;
   if (k != "constant" && k != "warmup_constant" && k != "cosine" && k != "linear")
     throw InputError(t.find("lr_schedule")->origin().describe() +

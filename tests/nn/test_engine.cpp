@@ -336,3 +336,42 @@ BOOST_AUTO_TEST_CASE(random_method_inits_are_reproducible_across_processes) {
   BOOST_TEST(losses[0] == losses[1]);
   BOOST_TEST((deltas[0] == deltas[1]), "the trained LoRA deltas differ between two runs of the same config");
 }
+
+BOOST_AUTO_TEST_CASE(plan_rejects_bad_values_before_any_run) {
+  // Values the run would reject (issue 23's probe: they planned with exit 0 and
+  // failed later, one with SIGFPE) end `run_sweep --plan` with exit 2 and one
+  // line naming the key: the personalize workload's check (Workload::check).
+  fs::path scratch = test::scratch_dir("plan_bad_values");
+  std::string run_sweep = (test::binary_dir() / "bin" / "run_sweep").string();
+  std::string experiment = (test::source_dir() / "experiments" / "quickstart.yaml").string();
+  const std::vector<std::pair<std::string, std::string>> cases = {
+      {"train.steps=0", "train.steps: expected a positive integer"},
+      {"train.log_every=0", "train.log_every: expected a positive integer"},
+      {"++train.lr=-1", "train.lr: expected a finite learning rate"},
+      {"++train.adam_beta2=1.5", "train.adam_beta2: expected a number in [0, 1)"},
+      {"method.rank=0", "rank"},
+      {"method.lr=-0.1", "method.lr: expected a finite learning rate"},
+      {"model.name=builtin:nope", "builtin:nope: unknown builtin pipeline"},
+      {"++model.path=/nonexistent/sd15", "/nonexistent/sd15: not a folder"},
+      {"eval.steps=0", "eval.steps: expected an integer >= 1"},
+      {"++eval.eta=2", "eval.eta: expected a number in [0, 1]"},
+      {"++trian.steps=3", "trian: unknown top-level key"},
+      {"dataset.subject=nope", "unknown builtin subject 'nope'"},
+      {"method.lr=.inf", "method.lr: expected a finite learning rate >= 0"},
+  };
+  int i = 0;
+  for (const auto& [override_text, words] : cases) {
+    fs::path log = scratch / ("case" + std::to_string(i++) + ".log");
+    int rc = test::run_program({run_sweep, experiment, "method=lora", override_text, "--plan", "--results",
+                                (scratch / "r").string()},
+                               log, log);
+    std::ifstream in(log);
+    std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    BOOST_TEST(rc == 2, override_text << ": exit " << rc << "\n" << text);
+    BOOST_TEST(text.find(words) != std::string::npos, override_text << ": expected '" << words << "' in\n" << text);
+    BOOST_TEST(text.find("terminate called") == std::string::npos, override_text);
+  }
+  // The same checks pass on the committed experiment.
+  BOOST_TEST(test::run_program({run_sweep, experiment, "--plan", "--results", (scratch / "r").string()},
+                               scratch / "ok.log", scratch / "ok.log") == 0);
+}

@@ -275,7 +275,10 @@ BOOST_AUTO_TEST_CASE(custom_diffusion_token_and_prompts) {
   auto m = attached(p, "name: custom_diffusion\ninitializer_token: \"{class}\"\n", &subject);
   BOOST_TEST(m->train_prompt(subject) == "a <new1> dog");
   BOOST_TEST(m->eval_prompt("a sks dog in the snow", subject) == "a <new1> dog in the snow");
-  BOOST_TEST(m->wants_prior_preservation());
+  auto prior = m->regularization_set(subject);
+  BOOST_REQUIRE(prior.has_value());
+  BOOST_TEST(prior->class_prompt == "a dog");
+  BOOST_TEST(prior->num_images == 8);
   int64_t id = p.tokenizer->token_id("<new1>");
   BOOST_TEST(id == 49408);
   auto delta = m->delta();
@@ -293,6 +296,29 @@ BOOST_AUTO_TEST_CASE(custom_diffusion_token_and_prompts) {
   BOOST_TEST(kv == 2 * p.unet->config().cross_attention_dim.at(0) * sum_transformer_widths(p));  // 2 · context dim · ΣC
   for (const auto& g : m->parameter_groups(1.0)) BOOST_TEST(std::abs(g.lr - 4e-5) < 1e-12);
   BOOST_CHECK_THROW(attached(p, "name: custom_diffusion\nfreeze_model: everything\n"), InputError);
+}
+
+// ---- DreamBooth's regularization set ---------------------------------------------
+BOOST_AUTO_TEST_CASE(dreambooth_declares_its_prior_preservation_set) {
+  // The method, not the engine, says what its class images are (Method::regularization_set).
+  SubjectData dog{"builtin", "dog", "dog", "sks", false, {}, {}, "a sks dog", "a dog", {}};
+  const auto& entry = methods().get("dreambooth", "test");
+  auto with = [&](const std::string& yaml) {
+    return entry.factory.create(cfg::with_defaults(method_yaml(yaml), parse_entry_defaults(entry.info, "method")));
+  };
+  auto prior = with("name: dreambooth\n")->regularization_set(dog);
+  BOOST_REQUIRE(prior.has_value());
+  BOOST_TEST(prior->class_prompt == "a dog");  // class_prompt: null = the subject's
+  BOOST_TEST(prior->num_images == 8);
+  BOOST_TEST(prior->loss_weight == 1.0);
+  prior = with("name: dreambooth\nclass_prompt: a photo of a dog\nnum_class_images: 3\nprior_loss_weight: 0.5\n")
+              ->regularization_set(dog);
+  BOOST_REQUIRE(prior.has_value());
+  BOOST_TEST(prior->class_prompt == "a photo of a dog");
+  BOOST_TEST(prior->num_images == 3);
+  BOOST_TEST(prior->loss_weight == 0.5);
+  BOOST_TEST(!with("name: dreambooth\nprior_preservation: false\n")->regularization_set(dog).has_value());
+  BOOST_CHECK_THROW(with("name: dreambooth\nnum_class_images: 0\n"), InputError);
 }
 
 // ---- configs -------------------------------------------------------------------

@@ -18,8 +18,11 @@ void register_test_workloads(Registry<Workload>& registry) {
   registry.add(
       EntryInfo{"test_steps", "test-only: writes curves step by step; can fail or crash on request",
                 "test:\n  steps: 5\n  step_ms: 10\n  fail_at: -1\n  crash_at: -1\n  loss_scale: 1.0\n"
-                "lr: 0.001\nrate: 0.1\n"},
-      [](RunContext& ctx) {
+                "lr: 0.001\nrate: 0.1\n"
+                // Top-level keys the sweep fixtures (tests/fixtures/sweep/) carry: a key no
+                // workload declares is refused (validate_run_config).
+                "label: ''\neps: 0.0\nbig: 0.0\nnote: ''\nvariant:\n  name: a\n  rank: 4\n"},
+      Workload{[](RunContext& ctx) {
         const cfg::Node& c = ctx.config;
         int64_t steps = cfg::get_int(c, "test.steps", 5);
         int64_t step_ms = cfg::get_int(c, "test.step_ms", 10);
@@ -47,7 +50,7 @@ void register_test_workloads(Registry<Workload>& registry) {
           ctx.file.flush();
           ctx.log << "step " << step << "/" << steps << " loss " << loss << "\n";
         }
-      });
+      }, nullptr});
 }
 
 }  // namespace pbench::test

@@ -1,0 +1,177 @@
+#include "framework/workloads/personalize/config.hpp"
+
+#include <algorithm>
+#include <cmath>
+
+#include "datasets/dataset.hpp"
+#include "framework/config/access.hpp"
+#include "framework/config/schema.hpp"
+#include "framework/config/yaml_io.hpp"
+#include "framework/models/pipeline.hpp"
+#include "framework/train/method.hpp"
+#include "framework/train/trainer.hpp"
+#include "framework/util/errors.hpp"
+#include "metrics/metric.hpp"
+
+namespace pbench::personalize {
+namespace {
+
+// Every key the engine reads, with its default: the schema `pbench run`
+// validates the run config's engine sections against.
+constexpr const char* kDefaults = R"(model:
+  name: builtin:tiny
+  path: null
+train:
+  steps: 100
+  batch_size: 2
+  grad_accum: 1
+  lr: 1.0e-4
+  lr_schedule: constant
+  warmup_steps: 0
+  weight_decay: 0.01
+  adam_beta1: 0.9
+  adam_beta2: 0.999
+  adam_eps: 1.0e-8
+  max_grad_norm: 1.0
+  flip: false
+  log_every: 10
+  save_delta: true
+dvar:
+  mode: monitor
+  window: 200
+  threshold: 0.15
+  every: 1
+  eval_batch_size: 4
+eval:
+  enabled: true
+  num_prompts: 25
+  images_per_prompt: 4
+  steps: 50
+  guidance: 7.5
+  eta: 0.0
+  batch_size: 4
+  metrics: [clip_i, clip_t, dino]
+  clip_backbone: builtin:tiny-clip
+  dino_backbone: builtin:tiny-dino
+  at_dvar_stop: true
+device: cpu
+dtype: fp32
+)";
+
+}  // namespace
+
+const char* defaults_yaml() { return kDefaults; }
+
+const cfg::Node& engine_defaults() {
+  static const cfg::Node defaults = cfg::parse_yaml_text(kDefaults, {"built-in defaults of workload 'personalize'", 0});
+  return defaults;
+}
+
+cfg::Node section_with_defaults(const cfg::Node& config, const std::string& key) {
+  const cfg::Node* s = config.find(key);
+  const cfg::Node* d = engine_defaults().find(key);
+  return cfg::with_defaults(s ? *s : cfg::Node::null(config.origin()), d ? *d : cfg::Node::null());
+}
+
+torch::TensorOptions tensor_options(const cfg::Node& config) {
+  std::string device = cfg::get_string(config, "device", "cpu");
+  std::string dtype = cfg::get_string(config, "dtype", "fp32");
+  const cfg::Node* at = config.find("device");
+  std::string where = at ? at->origin().describe() + ": " : std::string();
+  torch::TensorOptions o;
+  if (device == "cuda") {
+    if (!torch::cuda::is_available())
+      throw InputError(where + "device: 'cuda' but this LibTorch build sees no CUDA device; use device=cpu");
+    o = o.device(torch::kCUDA);
+  } else if (device != "cpu") {
+    throw InputError(where + "device: expected cpu or cuda, got '" + device + "'");
+  }
+  if (dtype == "fp16") {
+    if (device == "cpu")
+      throw InputError(where + "dtype: fp16 is not supported on CPU by LibTorch 1.13 (addmm for Half); use fp32 or bf16");
+    o = o.dtype(torch::kFloat16);
+  } else if (dtype == "bf16") {
+    o = o.dtype(torch::kBFloat16);
+  } else if (dtype != "fp32") {
+    throw InputError(where + "dtype: expected fp32, bf16 or fp16, got '" + dtype + "'");
+  }
+  return o;
+}
+
+sample::SamplingOptions sampling_options(const cfg::Node& eval) {
+  sample::SamplingOptions o;
+  o.num_inference_steps = cfg::get_int(eval, "steps");
+  o.guidance_scale = cfg::get_double(eval, "guidance");
+  o.eta = cfg::get_double(eval, "eta");
+  o.batch_size = cfg::get_int(eval, "batch_size");
+  return o;
+}
+
+namespace {
+
+// A key of `section` at file:line, for errors about its value.
+std::string where_is(const cfg::Node& section, const std::string& prefix, const std::string& key) {
+  const cfg::Node* n = section.find(key);
+  return (n ? n->origin().describe() : section.origin().describe()) + ": " + prefix + "." + key;
+}
+
+void require_at_least(const cfg::Node& section, const std::string& prefix, const std::string& key, int64_t least) {
+  int64_t v = cfg::get_int(section, key);
+  if (v < least)
+    throw InputError(where_is(section, prefix, key) + ": expected an integer >= " + std::to_string(least) + ", got " +
+                     std::to_string(v));
+}
+
+// Learning rates of the method section (`lr`, `text_lr`, `lr_1d`, …): finite and
+// non-negative, else AdamW's own check ends the run with a stack trace.
+void check_method_learning_rates(const cfg::Node& method) {
+  for (size_t i = 0; i < method.keys().size(); ++i) {
+    const std::string& key = method.keys()[i];
+    const cfg::Node& value = method.values()[i];
+    bool is_lr = key == "lr" || key.rfind("lr_", 0) == 0 || (key.size() > 3 && key.compare(key.size() - 3, 3, "_lr") == 0);
+    if (!is_lr || !value.is_number()) continue;  // scale_lr: true is a switch, not a rate
+    double lr = cfg::get_double(method, key);
+    if (!std::isfinite(lr) || lr < 0)
+      throw InputError(where_is(method, "method", key) + ": expected a finite learning rate >= 0, got " + value.describe_value());
+  }
+}
+
+}  // namespace
+
+void check_config(const cfg::Node& config) {
+  TrainConfig::from_section(section_with_defaults(config, "train"));
+  dvar_config_from_section(section_with_defaults(config, "dvar"));
+  cfg::Node eval = section_with_defaults(config, "eval");
+  for (const char* key : {"steps", "batch_size", "images_per_prompt", "num_prompts"}) require_at_least(eval, "eval", key, 1);
+  double eta = cfg::get_double(eval, "eta"), guidance = cfg::get_double(eval, "guidance");
+  if (!(eta >= 0 && eta <= 1)) throw InputError(where_is(eval, "eval", "eta") + ": expected a number in [0, 1]");
+  if (!std::isfinite(guidance)) throw InputError(where_is(eval, "eval", "guidance") + ": expected a finite number");
+  for (const auto& name : string_list(eval, "metrics"))
+    metrics::metrics_registry().get(name, where_is(eval, "eval", "metrics"));
+
+  cfg::Node model = section_with_defaults(config, "model");
+  models::check_pipeline_spec(cfg::get_string(model, "path", cfg::get_string(model, "name")));
+
+  const cfg::Node& method_section = cfg::require(config, "method");
+  const auto& method_entry =
+      methods().get(cfg::get_string(method_section, "name"), method_section.origin().describe() + ": method.name");
+  cfg::Node method_full = cfg::with_defaults(method_section, parse_entry_defaults(method_entry.info, "method"));
+  check_method_learning_rates(method_full);
+  method_entry.factory.create(method_full);  // the method's own range checks (rank >= 1, …)
+
+  const cfg::Node& dataset_section = cfg::require(config, "dataset");
+  const auto& dataset_entry =
+      datasets().get(cfg::get_string(dataset_section, "name"), dataset_section.origin().describe() + ": dataset.name");
+  cfg::Node dataset_full = cfg::with_defaults(dataset_section, parse_entry_defaults(dataset_entry.info, "dataset"));
+  const std::string subject = cfg::get_string(dataset_full, "subject");
+  const std::vector<std::string> subjects = dataset_entry.factory.subjects(dataset_full);
+  if (std::find(subjects.begin(), subjects.end(), subject) == subjects.end()) {
+    std::string names;
+    for (const auto& n : subjects) names += (names.empty() ? "" : ", ") + n;
+    throw InputError(where_is(dataset_full, "dataset", "subject") + ": unknown " + cfg::get_string(dataset_full, "name") +
+                     " subject '" + subject + "'; subjects: " + names + ", or all");
+  }
+}
+
+
+}  // namespace pbench::personalize

@@ -1,0 +1,25 @@
+#pragma once
+// The personalize workload's config: its sections with their defaults (the
+// schema `pbench run` validates against) and the readers of those sections.
+#include <torch/torch.h>
+
+#include <string>
+
+#include "framework/config/node.hpp"
+#include "framework/sample/ddim_sampling.hpp"
+
+namespace pbench::personalize {
+
+// Every key the workload reads, with its default (model, train, dvar, eval, device, dtype).
+const char* defaults_yaml();
+const cfg::Node& engine_defaults();
+// config[key] merged over the workload default of that section.
+cfg::Node section_with_defaults(const cfg::Node& config, const std::string& key);
+// `device` and `dtype` (cpu / cuda, fp32 / bf16 / fp16).
+torch::TensorOptions tensor_options(const cfg::Node& config);
+sample::SamplingOptions sampling_options(const cfg::Node& eval);
+// Workload::check: every value a run would reject, without loading weights or
+// images, so that `run_sweep --plan` and `pbench run` stop with exit 2 first.
+void check_config(const cfg::Node& config);
+
+}  // namespace pbench::personalize

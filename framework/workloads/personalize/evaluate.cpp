@@ -1,0 +1,77 @@
+#include "framework/workloads/personalize/evaluate.hpp"
+
+#include <algorithm>
+#include <ostream>
+
+#include "framework/config/access.hpp"
+#include "framework/sample/ddim_sampling.hpp"
+#include "framework/train/guidance_prompts.hpp"
+#include "framework/train/trainer.hpp"
+#include "framework/workloads/personalize/config.hpp"
+#include "framework/workloads/personalize/setup.hpp"
+#include "metrics/metric.hpp"
+
+namespace pbench::personalize {
+
+void Evaluator::load_backbones() {
+  metric_names = string_list(eval, "metrics");
+  for (const auto& name : metric_names) {
+    const auto& entry = metrics::metrics_registry().get(name, eval.origin().describe() + ": eval.metrics");
+    if (entry.factory.backbone == "clip" && !clip) clip = models::load_clip_backbone(cfg::get_string(eval, "clip_backbone"));
+    if (entry.factory.backbone == "dino" && !dino) dino = models::load_dino_backbone(cfg::get_string(eval, "dino_backbone"));
+  }
+}
+
+void Evaluator::run_point(const std::string& point, int64_t step, bool write_baselines, const std::string& variant,
+                        double objective) {
+  std::vector<std::string> prompts = subject.eval_prompts;
+  int64_t n = std::min<int64_t>(cfg::get_int(eval, "num_prompts"), int64_t(prompts.size()));
+  prompts.resize(size_t(n));
+  auto jobs = sample::grid_jobs(prompts, cfg::get_int(eval, "images_per_prompt"));
+  GuidanceEncoders encoders = guidance_encoders(method, pipeline, subject);
+  ctx.log << "[personalize] sampling " << jobs.size() << " images at " << point << " (step " << step << ")\n";
+  int64_t last_reported = -1;
+  auto progress = [&](const sample::SamplingProgress& pr) {
+    if (pr.images_done != last_reported && pr.step == pr.num_steps) {
+      last_reported = pr.images_done;
+      ctx.log << "[personalize]   " << pr.images_done << "/" << pr.images_total << " images\n";
+    }
+  };
+  sample::SampleSet set = sample::sample_images(pipeline, jobs, ctx.seed, sampling_options(eval), encoders.cond,
+                                                 encoders.negative, progress);
+  ctx.file.set_samples(point, bytes_of(set.images), set.images.size(0), set.images.size(1), set.images.size(2),
+                       set.prompts, set.seeds);
+  torch::Tensor real = images_u8(subject.images);
+  metrics::MetricBackbones backbones{clip ? &*clip : nullptr, dino ? &*dino : nullptr};
+  metrics::MetricInputs inputs(set.images, set.prompts, real, subject.unique_token, backbones);
+  MetricPoint mp;
+  mp.step = step;
+  mp.variant = variant;
+  mp.objective = objective;
+  mp.clip_backbone = clip ? clip->source : "";
+  mp.dino_backbone = dino ? dino->source : "";
+  double clip_i_real = std::nan(""), dino_real = std::nan("");
+  for (const auto& name : metric_names) {
+    metrics::MetricResult r = metrics::metrics_registry().get(name, "eval.metrics").factory.compute(inputs);
+    torch::Tensor v = r.per_image.to(torch::kFloat64).contiguous();
+    std::vector<double> values(v.data_ptr<double>(), v.data_ptr<double>() + v.numel());
+    if (name == "clip_i") {
+      mp.clip_i = values;
+      if (r.real_baseline) clip_i_real = *r.real_baseline;
+    } else if (name == "clip_t") {
+      mp.clip_t = values;
+    } else if (name == "dino") {
+      mp.dino = values;
+      if (r.real_baseline) dino_real = *r.real_baseline;
+    }
+    ctx.log << "[personalize]   " << name << " = " << r.mean << "\n";
+  }
+  ctx.file.set_metrics(point, mp);
+  if (write_baselines) {
+    ctx.file.set_samples("real", bytes_of(real), real.size(0), real.size(1), real.size(2), {}, {});
+    ctx.file.set_real_baselines(clip_i_real, dino_real);
+  }
+  ctx.file.flush();
+}
+
+}  // namespace pbench::personalize

@@ -1,0 +1,33 @@
+#pragma once
+// Evaluating a personalize run: sample the evaluation grid with the method in
+// its current state and score it with every metric of eval.metrics, as the
+// point /samples/<point> and /metrics/<point> of the run file.
+#include <cmath>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "framework/config/node.hpp"
+#include "framework/models/metric_backbones.hpp"
+#include "framework/run/workload.hpp"
+#include "framework/train/method.hpp"
+
+namespace pbench::personalize {
+
+struct Evaluator {
+  const cfg::Node& eval;
+  models::Pipeline& pipeline;
+  Method& method;
+  const SubjectData& subject;
+  RunContext& ctx;
+  std::optional<models::ClipBackbone> clip;
+  std::optional<models::DinoBackbone> dino;
+  std::vector<std::string> metric_names;
+
+  void load_backbones();
+  // Variant points (final_<variant>) also record the variant and its DVAR objective.
+  void run_point(const std::string& point, int64_t step, bool write_baselines, const std::string& variant = "",
+                 double objective = std::nan(""));
+};
+
+}  // namespace pbench::personalize

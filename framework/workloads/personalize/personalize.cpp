@@ -1,0 +1,94 @@
+// The `personalize` workload: what `pbench run` does for a method run (setup.cpp,
+// the training loop here, evaluate.cpp; its config and checks in config.cpp).
+//   load the pipeline (model.name) -> load the subject (dataset) -> attach the
+//   method -> count parameters (this model and SD v1.5) -> train with DVAR ->
+//   save the learned delta next to the run file -> sample and score the final
+//   weights (`final`), each of the method's evaluation variants (`final_<variant>`,
+//   e.g. DyLoRA's ranks, from the same delta), and the DVAR stop step's delta
+//   (`dvar_stop`).
+#include "framework/workloads/personalize/personalize.hpp"
+
+#include <cmath>
+#include <ostream>
+
+#include "framework/config/access.hpp"
+#include "framework/train/trainer.hpp"
+#include "framework/workloads/personalize/config.hpp"
+#include "framework/workloads/personalize/evaluate.hpp"
+#include "framework/workloads/personalize/setup.hpp"
+
+namespace fs = std::filesystem;
+
+namespace pbench {
+namespace {
+
+using namespace personalize;
+
+void run_personalize(RunContext& ctx) {
+  Setup s;
+  set_up(ctx, s);
+  TrainConfig train_config = TrainConfig::from_section(s.train);
+  DvarConfig dvar_config = dvar_config_from_section(s.dvar);
+  DvarSettings dvar_attrs{dvar_config.window, dvar_config.threshold, dvar_config.mode, -1};
+  ctx.file.set_dvar(dvar_attrs);
+  ctx.file.flush();
+
+  Trainer trainer(s.pipeline, *s.method, s.subject, train_config, dvar_config, ctx.seed);
+  if (s.prior) trainer.set_prior(s.prior_images, s.prior->class_prompt, s.prior->loss_weight);
+  int64_t since_flush = 0;
+  TrainCallbacks callbacks;
+  callbacks.log = &ctx.log;
+  callbacks.on_step = [&](int64_t step, float loss, float lr, double wall) {
+    ctx.file.append_train(step, loss, lr, wall);
+    if (++since_flush >= 25) {
+      ctx.file.flush();
+      since_flush = 0;
+    }
+  };
+  callbacks.on_dvar = [&](int64_t step, float objective, float ratio) { ctx.file.append_dvar(step, objective, ratio); };
+  TrainResult result = trainer.run(callbacks);
+  dvar_attrs.stop_step = result.dvar_stop_step;
+  ctx.file.set_dvar(dvar_attrs);
+
+  if (cfg::get_bool(s.train, "save_delta")) {
+    fs::path base = ctx.file.final_path();
+    base.replace_extension("");
+    save_safetensors(base.string() + ".delta.safetensors", s.method->delta(), {{"method", s.method_name}, {"run_id", ctx.run_id}});
+    if (!result.delta_at_dvar_stop.empty())
+      save_safetensors(base.string() + ".dvar_stop.delta.safetensors", result.delta_at_dvar_stop,
+                       {{"method", s.method_name}, {"run_id", ctx.run_id}, {"step", std::to_string(result.dvar_stop_step)}});
+  }
+  if (cfg::get_bool(s.eval, "enabled")) {
+    Evaluator evaluator{s.eval, s.pipeline, *s.method, s.subject, ctx, std::nullopt, std::nullopt, {}};
+    evaluator.load_backbones();
+    evaluator.run_point("final", result.steps_trained, /*write_baselines=*/true);
+    // Evaluation variants (DyLoRA's ranks): the same trained delta scored another way, each
+    // with DVAR's deterministic objective under it; then back to the method's default. Before
+    // dvar_stop, which loads the delta of the stop step.
+    for (const std::string& variant : s.method->eval_variants()) {
+      s.method->select_eval_variant(variant);
+      double objective = dvar_config.mode == "off" ? std::nan("") : trainer.deterministic_objective();
+      std::streamsize precision = ctx.log.precision(6);
+      ctx.log << "[personalize] variant " << variant << ": DVAR objective " << objective << "\n";
+      ctx.log.precision(precision);
+      evaluator.run_point("final_" + variant, result.steps_trained, false, variant, objective);
+    }
+    s.method->select_eval_variant("");
+    if (dvar_config.mode == "monitor" && result.dvar_stop_step > 0 && cfg::get_bool(s.eval, "at_dvar_stop")) {
+      s.method->load_delta(result.delta_at_dvar_stop);  // the weights the stop rule would have kept
+      evaluator.run_point("dvar_stop", result.dvar_stop_step, false);
+    }
+  }
+  ctx.log << "[personalize] trained " << result.steps_trained << " steps in " << result.seconds << " s; final loss "
+          << result.last_loss << "; DVAR stop step " << result.dvar_stop_step << "\n";
+}
+
+}  // namespace
+
+void register_personalize_workload(Registry<Workload>& registry) {
+  registry.add(EntryInfo{kDefaultWorkload, "train a method on one subject with DVAR, then evaluate it (the engine)",
+                         personalize::defaults_yaml()},
+               Workload{run_personalize, personalize::check_config});
+}
+
+}  // namespace pbench

@@ -1,0 +1,35 @@
+#pragma once
+// Setting up a personalize run: the pipeline and the subject loaded, the
+// method attached and counted (on this model and on SD v1.5, written to the
+// run file), and the class images of the method's regularization set.
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "datasets/dataset.hpp"
+#include "framework/config/node.hpp"
+#include "framework/models/pipeline.hpp"
+#include "framework/run/workload.hpp"
+#include "framework/train/method.hpp"
+
+namespace pbench::personalize {
+
+struct Setup {
+  // The run config's sections merged over the workload's defaults (method: over its registry defaults).
+  cfg::Node model, train, dvar, eval, method_section;
+  std::string method_name, model_spec;
+  models::Pipeline pipeline;
+  SubjectData subject;
+  std::unique_ptr<Method> method;
+  std::optional<RegularizationSet> prior;  // the method's regularization set, if it has one
+  std::vector<Image> prior_images;         // its class images
+};
+
+// Fills `s` in place: the method keeps references into s.pipeline and s.subject.
+void set_up(RunContext& ctx, Setup& s);
+
+// u8 image tensor [N, H, W, 3] -> its bytes (run-file samples).
+std::vector<uint8_t> bytes_of(const torch::Tensor& u8);
+
+}  // namespace pbench::personalize
