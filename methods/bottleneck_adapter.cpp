@@ -85,4 +85,18 @@ torch::Tensor AdapterInjection::output(const torch::Tensor& input, const torch::
   return out + torch::nn::functional::linear(a, target_weight_);
 }
 
+ResidualInjection::ResidualInjection(std::shared_ptr<AdapterTap> tap, std::string name, int64_t width,
+                                     int64_t bottleneck, AdapterActivation act, double scale,
+                                     const torch::TensorOptions& like)
+    : tap_(std::move(tap)), name_(std::move(name)) {
+  adapter_ = register_module("adapter", std::make_shared<BottleneckAdapter>(width, bottleneck, act, scale, like));
+}
+
+torch::Tensor ResidualInjection::residual_update(const torch::Tensor& hidden) {
+  torch::Tensor h = tap_->take(name_);
+  if (h.sizes() != hidden.sizes())
+    throw std::logic_error(name_ + ": the source layer's output does not match the block's residual stream");
+  return adapter_->forward(h);
+}
+
 }  // namespace pbench::peft

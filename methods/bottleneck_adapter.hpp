@@ -9,12 +9,16 @@
 //   - AdapterTap on a source layer records that layer's output h; AdapterInjection on a target layer
 //     then adds a(h) to the target's output (y' = y + a(h)) or to its input
 //     (y' = W(x + a(h)) + b = y + a(h)·Wᵀ, exact for a Linear) — Closer-Look's "input position" /
-//     "output position" pairs such as attn2 output -> FFN input.
+//     "output position" pairs;
+//   - ResidualInjection (a transformer block's residual-stream seam, models::ResidualHook) adds a(h)
+//     to the block's hidden states before norm3: h_res' = h_res + a(h), out = ff(norm3(h_res')) + h_res'
+//     — Closer-Look's attn2 output -> FFN input, as the reference code places it.
 #include <torch/torch.h>
 
 #include <memory>
 #include <string>
 
+#include "framework/models/unet_blocks.hpp"
 #include "framework/tensor/adaptable_layers.hpp"
 
 namespace pbench::peft {
@@ -73,6 +77,19 @@ class AdapterInjection : public nn::Parameterization {
   std::string name_;
   Into into_;
   torch::Tensor target_weight_;
+  std::shared_ptr<BottleneckAdapter> adapter_;
+};
+
+// Adds a(h) of the tapped source output to the block's residual stream before norm3.
+class ResidualInjection : public models::ResidualHook {
+ public:
+  ResidualInjection(std::shared_ptr<AdapterTap> tap, std::string name, int64_t width, int64_t bottleneck,
+                    AdapterActivation act, double scale, const torch::TensorOptions& like);
+  torch::Tensor residual_update(const torch::Tensor& hidden) override;
+
+ private:
+  std::shared_ptr<AdapterTap> tap_;
+  std::string name_;
   std::shared_ptr<BottleneckAdapter> adapter_;
 };
 

@@ -1,19 +1,22 @@
 // Closer-Look adapters — Xiang et al., "A Closer Look at Parameter-Efficient Tuning in Diffusion
 // Models", arXiv 2303.18181. One bottleneck adapter per transformer block whose *input position*
 // and *output position* are chosen separately; the paper's best (code config attn2o-ffni) reads the
-// cross-attention output and adds into the FFN input:
+// cross-attention output and adds into the FFN input, which the reference code
+// (Xiang-cd/unet-finetune, ldm/modules/attention.py) realises on the block's residual stream:
 //   h = attn2 output (the output of attn2.to_out.0, before the block's residual add),
-//   FFN input x = norm3(residual stream);  the FFN then sees x + s·up(relu(down(h))).
-// Realisation on the adaptable-layer seam: a parameter-free tap on `source` (attn2.to_out.0) records
-// h; an output rewrite on `target` (ff.net.0.proj, the FFN's first Linear) adds the adapter either at
-// the target's input (`into: input`, y' = W(x + a) + b = y + a·Wᵀ, exact) or at its output
-// (`into: output`, y' = y + a). source = target with `into: output` is the sequential (Houlsby-style)
-// placement. up is zero-initialised: exact identity at init.
+//   x = residual stream after the cross-attention's add;  x' = x + s·up(relu(down(h)));
+//   block output = ff(norm3(x')) + x'   — the update passes through norm3 and the FFN's skip path.
+// Realisation: a parameter-free tap on `source` records h; `into: residual` (default) adds the adapter
+// through the block's residual-stream seam (models::ResidualHook, before norm3). The other output
+// positions act on a layer `target` of the block: `into: input` adds at its input (y' = W(x + a) + b,
+// exact), `into: output` at its output (y' = y + a); source = target with `into: output` is the
+// sequential (Houlsby-style) placement. up is zero-initialised: exact identity at init.
 // Defaults (Xiang-cd/unet-finetune configs/sd-inject-dreambooth/attn2o-ffni.yaml): mid_dim 60, ReLU,
 // scale 1.0, lr 1e-4.
 // Trainable count: Σ over transformer blocks (2·m·C + m + C)
 //   SD v1.5, m = 60, ΣC = 12,480 over 16 blocks: 121·12,480 + 16·60 = 1,511,040 (0.18% of the UNet).
-// Delta keys: unet.<block>.<target>.closer_look.adapter.{down,up}_{weight,bias}.
+// Delta keys: unet.<block>.closer_look.adapter.{down,up}_{weight,bias} (into: residual);
+//   unet.<block>.<target>.closer_look.adapter.… (into: input / output).
 #include "framework/config/access.hpp"
 #include "framework/util/errors.hpp"
 #include "methods/bottleneck_adapter.hpp"
@@ -25,8 +28,8 @@ namespace {
 
 const char* kCloserLookDefaults = R"(name: closer_look_adapter
 source: attn2.to_out.0   # input position: the cross-attention output (per transformer block)
-target: ff.net.0.proj    # output position: the FFN's first Linear ...
-into: input             # ... at its input (the FFN input); `output` adds to the target's output
+into: residual          # output position: the block's residual stream before norm3 (the paper's FFN_in); input / output: of `target`
+target: ff.net.0.proj    # the layer for into: input / output (unused with residual)
 bottleneck: 60          # mid_dim of the reference config
 activation: relu
 scale: 1.0
@@ -47,8 +50,9 @@ class CloserLookAdapter : public ParameterizedMethod {
     act_ = adapter_activation(cfg::get_string(cfg_, "activation"), where("activation") + ": method.activation");
     scale_ = cfg::get_double(cfg_, "scale");
     const std::string into = cfg::get_string(cfg_, "into");
-    if (into != "input" && into != "output")
-      throw InputError(where("into") + ": method.into: expected input or output, got '" + into + "'");
+    if (into != "residual" && into != "input" && into != "output")
+      throw InputError(where("into") + ": method.into: expected residual, input or output, got '" + into + "'");
+    residual_ = into == "residual";
     into_ = into == "input" ? AdapterInjection::Into::kInput : AdapterInjection::Into::kOutput;
     source_ = cfg::get_string(cfg_, "source");
     target_ = cfg::get_string(cfg_, "target");
@@ -64,6 +68,10 @@ class CloserLookAdapter : public ParameterizedMethod {
     for (const auto& src : nn::adaptable_layers(unet)) {
       if (!ends_with(src.name, "." + source_) || std::string(src.layer->layer_kind()) != "linear") continue;
       const std::string block = src.name.substr(0, src.name.size() - source_.size() - 1);
+      if (residual_) {
+        attach_to_residual_stream(modules, src, block);
+        continue;
+      }
       const std::string dst_name = block + "." + target_;
       auto* dst = modules.contains(dst_name) ? dynamic_cast<nn::LinearImpl*>(modules[dst_name].get()) : nullptr;
       if (!dst)
@@ -88,12 +96,31 @@ class CloserLookAdapter : public ParameterizedMethod {
   }
 
   std::string describe() const override {
-    return "Closer-Look adapters m=" + std::to_string(bottleneck_) + ", " + source_ + " -> " + target_ + " " +
-           cfg::get_string(cfg_, "into") + ", " + std::to_string(adapters_) + " blocks, " +
+    return "Closer-Look adapters m=" + std::to_string(bottleneck_) + ", " + source_ + " -> " +
+           (residual_ ? std::string("residual stream before norm3") : target_ + " " + cfg::get_string(cfg_, "into")) + ", " + std::to_string(adapters_) + " blocks, " +
            std::to_string(tracked_elements()) + " parameters";
   }
 
  private:
+  // into: residual — the adapter is a child of the transformer block, fed by the tap on `source`.
+  void attach_to_residual_stream(torch::OrderedDict<std::string, std::shared_ptr<torch::nn::Module>>& modules,
+                                 const nn::AdaptableRef& src, const std::string& block_name) {
+    auto* block = modules.contains(block_name) ? dynamic_cast<models::BasicTransformerBlockImpl*>(modules[block_name].get())
+                                               : nullptr;
+    if (!block)
+      throw InputError(where("source") + ": method.source: '" + src.name +
+                       "' is not in a transformer block (into: residual needs one)");
+    auto tap = std::make_shared<AdapterTap>();
+    src.layer->attach("closer_look_tap", tap);
+    const torch::Tensor& w = src.weight();
+    auto injection = std::make_shared<ResidualInjection>(tap, name_ + " at " + block_name, w.size(0), bottleneck_, act_,
+                                                         scale_, w.options());
+    block->attach_before_feed_forward("closer_look", injection);
+    for (const auto& item : injection->named_parameters(true))
+      track(kUnetPrefix + block_name + ".closer_look." + item.key(), item.value(), "unet");
+    ++adapters_;
+  }
+
   std::string where(const std::string& key) const {
     const cfg::Node* n = cfg_.find(key);
     return (n ? n->origin() : cfg_.origin()).describe();
@@ -103,6 +130,7 @@ class CloserLookAdapter : public ParameterizedMethod {
   int64_t bottleneck_ = 60;
   AdapterActivation act_ = AdapterActivation::kRelu;
   double scale_ = 1.0;
+  bool residual_ = true;
   AdapterInjection::Into into_ = AdapterInjection::Into::kInput;
   std::string source_, target_;
   size_t adapters_ = 0;

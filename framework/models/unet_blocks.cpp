@@ -105,7 +105,14 @@ torch::Tensor BasicTransformerBlockImpl::forward(const torch::Tensor& x_in, cons
   // attn1 never sees the encoder mask (the UNet passes attention_mask=None to it).
   x = attn1_(norm1_(x), only_cross_attention_ ? context : torch::Tensor()) + x;
   x = attn2_(norm2_(x), context, context_mask) + x;
+  for (const auto& hook : before_feed_forward_) x = x + hook->residual_update(x);
   return ff_(norm3_(x)) + x;
+}
+
+void BasicTransformerBlockImpl::attach_before_feed_forward(const std::string& tag, std::shared_ptr<ResidualHook> hook) {
+  for (const auto& child : named_children())
+    if (child.key() == tag) throw std::logic_error("transformer block: a module '" + tag + "' is already attached");
+  before_feed_forward_.push_back(register_module(tag, std::move(hook)));
 }
 
 Transformer2DImpl::Transformer2DImpl(const TransformerOptions& o, const torch::TensorOptions& to) : options_(o) {

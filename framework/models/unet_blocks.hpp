@@ -5,6 +5,10 @@
 // optional TensorOptions passed to its layers (kMeta: shapes only, no init).
 #include <torch/torch.h>
 
+#include <memory>
+#include <string>
+#include <vector>
+
 #include "framework/tensor/adaptable_layers.hpp"
 
 #include "framework/models/attention.hpp"
@@ -83,6 +87,18 @@ struct TransformerOptions {
 
 // norm1 -> attn1 (self, or cross when only_cross_attention), norm2 -> attn2
 // (cross), norm3 -> ff; each residual.
+// A residual-stream seam of BasicTransformerBlock: a hook adds its update to
+// the block's hidden states after the cross-attention's residual add and
+// before norm3, so the update passes through norm3 *and* the feed-forward's
+// skip path (Closer-Look's FFN_in, arXiv 2303.18181; the seam DisenBooth's and
+// InstantBooth's adapters will use). A hook is registered as a child module of
+// the block (its parameters belong to the UNet like any attached parameterization).
+class ResidualHook : public torch::nn::Module {
+ public:
+  // hidden: the residual stream [B, T, C] at the hook; returns what is added to it.
+  virtual torch::Tensor residual_update(const torch::Tensor& hidden) = 0;
+};
+
 class BasicTransformerBlockImpl : public torch::nn::Module {
  public:
   explicit BasicTransformerBlockImpl(const TransformerOptions& options, const torch::TensorOptions& tensor_options = {});
@@ -92,9 +108,12 @@ class BasicTransformerBlockImpl : public torch::nn::Module {
   // Position of this block's cross-attention among the UNet's, in forward order (set by the UNet).
   void set_cross_attention_index(int64_t index) { cross_attention_index_ = index; }
   int64_t cross_attention_index() const { return cross_attention_index_; }
+  // Adds `hook` before norm3 (child module `tag`; in order of attachment). Throws if the tag is taken.
+  void attach_before_feed_forward(const std::string& tag, std::shared_ptr<ResidualHook> hook);
 
  private:
   bool only_cross_attention_;
+  std::vector<std::shared_ptr<ResidualHook>> before_feed_forward_;
   int64_t cross_attention_index_ = -1;
   pbench::nn::LayerNorm norm1_{nullptr}, norm2_{nullptr}, norm3_{nullptr};
   Attention attn1_{nullptr}, attn2_{nullptr};
