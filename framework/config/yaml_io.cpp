@@ -1,5 +1,7 @@
 #include "framework/config/yaml_io.hpp"
 
+#include <cstdio>
+
 #include <yaml-cpp/yaml.h>
 
 #include <charconv>
@@ -190,7 +192,55 @@ Node load_yaml_file(const std::filesystem::path& path, const std::string& displa
   return parse_yaml_text(ss.str(), Origin{display, 0});
 }
 
+namespace {
+// Length of the UTF-8 sequence starting at text[i], or 0 if it is not valid UTF-8
+// (overlong forms, surrogates and code points past U+10FFFF included).
+size_t utf8_sequence_length(const std::string& text, size_t i) {
+  const auto byte = [&](size_t k) { return k < text.size() ? static_cast<unsigned char>(text[k]) : 0u; };
+  const unsigned c = byte(i);
+  if (c < 0x80) return 1;
+  const auto cont = [&](size_t k) { return (byte(k) & 0xC0u) == 0x80u; };
+  if (c >= 0xC2 && c <= 0xDF) return cont(i + 1) ? 2 : 0;
+  if (c >= 0xE0 && c <= 0xEF) {
+    const unsigned c1 = byte(i + 1);
+    if ((c == 0xE0 && c1 < 0xA0) || (c == 0xED && c1 > 0x9F)) return 0;
+    return cont(i + 1) && cont(i + 2) ? 3 : 0;
+  }
+  if (c >= 0xF0 && c <= 0xF4) {
+    const unsigned c1 = byte(i + 1);
+    if ((c == 0xF0 && c1 < 0x90) || (c == 0xF4 && c1 > 0x8F)) return 0;
+    return cont(i + 1) && cont(i + 2) && cont(i + 3) ? 4 : 0;
+  }
+  return 0;
+}
+
+// yaml-cpp takes any bytes; a config in Latin-1 would then hash and print
+// mojibake. Refuse it where it is, with the fix.
+void require_utf8(const std::string& text, const Origin& origin) {
+  size_t line = 1, column = 1;
+  for (size_t i = 0; i < text.size();) {
+    const size_t n = utf8_sequence_length(text, i);
+    if (n == 0) {
+      Origin at = origin;
+      if (at.line == 0) at.line = int(line);
+      char hex[8];
+      std::snprintf(hex, sizeof hex, "0x%02x", static_cast<unsigned char>(text[i]));
+      throw InputError(at.describe() + ": not UTF-8 (byte " + hex + " at column " + std::to_string(column) +
+                       "); save the file as UTF-8");
+    }
+    if (text[i] == '\n') {
+      ++line;
+      column = 1;
+    } else {
+      ++column;
+    }
+    i += n;
+  }
+}
+}  // namespace
+
 Node parse_yaml_text(const std::string& text, const Origin& origin) {
+  require_utf8(text, origin);
   try {
     std::vector<YAML::Node> docs = YAML::LoadAll(text);
     if (docs.size() > 1) {
