@@ -1,4 +1,5 @@
 #include "framework/h5/run_file.hpp"
+#include "framework/util/failpoint.hpp"
 
 #include <unistd.h>
 
@@ -171,6 +172,7 @@ void RunFileWriter::set_metrics(const std::string& point, const MetricPoint& m) 
     h5::set_attr(g.id(), "objective", m.objective);
   }
   h5::write_array(g.id(), "clip_i", h5::Type::Float64, {m.clip_i.size()}, m.clip_i.data());
+  failpoint("run_file.write");  // a group half written
   h5::write_array(g.id(), "clip_t", h5::Type::Float64, {m.clip_t.size()}, m.clip_t.data());
   h5::write_array(g.id(), "dino", h5::Type::Float64, {m.dino.size()}, m.dino.data());
 }
@@ -209,7 +211,9 @@ void RunFileWriter::finish(const std::string& status, const std::string& error) 
   }
   flush();
   file_.close();
+  failpoint("run_file.rename");
   fs::rename(partial_, final_);  // atomic on one file system
+  failpoint("run_file.renamed");
   finished_ = true;
 }
 

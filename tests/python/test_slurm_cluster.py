@@ -21,6 +21,8 @@ import sys
 import tempfile
 import time
 
+from run_files import h5_numbers
+
 SKIP = 77
 ROOT = os.path.abspath(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", ".."))
 BUILD = os.path.abspath(sys.argv[1] if len(sys.argv) > 1 else os.path.join(ROOT, "build"))
@@ -132,20 +134,6 @@ PartitionName=debug Nodes=pbnode Default=YES MaxTime=INFINITE State=UP
                 except subprocess.TimeoutExpired:
                     os.killpg(p.pid, signal.SIGKILL)
                     p.wait()
-
-
-def h5_numbers(path):
-    """Every dataset of a run file that a rerun must reproduce (not timings, not provenance)."""
-    import h5py
-    out = {}
-    with h5py.File(path, "r") as f:
-        def visit(name, obj):
-            if isinstance(obj, h5py.Dataset) and not name.startswith(("provenance", "config")) \
-                    and name != "train/wall_time":
-                out[name] = obj[()].tolist() if hasattr(obj[()], "tolist") else obj[()]
-        f.visititems(visit)
-        prov = dict(f["provenance"].attrs)
-    return out, prov
 
 
 def sweep(cluster, results, name, steps, *extra, check=True):
