@@ -4,6 +4,7 @@
 #include <fcntl.h>
 #include <signal.h>
 #include <sys/file.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -148,6 +149,16 @@ class Progress {
   bool tty_;
   Clock::time_point start_;
 };
+
+// Bytes a non-root writer can still use on the file system holding `dir` (-1 if unknown).
+long long free_bytes(const fs::path& dir) {
+  struct statvfs st;
+  if (statvfs(dir.c_str(), &st) != 0) return -1;
+  return static_cast<long long>(st.f_bavail) * static_cast<long long>(st.f_frsize);
+}
+// Below this, a failed run is taken as the disk being full: the sweep stops instead of
+// failing every remaining run in turn (their logs could not even be written).
+constexpr long long kFullDiskBytes = 1 << 20;
 
 std::string last_line_of(const fs::path& log) {
   std::ifstream in(log);
@@ -342,9 +353,13 @@ int run_sweep_main(int argc, char** argv, const SweepHooks& hooks) {
       return submit_to_slurm(plan, states, sweep_dir, worker_path, slurm, dry_run, json);
     }
 
-    fs::create_directories(sweep_dir / "runs");
-    fs::create_directories(sweep_dir / "configs");
-    fs::create_directories(sweep_dir / "logs");
+    for (const char* part : {"runs", "configs", "logs"}) {
+      std::error_code ec;
+      fs::create_directories(sweep_dir / part, ec);
+      if (ec)  // a --results folder the sweep cannot write: the user's to fix, not a failed run
+        throw InputError((sweep_dir / part).string() + ": cannot create the sweep's folder (" + ec.message() +
+                         "); pass --results a folder this user can write");
+    }
     SweepLock lock(sweep_dir);
     fs::path worker_path = worker.empty() ? default_worker(argv[0]) : fs::absolute(worker);
     if (access(worker_path.c_str(), X_OK) != 0)
@@ -375,7 +390,7 @@ int run_sweep_main(int argc, char** argv, const SweepHooks& hooks) {
     install_stop_handlers();
     Progress progress(queue.size(), size_t(jobs), isatty(STDERR_FILENO) && !json);
     std::map<pid_t, std::pair<RunState*, Clock::time_point>> running;
-    bool interrupted = false;
+    bool interrupted = false, disk_full = false;
     while (!queue.empty() || !running.empty()) {
       while (!interrupted && !queue.empty() && running.size() < size_t(jobs)) {
         RunState* s = queue.front();
@@ -417,11 +432,22 @@ int run_sweep_main(int argc, char** argv, const SweepHooks& hooks) {
       } else {
         s->status = "failed";
         s->error = ex.signal ? "worker killed by signal " + std::to_string(ex.signal)
-                             : "worker exited with status " + std::to_string(ex.exit_code) + " without a run file";
-        std::string last = last_line_of(log);
+                   : ex.exit_code == 0
+                       ? "the run completed but its file " + final_file.string() +
+                             " is gone (deleted while the sweep ran?); run the sweep again to redo it"
+                       : "worker exited with status " + std::to_string(ex.exit_code) + " without a run file";
+        std::string last = ex.exit_code == 0 && !ex.signal ? std::string() : last_line_of(log);
         if (!last.empty()) s->error += ": " + last;
       }
       if (s->status == "interrupted") continue;
+      if (s->status == "failed" && !disk_full) {
+        const long long left = free_bytes(sweep_dir);
+        if (left >= 0 && left < kFullDiskBytes) {
+          disk_full = true;
+          s->error += " (the results file system has " + std::to_string(left >> 10) + " KiB free)";
+          queue.clear();
+        }
+      }
       if (s->status == "failed" && !json)
         std::cerr << (isatty(STDERR_FILENO) ? "\r\033[K" : "") << "[run_sweep] run " << s->run->id << " ("
                   << join(s->run->overrides, " ") << ") failed: " << s->error << " (log: " << log.string() << ")\n";
@@ -461,6 +487,11 @@ int run_sweep_main(int argc, char** argv, const SweepHooks& hooks) {
     }
     if (interrupted) {
       std::cerr << "[run_sweep] interrupted; run the same command again to resume\n";
+      return kExitFailed;
+    }
+    if (disk_full) {
+      std::cerr << "[run_sweep] stopped: the file system of " << sweep_dir.string()
+                << " is full; free space and run the same command again to resume (completed runs are kept)\n";
       return kExitFailed;
     }
     return failed ? kExitFailed : kExitOk;
