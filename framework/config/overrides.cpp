@@ -139,6 +139,7 @@ Override parse_override(const std::string& text, const std::string& origin_label
   Override o;
   o.text = text;
   Origin origin{origin_label.empty() ? "command line '" + text + "'" : origin_label, 0};
+  require_utf8(text, origin);
   std::string rest = text;
   if (rest.rfind("++", 0) == 0) {
     o.op = Override::Op::ForceAdd;

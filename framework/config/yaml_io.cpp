@@ -31,35 +31,46 @@ Origin origin_at(const Origin& base, const YAML::Mark& mark) {
 // stop at a count no real config comes near.
 constexpr size_t kMaxConfigNodes = 1'000'000;
 constexpr std::uintmax_t kMaxConfigBytes = 4u << 20;  // 4 MiB: real configs are a few KiB
+// Nesting a config needs is a handful of levels; "[[[[…" thousands deep overflowed the stack
+// of this recursive conversion (found by tests/fuzz/fuzz_config).
+constexpr int kMaxConfigDepth = 64;
 
-Node convert(const YAML::Node& y, const Origin& base, size_t& budget) {
+Node convert(const YAML::Node& y, const Origin& base, size_t& budget, int depth = 0) {
   Origin o = origin_at(base, y.Mark());
   if (budget-- == 0)
     throw InputError(base.describe() + ": more than " + std::to_string(kMaxConfigNodes) +
                      " values once aliases are expanded (a YAML alias bomb?); a config is far smaller");
+  if (depth > kMaxConfigDepth)
+    throw InputError(o.describe() + ": nested more than " + std::to_string(kMaxConfigDepth) +
+                     " levels deep; a config is far flatter");
   switch (y.Type()) {
     case YAML::NodeType::Undefined:
     case YAML::NodeType::Null:
       return Node::null(o);
     case YAML::NodeType::Scalar:
       // yaml-cpp tags quoted scalars "!" and plain ones "?".
-      if (y.Tag() == "?") return parse_plain_scalar(y.Scalar(), o);
+      if (y.Tag() == "?") {
+        require_utf8(y.Scalar(), o);
+        return parse_plain_scalar(y.Scalar(), o);
+      }
       if (y.Tag() == "tag:yaml.org,2002:int" || y.Tag() == "!!int" ||
           y.Tag() == "tag:yaml.org,2002:float" || y.Tag() == "!!float")
         return parse_plain_scalar(y.Scalar(), o);
+      require_utf8(y.Scalar(), o);
       return Node::string(y.Scalar(), o);
     case YAML::NodeType::Sequence: {
       Node list = Node::list(o);
-      for (const auto& item : y) list.push_back(convert(item, base, budget));
+      for (const auto& item : y) list.push_back(convert(item, base, budget, depth + 1));
       return list;
     }
     case YAML::NodeType::Map: {
       Node map = Node::map(o);
       for (const auto& kv : y) {
         std::string key = kv.first.Scalar();
+        require_utf8(key, origin_at(base, kv.first.Mark()));
         if (map.find(key))  // at the repeated key's own line, not the map's
           throw InputError(origin_at(base, kv.first.Mark()).describe() + ": duplicate key '" + key + "'");
-        map.set(key, convert(kv.second, base, budget));
+        map.set(key, convert(kv.second, base, budget, depth + 1));
       }
       return map;
     }
@@ -214,12 +225,14 @@ size_t utf8_sequence_length(const std::string& text, size_t i) {
   return 0;
 }
 
+}  // namespace
+
 // yaml-cpp takes any bytes; a config in Latin-1 would then hash and print
 // mojibake. Refuse it where it is, with the fix.
 void require_utf8(const std::string& text, const Origin& origin) {
   size_t line = 1, column = 1;
   for (size_t i = 0; i < text.size();) {
-    const size_t n = utf8_sequence_length(text, i);
+    const size_t n = text[i] == '\0' ? 0 : utf8_sequence_length(text, i);  // NUL: not a text file
     if (n == 0) {
       Origin at = origin;
       if (at.line == 0) at.line = int(line);
@@ -237,7 +250,6 @@ void require_utf8(const std::string& text, const Origin& origin) {
     i += n;
   }
 }
-}  // namespace
 
 Node parse_yaml_text(const std::string& text, const Origin& origin) {
   require_utf8(text, origin);

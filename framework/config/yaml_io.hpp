@@ -13,6 +13,9 @@ namespace pbench::cfg {
 // errors, naming the file and line.
 Node load_yaml_file(const std::filesystem::path& path, const std::string& display);
 Node parse_yaml_text(const std::string& text, const Origin& origin);
+// InputError "<origin>: not UTF-8 (byte 0x.. at column N)" unless `text` is valid UTF-8
+// without NUL bytes (configs, keys and override texts are text: the run id hashes them).
+void require_utf8(const std::string& text, const Origin& origin);
 
 // Types a plain (unquoted) YAML scalar: null, bool, int, float, else string.
 Node parse_plain_scalar(const std::string& text, const Origin& origin);

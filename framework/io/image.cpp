@@ -17,6 +17,14 @@ namespace pbench {
 Image decode_image_memory(const std::vector<uint8_t>& bytes, const std::string& name) {
   if (bytes.empty()) throw InputError(name + ": empty file, expected an image (JPEG or PNG)");
   int w = 0, h = 0, channels = 0;
+  // The header's size first: stb would allocate w·h·4 bytes (and more while decoding) for any
+  // size under its own 2^24-per-side limit, so a 200-byte file could claim gigabytes (found by
+  // tests/fuzz/fuzz_image). 64 megapixels is past any photo a dataset holds.
+  constexpr long long kMaxPixels = 64ll << 20;
+  if (stbi_info_from_memory(bytes.data(), int(bytes.size()), &w, &h, &channels) &&
+      (long long)w * (long long)h > kMaxPixels)
+    throw InputError(name + ": " + std::to_string(w) + " x " + std::to_string(h) + " pixels claimed, more than " +
+                     std::to_string(kMaxPixels >> 20) + " megapixels; resize the image");
   unsigned char* data = stbi_load_from_memory(bytes.data(), int(bytes.size()), &w, &h, &channels, 3);
   if (!data) {
     const char* why = stbi_failure_reason();
