@@ -37,6 +37,7 @@ Only the Python standard library is used (Debian's /usr/bin/python3).
 """
 import argparse
 import datetime
+import functools
 import json
 import os
 import platform
@@ -106,8 +107,10 @@ def read_gate(path):
     return gate
 
 
+@functools.lru_cache(maxsize=None)
 def registered_benchmarks(build_dir, binary):
-    """The names a binary registers (--benchmark_list_tests), or None when it is not built."""
+    """The names a binary registers (--benchmark_list_tests), or None when it is not built.
+    Cached: admitting family members and --check-list both ask (about 1 s per binary)."""
     exe = os.path.join(build_dir, "bin", binary)
     if not os.access(exe, os.X_OK):
         return None

@@ -152,19 +152,14 @@ void check_config(const cfg::Node& config) {
   cfg::Node model = section_with_defaults(config, "model");
   models::check_pipeline_spec(cfg::get_string(model, "path", cfg::get_string(model, "name")));
 
-  const cfg::Node& method_section = cfg::require(config, "method");
-  const auto& method_entry =
-      methods().get(cfg::get_string(method_section, "name"), method_section.origin().describe() + ": method.name");
-  cfg::Node method_full = cfg::with_defaults(method_section, parse_entry_defaults(method_entry.info, "method"));
-  check_method_learning_rates(method_full);
-  method_entry.factory.create(method_full);  // the method's own range checks (rank >= 1, …)
+  auto method = chosen_entry(config, "method", methods());
+  check_method_learning_rates(method.section);
+  method.entry.factory.create(method.section);  // the method's own range checks (rank >= 1, …)
 
-  const cfg::Node& dataset_section = cfg::require(config, "dataset");
-  const auto& dataset_entry =
-      datasets().get(cfg::get_string(dataset_section, "name"), dataset_section.origin().describe() + ": dataset.name");
-  cfg::Node dataset_full = cfg::with_defaults(dataset_section, parse_entry_defaults(dataset_entry.info, "dataset"));
+  auto dataset = chosen_entry(config, "dataset", datasets());
+  const cfg::Node& dataset_full = dataset.section;
   const std::string subject = cfg::get_string(dataset_full, "subject");
-  const std::vector<std::string> subjects = dataset_entry.factory.subjects(dataset_full);
+  const std::vector<std::string> subjects = dataset.entry.factory.subjects(dataset_full);
   if (std::find(subjects.begin(), subjects.end(), subject) == subjects.end()) {
     std::string names;
     for (const auto& n : subjects) names += (names.empty() ? "" : ", ") + n;

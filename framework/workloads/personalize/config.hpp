@@ -5,7 +5,10 @@
 
 #include <string>
 
+#include "framework/config/access.hpp"
 #include "framework/config/node.hpp"
+#include "framework/config/schema.hpp"
+#include "framework/registry/registry.hpp"
 #include "framework/sample/ddim_sampling.hpp"
 
 namespace pbench::personalize {
@@ -18,6 +21,20 @@ cfg::Node section_with_defaults(const cfg::Node& config, const std::string& key)
 // `device` and `dtype` (cpu / cuda, fp32 / bf16 / fp16).
 torch::TensorOptions tensor_options(const cfg::Node& config);
 sample::SamplingOptions sampling_options(const cfg::Node& eval);
+
+// The registry entry a section names (`method:`, `dataset:`) and that section merged over the
+// entry's registry defaults; InputError naming the section when it or its name is wrong.
+template <class Factory>
+struct ChosenEntry {
+  const typename Registry<Factory>::Entry& entry;
+  cfg::Node section;
+};
+template <class Factory>
+ChosenEntry<Factory> chosen_entry(const cfg::Node& config, const std::string& key, const Registry<Factory>& registry) {
+  const cfg::Node& section = cfg::require(config, key);
+  const auto& entry = registry.get(cfg::get_string(section, "name"), section.origin().describe() + ": " + key + ".name");
+  return {entry, cfg::with_defaults(section, parse_entry_defaults(entry.info, registry.kind()))};
+}
 // Workload::check: every value a run would reject, without loading weights or
 // images, so that `run_sweep --plan` and `pbench run` stop with exit 2 first.
 void check_config(const cfg::Node& config);

@@ -73,15 +73,14 @@ void set_up(RunContext& ctx, Setup& s) {
   s.eval = section_with_defaults(config, "eval");
   torch::TensorOptions options = tensor_options(config);
 
-  const cfg::Node& method_section = cfg::require(config, "method");
-  s.method_name = cfg::get_string(method_section, "name");
-  const auto& method_entry = methods().get(s.method_name, method_section.origin().describe() + ": method.name");
-  s.method_section = cfg::with_defaults(method_section, parse_entry_defaults(method_entry.info, "method"));
+  auto method = chosen_entry(config, "method", methods());
+  const auto& method_entry = method.entry;
+  s.method_name = cfg::get_string(method.section, "name");
+  s.method_section = std::move(method.section);
 
-  const cfg::Node& dataset_section = cfg::require(config, "dataset");
-  const auto& dataset_entry =
-      datasets().get(cfg::get_string(dataset_section, "name"), dataset_section.origin().describe() + ": dataset.name");
-  cfg::Node dataset_full = cfg::with_defaults(dataset_section, parse_entry_defaults(dataset_entry.info, "dataset"));
+  auto dataset = chosen_entry(config, "dataset", datasets());
+  const auto& dataset_entry = dataset.entry;
+  const cfg::Node& dataset_full = dataset.section;
 
   // model.path (a diffusers folder) takes precedence over model.name.
   s.model_spec = cfg::get_string(s.model, "path", cfg::get_string(s.model, "name"));
