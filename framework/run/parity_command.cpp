@@ -1,11 +1,11 @@
 // `pbench parity <component> <folder> [--json]`: run a component on a
 // reference-vector folder and gate every expected output
-// (framework/models/parity.hpp has the rules). Exit 0 pass, 1 fail,
+// (framework/models/parity/parity.hpp has the rules). Exit 0 pass, 1 fail,
 // 2 unknown component or bad folder.
 #include <iostream>
 
 #include "framework/util/cli.hpp"
-#include "framework/models/parity.hpp"
+#include "framework/models/parity/parity.hpp"
 #include "framework/run/pbench_app.hpp"
 #include "framework/util/errors.hpp"
 

@@ -4,7 +4,7 @@
 #include <iostream>
 
 #include "datasets/mini_world_command.hpp"
-#include "framework/models/parity.hpp"
+#include "framework/models/parity/parity.hpp"
 #include "framework/util/errors.hpp"
 #include "framework/util/version.hpp"
 

@@ -11,7 +11,7 @@
 
 #include "framework/models/hf_folder.hpp"
 #include "framework/models/image_preprocess.hpp"
-#include "framework/models/parity.hpp"
+#include "framework/models/parity/parity.hpp"
 #include "tests/support/test_paths.hpp"
 
 using namespace pbench;

@@ -3,7 +3,7 @@
 
 #include "framework/models/param_count.hpp"
 #include "framework/models/unet_config.hpp"
-#include "framework/models/unet_vae_param_count.hpp"
+#include "tests/nn/formulas/unet_vae_param_count.hpp"
 #include "tests/support/test_paths.hpp"
 
 // `pbench params` on diffusers configs and pipeline folders: the shipped SD

@@ -4,7 +4,7 @@
 #include <fstream>
 #include <nlohmann/json.hpp>
 
-#include "framework/models/parity.hpp"
+#include "framework/models/parity/parity.hpp"
 #include "framework/util/errors.hpp"
 #include "tests/support/test_paths.hpp"
 

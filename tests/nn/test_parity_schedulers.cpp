@@ -3,7 +3,7 @@
 
 #include <fstream>
 
-#include "framework/models/parity.hpp"
+#include "framework/models/parity/parity.hpp"
 #include "tests/support/test_paths.hpp"
 
 // `pbench parity schedulers` on ../shared/refvectors/schedulers (skipped when absent).

@@ -4,7 +4,7 @@
 #include <regex>
 
 #include "framework/models/unet.hpp"
-#include "framework/models/unet_vae_param_count.hpp"
+#include "tests/nn/formulas/unet_vae_param_count.hpp"
 #include "framework/models/vae.hpp"
 #include "framework/util/errors.hpp"
 

@@ -1,7 +1,7 @@
 #define BOOST_TEST_MODULE unet_vae_params
 #include <boost/test/unit_test.hpp>
 
-#include "framework/models/unet_vae_param_count.hpp"
+#include "tests/nn/formulas/unet_vae_param_count.hpp"
 #include "tests/support/test_paths.hpp"
 
 // SD v1.5 UNet / VAE parameter counts from their config.json alone, against

@@ -3,7 +3,7 @@
 
 #include <iostream>
 
-#include "framework/models/parity.hpp"
+#include "framework/models/parity/parity.hpp"
 #include "framework/models/unet_vae_cases.hpp"
 #include "tests/support/test_paths.hpp"
 

@@ -1,7 +1,7 @@
 #pragma once
 // `pbench parity` entries for the CLIP text tower, the CLIP vision tower
 // (with its image preprocessing) and the DINO ViT (with its normalisation).
-#include "framework/models/parity.hpp"
+#include "framework/models/parity/parity.hpp"
 
 namespace pbench::models {
 

@@ -1,4 +1,4 @@
-#include "framework/models/unet_vae_parity.hpp"
+#include "framework/models/parity/unet_vae_parity.hpp"
 
 #include "framework/models/unet_vae_cases.hpp"
 #include "framework/util/errors.hpp"

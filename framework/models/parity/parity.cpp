@@ -1,4 +1,4 @@
-#include "framework/models/parity.hpp"
+#include "framework/models/parity/parity.hpp"
 
 #include <fnmatch.h>
 

@@ -1,4 +1,4 @@
-#include "framework/models/tokenizer_parity_component.hpp"
+#include "framework/models/parity/tokenizer_parity_component.hpp"
 
 #include "framework/text/clip_tokenizer_parity.hpp"
 

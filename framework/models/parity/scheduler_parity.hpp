@@ -2,7 +2,7 @@
 // `pbench parity schedulers <folder>`: the scheduler scenarios of a parity
 // folder (scheduler_config.json + cases.safetensors) run on our DDPM, DDIM
 // and DDIM-inverse schedulers.
-#include "framework/models/parity.hpp"
+#include "framework/models/parity/parity.hpp"
 
 namespace pbench::parity {
 

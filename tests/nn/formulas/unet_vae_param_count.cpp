@@ -1,4 +1,4 @@
-#include "framework/models/unet_vae_param_count.hpp"
+#include "tests/nn/formulas/unet_vae_param_count.hpp"
 
 #include <algorithm>
 

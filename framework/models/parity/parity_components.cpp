@@ -1,10 +1,10 @@
 // The table of components `pbench parity` knows. One entry per component;
 // each entry's loader lives next to the component's implementation.
-#include "framework/models/parity.hpp"
-#include "framework/models/scheduler_parity.hpp"
-#include "framework/models/encoder_parity.hpp"
-#include "framework/models/tokenizer_parity_component.hpp"
-#include "framework/models/unet_vae_parity.hpp"
+#include "framework/models/parity/parity.hpp"
+#include "framework/models/parity/scheduler_parity.hpp"
+#include "framework/models/parity/encoder_parity.hpp"
+#include "framework/models/parity/tokenizer_parity_component.hpp"
+#include "framework/models/parity/unet_vae_parity.hpp"
 
 namespace pbench::parity {
 

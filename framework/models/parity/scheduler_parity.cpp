@@ -1,4 +1,4 @@
-#include "framework/models/scheduler_parity.hpp"
+#include "framework/models/parity/scheduler_parity.hpp"
 
 #include <regex>
 

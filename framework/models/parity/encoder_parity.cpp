@@ -1,4 +1,4 @@
-#include "framework/models/encoder_parity.hpp"
+#include "framework/models/parity/encoder_parity.hpp"
 
 #include "framework/models/hf_folder.hpp"
 #include "framework/models/image_preprocess.hpp"
