@@ -17,7 +17,7 @@ MetricResult compute_dino(MetricInputs& in) {
 
 void register_dino(Registry<MetricEntry>& registry) {
   registry.add(EntryInfo{"dino", "DINO: mean cosine over all (generated, real) pairs of DINO ViT CLS features", "{}\n"},
-               MetricEntry{"dino", compute_dino});
+               MetricEntry{"dino", compute_dino, {"generated", "real"}, /*real_baseline=*/true});
 }
 
 }  // namespace pbench::metrics

@@ -14,6 +14,7 @@
 
 #include "framework/registry/registry.hpp"
 #include "metrics/backbones.hpp"
+#include "metrics/metric_list.hpp"
 
 namespace pbench::metrics {
 
@@ -60,18 +61,25 @@ struct MetricResult {
   std::optional<double> real_baseline; // `<name>_real` of /metrics (clip_i, dino); none for clip_t
 };
 
+// What a metric reads; a workload runs only the metrics whose inputs it has (the
+// personalize workload: generated images, their prompts, the subject's real images;
+// an editing workload adds the source images).
+inline const std::vector<std::string> kMetricInputKinds{"generated", "prompts", "real", "source"};
+
 struct MetricEntry {
-  std::string backbone;  // "clip" or "dino": the backbone the engine must load for it
+  std::string backbone;  // "clip", "dino" or "" (none): the backbone the engine must load for it
   std::function<MetricResult(MetricInputs&)> compute;
+  std::vector<std::string> consumes;  // of kMetricInputKinds
+  bool real_baseline = false;         // computes the subject's real-vs-real value (/metrics@<name>_real)
 };
 
-// The table of metrics (metrics/registry.cpp): clip_i, clip_t, dino.
+// The table of metrics (metrics/registry.cpp), made from metrics/metric_list.hpp.
 Registry<MetricEntry>& metrics_registry();
 
-// One register function per metric file.
-void register_clip_i(Registry<MetricEntry>& registry);
-void register_clip_t(Registry<MetricEntry>& registry);
-void register_dino(Registry<MetricEntry>& registry);
+// One register function per metric file (metrics/<name>.cpp).
+#define PBENCH_DECLARE_METRIC(name) void register_##name(Registry<MetricEntry>& registry);
+PBENCH_METRIC_LIST(PBENCH_DECLARE_METRIC)
+#undef PBENCH_DECLARE_METRIC
 
 // A result from per-image values and their mean (NaN when there are none).
 MetricResult result_of(torch::Tensor per_image, std::optional<double> real_baseline = std::nullopt);

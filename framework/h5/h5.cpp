@@ -145,6 +145,17 @@ void set_attr(hid_t loc, const std::string& name, const std::string& value) {
 
 bool has_attr(hid_t loc, const std::string& name) { return H5Aexists(loc, name.c_str()) > 0; }
 
+std::vector<std::string> attr_names(hid_t loc) {
+  std::vector<std::string> names;
+  hsize_t index = 0;
+  auto collect = [](hid_t, const char* name, const H5A_info_t*, void* out) -> herr_t {
+    static_cast<std::vector<std::string>*>(out)->emplace_back(name);
+    return 0;
+  };
+  check(H5Aiterate2(loc, H5_INDEX_NAME, H5_ITER_INC, &index, collect, &names), "list attributes");
+  return names;
+}
+
 int64_t attr_int(hid_t loc, const std::string& name) {
   Handle attr = open_attr(loc, name);
   int64_t v = 0;

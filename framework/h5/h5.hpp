@@ -43,6 +43,8 @@ void set_attr(hid_t loc, const std::string& name, double value);
 void set_attr(hid_t loc, const std::string& name, const std::string& value);
 void set_attr(hid_t loc, const std::string& name, const char* value);
 bool has_attr(hid_t loc, const std::string& name);
+// Names of the attributes on `loc`, in name order.
+std::vector<std::string> attr_names(hid_t loc);
 int64_t attr_int(hid_t loc, const std::string& name);
 double attr_double(hid_t loc, const std::string& name);
 std::string attr_string(hid_t loc, const std::string& name);

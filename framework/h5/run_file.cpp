@@ -3,7 +3,9 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
+#include <cmath>
 #include <cstdlib>
 #include <ctime>
 #include <fstream>
@@ -159,11 +161,13 @@ double mean_of(const std::vector<double>& v) {
 }
 }  // namespace
 
+const std::vector<std::string>& schema_metric_names() {
+  static const std::vector<std::string> names = {"clip_i", "clip_t", "dino"};
+  return names;
+}
+
 void RunFileWriter::set_metrics(const std::string& point, const MetricPoint& m) {
   h5::Handle g = h5::ensure_group(file_.id(), "metrics/" + point);
-  h5::set_attr(g.id(), "clip_i", mean_of(m.clip_i));
-  h5::set_attr(g.id(), "clip_t", mean_of(m.clip_t));
-  h5::set_attr(g.id(), "dino", mean_of(m.dino));
   h5::set_attr(g.id(), "step", m.step);
   h5::set_attr(g.id(), "clip_backbone", m.clip_backbone);
   h5::set_attr(g.id(), "dino_backbone", m.dino_backbone);
@@ -171,16 +175,28 @@ void RunFileWriter::set_metrics(const std::string& point, const MetricPoint& m) 
     h5::set_attr(g.id(), "variant", m.variant);
     h5::set_attr(g.id(), "objective", m.objective);
   }
-  h5::write_array(g.id(), "clip_i", h5::Type::Float64, {m.clip_i.size()}, m.clip_i.data());
-  failpoint("run_file.write");  // a group half written
-  h5::write_array(g.id(), "clip_t", h5::Type::Float64, {m.clip_t.size()}, m.clip_t.data());
-  h5::write_array(g.id(), "dino", h5::Type::Float64, {m.dino.size()}, m.dino.data());
+  // Every metric that ran, then the schema-1 names that did not (NaN, empty): a reader
+  // finds a metric as an attribute with a same-named per-image array beside it.
+  std::vector<MetricScores> all = m.scores;
+  for (const auto& name : schema_metric_names())
+    if (std::none_of(all.begin(), all.end(), [&](const MetricScores& s) { return s.name == name; }))
+      all.push_back(MetricScores{name, {}});
+  for (size_t i = 0; i < all.size(); ++i) {
+    const MetricScores& s = all[i];
+    h5::set_attr(g.id(), s.name, s.per_image.empty() ? std::nan("") : mean_of(s.per_image));
+    h5::write_array(g.id(), s.name, h5::Type::Float64, {s.per_image.size()}, s.per_image.data());
+    if (i == 0) failpoint("run_file.write");  // a group half written
+  }
 }
 
-void RunFileWriter::set_real_baselines(double clip_i_real, double dino_real) {
+void RunFileWriter::set_real_baselines(const std::vector<std::pair<std::string, double>>& by_metric) {
   h5::Handle g = h5::ensure_group(file_.id(), "metrics");
-  h5::set_attr(g.id(), "clip_i_real", clip_i_real);
-  h5::set_attr(g.id(), "dino_real", dino_real);
+  auto has = [&](const std::string& name) {
+    return std::any_of(by_metric.begin(), by_metric.end(), [&](const auto& b) { return b.first == name; });
+  };
+  for (const auto& [name, value] : by_metric) h5::set_attr(g.id(), name + "_real", value);
+  for (const char* name : {"clip_i", "dino"})
+    if (!has(name)) h5::set_attr(g.id(), std::string(name) + "_real", std::nan(""));
 }
 
 void RunFileWriter::set_samples(const std::string& point, const std::vector<uint8_t>& images, int64_t n,

@@ -33,10 +33,21 @@ struct ParamCounts {
   int64_t trainable = 0, total = 0, delta_bytes_fp32 = 0, delta_bytes_fp16 = 0;
 };
 
+// One metric's scores at a point: /metrics/<point>/<name> (per generated image) and
+// its mean, the attribute <name> of /metrics/<point>.
+struct MetricScores {
+  std::string name;
+  std::vector<double> per_image;
+};
+
+// The schema-1 metric names (INTERFACES.md): always present at every point, NaN
+// with an empty array when the metric did not run.
+const std::vector<std::string>& schema_metric_names();
+
 struct MetricPoint {
   int64_t step = 0;
-  std::vector<double> clip_i, clip_t, dino;  // per generated image
-  std::string clip_backbone, dino_backbone;
+  std::vector<MetricScores> scores;  // every metric that ran, in the order it ran
+  std::string clip_backbone, dino_backbone;  // "" when not loaded
   // Evaluation-variant points only (final_<variant>): the variant's name and DVAR's
   // deterministic objective under it (NaN when DVAR is off). Written as the attrs
   // `variant` and `objective` when `variant` is not empty.
@@ -68,7 +79,9 @@ class RunFileWriter {
   void append_dvar(int64_t step, float objective, float ratio);
   void set_dvar(const DvarSettings& settings);
   void set_metrics(const std::string& point, const MetricPoint& metrics);
-  void set_real_baselines(double clip_i_real, double dino_real);
+  // `<metric>_real` attributes of /metrics: each metric's real-vs-real baseline of the
+  // subject (clip_i_real and dino_real always, NaN when not computed).
+  void set_real_baselines(const std::vector<std::pair<std::string, double>>& by_metric);
   // images: uint8 RGB, row-major [n, height, width, 3].
   void set_samples(const std::string& point, const std::vector<uint8_t>& images, int64_t n, int64_t height,
                    int64_t width, const std::vector<std::string>& prompts, const std::vector<int64_t>& seeds);

@@ -44,7 +44,9 @@ int make_table_main(int argc, char** argv) {
   app.add_option("--format", format, "md (GitHub table), latex (booktabs) or csv (tidy: one row per run and metric)");
   app.add_option("--out", out_file, "write the table to FILE instead of stdout");
   app.add_option("--group-by", group_by, "dotted key of /config/resolved; a map means its 'name' (default: method)");
-  app.add_option("--metrics", metrics, "comma-separated columns (default: all): " + all_metrics());
+  app.add_option("--metrics", metrics,
+                 "comma-separated columns (default: all): " + all_metrics() +
+                     ", then any other metric the run files hold (and its d_<name>)");
   app.add_option("--point", point,
                  "metric point of the DINO/CLIP-I/CLIP-T columns (default: final); an evaluation variant such as "
                  "final_rank_4 (DyLoRA's ranks, docs/run_file_schema.md)");
@@ -61,12 +63,18 @@ int make_table_main(int argc, char** argv) {
   try {
     if (sweep_dir.empty()) throw InputError("make_table: missing the sweep folder, e.g. results/<sweep> (make_table --help)");
     report::TableFormat fmt = report::parse_table_format(format);
-    std::vector<std::string> columns = report::parse_metric_list(metrics);
     if (group_by.empty()) throw InputError("--group-by: empty key; expected a dotted config path such as method");
 
     if (point.empty() || point.find('/') != std::string::npos)
       throw InputError("--point: expected a point name such as final or final_rank_4, got '" + point + "'");
     report::SweepRuns runs = report::load_sweep(sweep_dir, group_by, point);
+    std::vector<std::string> columns;
+    if (app.count("--metrics")) {
+      columns = report::parse_metric_list(metrics, runs.extra_metrics);
+    } else {
+      columns = report::parse_metric_list(metrics);
+      columns.insert(columns.end(), runs.extra_metrics.begin(), runs.extra_metrics.end());
+    }
     if (point != "final" && !runs.complete.empty() &&
         std::none_of(runs.complete.begin(), runs.complete.end(), [](const report::RunRecord& r) { return r.has_point; }))
       throw InputError("--point: no complete run in " + (fs::path(sweep_dir) / "runs").string() + " has /metrics/" + point +

@@ -1,6 +1,7 @@
 #include "framework/report/run_records.hpp"
 
 #include <algorithm>
+#include <cmath>
 #include <ctime>
 
 #include "framework/config/node.hpp"
@@ -83,8 +84,11 @@ void read_metric_point(hid_t root, const std::string& point, std::map<std::strin
   std::string path = "metrics/" + point;
   if (!h5::exists(root, path)) return;
   h5::Handle g = h5::open_group(root, path);
-  for (const char* m : {"dino", "clip_i", "clip_t"})
-    if (auto v = optional_double(g.id(), m)) out[m] = *v;
+  // A metric is an attribute (its mean) with a per-image array of the same name: every
+  // registered metric that ran, schema-1 or not. NaN = the metric did not run.
+  for (const auto& name : h5::attr_names(g.id()))
+    if (h5::exists(g.id(), name))
+      if (auto v = optional_double(g.id(), name); v && !std::isnan(*v)) out[name] = *v;
   if (backbones) {
     for (const char* b : {"clip_backbone", "dino_backbone"})
       if (h5::has_attr(g.id(), b) && h5::attr_string(g.id(), b).rfind("builtin:tiny", 0) == 0)
@@ -230,6 +234,13 @@ SweepRuns load_sweep(const fs::path& sweep_dir, const std::string& group_by, con
   auto by_id = [](const auto& a, const auto& b) { return a.run_id < b.run_id; };
   std::stable_sort(out.complete.begin(), out.complete.end(), by_id);
   std::stable_sort(out.excluded.begin(), out.excluded.end(), by_id);
+  const auto& known = metric_keys();
+  for (const auto& r : out.complete)
+    for (const auto& [key, value] : r.values)
+      if (key.rfind("d_", 0) != 0 && std::find(known.begin(), known.end(), key) == known.end() &&
+          std::find(out.extra_metrics.begin(), out.extra_metrics.end(), key) == out.extra_metrics.end())
+        out.extra_metrics.push_back(key);
+  std::sort(out.extra_metrics.begin(), out.extra_metrics.end());
   return out;
 }
 

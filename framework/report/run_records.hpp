@@ -41,6 +41,9 @@ struct SweepRuns {
   std::string point = "final";  // the metric point whose dino / clip_i / clip_t the records hold
   std::vector<RunRecord> complete;  // sorted by run id
   std::vector<ExcludedRun> excluded;  // sorted by run id
+  // Metrics the run files hold beyond metric_keys() (a metric registered after schema 1,
+  // e.g. psnr), sorted: make_table tabulates whatever it finds.
+  std::vector<std::string> extra_metrics;
 };
 
 // Every metric key a table column can show, in column order.

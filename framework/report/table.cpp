@@ -11,14 +11,18 @@ bool Table::any_tiny() const {
   return std::any_of(rows.begin(), rows.end(), [](const TableRow& r) { return r.tiny; });
 }
 
-std::vector<std::string> parse_metric_list(const std::string& list) {
+std::vector<std::string> parse_metric_list(const std::string& list, const std::vector<std::string>& extra) {
+  std::vector<std::string> known = metric_keys();
+  for (const auto& e : extra) {
+    known.push_back(e);
+    known.push_back("d_" + e);
+  }
   std::vector<std::string> out;
   size_t start = 0;
   while (start <= list.size()) {
     size_t comma = list.find(',', start);
     std::string key = list.substr(start, comma == std::string::npos ? std::string::npos : comma - start);
     if (!key.empty()) {
-      const auto& known = metric_keys();
       if (std::find(known.begin(), known.end(), key) == known.end()) {
         std::string names;
         for (const auto& k : known) names += (names.empty() ? "" : ",") + k;

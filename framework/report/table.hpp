@@ -35,8 +35,10 @@ struct Table {
   bool any_tiny() const;
 };
 
-// Checks a --metrics list against metric_keys(); throws InputError naming the unknown key.
-std::vector<std::string> parse_metric_list(const std::string& list);
+// Checks a --metrics list against metric_keys() (and `extra`); throws InputError naming the unknown key.
+// `extra`: metric names the sweep's run files hold beyond metric_keys() (SweepRuns::extra_metrics);
+// each is accepted, and so is its d_<name>.
+std::vector<std::string> parse_metric_list(const std::string& list, const std::vector<std::string>& extra = {});
 
 Table build_table(const SweepRuns& runs, const std::string& group_by, const std::vector<std::string>& metrics, bool ci);
 

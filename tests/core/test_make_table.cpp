@@ -325,3 +325,27 @@ BOOST_AUTO_TEST_CASE(figures_are_png_of_the_stated_size) {
   const uint8_t* cd = grid.pixel(label_w + gap + cell / 2, header_h + (cell + gap) + cell / 2);
   BOOST_TEST(std::abs(int(cd[0]) - 180) <= 2);
 }
+
+BOOST_AUTO_TEST_CASE(a_metric_beyond_schema_one_is_read_and_tabulated) {
+  // The open metric seam, read side: /metrics/final/psnr (attr + per-image array) becomes a
+  // value and an extra column; --metrics accepts it (and d_psnr) only where a run holds it.
+  fs::path dir = test::scratch_dir("make_table_open_metric") / "s";
+  for (const char* id : {"00000000000000a1", "00000000000000a2"}) {
+    RunFileWriter w(dir / "runs" / (std::string(id) + ".h5"), id, "s", "method:\n  name: lora\n",
+                    "method:\n  name: lora\n", current_provenance());
+    MetricPoint m;
+    m.step = 4;
+    m.scores = {{"psnr", {20.0, id[15] == '1' ? 22.0 : 26.0}}, {"dino", {0.5}}};
+    w.set_metrics("final", m);
+    w.complete();
+  }
+  SweepRuns runs = load_sweep(dir, "method");
+  BOOST_REQUIRE(runs.complete.size() == 2u);
+  BOOST_TEST((runs.extra_metrics == std::vector<std::string>{"psnr"}));
+  BOOST_TEST(runs.complete[0].values.at("psnr") == 21.0);
+  BOOST_TEST(runs.complete[0].values.count("clip_t") == 0u);  // schema-1 name that did not run: NaN, skipped
+  BOOST_CHECK_THROW(parse_metric_list("psnr"), InputError);
+  std::vector<std::string> columns = parse_metric_list("dino,psnr", runs.extra_metrics);
+  Table t = build_table(runs, "method", columns, false);
+  BOOST_TEST(cell(t, "lora", "psnr").mean == 22.0);
+}

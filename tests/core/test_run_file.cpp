@@ -1,6 +1,8 @@
 #define BOOST_TEST_MODULE run_file
 #include <boost/test/unit_test.hpp>
 
+#include <algorithm>
+#include <cmath>
 #include <fstream>
 
 #include "framework/h5/run_file.hpp"
@@ -28,16 +30,14 @@ void write_full_file(const fs::path& path) {
   w.set_dvar(DvarSettings{3, 0.15, "monitor", 3});
   MetricPoint m;
   m.step = 5;
-  m.clip_i = {0.5, 0.7};
-  m.clip_t = {0.2, 0.4};
-  m.dino = {0.1, 0.3};
+  m.scores = {{"clip_i", {0.5, 0.7}}, {"clip_t", {0.2, 0.4}}, {"dino", {0.1, 0.3}}};
   m.clip_backbone = "builtin:tiny-clip";
   m.dino_backbone = "builtin:tiny-dino";
   w.set_metrics("final", m);
   m.variant = "rank_2";  // an evaluation variant's point (docs/run_file_schema.md)
   m.objective = 0.125;
   w.set_metrics("final_rank_2", m);
-  w.set_real_baselines(0.9, 0.8);
+  w.set_real_baselines({{"clip_i", 0.9}, {"dino", 0.8}});
   std::vector<uint8_t> images(2 * 4 * 6 * 3);
   for (size_t i = 0; i < images.size(); ++i) images[i] = uint8_t(i % 251);
   w.set_samples("final", images, 2, 4, 6, {"a photo of sks dog", "ünïcödé prompt ✓"}, {11, 12});
@@ -140,4 +140,31 @@ BOOST_AUTO_TEST_CASE(round_trip_of_every_group) {
   BOOST_TEST(h5::read_uint8s(root, "samples/real/images").size() == 144u);
   BOOST_TEST(int(h5::read_uint8s(root, "samples/real/images")[143]) == 143);
   BOOST_TEST(h5::read_strings(root, "samples/final/prompts")[1] == "ünïcödé prompt ✓");
+}
+
+BOOST_AUTO_TEST_CASE(any_metric_is_written_under_its_name_and_schema_names_stay) {
+  // The open metric seam: a metric beyond schema 1 ("psnr") lands beside the others;
+  // a schema-1 metric that did not run is still there, NaN with no per-image values.
+  fs::path path = test::scratch_dir("run_file_open_metrics") / "m.h5";
+  {
+    RunFileWriter w(path, "m", "s", "x: 1\n", "x: 1\n", test_provenance());
+    MetricPoint m;
+    m.step = 3;
+    m.scores = {{"psnr", {20.0, 30.0}}, {"clip_i", {0.5}}};
+    w.set_metrics("final", m);
+    w.set_real_baselines({{"psnr", 40.0}});
+    w.complete();
+  }
+  h5::Handle f = h5::open_file(path.string(), false);
+  h5::Handle g = h5::open_group(f.id(), "metrics/final");
+  BOOST_TEST(h5::attr_double(g.id(), "psnr") == 25.0);
+  BOOST_TEST(h5::read_doubles(f.id(), "metrics/final/psnr") == (std::vector<double>{20.0, 30.0}));
+  BOOST_TEST(h5::attr_double(g.id(), "clip_i") == 0.5);
+  BOOST_TEST(std::isnan(h5::attr_double(g.id(), "dino")));
+  BOOST_TEST(h5::read_doubles(f.id(), "metrics/final/dino").empty());
+  std::vector<std::string> attrs = h5::attr_names(g.id());
+  BOOST_TEST((std::count(attrs.begin(), attrs.end(), "psnr") == 1));
+  h5::Handle metrics = h5::open_group(f.id(), "metrics");
+  BOOST_TEST(h5::attr_double(metrics.id(), "psnr_real") == 40.0);
+  BOOST_TEST(std::isnan(h5::attr_double(metrics.id(), "clip_i_real")));
 }

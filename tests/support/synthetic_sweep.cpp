@@ -65,9 +65,9 @@ void write_complete(const fs::path& runs, const SyntheticRun& s) {
   auto point = [](double dino, double clip_i, double clip_t, int64_t step) {
     MetricPoint m;
     m.step = step;
-    m.dino = {dino - 0.25, dino + 0.25};
-    m.clip_i = {clip_i - 0.25, clip_i + 0.25};
-    m.clip_t = {clip_t - 0.125, clip_t + 0.125};
+    m.scores = {{"dino", {dino - 0.25, dino + 0.25}},
+                {"clip_i", {clip_i - 0.25, clip_i + 0.25}},
+                {"clip_t", {clip_t - 0.125, clip_t + 0.125}}};
     m.clip_backbone = "builtin:tiny-clip";
     m.dino_backbone = "builtin:tiny-dino";
     return m;
@@ -80,7 +80,7 @@ void write_complete(const fs::path& runs, const SyntheticRun& s) {
     v.objective = 0.5;
     w.set_metrics(kVariantPoint, v);
   }
-  w.set_real_baselines(s.clip_i_real, s.dino_real);
+  w.set_real_baselines({{"clip_i", s.clip_i_real}, {"dino", s.dino_real}});
   uint8_t shade = uint8_t(s.method == "lora" ? 60 : 180);
   auto prompts = synthetic_prompts();
   w.set_samples("final", solid_images(int(prompts.size()), shade, shade, uint8_t(s.seed * 100)), int64_t(prompts.size()),

@@ -146,8 +146,13 @@ void check_config(const cfg::Node& config) {
   double eta = cfg::get_double(eval, "eta"), guidance = cfg::get_double(eval, "guidance");
   if (!(eta >= 0 && eta <= 1)) throw InputError(where_is(eval, "eval", "eta") + ": expected a number in [0, 1]");
   if (!std::isfinite(guidance)) throw InputError(where_is(eval, "eval", "guidance") + ": expected a finite number");
-  for (const auto& name : string_list(eval, "metrics"))
-    metrics::metrics_registry().get(name, where_is(eval, "eval", "metrics"));
+  for (const auto& name : string_list(eval, "metrics")) {
+    const auto& metric = metrics::metrics_registry().get(name, where_is(eval, "eval", "metrics"));
+    for (const auto& input : metric.factory.consumes)
+      if (input != "generated" && input != "prompts" && input != "real")
+        throw InputError(where_is(eval, "eval", "metrics") + ": metric '" + name + "' needs " + input +
+                         " images, which the personalize workload does not have");
+  }
 
   cfg::Node model = section_with_defaults(config, "model");
   models::check_pipeline_spec(cfg::get_string(model, "path", cfg::get_string(model, "name")));

@@ -50,26 +50,20 @@ void Evaluator::run_point(const std::string& point, int64_t step, bool write_bas
   mp.objective = objective;
   mp.clip_backbone = clip ? clip->source : "";
   mp.dino_backbone = dino ? dino->source : "";
-  double clip_i_real = std::nan(""), dino_real = std::nan("");
+  // Every registered metric the config names, alike: its scores under its own name
+  // (/metrics/<point>/<name>) and its real-vs-real baseline where it has one.
+  std::vector<std::pair<std::string, double>> baselines;
   for (const auto& name : metric_names) {
     metrics::MetricResult r = metrics::metrics_registry().get(name, "eval.metrics").factory.compute(inputs);
     torch::Tensor v = r.per_image.to(torch::kFloat64).contiguous();
-    std::vector<double> values(v.data_ptr<double>(), v.data_ptr<double>() + v.numel());
-    if (name == "clip_i") {
-      mp.clip_i = values;
-      if (r.real_baseline) clip_i_real = *r.real_baseline;
-    } else if (name == "clip_t") {
-      mp.clip_t = values;
-    } else if (name == "dino") {
-      mp.dino = values;
-      if (r.real_baseline) dino_real = *r.real_baseline;
-    }
+    mp.scores.push_back(MetricScores{name, std::vector<double>(v.data_ptr<double>(), v.data_ptr<double>() + v.numel())});
+    if (r.real_baseline) baselines.emplace_back(name, *r.real_baseline);
     ctx.log << "[personalize]   " << name << " = " << r.mean << "\n";
   }
   ctx.file.set_metrics(point, mp);
   if (write_baselines) {
     ctx.file.set_samples("real", bytes_of(real), real.size(0), real.size(1), real.size(2), {}, {});
-    ctx.file.set_real_baselines(clip_i_real, dino_real);
+    ctx.file.set_real_baselines(baselines);
   }
   ctx.file.flush();
 }
