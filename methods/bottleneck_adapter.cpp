@@ -15,7 +15,7 @@ AdapterActivation adapter_activation(const std::string& name, const std::string&
 }
 
 BottleneckAdapter::BottleneckAdapter(int64_t width, int64_t bottleneck, AdapterActivation act, double scale,
-                                     const torch::TensorOptions& like)
+                                     const torch::TensorOptions& like, torch::Generator& gen)
     : act_(act), scale_(scale) {
   auto opts = like.requires_grad(false);
   down_weight = register_parameter("down_weight", torch::empty({bottleneck, width}, opts));
@@ -28,8 +28,8 @@ BottleneckAdapter::BottleneckAdapter(int64_t width, int64_t bottleneck, AdapterA
     // torch.nn.Linear's default init for the down-projection (the reference code's nn.Linear).
     torch::NoGradGuard no_grad;
     const double bound = 1.0 / std::sqrt(double(width));
-    down_weight.uniform_(-bound, bound);
-    down_bias.uniform_(-bound, bound);
+    down_weight.uniform_(-bound, bound, gen);
+    down_bias.uniform_(-bound, bound, gen);
   }
 }
 
@@ -45,8 +45,8 @@ torch::Tensor BottleneckAdapter::forward(const torch::Tensor& h) const {
 }
 
 SequentialAdapter::SequentialAdapter(int64_t width, int64_t bottleneck, AdapterActivation act, double scale,
-                                     const torch::TensorOptions& like) {
-  adapter_ = register_module("adapter", std::make_shared<BottleneckAdapter>(width, bottleneck, act, scale, like));
+                                     const torch::TensorOptions& like, torch::Generator& gen) {
+  adapter_ = register_module("adapter", std::make_shared<BottleneckAdapter>(width, bottleneck, act, scale, like, gen));
 }
 
 torch::Tensor SequentialAdapter::output(const torch::Tensor&, const torch::Tensor& out) {
@@ -67,12 +67,13 @@ torch::Tensor AdapterTap::take(const std::string& consumer) {
 }
 
 AdapterInjection::AdapterInjection(std::shared_ptr<AdapterTap> tap, std::string name, Into into,
-                                   torch::Tensor target_weight, int64_t bottleneck, AdapterActivation act, double scale)
+                                   torch::Tensor target_weight, int64_t bottleneck, AdapterActivation act, double scale,
+                                   torch::Generator& gen)
     : tap_(std::move(tap)), name_(std::move(name)), into_(into), target_weight_(std::move(target_weight)) {
   // The adapter maps the source width to the width it is added at: the target's input or output.
   const int64_t width = into_ == Into::kInput ? target_weight_.size(1) : target_weight_.size(0);
   adapter_ = register_module("adapter",
-                             std::make_shared<BottleneckAdapter>(width, bottleneck, act, scale, target_weight_.options()));
+                             std::make_shared<BottleneckAdapter>(width, bottleneck, act, scale, target_weight_.options(), gen));
 }
 
 torch::Tensor AdapterInjection::output(const torch::Tensor& input, const torch::Tensor& out) {
@@ -87,9 +88,9 @@ torch::Tensor AdapterInjection::output(const torch::Tensor& input, const torch::
 
 ResidualInjection::ResidualInjection(std::shared_ptr<AdapterTap> tap, std::string name, int64_t width,
                                      int64_t bottleneck, AdapterActivation act, double scale,
-                                     const torch::TensorOptions& like)
+                                     const torch::TensorOptions& like, torch::Generator& gen)
     : tap_(std::move(tap)), name_(std::move(name)) {
-  adapter_ = register_module("adapter", std::make_shared<BottleneckAdapter>(width, bottleneck, act, scale, like));
+  adapter_ = register_module("adapter", std::make_shared<BottleneckAdapter>(width, bottleneck, act, scale, like, gen));
 }
 
 torch::Tensor ResidualInjection::residual_update(const torch::Tensor& hidden) {

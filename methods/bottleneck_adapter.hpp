@@ -17,6 +17,7 @@
 
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "framework/models/unet_blocks.hpp"
 #include "framework/tensor/adaptable_layers.hpp"
@@ -26,11 +27,15 @@ namespace pbench::peft {
 enum class AdapterActivation { kRelu, kGelu, kSilu };
 // "relu" / "gelu" / "silu"; throws InputError naming `where` otherwise.
 AdapterActivation adapter_activation(const std::string& name, const std::string& where);
+// The names adapter_activation knows, for an option's allowed values.
+inline const std::vector<std::string> kAdapterActivationNames{"relu", "gelu", "silu"};
 
 class BottleneckAdapter : public torch::nn::Module {
  public:
-  // `like` gives device/dtype (meta while counting).
-  BottleneckAdapter(int64_t width, int64_t bottleneck, AdapterActivation act, double scale, const torch::TensorOptions& like);
+  // `like` gives device/dtype (meta while counting); `gen` is the run's method-init
+  // stream (MethodTarget::generator) the down-projection is drawn from.
+  BottleneckAdapter(int64_t width, int64_t bottleneck, AdapterActivation act, double scale, const torch::TensorOptions& like,
+                    torch::Generator& gen);
   torch::Tensor forward(const torch::Tensor& h) const;
   torch::Tensor down_weight, down_bias, up_weight, up_bias;
 
@@ -42,7 +47,8 @@ class BottleneckAdapter : public torch::nn::Module {
 // y' = y + adapter(y).
 class SequentialAdapter : public nn::Parameterization {
  public:
-  SequentialAdapter(int64_t width, int64_t bottleneck, AdapterActivation act, double scale, const torch::TensorOptions& like);
+  SequentialAdapter(int64_t width, int64_t bottleneck, AdapterActivation act, double scale, const torch::TensorOptions& like,
+                    torch::Generator& gen);
   torch::Tensor output(const torch::Tensor& input, const torch::Tensor& out) override;
   bool rewrites_output() const override { return true; }
 
@@ -68,7 +74,7 @@ class AdapterInjection : public nn::Parameterization {
   enum class Into { kOutput, kInput };
   // `target_weight`: the target Linear's weight [out, in] (used for Into::kInput).
   AdapterInjection(std::shared_ptr<AdapterTap> tap, std::string name, Into into, torch::Tensor target_weight,
-                   int64_t bottleneck, AdapterActivation act, double scale);
+                   int64_t bottleneck, AdapterActivation act, double scale, torch::Generator& gen);
   torch::Tensor output(const torch::Tensor& input, const torch::Tensor& out) override;
   bool rewrites_output() const override { return true; }
 
@@ -84,7 +90,7 @@ class AdapterInjection : public nn::Parameterization {
 class ResidualInjection : public models::ResidualHook {
  public:
   ResidualInjection(std::shared_ptr<AdapterTap> tap, std::string name, int64_t width, int64_t bottleneck,
-                    AdapterActivation act, double scale, const torch::TensorOptions& like);
+                    AdapterActivation act, double scale, const torch::TensorOptions& like, torch::Generator& gen);
   torch::Tensor residual_update(const torch::Tensor& hidden) override;
 
  private:

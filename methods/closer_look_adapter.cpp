@@ -17,7 +17,7 @@
 //   SD v1.5, m = 60, ΣC = 12,480 over 16 blocks: 121·12,480 + 16·60 = 1,511,040 (0.18% of the UNet).
 // Delta keys: unet.<block>.closer_look.adapter.{down,up}_{weight,bias} (into: residual);
 //   unet.<block>.<target>.closer_look.adapter.… (into: input / output).
-#include "framework/config/access.hpp"
+#include "framework/train/method_options.hpp"
 #include "framework/util/errors.hpp"
 #include "methods/bottleneck_adapter.hpp"
 #include "methods/methods.hpp"
@@ -26,16 +26,31 @@
 namespace pbench::peft {
 namespace {
 
-const char* kCloserLookDefaults = R"(name: closer_look_adapter
-source: attn2.to_out.0   # input position: the cross-attention output (per transformer block)
-into: residual          # output position: the block's residual stream before norm3 (the paper's FFN_in); input / output: of `target`
-target: ff.net.0.proj    # the layer for into: input / output (unused with residual)
-bottleneck: 60          # mid_dim of the reference config
-activation: relu
-scale: 1.0
-lr: 1.0e-4
-weight_decay: 0.0
-)";
+struct CloserLookOptions {
+  std::string source = "attn2.to_out.0";
+  std::string into = "residual";
+  std::string target = "ff.net.0.proj";
+  int64_t bottleneck = 60;
+  std::string activation = "relu";
+  double scale = 1.0;
+  std::optional<double> lr = 1e-4;
+  double weight_decay = 0.0;
+
+  template <class V>
+  void fields(V& v) {
+    v("source", source, "input position: the layer of each transformer block that feeds the adapter");
+    v("into", into,
+      "output position: residual = the block's residual stream before norm3 (the paper's FFN_in); "
+      "input / output = of `target`",
+      cfg::one_of({"residual", "input", "output"}));
+    v("target", target, "the layer for into: input / output (unused with residual)");
+    v("bottleneck", bottleneck, "adapter width (mid_dim of the reference config)", cfg::at_least(1));
+    v("activation", activation, "adapter nonlinearity", cfg::one_of(kAdapterActivationNames));
+    v("scale", scale, "multiplier of the adapter's output");
+    v("lr", lr, "learning rate; null = train.lr", cfg::learning_rate());
+    v("weight_decay", weight_decay, "AdamW weight decay", cfg::at_least(0));
+  }
+};
 
 bool ends_with(const std::string& s, const std::string& tail) {
   return s.size() >= tail.size() && s.compare(s.size() - tail.size(), tail.size(), tail) == 0;
@@ -43,21 +58,13 @@ bool ends_with(const std::string& s, const std::string& tail) {
 
 class CloserLookAdapter : public ParameterizedMethod {
  public:
-  explicit CloserLookAdapter(const cfg::Node& user)
-      : cfg_(section_with_defaults(user, kCloserLookDefaults, "closer_look_adapter")) {
+  CloserLookAdapter(const CloserLookOptions& o, const cfg::Node& section) : opt_(o), cfg_(section) {
     name_ = "closer_look_adapter";
-    bottleneck_ = positive_int(cfg_, "bottleneck");
-    act_ = adapter_activation(cfg::get_string(cfg_, "activation"), where("activation") + ": method.activation");
-    scale_ = cfg::get_double(cfg_, "scale");
-    const std::string into = cfg::get_string(cfg_, "into");
-    if (into != "residual" && into != "input" && into != "output")
-      throw InputError(where("into") + ": method.into: expected residual, input or output, got '" + into + "'");
-    residual_ = into == "residual";
-    into_ = into == "input" ? AdapterInjection::Into::kInput : AdapterInjection::Into::kOutput;
-    source_ = cfg::get_string(cfg_, "source");
-    target_ = cfg::get_string(cfg_, "target");
-    set_group_lr("unet", optional_number(cfg_, "lr"));
-    set_weight_decay(cfg::get_double(cfg_, "weight_decay"));
+    act_ = adapter_activation(opt_.activation, where("activation") + ": method.activation");
+    residual_ = opt_.into == "residual";
+    into_ = opt_.into == "input" ? AdapterInjection::Into::kInput : AdapterInjection::Into::kOutput;
+    set_group_lr("unet", opt_.lr);
+    set_weight_decay(opt_.weight_decay);
   }
 
   void attach(MethodTarget& target) override {
@@ -66,13 +73,13 @@ class CloserLookAdapter : public ParameterizedMethod {
     auto modules = unet.named_modules();
     // Every block holding the source layer gets one adapter, fed by its own source.
     for (const auto& src : nn::adaptable_layers(unet)) {
-      if (!ends_with(src.name, "." + source_) || std::string(src.layer->layer_kind()) != "linear") continue;
-      const std::string block = src.name.substr(0, src.name.size() - source_.size() - 1);
+      if (!ends_with(src.name, "." + opt_.source) || std::string(src.layer->layer_kind()) != "linear") continue;
+      const std::string block = src.name.substr(0, src.name.size() - opt_.source.size() - 1);
       if (residual_) {
-        attach_to_residual_stream(modules, src, block);
+        attach_to_residual_stream(modules, src, block, target.generator);
         continue;
       }
-      const std::string dst_name = block + "." + target_;
+      const std::string dst_name = block + "." + opt_.target;
       auto* dst = modules.contains(dst_name) ? dynamic_cast<nn::LinearImpl*>(modules[dst_name].get()) : nullptr;
       if (!dst)
         throw InputError(where("target") + ": method.target: '" + dst_name + "' is not a Linear layer of the model");
@@ -80,31 +87,31 @@ class CloserLookAdapter : public ParameterizedMethod {
       const int64_t at_width = into_ == AdapterInjection::Into::kInput ? dst->weight.size(1) : dst->weight.size(0);
       if (source_width != at_width)
         throw InputError(where("target") + ": method.target: '" + dst_name + "' has width " + std::to_string(at_width) +
-                         " at its " + cfg::get_string(cfg_, "into") + ", the source '" + src.name + "' outputs " +
+                         " at its " + opt_.into + ", the source '" + src.name + "' outputs " +
                          std::to_string(source_width));
       auto tap = std::make_shared<AdapterTap>();
       src.layer->attach("closer_look_tap", tap);
       auto injection = std::make_shared<AdapterInjection>(tap, name_ + " at " + dst_name, into_, dst->weight,
-                                                          bottleneck_, act_, scale_);
+                                                          opt_.bottleneck, act_, opt_.scale, target.generator);
       dst->attach("closer_look", injection);
       for (const auto& item : injection->named_parameters(true))
         track(kUnetPrefix + dst_name + ".closer_look." + item.key(), item.value(), "unet");
       ++adapters_;
     }
     if (adapters_ == 0)
-      throw InputError(where("source") + ": method.source: no Linear layer named '*." + source_ + "' in the UNet");
+      throw InputError(where("source") + ": method.source: no Linear layer named '*." + opt_.source + "' in the UNet");
   }
 
   std::string describe() const override {
-    return "Closer-Look adapters m=" + std::to_string(bottleneck_) + ", " + source_ + " -> " +
-           (residual_ ? std::string("residual stream before norm3") : target_ + " " + cfg::get_string(cfg_, "into")) + ", " + std::to_string(adapters_) + " blocks, " +
+    return "Closer-Look adapters m=" + std::to_string(opt_.bottleneck) + ", " + opt_.source + " -> " +
+           (residual_ ? std::string("residual stream before norm3") : opt_.target + " " + opt_.into) + ", " + std::to_string(adapters_) + " blocks, " +
            std::to_string(tracked_elements()) + " parameters";
   }
 
  private:
   // into: residual — the adapter is a child of the transformer block, fed by the tap on `source`.
   void attach_to_residual_stream(torch::OrderedDict<std::string, std::shared_ptr<torch::nn::Module>>& modules,
-                                 const nn::AdaptableRef& src, const std::string& block_name) {
+                                 const nn::AdaptableRef& src, const std::string& block_name, torch::Generator& gen) {
     auto* block = modules.contains(block_name) ? dynamic_cast<models::BasicTransformerBlockImpl*>(modules[block_name].get())
                                                : nullptr;
     if (!block)
@@ -113,8 +120,8 @@ class CloserLookAdapter : public ParameterizedMethod {
     auto tap = std::make_shared<AdapterTap>();
     src.layer->attach("closer_look_tap", tap);
     const torch::Tensor& w = src.weight();
-    auto injection = std::make_shared<ResidualInjection>(tap, name_ + " at " + block_name, w.size(0), bottleneck_, act_,
-                                                         scale_, w.options());
+    auto injection = std::make_shared<ResidualInjection>(tap, name_ + " at " + block_name, w.size(0), opt_.bottleneck, act_,
+                                                         opt_.scale, w.options(), gen);
     block->attach_before_feed_forward("closer_look", injection);
     for (const auto& item : injection->named_parameters(true))
       track(kUnetPrefix + block_name + ".closer_look." + item.key(), item.value(), "unet");
@@ -126,23 +133,21 @@ class CloserLookAdapter : public ParameterizedMethod {
     return (n ? n->origin() : cfg_.origin()).describe();
   }
 
-  cfg::Node cfg_;
-  int64_t bottleneck_ = 60;
+  CloserLookOptions opt_;
+  cfg::Node cfg_;  // the section, for the file:line of keys
   AdapterActivation act_ = AdapterActivation::kRelu;
-  double scale_ = 1.0;
   bool residual_ = true;
   AdapterInjection::Into into_ = AdapterInjection::Into::kInput;
-  std::string source_, target_;
   size_t adapters_ = 0;
 };
 
 }  // namespace
 
 void register_closer_look_adapter(Registry<MethodEntry>& registry) {
-  registry.add(EntryInfo{"closer_look_adapter",
-                         "Closer-Look adapters (arXiv 2303.18181): bottleneck from the cross-attention output into the FFN input",
-                         kCloserLookDefaults},
-               MethodEntry{[](const cfg::Node& section) { return std::make_unique<CloserLookAdapter>(section); }});
+  register_method<CloserLookAdapter, CloserLookOptions>(
+      registry, "closer_look_adapter",
+      "Closer-Look adapters (arXiv 2303.18181): bottleneck from the cross-attention output into the FFN input",
+      MethodBudget{3000, 1, std::nullopt, std::nullopt, "Xiang-cd/unet-finetune attn2o-ffni.yaml: max_steps 3000, batch 1"});
 }
 
 }  // namespace pbench::peft

@@ -18,7 +18,7 @@
 //   SD v1.5: 1536 · ΣC = 1536 · 12,480 = 19,169,280, + 768 · modifier tokens.
 // Delta keys: unet.<…>.attn2.to_k.weight, unet.<…>.attn2.to_v.weight,
 //   text_encoder.text_model.embeddings.token_embedding.custom_diffusion.new_tokens.
-#include "framework/config/access.hpp"
+#include "framework/train/method_options.hpp"
 #include "framework/tensor/added_token_rows.hpp"
 #include "framework/util/errors.hpp"
 #include "methods/methods.hpp"
@@ -27,33 +27,42 @@
 namespace pbench::peft {
 namespace {
 
-const char* kCustomDiffusionDefaults = R"(name: custom_diffusion
-freeze_model: crossattn_kv   # crossattn_kv (paper) or crossattn (all attn2 parameters)
-modifier_token: "<new1>"
-initializer_token: pll       # a rare single CLIP token; "{class}" = the subject's class noun
-lr: 1.0e-5
-scale_lr: true
-scale_lr_by: 4.0               # the reference recipe's 2 GPUs x batch 2
-weight_decay: 1.0e-2
-)";
+struct CustomDiffusionOptions {
+  std::string freeze_model = "crossattn_kv";
+  std::string modifier_token = "<new1>";
+  std::string initializer_token = "pll";
+  std::optional<double> lr = 1e-5;
+  bool scale_lr = true;
+  double scale_lr_by = 4.0;
+  double weight_decay = 1e-2;
+
+  template <class V>
+  void fields(V& v) {
+    v("freeze_model", freeze_model, "what trains: crossattn_kv = attn2 K/V (the paper), crossattn = all attn2 weights",
+      cfg::one_of({"crossattn_kv", "crossattn"}));
+    v("modifier_token", modifier_token, "the new token V* that replaces the subject's unique token in prompts");
+    v("initializer_token", initializer_token,
+      "a single CLIP token the new row starts from (a rare one); \"{class}\" = the subject's class noun");
+    v("lr", lr, "base learning rate of K/V and the token row; null = train.lr", cfg::learning_rate());
+    v("scale_lr", scale_lr, "multiply lr by scale_lr_by, as the reference recipe does");
+    v("scale_lr_by", scale_lr_by, "the reference recipe's GPUs x batch (2 x 2)", cfg::greater_than(0));
+    v("weight_decay", weight_decay, "AdamW weight decay", cfg::at_least(0));
+  }
+};
 
 class CustomDiffusion : public ParameterizedMethod {
  public:
-  explicit CustomDiffusion(const cfg::Node& user)
-      : cfg_(section_with_defaults(user, kCustomDiffusionDefaults, "custom_diffusion")) {
+  CustomDiffusion(const CustomDiffusionOptions& o, const cfg::Node& section) : opt_(o), cfg_(section) {
     name_ = "custom_diffusion";
-    std::string mode = cfg::get_string(cfg_, "freeze_model");
-    if (mode != "crossattn_kv" && mode != "crossattn")
-      throw InputError(cfg_.find("freeze_model")->origin().describe() +
-                       ": method.freeze_model: expected crossattn_kv or crossattn, got '" + mode + "'");
-    targets_ = mode == "crossattn_kv" ? std::vector<std::string>{"attn2.to_k", "attn2.to_v"}
-                                      : std::vector<std::string>{"attn2.to_q", "attn2.to_k", "attn2.to_v", "attn2.to_out.0"};
-    modifier_ = cfg::get_string(cfg_, "modifier_token");
-    auto lr = optional_number(cfg_, "lr");
-    if (lr && cfg::get_bool(cfg_, "scale_lr")) *lr *= cfg::get_double(cfg_, "scale_lr_by");
+    targets_ = opt_.freeze_model == "crossattn_kv"
+                   ? std::vector<std::string>{"attn2.to_k", "attn2.to_v"}
+                   : std::vector<std::string>{"attn2.to_q", "attn2.to_k", "attn2.to_v", "attn2.to_out.0"};
+    modifier_ = opt_.modifier_token;
+    auto lr = opt_.lr;
+    if (lr && opt_.scale_lr) *lr *= opt_.scale_lr_by;
     set_group_lr("unet", lr);
     set_group_lr("token", lr);  // the reference optimizes K/V and the embedding with one lr
-    set_weight_decay(cfg::get_double(cfg_, "weight_decay"));
+    set_weight_decay(opt_.weight_decay);
   }
 
   void attach(MethodTarget& target) override {
@@ -97,7 +106,7 @@ class CustomDiffusion : public ParameterizedMethod {
       throw InputError(cfg_.find("modifier_token")->origin().describe() + ": method.modifier_token: tokenizer gave id " +
                        std::to_string(id) + " but the text encoder's table has " + std::to_string(table.size(0)) +
                        " rows (they must grow together)");
-    std::string word = cfg::get_string(cfg_, "initializer_token");
+    std::string word = opt_.initializer_token;
     const bool shapes_only = table.device().type() == torch::kMeta;
     if (word == "{class}") {
       if (!target.subject && shapes_only) return;  // counting: no subject, no values to copy
@@ -125,7 +134,8 @@ class CustomDiffusion : public ParameterizedMethod {
     return out;
   }
 
-  cfg::Node cfg_;
+  CustomDiffusionOptions opt_;
+  cfg::Node cfg_;  // the section, for the file:line of keys
   std::vector<std::string> targets_;
   std::string modifier_;
 };
@@ -133,10 +143,10 @@ class CustomDiffusion : public ParameterizedMethod {
 }  // namespace
 
 void register_custom_diffusion(Registry<MethodEntry>& registry) {
-  registry.add(EntryInfo{"custom_diffusion",
-                         "Custom Diffusion (arXiv 2212.04488): cross-attention K/V + a new modifier token, with class images",
-                         kCustomDiffusionDefaults},
-               MethodEntry{[](const cfg::Node& section) { return std::make_unique<CustomDiffusion>(section); }});
+  register_method<CustomDiffusion, CustomDiffusionOptions>(
+      registry, "custom_diffusion",
+      "Custom Diffusion (arXiv 2212.04488): cross-attention K/V + a new modifier token, with class images",
+      MethodBudget{500, 2, 180, 0.15, "DVAR v3 baseline: 500 steps, batch 2 (custom-diffusion README: 250 on 2 GPUs, 500 on 1); DVAR README: window 180, threshold 0.15"});
 }
 
 }  // namespace pbench::peft

@@ -9,19 +9,29 @@
 //   SD v1.5 UNet: 481,284 (methods.md §0.3; 3·12,480 = 37,440 of them are γ) — checked in the test.
 //   Text encoder (optional): its biases and LayerNorm affine parameters (CLIP has no γ placement).
 // Delta keys: unet.<layer>.bias / .weight (norms), unet.<…>.to_out.0.difffit.gamma, ….ff.net.2.difffit.gamma.
-#include "framework/config/access.hpp"
+#include "framework/train/method_options.hpp"
 #include "methods/methods.hpp"
 #include "methods/parameterized_method.hpp"
 
 namespace pbench::peft {
 namespace {
 
-const char* kDifffitDefaults = R"(name: difffit
-gamma_targets: [attn1.to_out.0, attn2.to_out.0, ff.net.2]
-lr: 1.0e-3            # mkshing/DiffFit-pytorch (paper: 10x the pre-training lr)
-weight_decay: 0.0     # biases, norms and unit scales: decay towards 0 is not what the paper trains
-text_encoder: false
-)";
+struct DifffitOptions {
+  std::vector<std::string> gamma_targets{"attn1.to_out.0", "attn2.to_out.0", "ff.net.2"};
+  std::optional<double> lr = 1e-3;
+  double weight_decay = 0.0;
+  bool text_encoder = false;
+
+  template <class V>
+  void fields(V& v) {
+    v("gamma_targets", gamma_targets, "layers whose branch output gets a unit-initialised scale gamma");
+    v("lr", lr, "learning rate (mkshing/DiffFit-pytorch; paper: 10x the pre-training lr); null = train.lr",
+      cfg::learning_rate());
+    v("weight_decay", weight_decay, "AdamW weight decay; 0: decay towards 0 is not what the paper trains",
+      cfg::at_least(0));
+    v("text_encoder", text_encoder, "also train the text encoder's biases and LayerNorm affine parameters");
+  }
+};
 
 class BranchScale : public nn::Parameterization {
  public:
@@ -35,21 +45,21 @@ class BranchScale : public nn::Parameterization {
 
 class Difffit : public ParameterizedMethod {
  public:
-  explicit Difffit(const cfg::Node& user) : cfg_(section_with_defaults(user, kDifffitDefaults, "difffit")) {
+  Difffit(const DifffitOptions& o, const cfg::Node& section) : opt_(o), cfg_(section) {
     name_ = "difffit";
-    set_group_lr("unet", optional_number(cfg_, "lr"));
-    set_group_lr("text_encoder", optional_number(cfg_, "lr"));
-    set_weight_decay(cfg::get_double(cfg_, "weight_decay"));
+    set_group_lr("unet", opt_.lr);
+    set_group_lr("text_encoder", opt_.lr);
+    set_weight_decay(opt_.weight_decay);
   }
 
   void attach(MethodTarget& target) override {
     freeze_pipeline(target.pipeline);
     track_bias_and_norms(*target.pipeline.unet, kUnetPrefix);
-    gammas_ = attach_each(select_targets(*target.pipeline.unet, cfg_, "gamma_targets", {"linear"}),
+    gammas_ = attach_each(select_or_throw(*target.pipeline.unet, opt_.gamma_targets, {"linear"}, cfg_, "gamma_targets"),
                           kUnetPrefix, "difffit", "unet", [](const nn::AdaptableRef& r) {
                             return std::make_shared<BranchScale>(r.weight());
                           });
-    if (cfg::get_bool(cfg_, "text_encoder"))
+    if (opt_.text_encoder)
       track_bias_and_norms(text_encoder_or_throw(target.pipeline, cfg_, "text_encoder"), kTextPrefix);
   }
 
@@ -69,16 +79,17 @@ class Difffit : public ParameterizedMethod {
     }
   }
 
-  cfg::Node cfg_;
+  DifffitOptions opt_;
+  cfg::Node cfg_;  // the section, for the file:line of keys
   size_t gammas_ = 0;
 };
 
 }  // namespace
 
 void register_difffit(Registry<MethodEntry>& registry) {
-  registry.add(EntryInfo{"difffit", "DiffFit (arXiv 2304.06648): biases, norm affine parameters and unit-initialised branch scales",
-                         kDifffitDefaults},
-               MethodEntry{[](const cfg::Node& section) { return std::make_unique<Difffit>(section); }});
+  register_method<Difffit, DifffitOptions>(
+      registry, "difffit", "DiffFit (arXiv 2304.06648): biases, norm affine parameters and unit-initialised branch scales",
+      MethodBudget{500, 1, std::nullopt, std::nullopt, "mkshing/DiffFit-pytorch: 500 steps, batch 1"});
 }
 
 }  // namespace pbench::peft

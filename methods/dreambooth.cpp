@@ -10,42 +10,60 @@
 // 123,060,480 when train_text_encoder is on. Delta: the full state dicts.
 // lr: 5e-6, diffusers' SD reference (null = train.lr); AdamW's weight decay is
 // train.weight_decay (diffusers' adam_weight_decay, 1e-2).
-#include "framework/config/access.hpp"
+#include "framework/train/method_options.hpp"
 #include "methods/methods.hpp"
 
 namespace pbench {
 namespace {
 
+struct DreamBoothOptions {
+  bool train_text_encoder = false;
+  std::optional<double> lr = 5e-6;
+  std::optional<double> text_encoder_lr;
+  bool prior_preservation = true;
+  double prior_loss_weight = 1.0;
+  int64_t num_class_images = 8;
+  std::optional<std::string> class_prompt;
+
+  template <class V>
+  void fields(V& v) {
+    v("train_text_encoder", train_text_encoder, "also fine-tune the whole text encoder");
+    v("lr", lr, "learning rate of the UNet (diffusers' SD reference); null = train.lr", cfg::learning_rate());
+    v("text_encoder_lr", text_encoder_lr, "learning rate of the text encoder; null = lr", cfg::learning_rate());
+    v("prior_preservation", prior_preservation, "add the class-specific prior-preservation loss");
+    v("prior_loss_weight", prior_loss_weight, "its weight lambda", cfg::at_least(0));
+    v("num_class_images", num_class_images, "class images the frozen model generates for the prior",
+      cfg::at_least(1));
+    v("class_prompt", class_prompt, "prompt of the class images; null = the subject's (\"a dog\")");
+  }
+};
+
 class DreamBooth : public Method {
  public:
-  explicit DreamBooth(const cfg::Node& s)
-      : train_text_(cfg::get_bool(s, "train_text_encoder")),
-        lr_(cfg::get_double(s, "lr", -1.0)),
-        text_lr_(cfg::get_double(s, "text_encoder_lr", -1.0)),
-        prior_(cfg::get_bool(s, "prior_preservation")),
-        num_class_images_(positive_int(s, "num_class_images")),
-        prior_loss_weight_(cfg::get_double(s, "prior_loss_weight")),
-        class_prompt_(cfg::require(s, "class_prompt").is_null() ? "" : cfg::get_string(s, "class_prompt")) {}
+  DreamBooth(const DreamBoothOptions& o, const cfg::Node&) : opt_(o) {}
 
   void attach(MethodTarget& target) override {
     unet_ = target.pipeline.unet.ptr();
     text_ = target.pipeline.text_encoder.ptr();
     for (auto& p : unet_->parameters()) p.set_requires_grad(true);
-    if (train_text_)
+    if (opt_.train_text_encoder)
       for (auto& p : text_->parameters()) p.set_requires_grad(true);
   }
 
   std::vector<ParamGroup> parameter_groups(double base_lr) override {
-    double lr = lr_ > 0 ? lr_ : base_lr;
-    std::vector<ParamGroup> groups = {ParamGroup{"unet", unet_->parameters(), lr}};
-    if (train_text_) groups.push_back(ParamGroup{"text_encoder", text_->parameters(), text_lr_ > 0 ? text_lr_ : lr});
+    double lr = opt_.lr.value_or(base_lr);
+    // Weight decay: train.weight_decay (diffusers' adam_weight_decay), as the reference script.
+    std::vector<ParamGroup> groups = {ParamGroup{"unet", unet_->parameters(), lr, std::nullopt}};
+    if (opt_.train_text_encoder)
+      groups.push_back(
+          ParamGroup{"text_encoder", text_->parameters(), opt_.text_encoder_lr.value_or(lr), std::nullopt});
     return groups;
   }
 
   TensorMap delta() override {
     TensorMap out;
     for (const auto& p : unet_->named_parameters()) out["unet." + p.key()] = p.value();
-    if (train_text_)
+    if (opt_.train_text_encoder)
       for (const auto& p : text_->named_parameters()) out["text_encoder." + p.key()] = p.value();
     return out;
   }
@@ -56,7 +74,7 @@ class DreamBooth : public Method {
       auto it = delta.find("unet." + p.key());
       if (it != delta.end()) p.value().copy_(it->second);
     }
-    if (train_text_)
+    if (opt_.train_text_encoder)
       for (const auto& p : text_->named_parameters()) {
         auto it = delta.find("text_encoder." + p.key());
         if (it != delta.end()) p.value().copy_(it->second);
@@ -64,33 +82,27 @@ class DreamBooth : public Method {
   }
 
   std::string describe() const override {
-    return std::string("DreamBooth: full UNet") + (train_text_ ? " + text encoder" : "") +
-           (prior_ ? ", prior preservation" : "");
+    return std::string("DreamBooth: full UNet") + (opt_.train_text_encoder ? " + text encoder" : "") +
+           (opt_.prior_preservation ? ", prior preservation" : "");
   }
   std::optional<RegularizationSet> regularization_set(const SubjectData& subject) const override {
-    if (!prior_) return std::nullopt;
+    if (!opt_.prior_preservation) return std::nullopt;
     // class_prompt null = the subject's ("a dog"), as the paper's "a [class noun]".
-    return RegularizationSet{class_prompt_.empty() ? subject.class_prompt : class_prompt_, num_class_images_,
-                             prior_loss_weight_};
+    return RegularizationSet{opt_.class_prompt.value_or(subject.class_prompt), opt_.num_class_images,
+                             opt_.prior_loss_weight};
   }
 
  private:
-  bool train_text_;
-  double lr_, text_lr_;
-  bool prior_;
-  int64_t num_class_images_;
-  double prior_loss_weight_;
-  std::string class_prompt_;  // "" = the subject's class prompt
+  DreamBoothOptions opt_;
   std::shared_ptr<torch::nn::Module> unet_, text_;
 };
 
 }  // namespace
 
 void register_dreambooth(Registry<MethodEntry>& registry) {
-  registry.add(EntryInfo{"dreambooth", "DreamBooth (arXiv 2208.12242): full UNet fine-tuning with prior preservation",
-                         "name: dreambooth\ntrain_text_encoder: false\nlr: 5.0e-6\ntext_encoder_lr: null\n"
-                         "prior_preservation: true\nprior_loss_weight: 1.0\nnum_class_images: 8\nclass_prompt: null\n"},
-               MethodEntry{[](const cfg::Node& s) { return std::make_unique<DreamBooth>(s); }});
+  register_method<DreamBooth, DreamBoothOptions>(
+      registry, "dreambooth", "DreamBooth (arXiv 2208.12242): full UNet fine-tuning with prior preservation",
+      MethodBudget{800, 1, std::nullopt, std::nullopt, "diffusers DreamBooth example with prior preservation: 800 steps, batch 1"});
 }
 
 }  // namespace pbench

@@ -22,7 +22,7 @@
 //   i = component i + 1; truncate to evaluate).
 #include <algorithm>
 
-#include "framework/config/access.hpp"
+#include "framework/train/method_options.hpp"
 #include "framework/util/errors.hpp"
 #include "methods/low_rank_parameterization.hpp"
 #include "methods/methods.hpp"
@@ -31,33 +31,43 @@
 namespace pbench::peft {
 namespace {
 
-const char* kDyloraDefaults = R"(name: dylora
-rank: 16              # r_max; every prefix 1..r is trained
-alpha: 16.0             # scale alpha / b for the sampled b
-targets: [to_q, to_k, to_v, to_out.0]
-eval_rank: null       # rank used outside training steps (sampling, metrics); null = rank
-eval_ranks: null      # ranks the run is also scored at after training (final_rank_<b>); null = 1, 2, 4, … < rank, and rank
-lr: 1.0e-4
-weight_decay: 1.0e-2
-)";
+struct DyloraOptions {
+  int64_t rank = 16;
+  double alpha = 16.0;
+  std::vector<std::string> targets{"to_q", "to_k", "to_v", "to_out.0"};
+  std::optional<int64_t> eval_rank;
+  std::optional<std::vector<int64_t>> eval_ranks;
+  std::optional<double> lr = 1e-4;
+  double weight_decay = 1e-2;
 
-// `eval_ranks`: null = powers of two below `rank`, then `rank`; else a list of ranks in 1..rank
+  template <class V>
+  void fields(V& v) {
+    v("rank", rank, "r_max; every prefix 1..r is trained", cfg::at_least(1));
+    v("alpha", alpha, "scale alpha/b for the rank b sampled each step");
+    v("targets", targets, "UNet layers adapted (name patterns; linear and conv)");
+    v("eval_rank", eval_rank, "rank used outside training steps (sampling, metrics); null = rank", cfg::at_least(1));
+    v("eval_ranks", eval_ranks,
+      "ranks the run is also scored at after training (final_rank_<b>); null = 1, 2, 4, ... < rank, and rank",
+      cfg::at_least(1));
+    v("lr", lr, "learning rate; null = train.lr", cfg::learning_rate());
+    v("weight_decay", weight_decay, "AdamW weight decay", cfg::at_least(0));
+  }
+};
+
+// `eval_ranks`: null = powers of two below `rank`, then `rank`; else ranks in 1..rank
 // (sorted, duplicates dropped).
-std::vector<int64_t> read_eval_ranks(const cfg::Node& section, int64_t rank) {
-  const cfg::Node& n = cfg::require(section, "eval_ranks");
+std::vector<int64_t> resolve_eval_ranks(const DyloraOptions& o, const cfg::Node& section) {
   std::vector<int64_t> ranks;
-  if (n.is_null()) {
-    for (int64_t b = 1; b < rank; b *= 2) ranks.push_back(b);
-    ranks.push_back(rank);
+  if (!o.eval_ranks) {
+    for (int64_t b = 1; b < o.rank; b *= 2) ranks.push_back(b);
+    ranks.push_back(o.rank);
     return ranks;
   }
-  if (!n.is_list())
-    throw InputError(n.origin().describe() + ": method.eval_ranks: expected null or a list of ranks, got " + n.describe_value());
-  for (const auto& item : n.items()) {
-    if (item.kind() != cfg::Node::Kind::Int || item.as_int() < 1 || item.as_int() > rank)
-      throw InputError(item.origin().describe() + ": method.eval_ranks: expected integers in 1.." + std::to_string(rank) +
-                       " (method.rank), got " + item.describe_value());
-    ranks.push_back(item.as_int());
+  for (int64_t b : *o.eval_ranks) {
+    if (b > o.rank)
+      throw InputError(section.find("eval_ranks")->origin().describe() + ": method.eval_ranks: expected integers in 1.." +
+                       std::to_string(o.rank) + " (method.rank), got " + std::to_string(b));
+    ranks.push_back(b);
   }
   std::sort(ranks.begin(), ranks.end());
   ranks.erase(std::unique(ranks.begin(), ranks.end()), ranks.end());
@@ -66,27 +76,25 @@ std::vector<int64_t> read_eval_ranks(const cfg::Node& section, int64_t rank) {
 
 class Dylora : public ParameterizedMethod {
  public:
-  explicit Dylora(const cfg::Node& user) : cfg_(section_with_defaults(user, kDyloraDefaults, "dylora")) {
+  Dylora(const DyloraOptions& o, const cfg::Node& section) : opt_(o), cfg_(section) {
     name_ = "dylora";
-    rank_ = positive_int(cfg_, "rank");
-    alpha_ = cfg::get_double(cfg_, "alpha");
-    eval_rank_ = cfg_.find("eval_rank")->is_null() ? rank_ : cfg::get_int(cfg_, "eval_rank");
+    eval_rank_ = o.eval_rank.value_or(opt_.rank);
     configured_eval_rank_ = eval_rank_;
-    if (eval_rank_ < 1 || eval_rank_ > rank_)
+    if (eval_rank_ > opt_.rank)
       throw InputError(cfg_.find("eval_rank")->origin().describe() + ": method.eval_rank: expected 1.." +
-                       std::to_string(rank_) + ", got " + std::to_string(eval_rank_));
-    eval_ranks_ = read_eval_ranks(cfg_, rank_);
-    set_group_lr("unet", optional_number(cfg_, "lr"));
-    set_weight_decay(cfg::get_double(cfg_, "weight_decay"));
+                       std::to_string(opt_.rank) + ", got " + std::to_string(eval_rank_));
+    eval_ranks_ = resolve_eval_ranks(o, cfg_);
+    set_group_lr("unet", o.lr);
+    set_weight_decay(o.weight_decay);
   }
 
   void attach(MethodTarget& target) override {
     freeze_pipeline(target.pipeline);
     auto layers =
-        select_targets(*target.pipeline.unet, cfg_, "targets", {"linear", "conv2d"});
-    attach_each(layers, kUnetPrefix, "dylora", "unet", [this](const nn::AdaptableRef& r) {
+        select_or_throw(*target.pipeline.unet, opt_.targets, {"linear", "conv2d"}, cfg_, "targets");
+    attach_each(layers, kUnetPrefix, "dylora", "unet", [this, &target](const nn::AdaptableRef& r) {
       auto p = std::make_shared<DyloraParameterization>(r.weight(), std::string(r.layer->layer_kind()) == "linear",
-                                                        rank_, alpha_);
+                                                        opt_.rank, opt_.alpha, target.generator);
       adapters_.emplace_back(kUnetPrefix + r.name + ".dylora", p);
       return p;
     });
@@ -108,7 +116,7 @@ class Dylora : public ParameterizedMethod {
   }
 
   void before_step(int64_t, torch::Generator& generator) override {
-    int64_t b = 1 + torch::randint(rank_, {1}, generator, torch::kLong).item<int64_t>();
+    int64_t b = 1 + torch::randint(opt_.rank, {1}, generator, torch::kLong).item<int64_t>();
     for (const auto& entry : adapters_) entry.second->set_step_rank(b);
   }
   void after_step(int64_t) override {
@@ -134,7 +142,7 @@ class Dylora : public ParameterizedMethod {
   }
 
   std::string describe() const override {
-    return "DyLoRA r_max=" + std::to_string(rank_) + " (eval rank " + std::to_string(eval_rank_) + ") on " +
+    return "DyLoRA r_max=" + std::to_string(opt_.rank) + " (eval rank " + std::to_string(eval_rank_) + ") on " +
            std::to_string(adapters_.size()) + " UNet layers";
   }
 
@@ -143,11 +151,11 @@ class Dylora : public ParameterizedMethod {
     for (const auto& entry : adapters_) entry.second->set_eval_rank(b);
   }
 
-  cfg::Node cfg_;
+  DyloraOptions opt_;
+  cfg::Node cfg_;  // the section, for the file:line of keys
   // eval_rank_ is what runs outside steps now; configured_eval_rank_ the config's (variant "").
-  int64_t rank_ = 16, eval_rank_ = 16, configured_eval_rank_ = 16;
+  int64_t eval_rank_ = 16, configured_eval_rank_ = 16;
   std::vector<int64_t> eval_ranks_;
-  double alpha_ = 16;
   // Each adapted layer's delta key prefix ("unet.<layer>.dylora") and its parameterization.
   std::vector<std::pair<std::string, std::shared_ptr<DyloraParameterization>>> adapters_;
 };
@@ -155,9 +163,9 @@ class Dylora : public ParameterizedMethod {
 }  // namespace
 
 void register_dylora(Registry<MethodEntry>& registry) {
-  registry.add(EntryInfo{"dylora", "DyLoRA (arXiv 2210.07558): LoRA trained at a rank sampled per step, usable at every rank",
-                         kDyloraDefaults},
-               MethodEntry{[](const cfg::Node& section) { return std::make_unique<Dylora>(section); }});
+  register_method<Dylora, DyloraOptions>(
+      registry, "dylora", "DyLoRA (arXiv 2210.07558): LoRA trained at a rank sampled per step, usable at every rank",
+      MethodBudget{1000, 1, std::nullopt, std::nullopt, "chosen: twice LoRA's (LyCORIS: DyLoRA needs more steps, batch 1)"});
 }
 
 }  // namespace pbench::peft

@@ -72,16 +72,25 @@ int64_t spectral_length(const torch::Tensor& weight) {
   return std::min(rows, cols);
 }
 
-void kaiming_uniform_init(torch::Tensor& t) {
+void kaiming_uniform_init(torch::Tensor& t, torch::Generator& gen) {
   if (t.device().type() == torch::kMeta) return;
+  // torch::nn::init::kaiming_uniform_ (fan_in, leaky_relu) computed step by step as it
+  // does, so the values equal its draws from a generator in the same state; it takes
+  // no generator of its own.
+  const double a = std::sqrt(5.0);
+  int64_t fan_in = t.size(1);
+  for (int64_t d = 2; d < t.dim(); ++d) fan_in *= t.size(d);
+  const double gain = std::sqrt(2.0 / (1 + a * a));
+  const double std_dev = gain / std::sqrt(double(fan_in));
+  const double bound = std::sqrt(3.0) * std_dev;
   torch::NoGradGuard no_grad;
-  torch::nn::init::kaiming_uniform_(t, std::sqrt(5.0));
+  t.uniform_(-bound, bound, gen);
 }
 
-void normal_init(torch::Tensor& t, double std) {
+void normal_init(torch::Tensor& t, double std, torch::Generator& gen) {
   if (t.device().type() == torch::kMeta) return;
   torch::NoGradGuard no_grad;
-  t.normal_(0.0, std);
+  t.normal_(0.0, std, gen);
 }
 
 }  // namespace pbench::peft

@@ -57,9 +57,10 @@ torch::Tensor kronecker(const torch::Tensor& a, const torch::Tensor& b);
 int64_t spectral_length(const torch::Tensor& weight);
 
 // ---- initialisation -----------------------------------------------------------
-// torch.nn.Linear's kaiming_uniform_(a=sqrt(5)) (what PEFT uses for lora_A);
-// a no-op on the meta device.
-void kaiming_uniform_init(torch::Tensor& t);
-void normal_init(torch::Tensor& t, double std);
+// torch.nn.Linear's kaiming_uniform_(a=sqrt(5)) (what PEFT uses for lora_A), drawn
+// from `gen` (the run's method-init stream, MethodTarget::generator); a no-op on
+// the meta device.
+void kaiming_uniform_init(torch::Tensor& t, torch::Generator& gen);
+void normal_init(torch::Tensor& t, double std, torch::Generator& gen);
 
 }  // namespace pbench::peft

@@ -11,7 +11,7 @@
 // Delta keys: unet.<layer>.houlsby.adapter.{down,up}_{weight,bias}, unet.<block>.normK.{weight,bias}.
 #include <algorithm>
 
-#include "framework/config/access.hpp"
+#include "framework/train/method_options.hpp"
 #include "framework/util/errors.hpp"
 #include "methods/bottleneck_adapter.hpp"
 #include "methods/methods.hpp"
@@ -20,40 +20,48 @@
 namespace pbench::peft {
 namespace {
 
-const char* kHoulsbyDefaults = R"(name: houlsby_adapter
-targets: [attn1.to_out.0, attn2.to_out.0, ff.net.2]   # adapter on each layer's output
-bottleneck: 64         # paper sweeps 8..256
-activation: gelu       # adapter-bert's nonlinearity
-scale: 1.0
-train_norms: true      # the paper also tunes the layer norms of adapted blocks
-lr: 1.0e-4             # paper: 1e-4 .. 1e-3
-weight_decay: 0.0
-)";
+struct HoulsbyOptions {
+  std::vector<std::string> targets{"attn1.to_out.0", "attn2.to_out.0", "ff.net.2"};
+  int64_t bottleneck = 64;
+  std::string activation = "gelu";
+  double scale = 1.0;
+  bool train_norms = true;
+  std::optional<double> lr = 1e-4;
+  double weight_decay = 0.0;
+
+  template <class V>
+  void fields(V& v) {
+    v("targets", targets, "layers followed by an adapter on their output");
+    v("bottleneck", bottleneck, "adapter width m (the paper sweeps 8..256)", cfg::at_least(1));
+    v("activation", activation, "adapter nonlinearity (adapter-bert: gelu)", cfg::one_of(kAdapterActivationNames));
+    v("scale", scale, "multiplier of the adapter's output");
+    v("train_norms", train_norms, "also tune the layer norms of adapted blocks, as the paper does");
+    v("lr", lr, "learning rate (paper: 1e-4 .. 1e-3); null = train.lr", cfg::learning_rate());
+    v("weight_decay", weight_decay, "AdamW weight decay", cfg::at_least(0));
+  }
+};
 
 class HoulsbyAdapter : public ParameterizedMethod {
  public:
-  explicit HoulsbyAdapter(const cfg::Node& user) : cfg_(section_with_defaults(user, kHoulsbyDefaults, "houlsby_adapter")) {
+  HoulsbyAdapter(const HoulsbyOptions& o, const cfg::Node& section) : opt_(o), cfg_(section) {
     name_ = "houlsby_adapter";
-    bottleneck_ = positive_int(cfg_, "bottleneck");
-    act_ = adapter_activation(cfg::get_string(cfg_, "activation"),
-                              cfg_.find("activation")->origin().describe() + ": method.activation");
-    scale_ = cfg::get_double(cfg_, "scale");
-    set_group_lr("unet", optional_number(cfg_, "lr"));
-    set_weight_decay(cfg::get_double(cfg_, "weight_decay"));
+    act_ = adapter_activation(opt_.activation, cfg_.find("activation")->origin().describe() + ": method.activation");
+    set_group_lr("unet", opt_.lr);
+    set_weight_decay(opt_.weight_decay);
   }
 
   void attach(MethodTarget& target) override {
     freeze_pipeline(target.pipeline);
-    auto layers = select_targets(*target.pipeline.unet, cfg_, "targets", {"linear"});
-    adapters_ = attach_each(layers, kUnetPrefix, "houlsby", "unet", [this](const nn::AdaptableRef& ref) {
+    auto layers = select_or_throw(*target.pipeline.unet, opt_.targets, {"linear"}, cfg_, "targets");
+    adapters_ = attach_each(layers, kUnetPrefix, "houlsby", "unet", [this, &target](const nn::AdaptableRef& ref) {
       const torch::Tensor w = ref.weight();
-      return std::make_shared<SequentialAdapter>(w.size(0), bottleneck_, act_, scale_, w.options());
+      return std::make_shared<SequentialAdapter>(w.size(0), opt_.bottleneck, act_, opt_.scale, w.options(), target.generator);
     });
-    if (cfg::get_bool(cfg_, "train_norms")) track_block_norms(*target.pipeline.unet, layers);
+    if (opt_.train_norms) track_block_norms(*target.pipeline.unet, layers);
   }
 
   std::string describe() const override {
-    return "Houlsby adapters m=" + std::to_string(bottleneck_) + " on " + std::to_string(adapters_) + " sublayers" +
+    return "Houlsby adapters m=" + std::to_string(opt_.bottleneck) + " on " + std::to_string(adapters_) + " sublayers" +
            (norms_ ? " + " + std::to_string(norms_) + " layer norms" : std::string()) + ", " +
            std::to_string(tracked_elements()) + " parameters";
   }
@@ -80,20 +88,19 @@ class HoulsbyAdapter : public ParameterizedMethod {
       }
   }
 
-  cfg::Node cfg_;
-  int64_t bottleneck_ = 64;
+  HoulsbyOptions opt_;
+  cfg::Node cfg_;  // the section, for the file:line of keys
   AdapterActivation act_ = AdapterActivation::kGelu;
-  double scale_ = 1.0;
   size_t adapters_ = 0, norms_ = 0;
 };
 
 }  // namespace
 
 void register_houlsby_adapter(Registry<MethodEntry>& registry) {
-  registry.add(EntryInfo{"houlsby_adapter",
-                         "Houlsby adapters (arXiv 1902.00751): zero-initialised bottleneck after each transformer sublayer",
-                         kHoulsbyDefaults},
-               MethodEntry{[](const cfg::Node& section) { return std::make_unique<HoulsbyAdapter>(section); }});
+  register_method<HoulsbyAdapter, HoulsbyOptions>(
+      registry, "houlsby_adapter",
+      "Houlsby adapters (arXiv 1902.00751): zero-initialised bottleneck after each transformer sublayer",
+      MethodBudget{500, 1, std::nullopt, std::nullopt, "chosen: LoRA's (no SD reference code)"});
 }
 
 }  // namespace pbench::peft

@@ -9,23 +9,36 @@
 //   SD v1.5 UNet: to_k + to_v of attn1 and attn2 = 4·ΣC = 49,920, ff.net.2 input 4·ΣC = 49,920
 //   -> 99,840 (ΣC = 12,480 over the 16 transformer blocks); text encoder 12·(768+768+3072) = 55,296.
 // Delta keys: unet.<layer>.ia3.scale, text_encoder.<layer>.ia3.scale.
-#include "framework/config/access.hpp"
+#include "framework/train/method_options.hpp"
 #include "methods/methods.hpp"
 #include "methods/parameterized_method.hpp"
 
 namespace pbench::peft {
 namespace {
 
-const char* kIa3Defaults = R"(name: ia3
-output_targets: [to_k, to_v]   # y' = l * y
-input_targets: [ff.net.2]      # W' = W diag(l)  (scales the layer's input features)
-lr: 5.0e-3                     # LyCORIS: (IA)3 needs a much higher lr (5e-3 .. 1e-2)
-weight_decay: 0.0              # decay would pull the unit scales towards 0, not towards 1
-text_encoder: false
-text_output_targets: [k_proj, v_proj]
-text_input_targets: [mlp.fc2]
-text_lr: null                  # null = lr
-)";
+struct Ia3Options {
+  std::vector<std::string> output_targets{"to_k", "to_v"};
+  std::vector<std::string> input_targets{"ff.net.2"};
+  std::optional<double> lr = 5e-3;
+  double weight_decay = 0.0;
+  bool text_encoder = false;
+  std::vector<std::string> text_output_targets{"k_proj", "v_proj"};
+  std::vector<std::string> text_input_targets{"mlp.fc2"};
+  std::optional<double> text_lr;
+
+  template <class V>
+  void fields(V& v) {
+    v("output_targets", output_targets, "layers whose outputs are rescaled: y' = l * y");
+    v("input_targets", input_targets, "layers whose input features are rescaled: W' = W diag(l)");
+    v("lr", lr, "learning rate (LyCORIS: (IA)3 needs 5e-3 .. 1e-2); null = train.lr", cfg::learning_rate());
+    v("weight_decay", weight_decay, "AdamW weight decay; 0 since decay would pull the scales to 0, not 1",
+      cfg::at_least(0));
+    v("text_encoder", text_encoder, "also rescale the text encoder");
+    v("text_output_targets", text_output_targets, "text-encoder layers with rescaled outputs");
+    v("text_input_targets", text_input_targets, "text-encoder layers with rescaled inputs");
+    v("text_lr", text_lr, "learning rate of the text-encoder scales; null = lr", cfg::learning_rate());
+  }
+};
 
 class OutputScale : public nn::Parameterization {
  public:
@@ -50,20 +63,20 @@ class InputScale : public nn::Parameterization {
 
 class Ia3 : public ParameterizedMethod {
  public:
-  explicit Ia3(const cfg::Node& user) : cfg_(section_with_defaults(user, kIa3Defaults, "ia3")) {
+  Ia3(const Ia3Options& o, const cfg::Node& section) : opt_(o), cfg_(section) {
     name_ = "ia3";
-    set_group_lr("unet", optional_number(cfg_, "lr"));
-    auto text_lr = optional_number(cfg_, "text_lr");
-    set_group_lr("text_encoder", text_lr ? text_lr : optional_number(cfg_, "lr"));
-    set_weight_decay(cfg::get_double(cfg_, "weight_decay"));
+    set_group_lr("unet", opt_.lr);
+    set_group_lr("text_encoder", opt_.text_lr ? opt_.text_lr : opt_.lr);
+    set_weight_decay(opt_.weight_decay);
   }
 
   void attach(MethodTarget& target) override {
     freeze_pipeline(target.pipeline);
-    attach_to(*target.pipeline.unet, kUnetPrefix, "unet", "output_targets", "input_targets");
-    if (cfg::get_bool(cfg_, "text_encoder"))
+    attach_to(*target.pipeline.unet, kUnetPrefix, "unet", "output_targets", opt_.output_targets, "input_targets",
+              opt_.input_targets);
+    if (opt_.text_encoder)
       attach_to(text_encoder_or_throw(target.pipeline, cfg_, "text_encoder"), kTextPrefix, "text_encoder",
-                "text_output_targets", "text_input_targets");
+                "text_output_targets", opt_.text_output_targets, "text_input_targets", opt_.text_input_targets);
   }
 
   std::string describe() const override {
@@ -72,23 +85,25 @@ class Ia3 : public ParameterizedMethod {
 
  private:
   void attach_to(torch::nn::Module& root, const std::string& prefix, const std::string& group,
-                 const std::string& out_key, const std::string& in_key) {
-    layers_ += attach_each(select_targets(root, cfg_, out_key, {"linear"}), prefix, "ia3",
+                 const std::string& out_key, const std::vector<std::string>& outputs, const std::string& in_key,
+                 const std::vector<std::string>& inputs) {
+    layers_ += attach_each(select_or_throw(root, outputs, {"linear"}, cfg_, out_key), prefix, "ia3",
                            group, [](const nn::AdaptableRef& r) { return std::make_shared<OutputScale>(r.weight()); });
-    layers_ += attach_each(select_targets(root, cfg_, in_key, {"linear"}), prefix, "ia3",
+    layers_ += attach_each(select_or_throw(root, inputs, {"linear"}, cfg_, in_key), prefix, "ia3",
                            group, [](const nn::AdaptableRef& r) { return std::make_shared<InputScale>(r.weight()); });
   }
 
-  cfg::Node cfg_;
+  Ia3Options opt_;
+  cfg::Node cfg_;  // the section, for the file:line of keys
   size_t layers_ = 0;
 };
 
 }  // namespace
 
 void register_ia3(Registry<MethodEntry>& registry) {
-  registry.add(EntryInfo{"ia3", "(IA)3 (arXiv 2205.05638): unit-initialised rescaling of keys, values and the FFN inner activation",
-                         kIa3Defaults},
-               MethodEntry{[](const cfg::Node& section) { return std::make_unique<Ia3>(section); }});
+  register_method<Ia3, Ia3Options>(
+      registry, "ia3", "(IA)3 (arXiv 2205.05638): unit-initialised rescaling of keys, values and the FFN inner activation",
+      MethodBudget{500, 1, std::nullopt, std::nullopt, "chosen: LoRA's (no SD reference code)"});
 }
 
 }  // namespace pbench::peft

@@ -6,7 +6,7 @@
 // Trainable count: Σ over adapted layers of 2 · r · (out + in·kh·kw).
 //   SD v1.5 UNet, attention q,k,v,out: 2 · 199,296 · r -> r=4: 1,594,368.
 // Delta keys: unet.<layer>.loha.{up1,down1,up2,down2}.
-#include "framework/config/access.hpp"
+#include "framework/train/method_options.hpp"
 #include "framework/util/errors.hpp"
 #include "methods/factorizations.hpp"
 #include "methods/methods.hpp"
@@ -15,26 +15,36 @@
 namespace pbench::peft {
 namespace {
 
-const char* kLohaDefaults = R"(name: loha
-rank: 4               # LyCORIS maintainers: LoHa dim 2-8 (issue #29)
-alpha: 2.0              # LyCORIS: alpha 1 .. dim/2
-targets: [to_q, to_k, to_v, to_out.0]   # add conv names (conv1, conv2, proj_in, ...) for LoCon-style convs
-lr: 2.0e-4            # LyCORIS issue #29: 1e-4 .. 5e-4
-weight_decay: 1.0e-2
-)";
+struct LohaOptions {
+  int64_t rank = 4;
+  double alpha = 2.0;
+  std::vector<std::string> targets{"to_q", "to_k", "to_v", "to_out.0"};
+  std::optional<double> lr = 2e-4;
+  double weight_decay = 1e-2;
+
+  template <class V>
+  void fields(V& v) {
+    v("rank", rank, "rank r of each factor pair (LyCORIS maintainers: dim 2-8, issue #29)", cfg::at_least(1));
+    v("alpha", alpha, "scale alpha/r (LyCORIS: alpha 1 .. dim/2)");
+    v("targets", targets, "UNet layers adapted (add conv1, conv2, proj_in, ... for LoCon-style convs)");
+    v("lr", lr, "learning rate (LyCORIS issue #29: 1e-4 .. 5e-4); null = train.lr", cfg::learning_rate());
+    v("weight_decay", weight_decay, "AdamW weight decay", cfg::at_least(0));
+  }
+};
 
 class HadamardLowRank : public nn::Parameterization {
  public:
-  HadamardLowRank(const torch::Tensor& w, int64_t rank, double alpha) : scale_(alpha / double(rank)) {
+  HadamardLowRank(const torch::Tensor& w, int64_t rank, double alpha, torch::Generator& gen)
+      : scale_(alpha / double(rank)) {
     auto [rows, cols] = matrix_shape(w);
     auto o = w.options().requires_grad(false);
     up1 = register_parameter("up1", torch::empty({rows, rank}, o));
     down1 = register_parameter("down1", torch::empty({rank, cols}, o));
     up2 = register_parameter("up2", torch::zeros({rows, rank}, o));
     down2 = register_parameter("down2", torch::empty({rank, cols}, o));
-    normal_init(up1, 0.1);
-    normal_init(down1, 1.0);
-    normal_init(down2, 1.0);
+    normal_init(up1, 0.1, gen);
+    normal_init(down1, 1.0, gen);
+    normal_init(down2, 1.0, gen);
   }
   torch::Tensor weight(const torch::Tensor& base) override {
     return base + to_weight_shape(hadamard_low_rank(up1, down1, up2, down2), base) * scale_;
@@ -48,37 +58,35 @@ class HadamardLowRank : public nn::Parameterization {
 
 class Loha : public ParameterizedMethod {
  public:
-  explicit Loha(const cfg::Node& user) : cfg_(section_with_defaults(user, kLohaDefaults, "loha")) {
+  Loha(const LohaOptions& o, const cfg::Node& section) : opt_(o), cfg_(section) {
     name_ = "loha";
-    rank_ = positive_int(cfg_, "rank");
-    alpha_ = cfg::get_double(cfg_, "alpha");
-    set_group_lr("unet", optional_number(cfg_, "lr"));
-    set_weight_decay(cfg::get_double(cfg_, "weight_decay"));
+    set_group_lr("unet", opt_.lr);
+    set_weight_decay(opt_.weight_decay);
   }
   void attach(MethodTarget& target) override {
     freeze_pipeline(target.pipeline);
     layers_ = attach_each(
-        select_targets(*target.pipeline.unet, cfg_, "targets", {"linear", "conv2d"}),
-        kUnetPrefix, "loha", "unet", [this](const nn::AdaptableRef& r) {
-          return std::make_shared<HadamardLowRank>(r.weight(), rank_, alpha_);
+        select_or_throw(*target.pipeline.unet, opt_.targets, {"linear", "conv2d"}, cfg_, "targets"),
+        kUnetPrefix, "loha", "unet", [this, &target](const nn::AdaptableRef& r) {
+          return std::make_shared<HadamardLowRank>(r.weight(), opt_.rank, opt_.alpha, target.generator);
         });
   }
   std::string describe() const override {
-    return "LoHa r=" + std::to_string(rank_) + " on " + std::to_string(layers_) + " UNet layers";
+    return "LoHa r=" + std::to_string(opt_.rank) + " on " + std::to_string(layers_) + " UNet layers";
   }
 
  private:
-  cfg::Node cfg_;
-  int64_t rank_ = 4;
-  double alpha_ = 2;
+  LohaOptions opt_;
+  cfg::Node cfg_;  // the section, for the file:line of target patterns
   size_t layers_ = 0;
 };
 
 }  // namespace
 
 void register_loha(Registry<MethodEntry>& registry) {
-  registry.add(EntryInfo{"loha", "LoHa / FedPara (arXiv 2108.06098): Hadamard product of two low-rank updates", kLohaDefaults},
-               MethodEntry{[](const cfg::Node& section) { return std::make_unique<Loha>(section); }});
+  register_method<Loha, LohaOptions>(registry, "loha",
+                                     "LoHa / FedPara (arXiv 2108.06098): Hadamard product of two low-rank updates",
+      MethodBudget{500, 1, std::nullopt, std::nullopt, "chosen: LoRA's (LyCORIS gives no fixed budget)"});
 }
 
 }  // namespace pbench::peft

@@ -16,7 +16,7 @@
 //     blocks: 5·(6·576 + 2·800) + 5·(6·912 + 2·992) + 6·(6·1664 + 2·1344) = 25,280 + 37,280 + 76,032
 //     = 138,592.
 // Delta keys: unet.<layer>.lokr.w1, .lokr.w2 (full) or .lokr.w2_up / .lokr.w2_down.
-#include "framework/config/access.hpp"
+#include "framework/train/method_options.hpp"
 #include "framework/util/errors.hpp"
 #include "methods/factorizations.hpp"
 #include "methods/methods.hpp"
@@ -25,28 +25,38 @@
 namespace pbench::peft {
 namespace {
 
-const char* kLokrDefaults = R"(name: lokr
-factor: -1            # LyCORIS "small LoKr": most balanced split
-rank: 8               # of W2 when stored low rank
-alpha: 8.0
-targets: [to_q, to_k, to_v, to_out.0]
-lr: 2.0e-4
-weight_decay: 1.0e-2
-)";
+struct LokrOptions {
+  int64_t factor = -1;
+  int64_t rank = 8;
+  double alpha = 8.0;
+  std::vector<std::string> targets{"to_q", "to_k", "to_v", "to_out.0"};
+  std::optional<double> lr = 2e-4;
+  double weight_decay = 1e-2;
+
+  template <class V>
+  void fields(V& v) {
+    v("factor", factor, "size of W1's side; -1 = the most balanced split (LyCORIS' small LoKr)");
+    v("rank", rank, "rank of W2 when it is stored low rank", cfg::at_least(1));
+    v("alpha", alpha, "scale alpha/r of a low-rank W2");
+    v("targets", targets, "UNet layers adapted (name patterns; linear and conv)");
+    v("lr", lr, "learning rate; null = train.lr", cfg::learning_rate());
+    v("weight_decay", weight_decay, "AdamW weight decay", cfg::at_least(0));
+  }
+};
 
 class KroneckerUpdate : public nn::Parameterization {
  public:
-  KroneckerUpdate(const torch::Tensor& w, int64_t factor, int64_t rank, double alpha)
+  KroneckerUpdate(const torch::Tensor& w, int64_t factor, int64_t rank, double alpha, torch::Generator& gen)
       : shapes_(kronecker_shapes(w, factor, rank)), scale_(shapes_.w2_full ? 1.0 : alpha / double(rank)) {
     auto o = w.options().requires_grad(false);
     w1 = register_parameter("w1", torch::empty({shapes_.w1_rows, shapes_.w1_cols}, o));
-    kaiming_uniform_init(w1);
+    kaiming_uniform_init(w1, gen);
     if (shapes_.w2_full) {
       w2 = register_parameter("w2", torch::zeros({shapes_.w2_rows, shapes_.w2_cols}, o));
     } else {
       w2_up = register_parameter("w2_up", torch::zeros({shapes_.w2_rows, rank}, o));
       w2_down = register_parameter("w2_down", torch::empty({rank, shapes_.w2_cols}, o));
-      kaiming_uniform_init(w2_down);
+      kaiming_uniform_init(w2_down, gen);
     }
   }
   torch::Tensor weight(const torch::Tensor& base) override {
@@ -63,40 +73,36 @@ class KroneckerUpdate : public nn::Parameterization {
 
 class Lokr : public ParameterizedMethod {
  public:
-  explicit Lokr(const cfg::Node& user) : cfg_(section_with_defaults(user, kLokrDefaults, "lokr")) {
+  Lokr(const LokrOptions& o, const cfg::Node& section) : opt_(o), cfg_(section) {
     name_ = "lokr";
-    factor_ = cfg::get_int(cfg_, "factor");
-    rank_ = positive_int(cfg_, "rank");
-    alpha_ = cfg::get_double(cfg_, "alpha");
-    set_group_lr("unet", optional_number(cfg_, "lr"));
-    set_weight_decay(cfg::get_double(cfg_, "weight_decay"));
+    set_group_lr("unet", opt_.lr);
+    set_weight_decay(opt_.weight_decay);
   }
   void attach(MethodTarget& target) override {
     freeze_pipeline(target.pipeline);
     layers_ = attach_each(
-        select_targets(*target.pipeline.unet, cfg_, "targets", {"linear", "conv2d"}),
-        kUnetPrefix, "lokr", "unet", [this](const nn::AdaptableRef& r) {
-          return std::make_shared<KroneckerUpdate>(r.weight(), factor_, rank_, alpha_);
+        select_or_throw(*target.pipeline.unet, opt_.targets, {"linear", "conv2d"}, cfg_, "targets"),
+        kUnetPrefix, "lokr", "unet", [this, &target](const nn::AdaptableRef& r) {
+          return std::make_shared<KroneckerUpdate>(r.weight(), opt_.factor, opt_.rank, opt_.alpha, target.generator);
         });
   }
   std::string describe() const override {
-    return "LoKr factor=" + std::to_string(factor_) + " r=" + std::to_string(rank_) + " on " + std::to_string(layers_) +
+    return "LoKr factor=" + std::to_string(opt_.factor) + " r=" + std::to_string(opt_.rank) + " on " + std::to_string(layers_) +
            " UNet layers";
   }
 
  private:
-  cfg::Node cfg_;
-  int64_t factor_ = -1, rank_ = 8;
-  double alpha_ = 8;
+  LokrOptions opt_;
+  cfg::Node cfg_;  // the section, for the file:line of target patterns
   size_t layers_ = 0;
 };
 
 }  // namespace
 
 void register_lokr(Registry<MethodEntry>& registry) {
-  registry.add(EntryInfo{"lokr", "LoKr (LyCORIS; KronA arXiv 2212.10650): Kronecker product of a small and a low-rank factor",
-                         kLokrDefaults},
-               MethodEntry{[](const cfg::Node& section) { return std::make_unique<Lokr>(section); }});
+  register_method<Lokr, LokrOptions>(
+      registry, "lokr", "LoKr (LyCORIS; KronA arXiv 2212.10650): Kronecker product of a small and a low-rank factor",
+      MethodBudget{500, 1, std::nullopt, std::nullopt, "chosen: LoRA's (LyCORIS gives no fixed budget)"});
 }
 
 }  // namespace pbench::peft

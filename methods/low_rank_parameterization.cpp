@@ -5,13 +5,13 @@
 namespace pbench::peft {
 
 LowRankParameterization::LowRankParameterization(const torch::Tensor& layer_weight, bool linear, int64_t rank,
-                                                 double alpha)
+                                                 double alpha, torch::Generator& gen)
     : linear_(linear), scale_(alpha / double(rank)) {
   auto [rows, cols] = matrix_shape(layer_weight);
   auto options = layer_weight.options().requires_grad(false);
   down = register_parameter("down", torch::empty({rank, cols}, options));
   up = register_parameter("up", torch::zeros({rows, rank}, options));
-  kaiming_uniform_init(down);  // PEFT's lora_A init; up = 0 (lora_B) keeps ΔW = 0 at the start
+  kaiming_uniform_init(down, gen);  // PEFT's lora_A init; up = 0 (lora_B) keeps ΔW = 0 at the start
 }
 
 torch::Tensor LowRankParameterization::weight(const torch::Tensor& base) {
@@ -34,13 +34,13 @@ torch::Tensor join(const std::vector<torch::Tensor>& parts, int64_t dim) {
 }  // namespace
 
 DyloraParameterization::DyloraParameterization(const torch::Tensor& layer_weight, bool linear, int64_t rank,
-                                               double alpha)
+                                               double alpha, torch::Generator& gen)
     : linear_(linear), alpha_(alpha), eval_rank_(rank) {
   auto [rows, cols] = matrix_shape(layer_weight);
   auto options = layer_weight.options().requires_grad(false);
   // Drawn as LoRA's one [r, in] down factor, then split: the same init as LoRA's.
   torch::Tensor down = torch::empty({rank, cols}, options);
-  kaiming_uniform_init(down);
+  kaiming_uniform_init(down, gen);
   for (int64_t i = 0; i < rank; ++i) {
     downs_.push_back(register_parameter("down_" + std::to_string(i), down.narrow(0, i, 1).clone()));
     ups_.push_back(register_parameter("up_" + std::to_string(i), torch::zeros({rows, 1}, options)));

@@ -16,7 +16,9 @@ namespace pbench::peft {
 class LowRankParameterization : public nn::Parameterization {
  public:
   // `layer_weight` gives shapes and the device/dtype (meta: shapes only).
-  LowRankParameterization(const torch::Tensor& layer_weight, bool linear, int64_t rank, double alpha);
+  // `gen`: the run's method-init stream (MethodTarget::generator).
+  LowRankParameterization(const torch::Tensor& layer_weight, bool linear, int64_t rank, double alpha,
+                          torch::Generator& gen);
 
   torch::Tensor weight(const torch::Tensor& base) override;
   torch::Tensor output(const torch::Tensor& input, const torch::Tensor& out) override;
@@ -41,7 +43,8 @@ class LowRankParameterization : public nn::Parameterization {
 // `eval_rank` components run (none detached).
 class DyloraParameterization : public nn::Parameterization {
  public:
-  DyloraParameterization(const torch::Tensor& layer_weight, bool linear, int64_t rank, double alpha);
+  DyloraParameterization(const torch::Tensor& layer_weight, bool linear, int64_t rank, double alpha,
+                         torch::Generator& gen);
 
   torch::Tensor weight(const torch::Tensor& base) override;
   torch::Tensor output(const torch::Tensor& input, const torch::Tensor& out) override;

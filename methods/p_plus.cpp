@@ -15,7 +15,7 @@
 // Count: L × hidden = 16 × 768 = 12,288 on SD v1.5.
 // Delta: {placeholder: [L, hidden]}, row l for cross-attention layer l.
 // Paper defaults: ~500 steps at a TI-like learning rate (5e-3), i.e. 10× fewer than TI.
-#include "framework/config/access.hpp"
+#include "framework/train/method_options.hpp"
 #include "framework/util/errors.hpp"
 #include "methods/added_tokens.hpp"
 #include "methods/methods.hpp"
@@ -25,11 +25,18 @@
 namespace pbench {
 namespace {
 
-const char* kPPlusDefaults = R"(name: p_plus
-placeholder: <sks>     # the one token written in prompts
-init_word: null        # every layer's row starts here; null = the subject's class noun
-lr: 5.0e-3
-)";
+struct PPlusOptions {
+  std::string placeholder = "<sks>";
+  std::optional<std::string> init_word;
+  std::optional<double> lr = 5e-3;
+
+  template <class V>
+  void fields(V& v) {
+    v("placeholder", placeholder, "the one token written in prompts (one embedding per cross-attention layer)");
+    v("init_word", init_word, "word every layer's row starts from; null = the subject's class noun");
+    v("lr", lr, "learning rate (the paper: TI-like); null = train.lr", cfg::learning_rate());
+  }
+};
 
 // [L, B, T, D]: the prompts encoded once per cross-attention layer with the
 // placeholder id replaced by that layer's own token.
@@ -47,11 +54,9 @@ torch::Tensor per_layer_context(models::ClipTextModel text, int64_t first_id, in
 
 class PPlus : public peft::ParameterizedMethod {
  public:
-  explicit PPlus(const cfg::Node& user) : cfg_(peft::section_with_defaults(user, kPPlusDefaults, "p_plus")) {
-    placeholder_ = cfg::get_string(cfg_, "placeholder");
-    init_word_ = cfg::get_string(cfg_, "init_word", "");
+  PPlus(const PPlusOptions& o, const cfg::Node&) : placeholder_(o.placeholder), init_word_(o.init_word.value_or("")) {
     name_ = "p_plus";
-    set_group_lr("token", peft::optional_number(cfg_, "lr"));
+    set_group_lr("token", o.lr);
   }
 
   void attach(MethodTarget& target) override {
@@ -81,8 +86,7 @@ class PPlus : public peft::ParameterizedMethod {
   }
 
  private:
-  cfg::Node cfg_;
-  std::string placeholder_, init_word_;
+  std::string placeholder_, init_word_;  // init_word_ "" = the class noun
   int64_t layers_ = 0;
   std::shared_ptr<nn::AddedTokenRows> rows_;
 };
@@ -90,9 +94,9 @@ class PPlus : public peft::ParameterizedMethod {
 }  // namespace
 
 void register_p_plus(Registry<MethodEntry>& registry) {
-  registry.add(EntryInfo{"p_plus", "P+ / XTI (arXiv 2303.09522): one token embedding per UNet cross-attention layer",
-                         kPPlusDefaults},
-               MethodEntry{[](const cfg::Node& s) { return std::make_unique<PPlus>(s); }});
+  register_method<PPlus, PPlusOptions>(
+      registry, "p_plus", "P+ / XTI (arXiv 2303.09522): one token embedding per UNet cross-attention layer",
+      MethodBudget{500, 1, std::nullopt, std::nullopt, "paper (unverified): ~500 steps; batch 1 chosen (no official code)"});
 }
 
 }  // namespace pbench

@@ -4,23 +4,9 @@
 #include <set>
 #include <sstream>
 
-#include "framework/config/access.hpp"
-#include "framework/config/schema.hpp"
-#include "framework/config/yaml_io.hpp"
 #include "framework/util/errors.hpp"
 
 namespace pbench::peft {
-
-cfg::Node section_with_defaults(const cfg::Node& section, const std::string& defaults_yaml, const std::string& method) {
-  cfg::Node defaults = cfg::parse_yaml_text(defaults_yaml, cfg::Origin{"built-in defaults of method '" + method + "'", 0});
-  return cfg::with_defaults(section, defaults);
-}
-
-std::optional<double> optional_number(const cfg::Node& section, const std::string& key) {
-  const cfg::Node& n = cfg::require(section, key);
-  if (n.is_null()) return std::nullopt;
-  return cfg::get_double(section, key);
-}
 
 void ParameterizedMethod::track(const std::string& key, torch::Tensor tensor, const std::string& group) {
   for (const auto& t : tracked_)
@@ -121,11 +107,6 @@ std::vector<nn::AdaptableRef> select_or_throw(torch::nn::Module& root, const std
     }
   }
   return select_layers(root, patterns, kinds);  // each layer once, in module order
-}
-
-std::vector<nn::AdaptableRef> select_targets(torch::nn::Module& root, const cfg::Node& section, const std::string& key,
-                                             const std::vector<std::string>& kinds) {
-  return select_or_throw(root, string_list(section, key), kinds, section, key);
 }
 
 torch::nn::Module& text_encoder_or_throw(models::Pipeline& pipeline, const cfg::Node& section, const std::string& key) {

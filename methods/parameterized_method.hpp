@@ -1,8 +1,8 @@
 #pragma once
 // Bookkeeping every weight-parameterization method shares: which tensors
 // train (each under its delta key and in a learning-rate group), the delta
-// as a name -> tensor map, loading it back with exact checks, and reading the
-// method's config section over its registered defaults.
+// as a name -> tensor map, and loading it back with exact checks. A method's
+// options are its typed struct (framework/train/method_options.hpp).
 //
 // Delta keys are module paths prefixed by the component: `unet.` or
 // `text_encoder.`, then the layer's dotted name, then the method's tag and
@@ -23,12 +23,6 @@ namespace pbench::peft {
 
 inline const std::string kUnetPrefix = "unet.";
 inline const std::string kTextPrefix = "text_encoder.";
-
-// The user's section with every absent key taken from `defaults_yaml` (the
-// registry entry's defaults, so the method reads exactly the keys it documents).
-cfg::Node section_with_defaults(const cfg::Node& section, const std::string& defaults_yaml, const std::string& method);
-// A number, or nullopt when the key holds null.
-std::optional<double> optional_number(const cfg::Node& section, const std::string& key);
 
 class ParameterizedMethod : public Method {
  public:
@@ -67,15 +61,11 @@ class ParameterizedMethod : public Method {
   std::optional<double> weight_decay_;  // unset = train.weight_decay
 };
 
-// Layers of `root` selected by `patterns` (of `kinds`); InputError naming the
-// method key when a pattern selects nothing, so a typo never trains nothing.
+// Layers of `root` selected by `patterns` (of `kinds`; the option at `key`); InputError
+// naming the key's file:line when a pattern selects nothing, so a typo never trains nothing.
 std::vector<nn::AdaptableRef> select_or_throw(torch::nn::Module& root, const std::vector<std::string>& patterns,
                                               const std::vector<std::string>& kinds, const cfg::Node& section,
                                               const std::string& key);
-
-// The layers selected by the pattern list at `section[key]` (the usual `targets:` key).
-std::vector<nn::AdaptableRef> select_targets(torch::nn::Module& root, const cfg::Node& section, const std::string& key,
-                                             const std::vector<std::string>& kinds);
 
 // The pipeline's text encoder, or InputError naming `key` when it has none.
 torch::nn::Module& text_encoder_or_throw(models::Pipeline& pipeline, const cfg::Node& section, const std::string& key);

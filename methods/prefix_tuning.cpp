@@ -25,7 +25,7 @@
 
 #include <cmath>
 
-#include "framework/config/access.hpp"
+#include "framework/train/method_options.hpp"
 #include "framework/models/kv_prefix.hpp"
 #include "framework/util/errors.hpp"
 #include "framework/util/seeds.hpp"
@@ -35,19 +35,35 @@
 namespace pbench::peft {
 namespace {
 
-const char* kPrefixTuningDefaults = R"(name: prefix_tuning
-length: 10                 # L prefix rows per layer
-placement: unet            # unet (cross-attention) | text_encoder (self-attention) | both
-unet_targets: [attn2]      # UNet attention layers given a prefix (name patterns)
-text_targets: [self_attn]  # text encoder attention layers
-reparameterization: true   # train P' through an MLP that is dropped after training (the paper's)
-reparam_dim: 512           # width of P'
-reparam_hidden: 512        # the MLP's hidden width (the reference's mid_dim)
-init_text: null            # direct prefixes start from this text's activations; null = class noun
-init_seed: 0
-lr: 1.0e-4
-weight_decay: 0.0
-)";
+struct PrefixTuningOptions {
+  int64_t length = 10;
+  std::string placement = "unet";
+  std::vector<std::string> unet_targets{"attn2"};
+  std::vector<std::string> text_targets{"self_attn"};
+  bool reparameterization = true;
+  int64_t reparam_dim = 512;
+  int64_t reparam_hidden = 512;
+  std::optional<std::string> init_text;
+  int64_t init_seed = 0;
+  std::optional<double> lr = 1e-4;
+  double weight_decay = 0.0;
+
+  template <class V>
+  void fields(V& v) {
+    v("length", length, "L prefix rows per layer", cfg::at_least(1));
+    v("placement", placement, "unet = cross-attention, text_encoder = self-attention, or both",
+      cfg::one_of({"unet", "text_encoder", "both"}));
+    v("unet_targets", unet_targets, "UNet attention layers given a prefix (name patterns)");
+    v("text_targets", text_targets, "text-encoder attention layers given a prefix");
+    v("reparameterization", reparameterization, "train P' through an MLP dropped after training (the paper's)");
+    v("reparam_dim", reparam_dim, "width of P'", cfg::at_least(1));
+    v("reparam_hidden", reparam_hidden, "the MLP's hidden width (the reference's mid_dim)", cfg::at_least(1));
+    v("init_text", init_text, "direct prefixes start from this text's activations; null = the class noun");
+    v("init_seed", init_seed, "seed of the MLP's init");
+    v("lr", lr, "learning rate; null = train.lr", cfg::learning_rate());
+    v("weight_decay", weight_decay, "AdamW weight decay", cfg::at_least(0));
+  }
+};
 
 // P' and the MLP's first Linear, shared by every layer's prefix.
 struct PrefixMlp : torch::nn::Module {
@@ -107,21 +123,13 @@ struct SelectedAttention {
 
 class PrefixTuning : public ParameterizedMethod {
  public:
-  explicit PrefixTuning(const cfg::Node& user)
-      : cfg_(section_with_defaults(user, kPrefixTuningDefaults, "prefix_tuning")) {
+  PrefixTuning(const PrefixTuningOptions& o, const cfg::Node& section)
+      : opt_(o), cfg_(section), length_(o.length), reparam_dim_(o.reparam_dim), reparam_hidden_(o.reparam_hidden),
+        init_seed_(o.init_seed), placement_(o.placement), init_text_(o.init_text.value_or("")),
+        reparam_(o.reparameterization) {
     name_ = "prefix_tuning";
-    length_ = positive_int(cfg_, "length");
-    placement_ = cfg::get_string(cfg_, "placement");
-    if (placement_ != "unet" && placement_ != "text_encoder" && placement_ != "both")
-      throw InputError(cfg_.find("placement")->origin().describe() +
-                       ": method.placement: expected unet, text_encoder or both, got '" + placement_ + "'");
-    reparam_ = cfg::get_bool(cfg_, "reparameterization");
-    reparam_dim_ = positive_int(cfg_, "reparam_dim");
-    reparam_hidden_ = positive_int(cfg_, "reparam_hidden");
-    init_text_ = cfg::get_string(cfg_, "init_text", "");
-    init_seed_ = cfg::get_int(cfg_, "init_seed");
-    set_group_lr("prefix", optional_number(cfg_, "lr"));
-    set_weight_decay(cfg::get_double(cfg_, "weight_decay"));
+    set_group_lr("prefix", o.lr);
+    set_weight_decay(o.weight_decay);
   }
 
   void attach(MethodTarget& target) override {
@@ -131,8 +139,8 @@ class PrefixTuning : public ParameterizedMethod {
       throw InputError(cfg_.find("length")->origin().describe() + ": method.length: at most " +
                        std::to_string(p.text_encoder->config.max_position_embeddings - 1));
     std::vector<SelectedAttention> layers;
-    if (placement_ != "text_encoder") select(*p.unet, kUnetPrefix, "unet_targets", layers);
-    if (placement_ != "unet") select(text_encoder_or_throw(p, cfg_, "placement"), kTextPrefix, "text_targets", layers);
+    if (placement_ != "text_encoder") select(*p.unet, kUnetPrefix, "unet_targets", opt_.unet_targets, layers);
+    if (placement_ != "unet") select(text_encoder_or_throw(p, cfg_, "placement"), kTextPrefix, "text_targets", opt_.text_targets, layers);
     const torch::TensorOptions o = p.unet->parameters().front().options().requires_grad(false);
     torch::Generator gen = at::make_generator<at::CPUGeneratorImpl>(derive_seed(init_seed_, "prefix_tuning/init"));
 
@@ -206,8 +214,7 @@ class PrefixTuning : public ParameterizedMethod {
 
  private:
   void select(torch::nn::Module& root, const std::string& prefix, const std::string& key,
-              std::vector<SelectedAttention>& out) {
-    std::vector<std::string> patterns = string_list(cfg_, key);
+              const std::vector<std::string>& patterns, std::vector<SelectedAttention>& out) {
     size_t before = out.size();
     for (const auto& item : root.named_modules()) {
       auto* layer = dynamic_cast<models::PrefixableAttention*>(item.value().get());
@@ -254,7 +261,8 @@ class PrefixTuning : public ParameterizedMethod {
     return out;
   }
 
-  cfg::Node cfg_;
+  PrefixTuningOptions opt_;
+  cfg::Node cfg_;  // the section, for the file:line of keys
   int64_t length_ = 0, reparam_dim_ = 0, reparam_hidden_ = 0, init_seed_ = 0;
   std::string placement_, init_text_;
   bool reparam_ = true;
@@ -264,10 +272,9 @@ class PrefixTuning : public ParameterizedMethod {
 }  // namespace
 
 void register_prefix_tuning(Registry<MethodEntry>& registry) {
-  registry.add(EntryInfo{"prefix_tuning",
-                         "Prefix-Tuning (arXiv 2101.00190): learned key/value prefixes per attention layer",
-                         kPrefixTuningDefaults},
-               MethodEntry{[](const cfg::Node& s) { return std::make_unique<PrefixTuning>(s); }});
+  register_method<PrefixTuning, PrefixTuningOptions>(
+      registry, "prefix_tuning", "Prefix-Tuning (arXiv 2101.00190): learned key/value prefixes per attention layer",
+      MethodBudget{500, 1, std::nullopt, std::nullopt, "chosen: LoRA's (no SD reference code)"});
 }
 
 }  // namespace pbench::peft

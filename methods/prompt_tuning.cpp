@@ -21,7 +21,7 @@
 // lr: the paper's 0.3 (Adafactor, T5) does not carry over; methods.md: TI-like 5e-4 … 5e-3.
 #include <ATen/CPUGeneratorImpl.h>
 
-#include "framework/config/access.hpp"
+#include "framework/train/method_options.hpp"
 #include "framework/util/errors.hpp"
 #include "framework/util/seeds.hpp"
 #include "methods/added_tokens.hpp"
@@ -32,31 +32,35 @@
 namespace pbench {
 namespace {
 
-const char* kPromptTuningDefaults = R"(name: prompt_tuning
-length: 8              # L soft tokens
-token: <soft>          # soft tokens are <soft>_0 … <soft>_{L-1}
-init: class            # class | vocab | random
-init_word: null        # class init's label; null = the subject's class noun
-init_seed: 0
-lr: 3.0e-3
-)";
+struct PromptTuningOptions {
+  int64_t length = 8;
+  std::string token = "<soft>";
+  std::string init = "class";
+  std::optional<std::string> init_word;
+  int64_t init_seed = 0;
+  std::optional<double> lr = 3e-3;
+
+  template <class V>
+  void fields(V& v) {
+    v("length", length, "L soft tokens", cfg::at_least(1));
+    v("token", token, "soft tokens are <token>_0 ... <token>_{L-1}");
+    v("init", init, "class = the class label + common tokens, vocab = common tokens, random = N(0, table std)",
+      cfg::one_of({"class", "vocab", "random"}));
+    v("init_word", init_word, "class init's label; null = the subject's class noun");
+    v("init_seed", init_seed, "seed of the init's sampling (a fixed stream; sweep it as any key)");
+    v("lr", lr, "learning rate (TI-like; the paper's 0.3 was Adafactor on T5); null = train.lr", cfg::learning_rate());
+  }
+};
 
 constexpr int64_t kCommonTokensFirst = 256, kCommonTokens = 5000;
 
 class PromptTuning : public peft::ParameterizedMethod {
  public:
-  explicit PromptTuning(const cfg::Node& user)
-      : cfg_(peft::section_with_defaults(user, kPromptTuningDefaults, "prompt_tuning")) {
-    length_ = positive_int(cfg_, "length");
-    token_ = cfg::get_string(cfg_, "token");
-    init_ = cfg::get_string(cfg_, "init");
-    if (init_ != "class" && init_ != "vocab" && init_ != "random")
-      throw InputError(cfg_.find("init")->origin().describe() + ": method.init: expected class, vocab or random, got '" +
-                       init_ + "'");
-    init_word_ = cfg::get_string(cfg_, "init_word", "");
-    init_seed_ = cfg::get_int(cfg_, "init_seed");
+  PromptTuning(const PromptTuningOptions& o, const cfg::Node& section)
+      : cfg_(section), length_(o.length), init_seed_(o.init_seed), token_(o.token), init_(o.init),
+        init_word_(o.init_word.value_or("")) {
     name_ = "prompt_tuning";
-    set_group_lr("token", peft::optional_number(cfg_, "lr"));
+    set_group_lr("token", o.lr);
   }
 
   void attach(MethodTarget& target) override {
@@ -110,7 +114,7 @@ class PromptTuning : public peft::ParameterizedMethod {
     rows_->rows.copy_(init);
   }
 
-  cfg::Node cfg_;
+  cfg::Node cfg_;  // the section, for the file:line of keys
   int64_t length_ = 0, init_seed_ = 0;
   std::string token_, init_, init_word_, phrase_;
   std::shared_ptr<nn::AddedTokenRows> rows_;
@@ -119,10 +123,9 @@ class PromptTuning : public peft::ParameterizedMethod {
 }  // namespace
 
 void register_prompt_tuning(Registry<MethodEntry>& registry) {
-  registry.add(EntryInfo{"prompt_tuning",
-                         "Prompt tuning (arXiv 2104.08691): L soft tokens prepended at the text encoder input",
-                         kPromptTuningDefaults},
-               MethodEntry{[](const cfg::Node& s) { return std::make_unique<PromptTuning>(s); }});
+  register_method<PromptTuning, PromptTuningOptions>(
+      registry, "prompt_tuning", "Prompt tuning (arXiv 2104.08691): L soft tokens prepended at the text encoder input",
+      MethodBudget{500, 1, std::nullopt, std::nullopt, "chosen: P+'s (no SD reference code)"});
 }
 
 }  // namespace pbench

@@ -11,7 +11,7 @@
 // On the meta device no SVD runs: δ gets the same length min(out, in·kh·kw) from
 // spectral_length(), which the real path checks against the SVD it computed.
 // Delta keys: unet.<layer>.svdiff.delta, text_encoder.<layer>.svdiff.delta.
-#include "framework/config/access.hpp"
+#include "framework/train/method_options.hpp"
 #include "framework/util/errors.hpp"
 #include "methods/factorizations.hpp"
 #include "methods/methods.hpp"
@@ -20,14 +20,26 @@
 namespace pbench::peft {
 namespace {
 
-const char* kSvdiffDefaults = R"(name: svdiff
-targets: ["*"]          # every Linear / Conv2d (and Embedding) weight of the UNet
-norm_targets: ["*"]     # every GroupNorm / LayerNorm weight (1-D shifts)
-lr: 1.0e-3              # spectral shifts (mkshing/svdiff-pytorch; ~1000x the full fine-tune lr)
-lr_1d: 1.0e-6           # 1-D norm-weight shifts (author's note, svdiff-pytorch issue #3)
-weight_decay: 1.0e-2
-text_encoder: false     # the paper also tunes the text encoder: set true for its 1.7 MB setting
-)";
+struct SvdiffOptions {
+  std::vector<std::string> targets{"*"};
+  std::vector<std::string> norm_targets{"*"};
+  std::optional<double> lr = 1e-3;
+  std::optional<double> lr_1d = 1e-6;
+  double weight_decay = 1e-2;
+  bool text_encoder = false;
+
+  template <class V>
+  void fields(V& v) {
+    v("targets", targets, "weights whose singular values shift (Linear / Conv2d / Embedding; \"*\" = all)");
+    v("norm_targets", norm_targets, "GroupNorm / LayerNorm weights given 1-D shifts");
+    v("lr", lr, "learning rate of the spectral shifts (svdiff-pytorch; ~1000x a full fine-tune's); null = train.lr",
+      cfg::learning_rate());
+    v("lr_1d", lr_1d, "learning rate of the 1-D norm shifts (author's note, svdiff-pytorch issue #3)",
+      cfg::learning_rate());
+    v("weight_decay", weight_decay, "AdamW weight decay", cfg::at_least(0));
+    v("text_encoder", text_encoder, "also shift the text encoder's weights (the paper's 1.7 MB setting)");
+  }
+};
 
 class SpectralShift : public nn::Parameterization {
  public:
@@ -68,17 +80,17 @@ class NormShift : public nn::Parameterization {
 
 class Svdiff : public ParameterizedMethod {
  public:
-  explicit Svdiff(const cfg::Node& user) : cfg_(section_with_defaults(user, kSvdiffDefaults, "svdiff")) {
+  Svdiff(const SvdiffOptions& o, const cfg::Node& section) : opt_(o), cfg_(section) {
     name_ = "svdiff";
-    set_group_lr("spectral", optional_number(cfg_, "lr"));
-    set_group_lr("norm_1d", optional_number(cfg_, "lr_1d"));
-    set_weight_decay(cfg::get_double(cfg_, "weight_decay"));
+    set_group_lr("spectral", opt_.lr);
+    set_group_lr("norm_1d", opt_.lr_1d);
+    set_weight_decay(opt_.weight_decay);
   }
 
   void attach(MethodTarget& target) override {
     freeze_pipeline(target.pipeline);
     attach_to(*target.pipeline.unet, kUnetPrefix);
-    if (cfg::get_bool(cfg_, "text_encoder")) attach_to(text_encoder_or_throw(target.pipeline, cfg_, "text_encoder"), kTextPrefix);
+    if (opt_.text_encoder) attach_to(text_encoder_or_throw(target.pipeline, cfg_, "text_encoder"), kTextPrefix);
   }
 
   std::string describe() const override {
@@ -88,26 +100,27 @@ class Svdiff : public ParameterizedMethod {
 
  private:
   void attach_to(torch::nn::Module& root, const std::string& prefix) {
-    auto matrices = select_targets(root, cfg_, "targets", {"linear", "conv2d", "embedding"});
+    auto matrices = select_or_throw(root, opt_.targets, {"linear", "conv2d", "embedding"}, cfg_, "targets");
     matrices_ += attach_each(matrices, prefix, "svdiff", "spectral",
                              [](const nn::AdaptableRef& ref) { return std::make_shared<SpectralShift>(ref.weight()); });
     std::vector<nn::AdaptableRef> norms;
-    for (const auto& ref : select_layers(root, string_list(cfg_, "norm_targets"), {"group_norm", "layer_norm"}))
+    for (const auto& ref : select_layers(root, opt_.norm_targets, {"group_norm", "layer_norm"}))
       if (ref.weight().defined()) norms.push_back(ref);  // affine=false norms have nothing to shift
     attach_each(norms, prefix, "svdiff", "norm_1d",
                 [](const nn::AdaptableRef& ref) { return std::make_shared<NormShift>(ref.weight()); });
   }
 
-  cfg::Node cfg_;
+  SvdiffOptions opt_;
+  cfg::Node cfg_;  // the section, for the file:line of keys
   size_t matrices_ = 0;
 };
 
 }  // namespace
 
 void register_svdiff(Registry<MethodEntry>& registry) {
-  registry.add(EntryInfo{"svdiff", "SVDiff (arXiv 2303.11305): shifts of the singular values of every weight + 1-D norm shifts",
-                         kSvdiffDefaults},
-               MethodEntry{[](const cfg::Node& section) { return std::make_unique<Svdiff>(section); }});
+  register_method<Svdiff, SvdiffOptions>(
+      registry, "svdiff", "SVDiff (arXiv 2303.11305): shifts of the singular values of every weight + 1-D norm shifts",
+      MethodBudget{500, 1, std::nullopt, std::nullopt, "mkshing/svdiff-pytorch: 500 steps, batch 1"});
 }
 
 }  // namespace pbench::peft

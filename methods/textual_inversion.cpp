@@ -11,7 +11,7 @@
 // "<unique token> <class>" with the placeholder.
 // Delta: {placeholder: [num_vectors, hidden]} as diffusers' learned_embeds.
 // lr: 5e-3, the official base rate (rinongal/textual_inversion; batch scaling not applied); null = train.lr.
-#include "framework/config/access.hpp"
+#include "framework/train/method_options.hpp"
 #include "framework/util/errors.hpp"
 #include "methods/added_tokens.hpp"
 #include "methods/methods.hpp"
@@ -21,22 +21,28 @@
 namespace pbench {
 namespace {
 
-const char* kTextualInversionDefaults = R"(name: textual_inversion
-placeholder: <sks>
-init_word: null        # null = the subject's class noun
-num_vectors: 1
-lr: 5.0e-3
-)";
+struct TextualInversionOptions {
+  std::string placeholder = "<sks>";
+  std::optional<std::string> init_word;
+  int64_t num_vectors = 1;
+  std::optional<double> lr = 5e-3;
+
+  template <class V>
+  void fields(V& v) {
+    v("placeholder", placeholder, "the new token S* (more vectors add <sks>_1, <sks>_2, ...)");
+    v("init_word", init_word, "word whose embedding the new rows start from; null = the subject's class noun");
+    v("num_vectors", num_vectors, "embedding vectors per placeholder", cfg::at_least(1));
+    v("lr", lr, "learning rate (rinongal/textual_inversion's base rate, unscaled); null = train.lr",
+      cfg::learning_rate());
+  }
+};
 
 class TextualInversion : public peft::ParameterizedMethod {
  public:
-  explicit TextualInversion(const cfg::Node& user)
-      : cfg_(peft::section_with_defaults(user, kTextualInversionDefaults, "textual_inversion")),
-        placeholder_(cfg::get_string(cfg_, "placeholder")),
-        init_word_(cfg::get_string(cfg_, "init_word", "")),
-        num_vectors_(positive_int(cfg_, "num_vectors")) {
+  TextualInversion(const TextualInversionOptions& o, const cfg::Node&)
+      : placeholder_(o.placeholder), init_word_(o.init_word.value_or("")), num_vectors_(o.num_vectors) {
     name_ = "textual_inversion";
-    set_group_lr("token", peft::optional_number(cfg_, "lr"));
+    set_group_lr("token", o.lr);
   }
 
   void attach(MethodTarget& target) override {
@@ -67,8 +73,7 @@ class TextualInversion : public peft::ParameterizedMethod {
     return p;
   }
 
-  cfg::Node cfg_;
-  std::string placeholder_, init_word_;
+  std::string placeholder_, init_word_;  // init_word_ "" = the class noun
   int64_t num_vectors_;
   std::shared_ptr<nn::AddedTokenRows> rows_;
 };
@@ -76,9 +81,9 @@ class TextualInversion : public peft::ParameterizedMethod {
 }  // namespace
 
 void register_textual_inversion(Registry<MethodEntry>& registry) {
-  registry.add(EntryInfo{"textual_inversion", "Textual Inversion (arXiv 2208.01618): one new token embedding",
-                         kTextualInversionDefaults},
-               MethodEntry{[](const cfg::Node& s) { return std::make_unique<TextualInversion>(s); }});
+  register_method<TextualInversion, TextualInversionOptions>(
+      registry, "textual_inversion", "Textual Inversion (arXiv 2208.01618): one new token embedding",
+      MethodBudget{6100, 2, 310, 0.15, "rinongal/textual_inversion SD config: max_steps 6100, batch 2 (its lr scaling by GPUs x batch is not applied); DVAR README: window 310, threshold 0.15"});
 }
 
 }  // namespace pbench

@@ -75,13 +75,14 @@ void check_root_keys(const cfg::Node& resolved, const cfg::Node& workload_defaul
 
 }  // namespace
 
-void validate_run_config(const cfg::Node& resolved) {
+void validate_run_config(cfg::Node& resolved) {
   validate_section(resolved, "dataset", datasets());
   validate_section(resolved, "method", methods());
   std::string name = cfg::get_string(resolved, "workload", kDefaultWorkload);
   const cfg::Node* at = cfg::lookup(resolved, "workload");
   std::string where = at ? at->origin().describe() + ": workload" : resolved.origin().describe() + ": workload";
   const auto& entry = workloads().get(name, where);
+  if (entry.factory.complete) resolved = entry.factory.complete(resolved);
   // The workload's defaults list the sections it reads; each present section must match.
   cfg::Node defaults = parse_entry_defaults(entry.info, "workload");
   if (defaults.is_map()) {

@@ -10,8 +10,10 @@ namespace pbench {
 
 std::vector<CatalogSection> catalog();
 
-// Throws InputError for an unknown workload (or registry entry) or a section
-// that does not match its entry's defaults (unknown key, wrong type).
-void validate_run_config(const cfg::Node& resolved);
+// Completes `resolved` with what its workload derives (Workload::complete: a
+// method's own budget), then throws InputError for an unknown workload (or
+// registry entry) or a section that does not match its entry's defaults
+// (unknown key, wrong type) or a value its workload rejects.
+void validate_run_config(cfg::Node& resolved);
 
 }  // namespace pbench

@@ -5,6 +5,7 @@
 // UNet: what it trains, trainable parameters, delta bytes, % of the UNet.
 // Every method is attached to a meta-device pipeline (shapes only), with its
 // registry defaults = its paper defaults.
+#include <algorithm>
 #include <cstdio>
 #include <iostream>
 #include <nlohmann/json.hpp>
@@ -53,6 +54,19 @@ std::string human(int64_t n) {
   return s;
 }
 
+// docs/methods.md's count table (tests/cli checks the committed one equals this).
+void print_markdown(std::vector<MethodRow> rows) {
+  std::stable_sort(rows.begin(), rows.end(),
+                   [](const MethodRow& a, const MethodRow& b) { return a.counts.trainable < b.counts.trainable; });
+  std::cout << "| method | trainable | delta fp16 (bytes) | % of UNet | trains |\n|---|---:|---:|---:|---|\n";
+  for (const auto& r : rows) {
+    char percent[32];
+    std::snprintf(percent, sizeof percent, "%.4f", 100.0 * double(r.counts.trainable) / double(r.counts.unet_total));
+    std::cout << "| " << r.name << " | " << human(r.counts.trainable) << " | " << human(r.counts.delta_bytes_fp16) << " | "
+              << percent << " | " << r.counts.describe << " |\n";
+  }
+}
+
 void print_rows(const std::vector<MethodRow>& rows, const std::string& base, bool json) {
   if (json) {
     nlohmann::ordered_json doc;
@@ -86,15 +100,19 @@ int params_command(int argc, char** argv) {
                "or of every method on SD v1.5 (--methods all).",
                argv[0]};
   std::string path, method_list, base;
-  bool json = false;
+  bool json = false, markdown = false;
   app.add_option("config", path, "a Hugging Face / diffusers config.json or a model folder holding one");
   app.add_option("--methods", method_list, "'all' or a comma-separated list of registered methods");
   app.add_option("--base", base, "UNet config.json the methods attach to (default: SD v1.5, built in)");
   app.add_flag("--json", json, "print one JSON document instead of the table");
+  app.add_flag("--markdown", markdown, "with --methods: a Markdown table sorted by trainable count (docs/methods.md's)");
   if (auto rc = parse_command_line(app, argc, argv)) return *rc;
   try {
     if (!method_list.empty()) {
-      print_rows(count_methods(method_list, base), base, json);
+      if (markdown)
+        print_markdown(count_methods(method_list, base));
+      else
+        print_rows(count_methods(method_list, base), base, json);
       return kExitOk;
     }
     if (path.empty()) throw InputError("pbench params: give a config.json / model folder, or --methods all");

@@ -25,6 +25,9 @@ int run_command(int argc, char** argv);
 // `pbench params <config.json or model folder> [--json]` (params_command.cpp).
 int params_command(int argc, char** argv);
 
+// `pbench methods [<name>] [--yaml]` (methods_command.cpp).
+int methods_command(int argc, char** argv);
+
 // `pbench export <model> <folder>` (export_command.cpp).
 int export_command(int argc, char** argv);
 

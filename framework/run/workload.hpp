@@ -30,6 +30,9 @@ struct Workload {
   // --plan` and `pbench run` reject a bad value with exit 2 before any run
   // starts. Null: the type checks against the defaults are all there is.
   std::function<void(const cfg::Node& resolved)> check;
+  // Fills what a resolved config derives from its entries (a method's own budget for
+  // `train.steps: method`), before any check and before the run id is taken. Null: nothing.
+  std::function<cfg::Node(const cfg::Node& resolved)> complete;
 };
 constexpr const char* kDefaultWorkload = "personalize";
 

@@ -33,7 +33,9 @@ struct SweepPlan {
   size_t duplicates = 0;          // grid points that resolved to an already planned run
 };
 
-using ConfigValidator = std::function<void(const cfg::Node& resolved)>;
+// Checks one run's resolved config before its id is taken, first completing it
+// with what its workload derives (a method's own budget: `train.steps: method`).
+using ConfigValidator = std::function<void(cfg::Node& resolved)>;
 // Turns one resolved point into several (one override each), e.g.
 // `dataset.subject: all` into one run per subject; empty = keep the point.
 using PointExpander = std::function<std::vector<std::string>(const cfg::Node& resolved)>;

@@ -3,9 +3,12 @@
 #include <algorithm>
 #include <regex>
 
+#include <ATen/CPUGeneratorImpl.h>
+
 #include "framework/config/access.hpp"
 #include "framework/config/schema.hpp"
 #include "framework/util/errors.hpp"
+#include "framework/util/seeds.hpp"
 
 namespace pbench {
 
@@ -76,14 +79,6 @@ std::vector<std::string> string_list(const cfg::Node& section, const std::string
   return out;
 }
 
-int64_t positive_int(const cfg::Node& section, const std::string& key) {
-  int64_t v = cfg::get_int(section, key);
-  if (v < 1)
-    throw InputError(cfg::require(section, key).origin().describe() + ": method." + key + ": expected at least 1, got " +
-                     std::to_string(v));
-  return v;
-}
-
 namespace {
 int64_t count_params(torch::nn::Module* m) {
   int64_t n = 0;
@@ -92,6 +87,10 @@ int64_t count_params(torch::nn::Module* m) {
   return n;
 }
 }  // namespace
+
+torch::Generator method_init_generator(int64_t run_seed) {
+  return at::make_generator<at::CPUGeneratorImpl>(derive_seed(run_seed, "method.init"));
+}
 
 MethodCounts counts_of_attached(Method& method, models::Pipeline& pipeline) {
   MethodCounts counts;

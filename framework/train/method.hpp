@@ -21,6 +21,7 @@
 
 #include "datasets/dataset.hpp"
 #include "framework/config/node.hpp"
+#include "framework/config/options.hpp"
 #include "framework/models/pipeline.hpp"
 #include "framework/registry/registry.hpp"
 #include "framework/tensor/adaptable_layers.hpp"
@@ -43,10 +44,17 @@ struct RegularizationSet {
   double loss_weight = 1.0;  // λ: loss = subject term + λ · class term
 };
 
+// The stream a method's random inits draw from (LoRA's down factors, adapter
+// weights, LoHa's factors): the engine derives it from the run's seed, so the
+// same run starts from the same weights without seeding LibTorch's global
+// generator; `run_seed` 0 is also the default of a MethodTarget (counting, tests).
+torch::Generator method_init_generator(int64_t run_seed);
+
 // Everything a method may touch when it attaches.
 struct MethodTarget {
   models::Pipeline& pipeline;
   const SubjectData* subject = nullptr;  // null when only counting parameters
+  torch::Generator generator = method_init_generator(0);
 };
 
 class Method {
@@ -96,8 +104,24 @@ class Method {
   }
 };
 
+// A method's own training budget, from its paper or reference code: what a run
+// config gets for `train.steps: method`, `train.batch_size: method`, `dvar.window:
+// method` and `dvar.threshold: method` (framework/workloads/personalize/budget.cpp).
+struct MethodBudget {
+  int64_t steps = 500;
+  int64_t batch_size = 1;
+  // DVAR's tuned stop rule for this method (yandex-research/DVAR README); unset = the engine's.
+  std::optional<int64_t> dvar_window;
+  std::optional<double> dvar_threshold;
+  std::string source;  // where the numbers come from, or "chosen: …" where no reference gives them
+};
+
 struct MethodEntry {
+  // Builds the method from its section (the user's keys; absent ones take the defaults).
   std::function<std::unique_ptr<Method>(const cfg::Node& section)> create;
+  // Its typed options, one row per key (`pbench methods <name>`); see method_options.hpp.
+  std::vector<cfg::OptionDoc> options;
+  MethodBudget budget;
 };
 // The registry of methods (methods/registry.cpp).
 Registry<MethodEntry>& methods();
@@ -120,8 +144,6 @@ std::vector<nn::AdaptableRef> select_layers(torch::nn::Module& root, const std::
 
 // Reads a list of strings from a method section (InputError naming the key otherwise).
 std::vector<std::string> string_list(const cfg::Node& section, const std::string& key);
-// Reads an integer >= 1 (ranks, widths, counts): "…: method.rank: expected at least 1, got 0" otherwise.
-int64_t positive_int(const cfg::Node& section, const std::string& key);
 
 struct MethodCounts {
   int64_t trainable = 0;         // elements of every tensor in the parameter groups

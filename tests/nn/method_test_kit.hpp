@@ -111,6 +111,9 @@ struct ContractOptions {
   // delta() holds exactly the trained tensors (false: a reparameterization
   // trains scaffolding that the delta drops).
   bool delta_is_trainable = true;
+  // Where the method is registered; null = the build's registry (methods()). A test's
+  // own registry checks a method defined in the test (tests/nn/test_methods_family.cpp).
+  const Registry<MethodEntry>* registry = nullptr;
 };
 
 // The full contract check for one method config on the small pipeline.
@@ -118,7 +121,7 @@ inline void check_method_contract(const std::string& yaml, const ContractOptions
   const std::string& prompt = options.prompt;
   const double lr_scale = options.lr_scale;
   cfg::Node section = method_yaml(yaml);
-  const auto& entry = methods().get(section.find("name")->as_string(), "test");
+  const auto& entry = (options.registry ? *options.registry : methods()).get(section.find("name")->as_string(), "test");
 
   models::Pipeline p = small_pipeline();
   Batch b = make_batch(p, prompt);

@@ -16,6 +16,8 @@
 
 #include "datasets/builtin_subjects.hpp"
 #include "framework/config/access.hpp"
+#include "framework/config/resolve.hpp"
+#include "framework/run/catalog.hpp"
 #include "framework/config/schema.hpp"
 #include "framework/config/yaml_io.hpp"
 #include "framework/h5/run_file.hpp"
@@ -271,6 +273,46 @@ BOOST_AUTO_TEST_CASE(params_methods_all_is_exact_on_sd15) {
   BOOST_TEST(doc["methods"][0]["unet_total"].get<int64_t>() == 859520964);
 }
 
+BOOST_AUTO_TEST_CASE(docs_count_table_is_what_params_markdown_prints) {
+  // docs/methods.md holds the table between two markers; regenerate it with
+  // `build/bin/pbench params --methods all --markdown` when a count changes.
+  fs::path scratch = test::scratch_dir("params_markdown");
+  std::string pbench_bin = (test::binary_dir() / "bin" / "pbench").string();
+  BOOST_REQUIRE(test::run_program({pbench_bin, "params", "--methods", "all", "--markdown"}, scratch / "table.md",
+                                  scratch / "stderr.txt") == 0);
+  std::ifstream out(scratch / "table.md");
+  std::string table((std::istreambuf_iterator<char>(out)), std::istreambuf_iterator<char>());
+  std::ifstream in(test::source_dir() / "docs" / "methods.md");
+  std::string doc((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  const std::string begin = "<!-- begin: pbench params --methods all --markdown -->\n", end = "<!-- end -->";
+  size_t a = doc.find(begin), b = doc.find(end, a == std::string::npos ? 0 : a);
+  BOOST_REQUIRE_MESSAGE(a != std::string::npos && b != std::string::npos, "docs/methods.md lacks the table markers");
+  BOOST_TEST(doc.substr(a + begin.size(), b - a - begin.size()) == table);
+  for (const auto& name : methods().names()) BOOST_TEST(table.find("| " + name + " |") != std::string::npos, name);
+}
+
+BOOST_AUTO_TEST_CASE(pbench_methods_prints_each_methods_typed_options) {
+  fs::path scratch = test::scratch_dir("methods_command");
+  std::string pbench_bin = (test::binary_dir() / "bin" / "pbench").string();
+  auto read = [](const fs::path& p) {
+    std::ifstream in(p);
+    return std::string((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  };
+  BOOST_REQUIRE(run_program({pbench_bin, "methods"}, scratch / "list.txt") == 0);
+  for (const auto& name : methods().names()) BOOST_TEST(read(scratch / "list.txt").find(name) != std::string::npos, name);
+  BOOST_REQUIRE(run_program({pbench_bin, "methods", "lora", "--help"}, scratch / "lora.txt") == 0);
+  std::string lora = read(scratch / "lora.txt");
+  BOOST_TEST(lora.find("  rank: 4   (integer, >= 1)\n") != std::string::npos, lora);
+  BOOST_TEST(lora.find("  text_lr: null   (number or null, >= 0)\n") != std::string::npos, lora);
+  // --yaml is the method section experiments/method/<name>.yaml spells out.
+  BOOST_REQUIRE(run_program({pbench_bin, "methods", "lora", "--yaml"}, scratch / "lora.yaml") == 0);
+  cfg::Node printed = cfg::load_yaml_file(scratch / "lora.yaml", "lora.yaml");
+  cfg::Node committed = cfg::load_yaml_file(test::source_dir() / "experiments" / "method" / "lora.yaml", "lora.yaml");
+  BOOST_TEST((printed == committed));
+  BOOST_TEST(run_program({pbench_bin, "methods", "lorax"}, scratch / "bad.txt") == 2);
+  BOOST_TEST(read(scratch / "bad.txt").find("unknown method 'lorax'") != std::string::npos);
+}
+
 BOOST_AUTO_TEST_CASE(svdiff_experiment_plans_all_thirty_dreambooth_subjects) {
   if (!fs::exists(test::shared_dir() / "dreambooth" / "dataset")) {
     BOOST_TEST_MESSAGE("skipped: ../shared/dreambooth is absent");
@@ -374,4 +416,46 @@ BOOST_AUTO_TEST_CASE(plan_rejects_bad_values_before_any_run) {
   // The same checks pass on the committed experiment.
   BOOST_TEST(test::run_program({run_sweep, experiment, "--plan", "--results", (scratch / "r").string()},
                                scratch / "ok.log", scratch / "ok.log") == 0);
+}
+
+BOOST_AUTO_TEST_CASE(method_budget_fills_train_and_dvar_keys_before_the_run_id) {
+  // `method` takes the chosen method's own budget (MethodBudget); the completed
+  // config is what the run id hashes, so it equals the config spelling the numbers.
+  auto completed = [](const std::string& text) {
+    cfg::Node c = cfg::resolve(cfg::parse_yaml_text(text, {"exp.yaml", 0}));
+    validate_run_config(c);
+    return c;
+  };
+  const std::string head = "workload: personalize\nmethod: {name: lora}\ndataset: {name: builtin, subject: red_cube}\n";
+  cfg::Node c = completed(head + "train: {steps: method, batch_size: method}\ndvar: {window: method, threshold: method}\n");
+  BOOST_TEST(cfg::get_int(c, "train.steps") == 500);  // diffusers' LoRA README
+  BOOST_TEST(cfg::get_int(c, "train.batch_size") == 1);
+  BOOST_TEST(cfg::get_int(c, "dvar.window") == 440);  // DVAR README, DreamBooth-LoRA
+  BOOST_TEST(cfg::get_double(c, "dvar.threshold") == 0.4);
+  cfg::Node spelled = completed(head + "train: {steps: 500, batch_size: 1}\ndvar: {window: 440, threshold: 0.4}\n");
+  BOOST_TEST(cfg::run_id(c) == cfg::run_id(spelled));
+  // A method DVAR tuned nothing for keeps the engine's stop rule; Textual Inversion has its own.
+  cfg::Node db = completed("method: {name: dreambooth}\ndataset: {name: builtin, subject: red_cube}\n"
+                           "train: {steps: method}\ndvar: {window: method, threshold: method}\n");
+  BOOST_TEST(cfg::get_int(db, "train.steps") == 800);
+  BOOST_TEST(cfg::get_int(db, "dvar.window") == 200);
+  BOOST_TEST(cfg::get_double(db, "dvar.threshold") == 0.15);
+  cfg::Node ti = completed("method: {name: textual_inversion}\ndataset: {name: builtin, subject: red_cube}\n"
+                           "dvar: {window: method}\n");
+  BOOST_TEST(cfg::get_int(ti, "dvar.window") == 310);
+  // Without a method there is no budget to take.
+  cfg::Node none = cfg::parse_yaml_text("dataset: {name: builtin, subject: red_cube}\ntrain: {steps: method}\n", {"exp.yaml", 0});
+  try {
+    validate_run_config(none);
+    BOOST_FAIL("expected an InputError");
+  } catch (const InputError& e) {
+    BOOST_TEST(std::string(e.what()).find("exp.yaml:2: train.steps: 'method' takes the method's own budget") !=
+               std::string::npos, e.what());
+  }
+  for (const auto& info : methods().infos()) {
+    const MethodBudget& b = methods().get(info.name, "test").factory.budget;
+    BOOST_TEST(b.steps >= 1, info.name);
+    BOOST_TEST(b.batch_size >= 1, info.name);
+    BOOST_TEST(!b.source.empty(), info.name << ": say where the budget comes from");
+  }
 }

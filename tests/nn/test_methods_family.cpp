@@ -2,6 +2,8 @@
 #include <boost/test/unit_test.hpp>
 
 #include "framework/config/schema.hpp"
+#include "framework/train/method_options.hpp"
+#include "methods/parameterized_method.hpp"
 #include "tests/nn/method_test_kit.hpp"
 
 using namespace pbench;
@@ -357,4 +359,63 @@ BOOST_AUTO_TEST_CASE(every_method_has_an_experiment_file_matching_its_defaults) 
     // And the method can be built from it.
     BOOST_CHECK_NO_THROW(methods().get(info.name, "test").factory.create(file));
   }
+}
+
+// ---- a new method, added the way issue 14 asks --------------------------------
+// BitFit (Ben Zaken et al., arXiv 2106.10199): train only the biases. Everything a new
+// method needs is below — its options struct, its class, one register_method call —
+// plus, in a real method file, one X(namespace, name) line in methods/method_list.hpp.
+// Registered here into a test's own registry so the build's list stays the papers'.
+namespace {
+struct BitFitOptions {
+  std::vector<std::string> targets{"*"};
+  std::optional<double> lr = 1e-3;
+
+  template <class V>
+  void fields(V& v) {
+    v("targets", targets, "layers whose biases train");
+    v("lr", lr, "learning rate; null = train.lr", cfg::learning_rate());
+  }
+};
+
+class BitFit : public peft::ParameterizedMethod {
+ public:
+  BitFit(const BitFitOptions& o, const cfg::Node& section) : opt_(o), cfg_(section) {
+    name_ = "bitfit";
+    set_group_lr("unet", opt_.lr);
+  }
+  void attach(MethodTarget& target) override {
+    freeze_pipeline(target.pipeline);
+    for (const auto& ref : peft::select_or_throw(*target.pipeline.unet, opt_.targets, {"linear", "conv2d"}, cfg_, "targets"))
+      for (const auto& item : ref.module->named_parameters(/*recurse=*/false))
+        if (item.key() == "bias") track(peft::kUnetPrefix + ref.name + ".bias", item.value(), "unet");
+  }
+  std::string describe() const override { return "BitFit: " + std::to_string(tracked_elements()) + " biases"; }
+
+ private:
+  BitFitOptions opt_;
+  cfg::Node cfg_;
+};
+
+Registry<MethodEntry>& example_registry() {
+  static Registry<MethodEntry> registry = [] {
+    Registry<MethodEntry> r("method");
+    register_method<BitFit, BitFitOptions>(r, "bitfit", "BitFit (arXiv 2106.10199): biases only",
+                                           MethodBudget{500, 1, std::nullopt, std::nullopt, "chosen: test example"});
+    return r;
+  }();
+  return registry;
+}
+}  // namespace
+
+BOOST_AUTO_TEST_CASE(a_method_added_in_one_place_gets_defaults_checks_help_and_the_contract) {
+  const auto& entry = example_registry().get("bitfit", "test");
+  cfg::Node defaults = parse_entry_defaults(entry.info, "method");
+  BOOST_TEST(defaults.find("lr")->as_double() == 1e-3);
+  BOOST_TEST(entry.factory.options.size() == 2u);
+  BOOST_CHECK_THROW(entry.factory.create(method_yaml("name: bitfit\nlr: -1\n")), InputError);
+  BOOST_CHECK_THROW(entry.factory.create(method_yaml("name: bitfit\ntargts: [x]\n")), InputError);
+  ContractOptions options;
+  options.registry = &example_registry();
+  check_method_contract("name: bitfit\n", options);
 }

@@ -1,6 +1,10 @@
 #define BOOST_TEST_MODULE methods_lora_svdiff
 #include <boost/test/unit_test.hpp>
 
+#include <ATen/CPUGeneratorImpl.h>
+
+#include <cmath>
+
 #include "methods/factorizations.hpp"
 #include "tests/nn/method_test_kit.hpp"
 
@@ -146,4 +150,35 @@ BOOST_AUTO_TEST_CASE(factorization_helpers) {
   BOOST_TEST(kr[5][7].item<float>() == a[1][1].item<float>() * b[1][2].item<float>());
   BOOST_TEST(peft::spectral_length(torch::empty({320, 64, 3, 3})) == 320);
   BOOST_TEST(peft::spectral_length(torch::empty({1280, 320})) == 320);
+}
+
+BOOST_AUTO_TEST_CASE(kaiming_init_from_a_generator_equals_libtorchs_from_the_same_state) {
+  // Independent reference: torch::nn::init::kaiming_uniform_(a = sqrt 5) draws from the
+  // global generator; seeded alike, the run-owned stream must give the same values.
+  for (std::vector<int64_t> shape : {std::vector<int64_t>{4, 96}, std::vector<int64_t>{3, 8, 3, 3}}) {
+    torch::manual_seed(1234);
+    torch::Tensor expected = torch::empty(shape);
+    torch::nn::init::kaiming_uniform_(expected, std::sqrt(5.0));
+    torch::Generator gen = at::make_generator<at::CPUGeneratorImpl>(1234);
+    torch::Tensor got = torch::empty(shape);
+    peft::kaiming_uniform_init(got, gen);
+    BOOST_TEST(torch::equal(got, expected));
+  }
+}
+
+BOOST_AUTO_TEST_CASE(method_inits_come_from_the_targets_generator_not_the_global_one) {
+  auto lora_down = [](int64_t run_seed, uint64_t global_seed) {
+    models::Pipeline p = small_pipeline();
+    auto m = methods().get("lora", "test").factory.create(method_yaml("name: lora\nrank: 2\n"));
+    torch::manual_seed(global_seed);
+    MethodTarget t{p, nullptr, method_init_generator(run_seed)};
+    m->attach(t);
+    for (const auto& [key, tensor] : m->delta())
+      if (key.size() > 10 && key.substr(key.size() - 10) == ".lora.down") return tensor.clone();
+    return torch::Tensor();
+  };
+  torch::Tensor a = lora_down(7, 1), b = lora_down(7, 2), c = lora_down(8, 1);
+  BOOST_REQUIRE(a.defined());
+  BOOST_TEST(torch::equal(a, b));   // the global generator's state does not matter
+  BOOST_TEST(!torch::equal(a, c));  // the run's seed does
 }

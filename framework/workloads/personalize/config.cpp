@@ -122,20 +122,6 @@ void require_at_least(const cfg::Node& section, const std::string& prefix, const
                      std::to_string(v));
 }
 
-// Learning rates of the method section (`lr`, `text_lr`, `lr_1d`, …): finite and
-// non-negative, else AdamW's own check ends the run with a stack trace.
-void check_method_learning_rates(const cfg::Node& method) {
-  for (size_t i = 0; i < method.keys().size(); ++i) {
-    const std::string& key = method.keys()[i];
-    const cfg::Node& value = method.values()[i];
-    bool is_lr = key == "lr" || key.rfind("lr_", 0) == 0 || (key.size() > 3 && key.compare(key.size() - 3, 3, "_lr") == 0);
-    if (!is_lr || !value.is_number()) continue;  // scale_lr: true is a switch, not a rate
-    double lr = cfg::get_double(method, key);
-    if (!std::isfinite(lr) || lr < 0)
-      throw InputError(where_is(method, "method", key) + ": expected a finite learning rate >= 0, got " + value.describe_value());
-  }
-}
-
 }  // namespace
 
 void check_config(const cfg::Node& config) {
@@ -158,8 +144,8 @@ void check_config(const cfg::Node& config) {
   models::check_pipeline_spec(cfg::get_string(model, "path", cfg::get_string(model, "name")));
 
   auto method = chosen_entry(config, "method", methods());
-  check_method_learning_rates(method.section);
-  method.entry.factory.create(method.section);  // the method's own range checks (rank >= 1, …)
+  // The method's typed options: types, ranges (lr >= 0 and finite, rank >= 1, …), choices.
+  method.entry.factory.create(method.section);
 
   auto dataset = chosen_entry(config, "dataset", datasets());
   const cfg::Node& dataset_full = dataset.section;

@@ -13,6 +13,7 @@
 
 #include "framework/config/access.hpp"
 #include "framework/train/trainer.hpp"
+#include "framework/workloads/personalize/budget.hpp"
 #include "framework/workloads/personalize/config.hpp"
 #include "framework/workloads/personalize/evaluate.hpp"
 #include "framework/workloads/personalize/setup.hpp"
@@ -88,7 +89,7 @@ void run_personalize(RunContext& ctx) {
 void register_personalize_workload(Registry<Workload>& registry) {
   registry.add(EntryInfo{kDefaultWorkload, "train a method on one subject with DVAR, then evaluate it (the engine)",
                          personalize::defaults_yaml()},
-               Workload{run_personalize, personalize::check_config});
+               Workload{run_personalize, personalize::check_config, personalize::with_method_budget});
 }
 
 }  // namespace pbench

@@ -101,11 +101,9 @@ void set_up(RunContext& ctx, Setup& s) {
   if (s.prior)
     s.prior_images = class_images(s.pipeline, s.model_spec, s.prior->class_prompt, s.prior->num_images, ctx.seed,
                                   sampling_options(s.eval), cache, ctx.log);
-  MethodTarget target{s.pipeline, &s.subject};
-  // Methods draw their random inits (LoRA's down factors, adapters, …) from the
-  // global generator, which LibTorch seeds nondeterministically per process:
-  // seed it from the run's seed so the same run starts from the same weights.
-  torch::manual_seed(derive_seed(ctx.seed, "method.init"));
+  // Methods draw their random inits (LoRA's down factors, adapters, …) from the run's
+  // own stream: the same run starts from the same weights, whatever ran before it.
+  MethodTarget target{s.pipeline, &s.subject, method_init_generator(ctx.seed)};
   s.method->attach(target);
   MethodCounts counts = counts_of_attached(*s.method, s.pipeline);
   ctx.file.set_params("params", to_counts(s.method_name, counts));
