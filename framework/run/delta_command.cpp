@@ -68,12 +68,13 @@ int export_delta_command(int argc, char** argv) {
       throw InputError(input + ": a " + info.method + " delta, not " + method);
     if (info.method.empty()) throw InputError(input + ": the delta's method is not recorded; pass --method NAME");
     if (alpha > 0) info.alpha = alpha;
-    if (info.method == "lora" && !(info.alpha > 0))
-      throw InputError(input + ": LoRA alpha unknown (a bare delta does not record it); pass --alpha A");
+    const bool scaled = info.method == "lora" || info.method == "loha" || info.method == "lokr";
+    if (scaled && !(info.alpha > 0))
+      throw InputError(input + ": " + info.method + " alpha unknown (a bare delta does not record it); pass --alpha A");
     interop::DeltaFile out = interop::export_delta(load_safetensors(delta_path), info, format);
     save_safetensors(output, out.tensors, out.metadata);
     std::cout << "wrote " << output << ": " << info.method << " delta, " << out.tensors.size() << " tensors, "
-              << format << " layout" << (info.method == "lora" ? ", alpha " + std::to_string(info.alpha) : "") << "\n";
+              << format << " layout" << (scaled ? ", alpha " + std::to_string(info.alpha) : "") << "\n";
     return kExitOk;
   } catch (...) {
     return report_current_exception("pbench export-delta");
@@ -87,7 +88,7 @@ int import_delta_command(int argc, char** argv) {
   std::string input, output, format, method;
   app.add_option("input", input, "the other tool's .safetensors")->required();
   app.add_option("output", output, "pbench delta to write (.safetensors, the layout `method.delta()` has)")->required();
-  app.add_option("--method", method, "lora or textual_inversion")->required();
+  app.add_option("--method", method, "lora, loha, lokr or textual_inversion")->required();
   app.add_option("--format", format, "diffusers, peft, kohya or a1111")->required();
   if (auto rc = parse_command_line(app, argc, argv)) return *rc;
   try {
@@ -96,10 +97,11 @@ int import_delta_command(int argc, char** argv) {
     TensorMap delta = interop::import_delta(in, method, format, info, input);
     std::map<std::string, std::string> meta = {{"method", method}, {"imported_from", fs::path(input).filename().string()},
                                                {"format", format}};
-    if (method == "lora") meta["alpha"] = std::to_string(info.alpha), meta["rank"] = std::to_string(info.rank);
+    const bool scaled = method == "lora" || method == "loha" || method == "lokr";
+    if (scaled) meta["alpha"] = std::to_string(info.alpha), meta["rank"] = std::to_string(info.rank);
     save_safetensors(output, delta, meta);
     std::cout << "wrote " << output << ": " << method << " delta, " << delta.size() << " tensors"
-              << (method == "lora" ? ", rank " + std::to_string(info.rank) + ", alpha " + std::to_string(info.alpha) +
+              << (scaled ? ", rank " + std::to_string(info.rank) + ", alpha " + std::to_string(info.alpha) +
                                          " (set method.rank and method.alpha to these)"
                                    : "")
               << "\n";

@@ -1,5 +1,6 @@
 #include "framework/tensor/delta_formats.hpp"
 
+#include <algorithm>
 #include <set>
 #include <sstream>
 
@@ -184,6 +185,122 @@ TensorMap import_lora(const DeltaFile& file, const std::string& format, DeltaInf
   return delta;
 }
 
+// ---- LyCORIS (LoHa, LoKr) in kohya-style keys -------------------------------------
+
+struct FactorName {
+  const char* ours;    // unet.<module>.<tag>.<ours>
+  const char* theirs;  // lora_unet_<module>.<theirs>
+};
+// LoHa: LyCORIS' hada_w1_a/_b is the first pair (w1_a [out, r] · w1_b [r, in·kh·kw], convs flattened
+// as pbench stores them), hada_w2_* the second.
+const std::vector<FactorName> kLohaFactors = {
+    {"up1", "hada_w1_a"}, {"down1", "hada_w1_b"}, {"up2", "hada_w2_a"}, {"down2", "hada_w2_b"}};
+// LoKr: ΔW = W1 ⊗ W2; W2 full (lokr_w2) or low rank (lokr_w2_a [c, r] · lokr_w2_b [r, d·kh·kw]).
+const std::vector<FactorName> kLokrFactors = {
+    {"w1", "lokr_w1"}, {"w2", "lokr_w2"}, {"w2_up", "lokr_w2_a"}, {"w2_down", "lokr_w2_b"}};
+
+const std::vector<FactorName>& lycoris_factors(const std::string& method) {
+  return method == "loha" ? kLohaFactors : kLokrFactors;
+}
+
+// The low-rank factor that carries r: LoHa's down1 [r, ·], LoKr's w2_down [r, ·].
+const char* rank_factor(const std::string& method) { return method == "loha" ? "down1" : "w2_down"; }
+
+DeltaFile export_lycoris(const TensorMap& delta, const DeltaInfo& info, const std::string& format) {
+  const std::string& tag = info.method;
+  const std::string infix = "." + tag + ".";
+  DeltaFile out;
+  out.metadata = common_metadata(info, format);
+  std::set<std::string> modules;
+  int64_t rank = 0;
+  for (const auto& [key, t] : delta) {
+    std::string prefix;
+    for (const auto& p : {kUnet, kText})
+      if (starts_with(key, p)) prefix = p;
+    size_t at = key.rfind(infix);
+    if (prefix.empty() || at == std::string::npos || at < prefix.size())
+      throw InputError(tag + " delta: key '" + key + "' is not unet.<module>." + tag + ".<factor>");
+    const std::string module = key.substr(prefix.size(), at - prefix.size()), factor = key.substr(at + infix.size());
+    const char* theirs = nullptr;
+    for (const auto& f : lycoris_factors(tag))
+      if (factor == f.ours) theirs = f.theirs;
+    if (!theirs) throw InputError(tag + " delta: key '" + key + "': unknown factor '" + factor + "'");
+    if (tag == "lokr" && factor == "w2" && prefix == kUnet && is_unet_conv(module))
+      throw InputError(tag + " delta: " + key + ": a conv layer with a full W2; LyCORIS stores it as a kernel "
+                       "([c, d, kh, kw]), which this export does not know: use a rank below the layer's half width");
+    if (factor == rank_factor(tag)) {
+      if (rank && t.size(0) != rank)
+        throw InputError(tag + " delta: " + key + ": rank " + std::to_string(t.size(0)) + ", other layers have " +
+                         std::to_string(rank));
+      rank = t.size(0);
+    }
+    const std::string name = (prefix == kUnet ? kKohyaUnet : kKohyaText) + kohya_name(module);
+    out.tensors[name + "." + theirs] = t;
+    modules.insert(name);
+  }
+  for (const auto& name : modules) out.tensors[name + ".alpha"] = torch::tensor(float(info.alpha));
+  out.metadata["rank"] = std::to_string(rank);
+  out.metadata["alpha"] = std::to_string(info.alpha);
+  out.metadata["ss_network_module"] = "lycoris.kohya";
+  out.metadata["ss_network_args"] = std::string("{\"algo\": \"") + tag + "\"}";
+  out.metadata["ss_network_dim"] = std::to_string(rank);
+  out.metadata["ss_network_alpha"] = std::to_string(info.alpha);
+  return out;
+}
+
+TensorMap import_lycoris(const DeltaFile& file, const std::string& method, DeltaInfo& info, const std::string& source) {
+  TensorMap delta;
+  std::map<std::string, std::set<std::string>> factors_of;  // our module key prefix -> factors found
+  std::set<double> alphas;
+  int64_t rank = 0;
+  for (const auto& [key, t] : file.tensors) {
+    std::string prefix, rest;
+    for (const auto& [p, ours] : {std::pair{kKohyaUnet, kUnet}, {kKohyaText, kText}})
+      if (starts_with(key, p)) {
+        prefix = ours;
+        rest = key.substr(p.size());
+      }
+    size_t dot = rest.rfind('.');
+    if (prefix.empty() || dot == std::string::npos)
+      throw InputError(source + ": key '" + key + "' is not lora_unet_<module>.<factor> or lora_te_<module>.<factor>");
+    const std::string theirs = rest.substr(dot + 1);
+    const std::string module = dotted_name(rest.substr(0, dot), source + ": " + key);
+    if (theirs == "alpha") {
+      alphas.insert(t.item<double>());
+      continue;
+    }
+    const char* ours = nullptr;
+    for (const auto& f : lycoris_factors(method))
+      if (theirs == f.theirs) ours = f.ours;
+    if (!ours) {
+      std::string names;
+      for (const auto& f : lycoris_factors(method)) names += (names.empty() ? "" : ", ") + std::string(f.theirs);
+      throw InputError(source + ": key '" + key + "': not a " + method + " factor (" + names + ", alpha)");
+    }
+    if (t.dim() != 2) throw InputError(source + ": " + key + ": expected a 2-D factor, got " + std::to_string(t.dim()) + "-D");
+    if (std::string(ours) == rank_factor(method)) {
+      if (rank && t.size(0) != rank)
+        throw InputError(source + ": " + key + ": rank " + std::to_string(t.size(0)) + ", other layers have rank " +
+                         std::to_string(rank));
+      rank = t.size(0);
+    }
+    const std::string ours_prefix = prefix + module + "." + method + ".";
+    delta[ours_prefix + ours] = t;
+    factors_of[ours_prefix].insert(ours);
+  }
+  if (delta.empty()) throw InputError(source + ": no " + method + " tensors");
+  for (const auto& [at, found] : factors_of) {
+    const bool full_w2 = found.count("w2") > 0, low_rank_w2 = found.count("w2_up") && found.count("w2_down");
+    const bool complete = method == "loha" ? found.size() == 4
+                                           : found.count("w1") && full_w2 != low_rank_w2 && found.size() == (full_w2 ? 2u : 3u);
+    if (!complete) throw InputError(source + ": " + at + "*: incomplete " + method + " factors for this layer");
+  }
+  if (alphas.size() > 1) throw InputError(source + ": layers with different .alpha values are not supported");
+  info.rank = rank;
+  info.alpha = alphas.empty() ? double(rank) : *alphas.begin();  // LyCORIS: no .alpha means alpha = dim
+  return delta;
+}
+
 DeltaFile export_embedding(const TensorMap& delta, const DeltaInfo& info, const std::string& format) {
   if (delta.size() != 1)
     throw InputError("textual_inversion delta: expected one token, got " + std::to_string(delta.size()));
@@ -221,6 +338,7 @@ TensorMap import_embedding(const DeltaFile& file, const std::string& format, Del
 std::vector<std::string> formats_for(const std::string& method) {
   if (method == "lora") return {"diffusers", "peft", "kohya", "a1111"};
   if (method == "textual_inversion") return {"diffusers", "a1111"};
+  if (method == "loha" || method == "lokr") return {"kohya", "a1111"};
   return {};
 }
 
@@ -228,7 +346,8 @@ namespace {
 void check_format(const std::string& method, const std::string& format) {
   auto ok = formats_for(method);
   if (ok.empty())
-    throw InputError("method '" + method + "': no interchange format yet (lora, textual_inversion have; docs/interop.md)");
+    throw InputError("method '" + method + "': no interchange format yet (lora, loha, lokr, textual_inversion have; "
+                     "docs/interop.md)");
   if (std::find(ok.begin(), ok.end(), format) == ok.end()) {
     std::string list;
     for (const auto& f : ok) list += (list.empty() ? "" : ", ") + f;
@@ -240,6 +359,7 @@ void check_format(const std::string& method, const std::string& format) {
 DeltaFile export_delta(const TensorMap& delta, const DeltaInfo& info, const std::string& format) {
   check_format(info.method, format);
   if (info.method == "lora") return export_lora(delta, info, format == "a1111" ? "kohya" : format);
+  if (info.method == "loha" || info.method == "lokr") return export_lycoris(delta, info, format);
   return export_embedding(delta, info, format);
 }
 
@@ -249,6 +369,7 @@ TensorMap import_delta(const DeltaFile& file, const std::string& method, const s
   info.method = method;
   if (auto it = file.metadata.find("pbench_base_model"); it != file.metadata.end()) info.base_model = it->second;
   if (method == "lora") return import_lora(file, format == "a1111" ? "kohya" : format, info, source);
+  if (method == "loha" || method == "lokr") return import_lycoris(file, method, info, source);
   return import_embedding(file, format, info, source);
 }
 

@@ -8,6 +8,11 @@
 //                      metadata lora_alpha and r: loaders that ignore them take alpha = r
 //   kohya / A1111:     lora_unet_<module with . -> _>.lora_down.weight, .lora_up.weight,
 //                      .alpha (0-d float), lora_te_<module>.…  (ComfyUI reads the same)
+//   LoHa, pbench:      unet.<module>.loha.{up1,down1,up2,down2}   (ΔW = (up1 down1) ⊙ (up2 down2) · alpha/r)
+//   LoHa, LyCORIS:     lora_unet_<module>.hada_w1_a, .hada_w1_b, .hada_w2_a, .hada_w2_b, .alpha
+//   LoKr, pbench:      unet.<module>.lokr.w1 and .lokr.w2 (full) or .lokr.w2_up / .lokr.w2_down
+//   LoKr, LyCORIS:     lora_unet_<module>.lokr_w1, .lokr_w2 or .lokr_w2_a / .lokr_w2_b, .alpha
+//                      (kohya-style keys; A1111 and ComfyUI read LyCORIS files in this layout)
 //   Textual Inversion: diffusers learned_embeds {<token>: [n, d]} (= pbench's own keys);
 //                      A1111 {emb_params: [n, d]} with the token in metadata `name`
 //
@@ -25,8 +30,8 @@ struct DeltaInfo {
   std::string method;      // pbench method name: lora, textual_inversion
   std::string base_model;  // what it was trained on (model name or folder)
   std::string run_id;
-  int64_t rank = 0;        // LoRA: r (read from the shapes)
-  double alpha = 0;        // LoRA: alpha (scale alpha / r)
+  int64_t rank = 0;        // LoRA / LoHa / LoKr: r (read from the shapes; LoKr: of its low-rank W2)
+  double alpha = 0;        // scale alpha / r
 };
 
 struct DeltaFile {
@@ -34,7 +39,8 @@ struct DeltaFile {
   std::map<std::string, std::string> metadata;
 };
 
-// The formats a method's delta can be written in ("lora": diffusers, peft, kohya, a1111).
+// The formats a method's delta can be written in ("lora": diffusers, peft, kohya, a1111;
+// "loha", "lokr": kohya, a1111 — LyCORIS's keys).
 std::vector<std::string> formats_for(const std::string& method);
 
 // InputError naming the key when the delta cannot be written in `format`.

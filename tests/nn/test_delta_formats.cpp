@@ -34,6 +34,16 @@ TensorMap sd15_lora_delta() {
   return delta;
 }
 
+// A method (registry defaults) attached to SD v1.5 on the meta device.
+TensorMap sd15_delta_of(const std::string& method) {
+  models::Pipeline p = models::sd15_meta_pipeline();
+  auto m = methods().get(method, "test").factory.create(cfg::parse_yaml_text("name: " + method + "\n", {"test", 0}));
+  freeze_pipeline(p);
+  MethodTarget target{p, nullptr};
+  m->attach(target);
+  return m->delta();
+}
+
 std::vector<int64_t> shape(const TensorMap& m, const std::string& key) {
   auto it = m.find(key);
   BOOST_TEST_REQUIRE((it != m.end()), "missing key " << key);
@@ -153,4 +163,47 @@ BOOST_AUTO_TEST_CASE(bad_files_are_refused_naming_the_key) {
                 "textual_inversion deltas are written as diffusers, a1111");
   check_refused([&] { interop::import_delta(DeltaFile{{{"emb_params", torch::zeros({1, 768})}}, {}}, "textual_inversion", "a1111", info, "e.safetensors"); },
                 "no metadata 'name'");
+}
+
+BOOST_AUTO_TEST_CASE(lycoris_loha_and_lokr_keys_on_sd15_are_the_documented_ones) {
+  // LyCORIS' kohya-style keys (lycoris/modules/loha.py, lokr.py): hada_w1_a [out, r], hada_w1_b [r, in],
+  // the same for w2; lokr_w1 [out_l, in_m] and lokr_w2_a [out_k, r], lokr_w2_b [r, in_n] with
+  // factorization(dim, -1) = the most balanced (smaller, larger) split: 320 = 16·20, 768 = 24·32.
+  using V = std::vector<int64_t>;
+  const std::string q = "lora_unet_down_blocks_0_attentions_0_transformer_blocks_0_attn1_to_q";
+  const std::string k = "lora_unet_down_blocks_0_attentions_0_transformer_blocks_0_attn2_to_k";
+  DeltaFile loha = interop::export_delta(sd15_delta_of("loha"), DeltaInfo{"loha", "sd15", "", 0, 2.0}, "kohya");
+  BOOST_TEST(loha.tensors.size() == 5u * 128);  // four factors + alpha per UNet attention projection
+  BOOST_TEST(shape(loha.tensors, q + ".hada_w1_a") == V({320, 4}));
+  BOOST_TEST(shape(loha.tensors, q + ".hada_w1_b") == V({4, 320}));
+  BOOST_TEST(shape(loha.tensors, k + ".hada_w2_a") == V({320, 4}));
+  BOOST_TEST(shape(loha.tensors, k + ".hada_w2_b") == V({4, 768}));
+  BOOST_TEST(loha.tensors.at(q + ".alpha").item<float>() == 2.0f);
+  BOOST_TEST(loha.metadata.at("ss_network_module") == "lycoris.kohya");
+  DeltaFile lokr = interop::export_delta(sd15_delta_of("lokr"), DeltaInfo{"lokr", "sd15", "", 0, 8.0}, "a1111");
+  BOOST_TEST(lokr.tensors.size() == 4u * 128);  // w1, w2_a, w2_b + alpha (every W2 low rank at r = 8)
+  BOOST_TEST(shape(lokr.tensors, q + ".lokr_w1") == V({16, 16}));
+  BOOST_TEST(shape(lokr.tensors, q + ".lokr_w2_a") == V({20, 8}));
+  BOOST_TEST(shape(lokr.tensors, q + ".lokr_w2_b") == V({8, 20}));
+  BOOST_TEST(shape(lokr.tensors, k + ".lokr_w1") == V({16, 24}));
+  BOOST_TEST(shape(lokr.tensors, k + ".lokr_w2_b") == V({8, 32}));
+  // Back to pbench's keys, bit-identical, with rank and alpha.
+  for (const char* method : {"loha", "lokr"}) {
+    TensorMap delta = random_like(sd15_delta_of(method));
+    for (const char* format : {"kohya", "a1111"}) {
+      DeltaFile f = interop::export_delta(delta, DeltaInfo{method, "sd15", "", 0, 3.0}, format);
+      DeltaInfo info;
+      BOOST_TEST(identical(delta, interop::import_delta(f, method, format, info, "test")), method << " " << format);
+      BOOST_TEST(info.alpha == 3.0);
+      BOOST_TEST(info.rank == (std::string(method) == "loha" ? 4 : 8));
+    }
+  }
+  // A LoHa file read as LoKr, or a layer missing a factor, is refused naming the key.
+  DeltaInfo info;
+  check_refused([&] { interop::import_delta(loha, "lokr", "kohya", info, "their.safetensors"); },
+                "hada_w1_a': not a lokr factor");
+  DeltaFile partial = loha;
+  partial.tensors.erase(q + ".hada_w2_b");
+  check_refused([&] { interop::import_delta(partial, "loha", "kohya", info, "their.safetensors"); },
+                "incomplete loha factors");
 }
