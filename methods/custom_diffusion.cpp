@@ -11,9 +11,10 @@
 //   shared with Textual Inversion), so the base table stays frozen and only the new rows train.
 //   Learning rate (reference README): 1e-5 scaled by the effective batch (--scale_lr; 2 GPUs x
 //   batch 2 -> 4e-5): lr x scale_lr_by when scale_lr is true.
-//   Regularization: the paper uses 200 real LAION images retrieved by caption similarity;
-//   here regularization_set() asks the engine for 8 class images, which it generates with
-//   the frozen model.
+//   Regularization: the paper uses 200 real LAION images retrieved by caption similarity:
+//   class_data_dir points at such a folder; without one the engine generates num_class_images
+//   (200) with the frozen model. Weight prior_loss_weight (1.0, the reference's).
+//   Not yet: the reference's random-scale augmentation with its loss mask (issue 15, item 4).
 // Trainable count: Σ over cross-attentions of 2 · 768 · C (+ biases: none in SD) + 768 per token.
 //   SD v1.5: 1536 · ΣC = 1536 · 12,480 = 19,169,280, + 768 · modifier tokens.
 // Delta keys: unet.<…>.attn2.to_k.weight, unet.<…>.attn2.to_v.weight,
@@ -35,6 +36,10 @@ struct CustomDiffusionOptions {
   bool scale_lr = true;
   double scale_lr_by = 4.0;
   double weight_decay = 1e-2;
+  std::optional<std::string> class_prompt;
+  int64_t num_class_images = 200;
+  double prior_loss_weight = 1.0;
+  std::optional<std::string> class_data_dir;
 
   template <class V>
   void fields(V& v) {
@@ -47,6 +52,13 @@ struct CustomDiffusionOptions {
     v("scale_lr", scale_lr, "multiply lr by scale_lr_by, as the reference recipe does");
     v("scale_lr_by", scale_lr_by, "the reference recipe's GPUs x batch (2 x 2)", cfg::greater_than(0));
     v("weight_decay", weight_decay, "AdamW weight decay", cfg::at_least(0));
+    v("class_prompt", class_prompt, "prompt of the regularization images; null = the subject's (\"a dog\")");
+    v("num_class_images", num_class_images,
+      "regularization images (the paper: 200 retrieved real ones); train.num_class_images caps it", cfg::at_least(1));
+    v("prior_loss_weight", prior_loss_weight, "weight of their loss (the reference's prior_loss_weight)",
+      cfg::at_least(0));
+    v("class_data_dir", class_data_dir,
+      "a folder of real regularization images (e.g. retrieved LAION ones); null = the frozen model generates them");
   }
 };
 
@@ -77,12 +89,11 @@ class CustomDiffusion : public ParameterizedMethod {
   std::string eval_prompt(const std::string& prompt, const SubjectData& subject) const override {
     return with_modifier(prompt, subject);
   }
-  // Decision (not configurable yet): the paper retrieves 200 real LAION images; until
-  // regularization sets get their own keys (issue 15, item 4) Custom Diffusion takes 8 images the
-  // frozen model generates from the subject's class prompt, at weight 1 (the reference's
-  // prior_loss_weight), the values the engine used for it before.
+  // The paper retrieves 200 real LAION images (clip-retrieval, which needs the network): give
+  // them as class_data_dir; without it the frozen model generates them from the class prompt.
   std::optional<RegularizationSet> regularization_set(const SubjectData& subject) const override {
-    return RegularizationSet{subject.class_prompt, 8, 1.0};
+    return RegularizationSet{opt_.class_prompt.value_or(subject.class_prompt), opt_.num_class_images,
+                             opt_.prior_loss_weight, opt_.class_data_dir.value_or("")};
   }
 
   std::string describe() const override {

@@ -22,8 +22,9 @@ struct DreamBoothOptions {
   std::optional<double> text_encoder_lr;
   bool prior_preservation = true;
   double prior_loss_weight = 1.0;
-  int64_t num_class_images = 8;
+  int64_t num_class_images = 200;
   std::optional<std::string> class_prompt;
+  std::optional<std::string> class_data_dir;
 
   template <class V>
   void fields(V& v) {
@@ -32,9 +33,12 @@ struct DreamBoothOptions {
     v("text_encoder_lr", text_encoder_lr, "learning rate of the text encoder; null = lr", cfg::learning_rate());
     v("prior_preservation", prior_preservation, "add the class-specific prior-preservation loss");
     v("prior_loss_weight", prior_loss_weight, "its weight lambda", cfg::at_least(0));
-    v("num_class_images", num_class_images, "class images the frozen model generates for the prior",
+    v("num_class_images", num_class_images,
+      "class images for the prior (diffusers' README with prior: 200; the paper 100-1000); "
+      "train.num_class_images caps it for CPU-sized sweeps",
       cfg::at_least(1));
     v("class_prompt", class_prompt, "prompt of the class images; null = the subject's (\"a dog\")");
+    v("class_data_dir", class_data_dir, "a folder of real class images to use; null = the frozen model generates them");
   }
 };
 
@@ -89,7 +93,7 @@ class DreamBooth : public Method {
     if (!opt_.prior_preservation) return std::nullopt;
     // class_prompt null = the subject's ("a dog"), as the paper's "a [class noun]".
     return RegularizationSet{opt_.class_prompt.value_or(subject.class_prompt), opt_.num_class_images,
-                             opt_.prior_loss_weight};
+                             opt_.prior_loss_weight, opt_.class_data_dir.value_or("")};
   }
 
  private:

@@ -42,6 +42,9 @@ struct RegularizationSet {
   std::string class_prompt;  // what the frozen model is prompted with
   int64_t num_images = 0;    // how many it generates (cached per model, prompt, count, seed)
   double loss_weight = 1.0;  // λ: loss = subject term + λ · class term
+  // A folder of real class images to use instead (Custom Diffusion's retrieved LAION images, a
+  // DreamBooth class_data_dir); "" = generate them. Its first num_images images, sorted by name.
+  std::string real_images_dir;
 };
 
 // The stream a method's random inits draw from (LoRA's down factors, adapter

@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include <fstream>
+#include <sstream>
 #include <set>
 #include <limits>
 #include <nlohmann/json.hpp>
@@ -23,6 +24,8 @@
 #include "framework/h5/run_file.hpp"
 #include "framework/util/errors.hpp"
 #include "framework/train/trainer.hpp"
+#include "framework/io/image.hpp"
+#include "framework/workloads/personalize/setup.hpp"
 #include "tests/support/run_program.hpp"
 #include "tests/support/test_paths.hpp"
 
@@ -388,6 +391,7 @@ BOOST_AUTO_TEST_CASE(plan_rejects_bad_values_before_any_run) {
   std::string experiment = (test::source_dir() / "experiments" / "quickstart.yaml").string();
   const std::vector<std::pair<std::string, std::string>> cases = {
       {"train.steps=0", "train.steps: expected a positive integer"},
+      {"train.num_class_images=0", "train.num_class_images: expected an integer >= 1"},
       {"train.log_every=0", "train.log_every: expected a positive integer"},
       {"++train.lr=-1", "train.lr: expected a finite learning rate"},
       {"++train.adam_beta2=1.5", "train.adam_beta2: expected a number in [0, 1)"},
@@ -458,4 +462,28 @@ BOOST_AUTO_TEST_CASE(method_budget_fills_train_and_dvar_keys_before_the_run_id) 
     BOOST_TEST(b.batch_size >= 1, info.name);
     BOOST_TEST(!b.source.empty(), info.name << ": say where the budget comes from");
   }
+}
+
+BOOST_AUTO_TEST_CASE(real_class_images_come_from_the_folder_sorted_cropped_and_resized) {
+  fs::path dir = test::scratch_dir("real_class_images") / "laion_dog";
+  fs::create_directories(dir);
+  for (int i = 0; i < 3; ++i) {
+    Image img;
+    img.width = 12 + 4 * i;  // landscape: the center crop is square
+    img.height = 10;
+    img.rgb.assign(size_t(img.width * img.height * 3), uint8_t(40 * (i + 1)));
+    write_png(dir / ("img_" + std::to_string(2 - i) + ".png"), img);
+  }
+  std::ofstream(dir / "notes.txt") << "not an image\n";
+  std::ostringstream log;
+  auto images = personalize::real_class_images(dir.string(), 2, 8, "method.class_data_dir", log);
+  BOOST_REQUIRE(images.size() == 2u);
+  BOOST_TEST(images[0].width == 8);
+  BOOST_TEST(images[0].height == 8);
+  BOOST_TEST(int(images[0].rgb[0]) == 120);  // img_0.png first: the one written last (value 3 · 40)
+  BOOST_TEST(int(images[1].rgb[0]) == 80);
+  BOOST_TEST(personalize::real_class_images(dir.string(), 10, 8, "k", log).size() == 3u);  // fewer: all, logged
+  BOOST_TEST(log.str().find("fewer than the 10") != std::string::npos);
+  BOOST_CHECK_THROW(personalize::real_class_images((dir / "nope").string(), 2, 8, "method.class_data_dir", log),
+                    InputError);
 }

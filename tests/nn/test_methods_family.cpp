@@ -280,7 +280,7 @@ BOOST_AUTO_TEST_CASE(custom_diffusion_token_and_prompts) {
   auto prior = m->regularization_set(subject);
   BOOST_REQUIRE(prior.has_value());
   BOOST_TEST(prior->class_prompt == "a dog");
-  BOOST_TEST(prior->num_images == 8);
+  BOOST_TEST(prior->num_images == 200);  // the paper's count (was a fixed 8; issue 15, item 4)
   int64_t id = p.tokenizer->token_id("<new1>");
   BOOST_TEST(id == 49408);
   auto delta = m->delta();
@@ -311,8 +311,9 @@ BOOST_AUTO_TEST_CASE(dreambooth_declares_its_prior_preservation_set) {
   auto prior = with("name: dreambooth\n")->regularization_set(dog);
   BOOST_REQUIRE(prior.has_value());
   BOOST_TEST(prior->class_prompt == "a dog");  // class_prompt: null = the subject's
-  BOOST_TEST(prior->num_images == 8);
+  BOOST_TEST(prior->num_images == 200);  // diffusers' README with prior preservation (issue 15, item 4)
   BOOST_TEST(prior->loss_weight == 1.0);
+  BOOST_TEST(prior->real_images_dir.empty());
   prior = with("name: dreambooth\nclass_prompt: a photo of a dog\nnum_class_images: 3\nprior_loss_weight: 0.5\n")
               ->regularization_set(dog);
   BOOST_REQUIRE(prior.has_value());
@@ -418,4 +419,25 @@ BOOST_AUTO_TEST_CASE(a_method_added_in_one_place_gets_defaults_checks_help_and_t
   ContractOptions options;
   options.registry = &example_registry();
   check_method_contract("name: bitfit\n", options);
+}
+
+BOOST_AUTO_TEST_CASE(custom_diffusion_declares_its_regularization_set) {
+  // Issue 15, item 4: count, weight, class prompt and a folder of real images are the method's keys.
+  SubjectData dog{"builtin", "dog", "dog", "sks", false, {}, {}, "a sks dog", "a dog", {}};
+  const auto& entry = methods().get("custom_diffusion", "test");
+  auto prior = entry.factory.create(method_yaml("name: custom_diffusion\n"))->regularization_set(dog);
+  BOOST_REQUIRE(prior.has_value());
+  BOOST_TEST(prior->num_images == 200);  // the paper's 200 regularization images
+  BOOST_TEST(prior->loss_weight == 1.0);
+  BOOST_TEST(prior->class_prompt == "a dog");
+  BOOST_TEST(prior->real_images_dir.empty());
+  prior = entry.factory
+              .create(method_yaml("name: custom_diffusion\nnum_class_images: 5\nprior_loss_weight: 0.25\n"
+                                  "class_data_dir: /data/laion_dog\nclass_prompt: dog\n"))
+              ->regularization_set(dog);
+  BOOST_TEST(prior->num_images == 5);
+  BOOST_TEST(prior->loss_weight == 0.25);
+  BOOST_TEST(prior->real_images_dir == "/data/laion_dog");
+  BOOST_TEST(prior->class_prompt == "dog");
+  BOOST_CHECK_THROW(entry.factory.create(method_yaml("name: custom_diffusion\nprior_loss_weight: -1\n")), InputError);
 }

@@ -33,6 +33,7 @@ train:
   adam_beta2: 0.999
   adam_eps: 1.0e-8
   max_grad_norm: 1.0
+  num_class_images: null   # caps every method's class-image count (null = the method's own)
   flip: false
   log_every: 10
   save_delta: true
@@ -125,7 +126,9 @@ void require_at_least(const cfg::Node& section, const std::string& prefix, const
 }  // namespace
 
 void check_config(const cfg::Node& config) {
-  TrainConfig::from_section(section_with_defaults(config, "train"));
+  cfg::Node train = section_with_defaults(config, "train");
+  TrainConfig::from_section(train);
+  if (const cfg::Node* cap = train.find("num_class_images"); cap && !cap->is_null()) require_at_least(train, "train", "num_class_images", 1);
   dvar_config_from_section(section_with_defaults(config, "dvar"));
   cfg::Node eval = section_with_defaults(config, "eval");
   for (const char* key : {"steps", "batch_size", "images_per_prompt", "num_prompts"}) require_at_least(eval, "eval", key, 1);

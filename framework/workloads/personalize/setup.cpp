@@ -1,5 +1,7 @@
 #include "framework/workloads/personalize/setup.hpp"
 
+#include <algorithm>
+#include <cctype>
 #include <fstream>
 #include <ostream>
 
@@ -8,6 +10,7 @@
 #include "framework/io/image.hpp"
 #include "framework/io/image_cache.hpp"
 #include "framework/sample/ddim_sampling.hpp"
+#include "framework/util/errors.hpp"
 #include "framework/util/seeds.hpp"
 #include "framework/util/sha256.hpp"
 #include "framework/workloads/personalize/config.hpp"
@@ -65,6 +68,27 @@ std::vector<Image> class_images(models::Pipeline& pipeline, const std::string& m
 
 }  // namespace
 
+std::vector<Image> real_class_images(const std::string& dir, int64_t count, int resolution, const std::string& key,
+                                     std::ostream& log) {
+  std::error_code ec;
+  if (!fs::is_directory(dir, ec)) throw InputError(key + ": '" + dir + "' is not a folder of class images");
+  std::vector<fs::path> files;
+  for (const auto& entry : fs::directory_iterator(dir, ec)) {
+    std::string ext = entry.path().extension().string();
+    for (char& c : ext) c = char(std::tolower(static_cast<unsigned char>(c)));
+    if (entry.is_regular_file() && (ext == ".png" || ext == ".jpg" || ext == ".jpeg")) files.push_back(entry.path());
+  }
+  if (files.empty()) throw InputError(key + ": '" + dir + "' holds no .png / .jpg image");
+  std::sort(files.begin(), files.end());
+  if (int64_t(files.size()) < count)
+    log << "[personalize] " << dir << " holds " << files.size() << " class images, fewer than the " << count
+        << " asked for: using them all\n";
+  std::vector<Image> images;
+  for (size_t i = 0; i < files.size() && int64_t(i) < count; ++i)
+    images.push_back(resize_image(center_crop_square(decode_image_file(files[i])), resolution, resolution));
+  return images;
+}
+
 void set_up(RunContext& ctx, Setup& s) {
   const cfg::Node& config = ctx.config;
   s.model = section_with_defaults(config, "model");
@@ -98,9 +122,17 @@ void set_up(RunContext& ctx, Setup& s) {
   s.method = method_entry.factory.create(s.method_section);
   freeze_pipeline(s.pipeline);
   s.prior = s.method->regularization_set(s.subject);
-  if (s.prior)
-    s.prior_images = class_images(s.pipeline, s.model_spec, s.prior->class_prompt, s.prior->num_images, ctx.seed,
-                                  sampling_options(s.eval), cache, ctx.log);
+  if (s.prior) {
+    // train.num_class_images caps every method's count (a CPU-sized sweep of many methods); null = the method's.
+    if (const cfg::Node* cap = s.train.find("num_class_images"); cap && !cap->is_null())
+      s.prior->num_images = std::min(s.prior->num_images, cap->as_int());
+    if (!s.prior->real_images_dir.empty())
+      s.prior_images = real_class_images(s.prior->real_images_dir, s.prior->num_images, int(s.pipeline.resolution),
+                                         "method.class_data_dir", ctx.log);
+    else
+      s.prior_images = class_images(s.pipeline, s.model_spec, s.prior->class_prompt, s.prior->num_images, ctx.seed,
+                                    sampling_options(s.eval), cache, ctx.log);
+  }
   // Methods draw their random inits (LoRA's down factors, adapters, …) from the run's
   // own stream: the same run starts from the same weights, whatever ran before it.
   MethodTarget target{s.pipeline, &s.subject, method_init_generator(ctx.seed)};

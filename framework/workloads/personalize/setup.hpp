@@ -29,6 +29,12 @@ struct Setup {
 // Fills `s` in place: the method keeps references into s.pipeline and s.subject.
 void set_up(RunContext& ctx, Setup& s);
 
+// The first `count` images (sorted by file name) of a folder of real class images, center-cropped
+// square and resized to `resolution`; fewer when the folder holds fewer (logged). InputError
+// naming `key` when the folder is missing or holds no image.
+std::vector<Image> real_class_images(const std::string& dir, int64_t count, int resolution, const std::string& key,
+                                     std::ostream& log);
+
 // u8 image tensor [N, H, W, 3] -> its bytes (run-file samples).
 std::vector<uint8_t> bytes_of(const torch::Tensor& u8);
 
