@@ -16,12 +16,22 @@ namespace pbench {
 struct SubjectData {
   std::string dataset, subject, class_noun, unique_token;
   bool live = false;                     // DreamBooth's live subjects (dogs, cats) use their own prompt list
-  std::vector<Image> images;             // square, resolution x resolution
+  std::vector<Image> images;             // square, resolution x resolution (what training sees)
   std::vector<std::string> image_files;  // where each image came from (for messages and provenance)
   std::string instance_prompt;           // "a sks dog"
   std::string class_prompt;              // "a dog" (prior preservation)
   std::vector<std::string> eval_prompts; // the evaluation prompts, unique token and class filled in
+  // The real images the metrics compare with: the originals' center squares at one common side
+  // (metric_image_side below), never the training copies downsized to the model resolution.
+  // Empty = `images` (built-in subjects, rendered at the model resolution).
+  std::vector<Image> metric_images{};
 };
+
+// Side of SubjectData::metric_images: the smallest original center square of the subject, at most
+// 512 — above CLIP's 224 and DINO's 256-pixel resize, so the metrics' own preprocessing does the
+// last shrink as the reference evaluators do on the originals, and a run file's /samples/real stays
+// small. Smaller originals keep their size (never upsampled here).
+int metric_image_side(const std::vector<int>& square_sides);
 
 struct DatasetEntry {
   // Loads `dataset.subject` of the resolved section at `resolution` pixels.

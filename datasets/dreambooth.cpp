@@ -6,6 +6,7 @@
 #include <regex>
 
 #include "framework/config/access.hpp"
+#include "framework/io/image.hpp"
 #include "framework/io/image_cache.hpp"
 #include "framework/util/errors.hpp"
 
@@ -137,10 +138,17 @@ SubjectData load_subject(const cfg::Node& section, int resolution, const fs::pat
   data.class_noun = it->second;
   data.unique_token = cfg::get_string(section, "unique_token");
   data.live = is_live_class(data.class_noun);
+  std::vector<Image> squares;  // the originals' center squares, for the metrics
+  std::vector<int> sides;
   for (const auto& file : subject_images(index.dataset_dir / subject)) {
     data.images.push_back(load_square_image(file, resolution, cache_dir));
     data.image_files.push_back(file.string());
+    squares.push_back(center_crop_square(decode_image_file(file)));
+    sides.push_back(squares.back().width);
   }
+  const int side = metric_image_side(sides);
+  for (const auto& square : squares)
+    data.metric_images.push_back(square.width == side ? square : resize_image(square, side, side));
   data.instance_prompt = "a " + data.unique_token + " " + data.class_noun;
   data.class_prompt = "a " + data.class_noun;
   const auto& templates = data.live ? index.live_prompts : index.object_prompts;

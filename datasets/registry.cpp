@@ -1,3 +1,5 @@
+#include <algorithm>
+
 #include "datasets/builtin_subjects.hpp"
 #include "datasets/dataset.hpp"
 #include "datasets/dreambooth.hpp"
@@ -13,6 +15,11 @@ Registry<DatasetEntry>& datasets() {
     return r;
   }();
   return *registry;
+}
+
+int metric_image_side(const std::vector<int>& square_sides) {
+  int side = square_sides.empty() ? 512 : *std::min_element(square_sides.begin(), square_sides.end());
+  return std::min(side, 512);
 }
 
 std::string fill_prompt_template(const std::string& templ, const std::string& unique_token, const std::string& class_noun) {

@@ -235,7 +235,8 @@ BOOST_AUTO_TEST_CASE(run_sweep_writes_complete_run_files_and_a_broken_subject_fa
   BOOST_TEST(h5::attr_int(sd15.id(), "delta_bytes_fp32") == 768 * 4);
   // Engine II: samples and metrics at the end and at the DVAR stop step.
   BOOST_TEST(h5::dims_of(f.id(), "samples/final/images") == (std::vector<hsize_t>{2, 64, 64, 3}));
-  BOOST_TEST(h5::dims_of(f.id(), "samples/real/images") == (std::vector<hsize_t>{3, 64, 64, 3}));
+  // The metrics' real images are the 96-pixel originals, not the 64-pixel training copies (issue 15, item 6).
+  BOOST_TEST(h5::dims_of(f.id(), "samples/real/images") == (std::vector<hsize_t>{3, 96, 96, 3}));
   BOOST_TEST(h5::read_doubles(f.id(), "metrics/final/clip_i").size() == 2u);
   h5::Handle final_metrics = h5::open_group(f.id(), "metrics/final");
   double clip_i = h5::attr_double(final_metrics.id(), "clip_i");
@@ -486,4 +487,10 @@ BOOST_AUTO_TEST_CASE(real_class_images_come_from_the_folder_sorted_cropped_and_r
   BOOST_TEST(log.str().find("fewer than the 10") != std::string::npos);
   BOOST_CHECK_THROW(personalize::real_class_images((dir / "nope").string(), 2, 8, "method.class_data_dir", log),
                     InputError);
+}
+
+BOOST_AUTO_TEST_CASE(metric_images_are_the_originals_at_one_side_capped_at_512) {
+  BOOST_TEST(metric_image_side({96, 120}) == 96);    // small originals keep their size
+  BOOST_TEST(metric_image_side({3000, 768}) == 512);  // large ones shrink to 512, never to the model's
+  BOOST_TEST(metric_image_side({}) == 512);
 }

@@ -41,7 +41,8 @@ void Evaluator::run_point(const std::string& point, int64_t step, bool write_bas
                                                  encoders.negative, progress);
   ctx.file.set_samples(point, bytes_of(set.images), set.images.size(0), set.images.size(1), set.images.size(2),
                        set.prompts, set.seeds);
-  torch::Tensor real = images_u8(subject.images);
+  // The metrics' real images: the originals' squares at the metric side, not the training copies.
+  torch::Tensor real = images_u8(subject.metric_images.empty() ? subject.images : subject.metric_images);
   metrics::MetricBackbones backbones{clip ? &*clip : nullptr, dino ? &*dino : nullptr};
   metrics::MetricInputs inputs(set.images, set.prompts, real, subject.unique_token, backbones);
   MetricPoint mp;
