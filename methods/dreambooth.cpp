@@ -11,6 +11,7 @@
 // lr: 5e-6, diffusers' SD reference (null = train.lr); AdamW's weight decay is
 // train.weight_decay (diffusers' adam_weight_decay, 1e-2).
 #include "framework/train/method_options.hpp"
+#include "framework/util/errors.hpp"
 #include "methods/methods.hpp"
 
 namespace pbench {
@@ -42,11 +43,20 @@ struct DreamBoothOptions {
   }
 };
 
+std::string shape_text(const torch::Tensor& t) {
+  std::string s = "[";
+  for (int64_t i = 0; i < t.dim(); ++i) s += (i ? ", " : "") + std::to_string(t.size(i));
+  return s + "]";
+}
+
 class DreamBooth : public Method {
  public:
   DreamBooth(const DreamBoothOptions& o, const cfg::Node&) : opt_(o) {}
 
   void attach(MethodTarget& target) override {
+    // Freeze first, as every method: the VAE and (unless trained) the text encoder must not train
+    // whoever calls attach (the contract test found it relied on the engine's freeze).
+    freeze_pipeline(target.pipeline);
     unet_ = target.pipeline.unet.ptr();
     text_ = target.pipeline.text_encoder.ptr();
     for (auto& p : unet_->parameters()) p.set_requires_grad(true);
@@ -72,17 +82,21 @@ class DreamBooth : public Method {
     return out;
   }
 
+  // Every tensor of delta() present with its shape, and nothing else, checked before anything
+  // is copied: a half-loaded fine-tune is worse than none.
   void load_delta(const TensorMap& delta) override {
-    torch::NoGradGuard no_grad;
-    for (const auto& p : unet_->named_parameters()) {
-      auto it = delta.find("unet." + p.key());
-      if (it != delta.end()) p.value().copy_(it->second);
+    TensorMap expected = this->delta();
+    for (const auto& [key, t] : expected) {
+      auto it = delta.find(key);
+      if (it == delta.end()) throw InputError("dreambooth delta: missing tensor '" + key + "'");
+      if (it->second.sizes() != t.sizes())
+        throw InputError("dreambooth delta: '" + key + "' has shape " + shape_text(it->second) + ", expected " +
+                         shape_text(t));
     }
-    if (opt_.train_text_encoder)
-      for (const auto& p : text_->named_parameters()) {
-        auto it = delta.find("text_encoder." + p.key());
-        if (it != delta.end()) p.value().copy_(it->second);
-      }
+    for (const auto& [key, t] : delta)
+      if (!expected.count(key)) throw InputError("dreambooth delta: unexpected tensor '" + key + "'");
+    torch::NoGradGuard no_grad;
+    for (auto& [key, t] : expected) t.copy_(delta.at(key));
   }
 
   std::string describe() const override {

@@ -1,6 +1,10 @@
 #define BOOST_TEST_MODULE methods_family
 #include <boost/test/unit_test.hpp>
 
+#include <filesystem>
+#include <fstream>
+#include <iterator>
+
 #include "framework/config/schema.hpp"
 #include "framework/train/method_options.hpp"
 #include "methods/parameterized_method.hpp"
@@ -300,6 +304,12 @@ BOOST_AUTO_TEST_CASE(custom_diffusion_token_and_prompts) {
   BOOST_CHECK_THROW(attached(p, "name: custom_diffusion\nfreeze_model: everything\n"), InputError);
 }
 
+// ---- DreamBooth ---------------------------------------------------------------------
+BOOST_AUTO_TEST_CASE(dreambooth_contract) {
+  check_method_contract("name: dreambooth\n");
+  check_method_contract("name: dreambooth\ntrain_text_encoder: true\n");
+}
+
 // ---- DreamBooth's regularization set ---------------------------------------------
 BOOST_AUTO_TEST_CASE(dreambooth_declares_its_prior_preservation_set) {
   // The method, not the engine, says what its class images are (Method::regularization_set).
@@ -440,4 +450,18 @@ BOOST_AUTO_TEST_CASE(custom_diffusion_declares_its_regularization_set) {
   BOOST_TEST(prior->real_images_dir == "/data/laion_dog");
   BOOST_TEST(prior->class_prompt == "dog");
   BOOST_CHECK_THROW(entry.factory.create(method_yaml("name: custom_diffusion\nprior_loss_weight: -1\n")), InputError);
+}
+
+BOOST_AUTO_TEST_CASE(every_registered_method_has_a_contract_test) {
+  // The list is the registry's: a method registered without a check_method_contract call on
+  // its own config (tests/nn/*.cpp) fails here, so the contract cannot be forgotten.
+  std::string sources;
+  for (const auto& entry : std::filesystem::directory_iterator(source_dir() / "tests" / "nn")) {
+    if (entry.path().extension() != ".cpp") continue;
+    std::ifstream in(entry.path());
+    sources.append((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  }
+  for (const auto& name : methods().names())
+    BOOST_TEST(sources.find("check_method_contract(\"name: " + name + "\\n") != std::string::npos,
+               name << ": no check_method_contract(\"name: " << name << "\\n…\") in tests/nn/");
 }

@@ -79,6 +79,11 @@ BOOST_AUTO_TEST_CASE(textual_inversion_trains_on_all_27_reference_templates_in_o
 
 // ---------------------------------------------------------------- P+
 
+BOOST_AUTO_TEST_CASE(textual_inversion_contract) {
+  check_method_contract("name: textual_inversion\ninit_word: dog\n");
+  check_method_contract("name: textual_inversion\ninit_word: dog\nnum_vectors: 2\n");
+}
+
 BOOST_AUTO_TEST_CASE(p_plus_contract) { check_method_contract("name: p_plus\ninit_word: dog\n"); }
 
 BOOST_AUTO_TEST_CASE(p_plus_conditions_each_layer_on_its_own_token) {
