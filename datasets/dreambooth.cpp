@@ -110,13 +110,7 @@ namespace {
 std::vector<fs::path> subject_images(const fs::path& folder) {
   std::error_code ec;
   if (!fs::is_directory(folder, ec)) throw InputError(folder.string() + ": subject folder not found");
-  std::vector<fs::path> files;
-  for (const auto& e : fs::directory_iterator(folder)) {
-    std::string ext = e.path().extension().string();
-    std::transform(ext.begin(), ext.end(), ext.begin(), ::tolower);
-    if (e.is_regular_file() && (ext == ".jpg" || ext == ".jpeg" || ext == ".png")) files.push_back(e.path());
-  }
-  std::sort(files.begin(), files.end());  // DVAR's eval batch takes the first images of the sorted list
+  std::vector<fs::path> files = image_files_in(folder);  // sorted: DVAR's eval batch takes the first images
   if (files.empty()) throw InputError(folder.string() + ": no images (expected *.jpg, *.jpeg or *.png)");
   return files;
 }
@@ -138,17 +132,15 @@ SubjectData load_subject(const cfg::Node& section, int resolution, const fs::pat
   data.class_noun = it->second;
   data.unique_token = cfg::get_string(section, "unique_token");
   data.live = is_live_class(data.class_noun);
-  std::vector<Image> squares;  // the originals' center squares, for the metrics
-  std::vector<int> sides;
-  for (const auto& file : subject_images(index.dataset_dir / subject)) {
-    data.images.push_back(load_square_image(file, resolution, cache_dir));
-    data.image_files.push_back(file.string());
-    squares.push_back(center_crop_square(decode_image_file(file)));
-    sides.push_back(squares.back().width);
-  }
+  const std::vector<fs::path> files = subject_images(index.dataset_dir / subject);
+  std::vector<int> sides;  // the originals' center squares, from the headers: the metric side
+  for (const auto& file : files) sides.push_back(square_side_of(file));
   const int side = metric_image_side(sides);
-  for (const auto& square : squares)
-    data.metric_images.push_back(square.width == side ? square : resize_image(square, side, side));
+  for (const auto& file : files) {
+    data.images.push_back(load_square_image(file, resolution, cache_dir));
+    data.metric_images.push_back(load_square_image(file, side, cache_dir));  // cached alike
+    data.image_files.push_back(file.string());
+  }
   data.instance_prompt = "a " + data.unique_token + " " + data.class_noun;
   data.class_prompt = "a " + data.class_noun;
   const auto& templates = data.live ? index.live_prompts : index.object_prompts;

@@ -69,7 +69,6 @@ class CustomDiffusion : public ParameterizedMethod {
     targets_ = opt_.freeze_model == "crossattn_kv"
                    ? std::vector<std::string>{"attn2.to_k", "attn2.to_v"}
                    : std::vector<std::string>{"attn2.to_q", "attn2.to_k", "attn2.to_v", "attn2.to_out.0"};
-    modifier_ = opt_.modifier_token;
     auto lr = opt_.lr;
     if (lr && opt_.scale_lr) *lr *= opt_.scale_lr_by;
     set_group_lr("unet", lr);
@@ -97,7 +96,7 @@ class CustomDiffusion : public ParameterizedMethod {
   }
 
   std::string describe() const override {
-    return "Custom Diffusion: " + std::to_string(tracked_elements("unet")) + " cross-attention parameters + token " + modifier_;
+    return "Custom Diffusion: " + std::to_string(tracked_elements("unet")) + " cross-attention parameters + token " + opt_.modifier_token;
   }
 
  private:
@@ -112,7 +111,7 @@ class CustomDiffusion : public ParameterizedMethod {
     track(kTextPrefix + "text_model.embeddings.token_embedding.custom_diffusion.new_tokens", added->rows, "token");
     auto& tokenizer = target.pipeline.tokenizer;
     if (!tokenizer) return;  // counting on a bare architecture: shapes only
-    int64_t id = tokenizer->add_token(modifier_);
+    int64_t id = tokenizer->add_token(opt_.modifier_token);
     if (id != table.size(0))
       throw InputError(cfg_.find("modifier_token")->origin().describe() + ": method.modifier_token: tokenizer gave id " +
                        std::to_string(id) + " but the text encoder's table has " + std::to_string(table.size(0)) +
@@ -140,15 +139,14 @@ class CustomDiffusion : public ParameterizedMethod {
     if (subject.unique_token.empty()) return prompt;
     std::string out = prompt;
     for (size_t at = out.find(subject.unique_token); at != std::string::npos;
-         at = out.find(subject.unique_token, at + modifier_.size()))
-      out.replace(at, subject.unique_token.size(), modifier_);
+         at = out.find(subject.unique_token, at + opt_.modifier_token.size()))
+      out.replace(at, subject.unique_token.size(), opt_.modifier_token);
     return out;
   }
 
   CustomDiffusionOptions opt_;
   cfg::Node cfg_;  // the section, for the file:line of keys
   std::vector<std::string> targets_;
-  std::string modifier_;
 };
 
 }  // namespace

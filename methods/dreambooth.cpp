@@ -13,6 +13,7 @@
 #include "framework/train/method_options.hpp"
 #include "framework/util/errors.hpp"
 #include "methods/methods.hpp"
+#include "methods/parameterized_method.hpp"
 
 namespace pbench {
 namespace {
@@ -42,12 +43,6 @@ struct DreamBoothOptions {
     v("class_data_dir", class_data_dir, "a folder of real class images to use; null = the frozen model generates them");
   }
 };
-
-std::string shape_text(const torch::Tensor& t) {
-  std::string s = "[";
-  for (int64_t i = 0; i < t.dim(); ++i) s += (i ? ", " : "") + std::to_string(t.size(i));
-  return s + "]";
-}
 
 class DreamBooth : public Method {
  public:
@@ -86,15 +81,7 @@ class DreamBooth : public Method {
   // is copied: a half-loaded fine-tune is worse than none.
   void load_delta(const TensorMap& delta) override {
     TensorMap expected = this->delta();
-    for (const auto& [key, t] : expected) {
-      auto it = delta.find(key);
-      if (it == delta.end()) throw InputError("dreambooth delta: missing tensor '" + key + "'");
-      if (it->second.sizes() != t.sizes())
-        throw InputError("dreambooth delta: '" + key + "' has shape " + shape_text(it->second) + ", expected " +
-                         shape_text(t));
-    }
-    for (const auto& [key, t] : delta)
-      if (!expected.count(key)) throw InputError("dreambooth delta: unexpected tensor '" + key + "'");
+    peft::check_delta(delta, expected, "dreambooth");
     torch::NoGradGuard no_grad;
     for (auto& [key, t] : expected) t.copy_(delta.at(key));
   }

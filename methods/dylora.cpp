@@ -111,7 +111,7 @@ class Dylora : public ParameterizedMethod {
     return out;
   }
   void load_delta(const TensorMap& delta) override {
-    check_delta(delta, this->delta());
+    check_delta(delta, this->delta(), name_);
     for (const auto& [key, p] : adapters_) p->load(delta.at(key + ".down"), delta.at(key + ".up"));
   }
 

@@ -65,7 +65,7 @@ std::string shape_text(const torch::Tensor& t) {
 }
 }  // namespace
 
-void ParameterizedMethod::check_delta(const TensorMap& delta, const TensorMap& expected) const {
+void check_delta(const TensorMap& delta, const TensorMap& expected, const std::string& method) {
   std::vector<std::string> missing, mismatched, unexpected;
   for (const auto& [key, tensor] : expected) {
     auto it = delta.find(key);
@@ -78,7 +78,7 @@ void ParameterizedMethod::check_delta(const TensorMap& delta, const TensorMap& e
     if (!expected.count(key)) unexpected.push_back(key);
   auto first = [](const std::vector<std::string>& v) { return v.empty() ? std::string() : " '" + v.front() + "'"; };
   if (!missing.empty() || !unexpected.empty() || !mismatched.empty())
-    throw InputError(name_ + " delta: " + std::to_string(missing.size()) + " missing tensor(s)" + first(missing) + ", " +
+    throw InputError(method + " delta: " + std::to_string(missing.size()) + " missing tensor(s)" + first(missing) + ", " +
                      std::to_string(unexpected.size()) + " unexpected" + first(unexpected) + ", " +
                      std::to_string(mismatched.size()) + " with the wrong shape" + first(mismatched) +
                      "; expected the keys this method's delta() writes for the same config");
@@ -86,7 +86,7 @@ void ParameterizedMethod::check_delta(const TensorMap& delta, const TensorMap& e
 
 void ParameterizedMethod::load_delta(const TensorMap& delta) {
   // Check everything before copying anything: a half-loaded delta is worse than none.
-  check_delta(delta, ParameterizedMethod::delta());
+  check_delta(delta, ParameterizedMethod::delta(), name_);
   torch::NoGradGuard no_grad;
   for (auto& t : tracked_) t.tensor.copy_(delta.at(t.key));
 }

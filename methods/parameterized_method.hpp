@@ -43,9 +43,6 @@ class ParameterizedMethod : public Method {
                      const std::function<std::shared_ptr<nn::Parameterization>(const nn::AdaptableRef&)>& make);
   // Element count per group (for describe()).
   int64_t tracked_elements(const std::string& group = "") const;
-  // InputError unless `delta` holds exactly the keys of `expected`, each a
-  // float tensor of the same shape (load_delta checks before it copies).
-  void check_delta(const TensorMap& delta, const TensorMap& expected) const;
 
   std::string name_;  // registry name, for messages
 
@@ -60,6 +57,10 @@ class ParameterizedMethod : public Method {
   std::map<std::string, std::optional<double>> group_lr_;
   std::optional<double> weight_decay_;  // unset = train.weight_decay
 };
+
+// InputError unless `delta` holds exactly the keys of `expected`, each a float tensor of the
+// same shape: what every method's load_delta checks before it copies anything.
+void check_delta(const TensorMap& delta, const TensorMap& expected, const std::string& method);
 
 // Layers of `root` selected by `patterns` (of `kinds`; the option at `key`); InputError
 // naming the key's file:line when a pattern selects nothing, so a typo never trains nothing.

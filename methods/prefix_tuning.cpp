@@ -124,9 +124,7 @@ struct SelectedAttention {
 class PrefixTuning : public ParameterizedMethod {
  public:
   PrefixTuning(const PrefixTuningOptions& o, const cfg::Node& section)
-      : opt_(o), cfg_(section), length_(o.length), reparam_dim_(o.reparam_dim), reparam_hidden_(o.reparam_hidden),
-        init_seed_(o.init_seed), placement_(o.placement), init_text_(o.init_text.value_or("")),
-        reparam_(o.reparameterization) {
+      : opt_(o), cfg_(section) {
     name_ = "prefix_tuning";
     set_group_lr("prefix", o.lr);
     set_weight_decay(o.weight_decay);
@@ -135,43 +133,43 @@ class PrefixTuning : public ParameterizedMethod {
   void attach(MethodTarget& target) override {
     freeze_pipeline(target.pipeline);
     models::Pipeline& p = target.pipeline;
-    if (length_ >= p.text_encoder->config.max_position_embeddings)
+    if (opt_.length >= p.text_encoder->config.max_position_embeddings)
       throw InputError(cfg_.find("length")->origin().describe() + ": method.length: at most " +
                        std::to_string(p.text_encoder->config.max_position_embeddings - 1));
     std::vector<SelectedAttention> layers;
-    if (placement_ != "text_encoder") select(*p.unet, kUnetPrefix, "unet_targets", opt_.unet_targets, layers);
-    if (placement_ != "unet") select(text_encoder_or_throw(p, cfg_, "placement"), kTextPrefix, "text_targets", opt_.text_targets, layers);
+    if (opt_.placement != "text_encoder") select(*p.unet, kUnetPrefix, "unet_targets", opt_.unet_targets, layers);
+    if (opt_.placement != "unet") select(text_encoder_or_throw(p, cfg_, "placement"), kTextPrefix, "text_targets", opt_.text_targets, layers);
     const torch::TensorOptions o = p.unet->parameters().front().options().requires_grad(false);
-    torch::Generator gen = at::make_generator<at::CPUGeneratorImpl>(derive_seed(init_seed_, "prefix_tuning/init"));
+    torch::Generator gen = at::make_generator<at::CPUGeneratorImpl>(derive_seed(opt_.init_seed, "prefix_tuning/init"));
 
     std::shared_ptr<PrefixMlp> mlp;
-    if (reparam_) {
+    if (opt_.reparameterization) {
       mlp = std::make_shared<PrefixMlp>();
       mlp->p_prime = mlp->register_parameter(
-          "p_prime", o.device().type() == torch::kMeta ? torch::empty({length_, reparam_dim_}, o)
-                                                        : torch::randn({length_, reparam_dim_}, gen).to(o));
-      mlp->w1 = mlp->register_parameter("weight", linear_init({reparam_hidden_, reparam_dim_}, reparam_dim_, gen, o));
-      mlp->b1 = mlp->register_parameter("bias", linear_init({reparam_hidden_}, reparam_dim_, gen, o));
+          "p_prime", o.device().type() == torch::kMeta ? torch::empty({opt_.length, opt_.reparam_dim}, o)
+                                                        : torch::randn({opt_.length, opt_.reparam_dim}, gen).to(o));
+      mlp->w1 = mlp->register_parameter("weight", linear_init({opt_.reparam_hidden, opt_.reparam_dim}, opt_.reparam_dim, gen, o));
+      mlp->b1 = mlp->register_parameter("bias", linear_init({opt_.reparam_hidden}, opt_.reparam_dim, gen, o));
     }
     std::map<std::string, std::pair<torch::Tensor, torch::Tensor>> initial;
-    if (!reparam_ && o.device().type() != torch::kMeta) initial = activations_of_text(p, target, layers);
+    if (!opt_.reparameterization && o.device().type() != torch::kMeta) initial = activations_of_text(p, target, layers);
 
     for (size_t i = 0; i < layers.size(); ++i) {
       const auto& s = layers[i];
       const int64_t inner = s.layer->key_value_dim();
       std::shared_ptr<LayerPrefix> prefix;
-      if (reparam_) {
-        prefix = std::make_shared<LayerPrefix>(mlp, i == 0, linear_init({2 * inner, reparam_hidden_}, reparam_hidden_, gen, o),
-                                               linear_init({2 * inner}, reparam_hidden_, gen, o));
+      if (opt_.reparameterization) {
+        prefix = std::make_shared<LayerPrefix>(mlp, i == 0, linear_init({2 * inner, opt_.reparam_hidden}, opt_.reparam_hidden, gen, o),
+                                               linear_init({2 * inner}, opt_.reparam_hidden, gen, o));
       } else {
         auto it = initial.find(s.key);
         prefix = it != initial.end() ? std::make_shared<LayerPrefix>(it->second.first, it->second.second)
-                                     : std::make_shared<LayerPrefix>(torch::zeros({length_, inner}, o),
-                                                                     torch::zeros({length_, inner}, o));
+                                     : std::make_shared<LayerPrefix>(torch::zeros({opt_.length, inner}, o),
+                                                                     torch::zeros({opt_.length, inner}, o));
       }
       s.layer->attach_prefix("prefix_tuning", prefix);
       prefixes_.emplace_back(s.key + ".prefix_tuning", prefix);
-      auto names = reparam_ ? std::vector<std::string>{"out_weight", "out_bias"}
+      auto names = opt_.reparameterization ? std::vector<std::string>{"out_weight", "out_bias"}
                             : std::vector<std::string>{"keys", "values"};
       auto tensors = prefix->trained();
       for (size_t k = 0; k < names.size(); ++k) track(s.key + ".prefix_tuning." + names[k], tensors[k], "prefix");
@@ -208,8 +206,8 @@ class PrefixTuning : public ParameterizedMethod {
   }
 
   std::string describe() const override {
-    return "Prefix-Tuning: " + std::to_string(length_) + " key/value rows in " + std::to_string(prefixes_.size()) +
-           " attention layers (" + placement_ + (reparam_ ? ", MLP reparameterization" : "") + ")";
+    return "Prefix-Tuning: " + std::to_string(opt_.length) + " key/value rows in " + std::to_string(prefixes_.size()) +
+           " attention layers (" + opt_.placement + (opt_.reparameterization ? ", MLP reparameterization" : "") + ")";
   }
 
  private:
@@ -233,11 +231,11 @@ class PrefixTuning : public ParameterizedMethod {
   // Each layer's own key/value projections of the init text's tokens 1..L.
   std::map<std::string, std::pair<torch::Tensor, torch::Tensor>> activations_of_text(
       models::Pipeline& p, MethodTarget& target, const std::vector<SelectedAttention>& layers) {
-    std::string text = !init_text_.empty() ? init_text_ : target.subject ? target.subject->class_noun : "";
+    std::string text = opt_.init_text && !opt_.init_text->empty() ? *opt_.init_text : target.subject ? target.subject->class_noun : "";
     if (text.empty()) return {};  // counting only: zeros
     torch::NoGradGuard no_grad;
     models::ClipTextOutput enc = p.text_encoder->forward(models::prompt_token_ids(p, {text}));
-    auto tokens = [&](const torch::Tensor& h) { return h.slice(1, 1, 1 + length_); };
+    auto tokens = [&](const torch::Tensor& h) { return h.slice(1, 1, 1 + opt_.length); };
     auto modules = p.text_encoder->named_modules();
     std::map<std::string, std::pair<torch::Tensor, torch::Tensor>> out;
     for (const auto& s : layers) {
@@ -263,9 +261,6 @@ class PrefixTuning : public ParameterizedMethod {
 
   PrefixTuningOptions opt_;
   cfg::Node cfg_;  // the section, for the file:line of keys
-  int64_t length_ = 0, reparam_dim_ = 0, reparam_hidden_ = 0, init_seed_ = 0;
-  std::string placement_, init_text_;
-  bool reparam_ = true;
   std::vector<std::pair<std::string, std::shared_ptr<LayerPrefix>>> prefixes_;
 };
 

@@ -1,6 +1,10 @@
 #include "framework/io/image_cache.hpp"
 
+#include <stb_image.h>
 #include <unistd.h>
+
+#include <algorithm>
+#include <cctype>
 
 #include <chrono>
 #include <cstdlib>
@@ -61,6 +65,24 @@ Image load_square_image(const fs::path& path, int size, const fs::path& cache_di
     fs::remove(tmp, ec);
   }
   return image;
+}
+
+std::vector<fs::path> image_files_in(const fs::path& folder) {
+  std::vector<fs::path> files;
+  for (const auto& e : fs::directory_iterator(folder)) {
+    std::string ext = e.path().extension().string();
+    for (char& c : ext) c = char(std::tolower(static_cast<unsigned char>(c)));
+    if (e.is_regular_file() && (ext == ".jpg" || ext == ".jpeg" || ext == ".png")) files.push_back(e.path());
+  }
+  std::sort(files.begin(), files.end());
+  return files;
+}
+
+int square_side_of(const fs::path& path) {
+  int w = 0, h = 0, channels = 0;
+  if (!stbi_info(path.string().c_str(), &w, &h, &channels))
+    throw InputError(path.string() + ": cannot read an image header (expected a JPEG or PNG file)");
+  return std::min(w, h);
 }
 
 }  // namespace pbench

@@ -17,4 +17,10 @@ std::filesystem::path default_cache_dir();
 // when possible. An empty `cache_dir` disables the cache.
 Image load_square_image(const std::filesystem::path& path, int size, const std::filesystem::path& cache_dir);
 
+// The *.jpg, *.jpeg and *.png files of `folder` (any case), sorted by name; empty when none.
+std::vector<std::filesystem::path> image_files_in(const std::filesystem::path& folder);
+
+// min(width, height) of an image file from its header alone (no decode); InputError naming it otherwise.
+int square_side_of(const std::filesystem::path& path);
+
 }  // namespace pbench

@@ -68,7 +68,7 @@ int export_delta_command(int argc, char** argv) {
       throw InputError(input + ": a " + info.method + " delta, not " + method);
     if (info.method.empty()) throw InputError(input + ": the delta's method is not recorded; pass --method NAME");
     if (alpha > 0) info.alpha = alpha;
-    const bool scaled = info.method == "lora" || info.method == "loha" || info.method == "lokr";
+    const bool scaled = interop::has_alpha(info.method);
     if (scaled && !(info.alpha > 0))
       throw InputError(input + ": " + info.method + " alpha unknown (a bare delta does not record it); pass --alpha A");
     interop::DeltaFile out = interop::export_delta(load_safetensors(delta_path), info, format);
@@ -97,7 +97,7 @@ int import_delta_command(int argc, char** argv) {
     TensorMap delta = interop::import_delta(in, method, format, info, input);
     std::map<std::string, std::string> meta = {{"method", method}, {"imported_from", fs::path(input).filename().string()},
                                                {"format", format}};
-    const bool scaled = method == "lora" || method == "loha" || method == "lokr";
+    const bool scaled = interop::has_alpha(method);
     if (scaled) meta["alpha"] = std::to_string(info.alpha), meta["rank"] = std::to_string(info.rank);
     save_safetensors(output, delta, meta);
     std::cout << "wrote " << output << ": " << method << " delta, " << delta.size() << " tensors"

@@ -335,6 +335,8 @@ TensorMap import_embedding(const DeltaFile& file, const std::string& format, Del
 
 }  // namespace
 
+bool has_alpha(const std::string& method) { return method == "lora" || method == "loha" || method == "lokr"; }
+
 std::vector<std::string> formats_for(const std::string& method) {
   if (method == "lora") return {"diffusers", "peft", "kohya", "a1111"};
   if (method == "textual_inversion") return {"diffusers", "a1111"};

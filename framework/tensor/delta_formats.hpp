@@ -43,6 +43,9 @@ struct DeltaFile {
 // "loha", "lokr": kohya, a1111 — LyCORIS's keys).
 std::vector<std::string> formats_for(const std::string& method);
 
+// True for the methods whose deltas carry a scale alpha / r (lora, loha, lokr).
+bool has_alpha(const std::string& method);
+
 // InputError naming the key when the delta cannot be written in `format`.
 DeltaFile export_delta(const TensorMap& delta, const DeltaInfo& info, const std::string& format);
 

@@ -1,7 +1,6 @@
 #include "framework/workloads/personalize/setup.hpp"
 
 #include <algorithm>
-#include <cctype>
 #include <fstream>
 #include <ostream>
 
@@ -72,20 +71,14 @@ std::vector<Image> real_class_images(const std::string& dir, int64_t count, int 
                                      std::ostream& log) {
   std::error_code ec;
   if (!fs::is_directory(dir, ec)) throw InputError(key + ": '" + dir + "' is not a folder of class images");
-  std::vector<fs::path> files;
-  for (const auto& entry : fs::directory_iterator(dir, ec)) {
-    std::string ext = entry.path().extension().string();
-    for (char& c : ext) c = char(std::tolower(static_cast<unsigned char>(c)));
-    if (entry.is_regular_file() && (ext == ".png" || ext == ".jpg" || ext == ".jpeg")) files.push_back(entry.path());
-  }
+  const std::vector<fs::path> files = image_files_in(dir);
   if (files.empty()) throw InputError(key + ": '" + dir + "' holds no .png / .jpg image");
-  std::sort(files.begin(), files.end());
   if (int64_t(files.size()) < count)
     log << "[personalize] " << dir << " holds " << files.size() << " class images, fewer than the " << count
         << " asked for: using them all\n";
   std::vector<Image> images;
   for (size_t i = 0; i < files.size() && int64_t(i) < count; ++i)
-    images.push_back(resize_image(center_crop_square(decode_image_file(files[i])), resolution, resolution));
+    images.push_back(load_square_image(files[i], resolution, {}));
   return images;
 }
 
