@@ -23,11 +23,11 @@ void require_weights(const fs::path& folder, const std::string& expected_layout)
 }
 
 const char* const kClipLayout =
-    "builtin:tiny-clip or a Hugging Face CLIPModel folder (config.json, model.safetensors, preprocessor_config.json, "
+    "builtin:mini-clip, builtin:tiny-clip or a Hugging Face CLIPModel folder (config.json, model.safetensors, preprocessor_config.json, "
     "vocab.json, merges.txt): download openai/clip-vit-base-patch32 with huggingface-cli on a machine with internet "
     "and pass its folder";
 const char* const kDinoLayout =
-    "builtin:tiny-dino or a Hugging Face ViTModel folder (config.json, model.safetensors): download "
+    "builtin:mini-dino, builtin:tiny-dino or a Hugging Face ViTModel folder (config.json, model.safetensors): download "
     "facebook/dino-vits16 with huggingface-cli on a machine with internet and pass its folder";
 
 // The LayerNorm eps of a DINO metric backbone. facebook/dino-* configs say
@@ -41,6 +41,16 @@ VitConfig dino_metric_config(VitConfig config) {
   constexpr double kViTConfigDefaultEps = 1e-12, kDinoEps = 1e-6;
   if (config.layer_norm_eps == kViTConfigDefaultEps) config.layer_norm_eps = kDinoEps;
   return config;
+}
+
+// A trained builtin's asset folder; its weights must have been shipped.
+fs::path trained_builtin_folder(const std::string& spec, const std::string& asset, const std::string& component) {
+  const fs::path folder = asset_path(asset);
+  if (!fs::is_regular_file(folder / "model.safetensors"))
+    throw InputError(spec + ": its weights " + (folder / "model.safetensors").string() +
+                     " are missing from this checkout; make them with `pbench pretrain " + component +
+                     "` and copy <out>/" + asset + "/model.safetensors there (docs/mini_world.md)");
+  return folder;
 }
 
 // DINO's 256/224 resize-then-crop ratio at the model's own image size.
@@ -75,10 +85,13 @@ ClipBackbone load_clip_backbone(const std::string& spec) {
   ClipBackbone b;
   b.source = spec;
   b.builtin = spec == kBuiltinTinyClip;
-  if (!b.builtin && spec.rfind("builtin:", 0) == 0)
+  const bool mini = spec == kBuiltinMiniClip;
+  if (!b.builtin && !mini && spec.rfind("builtin:", 0) == 0)
     throw InputError(spec + ": unknown builtin CLIP backbone; expected " + kClipLayout);
-  b.config_folder = b.builtin ? asset_path("builtin_tiny_clip") : fs::path(spec);
-  b.tokenizer_folder = b.builtin ? asset_path("clip_tokenizer") : fs::path(spec);
+  b.config_folder = b.builtin ? asset_path("builtin_tiny_clip")
+                    : mini    ? trained_builtin_folder(spec, "builtin_mini_clip", "metric-clip")
+                              : fs::path(spec);
+  b.tokenizer_folder = b.builtin || mini ? asset_path("clip_tokenizer") : fs::path(spec);
   if (!b.builtin) require_weights(b.config_folder, kClipLayout);
   JsonSection root = read_json_section(config_file_of(b.config_folder));
   if (detect_model_kind(root) != HfModelKind::kClipModel)
@@ -103,9 +116,12 @@ DinoBackbone load_dino_backbone(const std::string& spec) {
   DinoBackbone b;
   b.source = spec;
   b.builtin = spec == kBuiltinTinyDino;
-  if (!b.builtin && spec.rfind("builtin:", 0) == 0)
+  const bool mini = spec == kBuiltinMiniDino;
+  if (!b.builtin && !mini && spec.rfind("builtin:", 0) == 0)
     throw InputError(spec + ": unknown builtin DINO backbone; expected " + kDinoLayout);
-  b.config_folder = b.builtin ? asset_path("builtin_tiny_dino") : fs::path(spec);
+  b.config_folder = b.builtin ? asset_path("builtin_tiny_dino")
+                    : mini    ? trained_builtin_folder(spec, "builtin_mini_dino", "dino")
+                              : fs::path(spec);
   if (!b.builtin) require_weights(b.config_folder, kDinoLayout);
   JsonSection root = read_json_section(config_file_of(b.config_folder));
   if (detect_model_kind(root) != HfModelKind::kVit) root.fail("model_type", "expected a ViT config (vit)");

@@ -23,10 +23,15 @@ namespace pbench::models {
 
 constexpr const char* kBuiltinTinyClip = "builtin:tiny-clip";
 constexpr const char* kBuiltinTinyDino = "builtin:tiny-dino";
+// Trained on the mini world by `pbench pretrain metric-clip` / `dino`
+// (docs/mini_world.md): meaningful on mini-world images, shipped as fp16 files
+// under framework/assets/builtin_mini_{clip,dino}/.
+constexpr const char* kBuiltinMiniClip = "builtin:mini-clip";
+constexpr const char* kBuiltinMiniDino = "builtin:mini-dino";
 
 struct ClipBackbone {
   std::string source;  // the spec it was loaded from
-  bool builtin = false;
+  bool builtin = false;  // builtin:tiny-clip, random weights (builtin:mini-clip is trained: false)
   std::shared_ptr<ClipTokenizer> tokenizer;
   ClipTextModel text{nullptr};      // with text_projection
   ClipVisionModel vision{nullptr};  // with visual_projection
@@ -43,7 +48,7 @@ struct ClipBackbone {
 
 struct DinoBackbone {
   std::string source;
-  bool builtin = false;
+  bool builtin = false;  // builtin:tiny-dino, random weights (builtin:mini-dino is trained: false)
   DinoVitModel model{nullptr};
   // DINO's evaluation transform scaled to the model: resize the short side to
   // round(image_size * 256 / 224) (bicubic), center crop image_size.

@@ -20,6 +20,16 @@ Registry<ModelEntry>& models_registry() {
             "Hugging Face folder (facebook/dino-vits16)",
             ""},
            {ModelKind::kDinoBackbone});
+    r->add({"builtin:mini-clip",
+            "the mini world's CLIP-I/CLIP-T backbone, trained on it (pbench pretrain metric-clip): meaningful on "
+            "mini-world images, not comparable to published ones",
+            ""},
+           {ModelKind::kClipBackbone});
+    r->add({"builtin:mini-dino",
+            "the mini world's DINO backbone, trained on it by DINO self-distillation (pbench pretrain dino): "
+            "meaningful on mini-world images, not comparable to published ones",
+            ""},
+           {ModelKind::kDinoBackbone});
     return r;
   }();
   return *registry;

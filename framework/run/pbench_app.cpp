@@ -25,6 +25,8 @@ std::vector<PbenchCommand> pbench_commands() {
        import_delta_command},
       {"mini-world", "write the mini world's subjects and captioned scenes: pbench mini-world <out_dir> [--resolution N]",
        mini_world_command},
+      {"pretrain", "train one mini-world model from scratch, resumably: pbench pretrain <component> [recipe] [--minutes M]",
+       pretrain_command},
   };
 }
 

@@ -28,6 +28,8 @@ int params_command(int argc, char** argv);
 // `pbench methods [<name>] [--yaml]` (methods_command.cpp).
 int methods_command(int argc, char** argv);
 
+// `pbench pretrain <component>` (framework/workloads/pretrain/pretrain_command.cpp).
+int pretrain_command(int argc, char** argv);
 // `pbench export <model> <folder>` (export_command.cpp).
 int export_command(int argc, char** argv);
 
