@@ -1,7 +1,10 @@
-// The pretraining plumbing of `pbench pretrain-base` (framework/pretrain): a
-// stage stopped by its time budget and resumed, any number of times, ends with
-// exactly the weights of an uninterrupted run; the scene pools are pure
-// functions of their seed and respect the held-out split.
+// The pretraining plumbing of `pbench pretrain` (framework/workloads/pretrain):
+// a stage stopped by its time budget and resumed, any number of times, ends
+// with exactly the weights and loss curve of an uninterrupted run; the scene
+// pools are pure functions of their seed and respect the held-out split;
+// recipes come from the defaults, a file and overrides, bad keys are refused,
+// and the shipped recipe files say what the defaults say; crops are a pure
+// function of the generator.
 #define BOOST_TEST_MODULE pretrain_loop
 #include <boost/test/unit_test.hpp>
 

@@ -20,10 +20,13 @@
 //   - Augmentation: horizontal flip (captions never say left or right); the
 //     metric CLIP also takes random resized crops (crop_scale_min 0.7), its
 //     "own augmentations", so the two models differ in more than the seed.
+//   - Hard negatives: batches are groups of `scene_group` renders sharing
+//     colour and background (SceneBuckets), so the loss turns on the class.
 //   - logit_scale starts at ln(1/0.07) and is clamped at ln 100, as in CLIP.
 #include <nlohmann/json.hpp>
 
 #include <cmath>
+#include <map>
 #include <fstream>
 #include <iostream>
 
@@ -113,6 +116,43 @@ torch::Tensor soft_cross_entropy(const torch::Tensor& logits, const torch::Tenso
   return -(targets * torch::log_softmax(logits, 1)).sum(1).mean();
 }
 
+// Pool items by (colour, background), for batches of hard negatives: groups
+// of images that share colour and background and so differ in what the model
+// has to learn to see, the class (colour and background alone are learned
+// within a few hundred steps; the class, a 16-pixel silhouette, is not).
+class SceneBuckets {
+ public:
+  explicit SceneBuckets(const ScenePool& pool) : bucket_of_(size_t(pool.size())) {
+    std::map<std::pair<int, int>, size_t> ids;
+    for (int64_t i = 0; i < pool.size(); ++i) {
+      const auto key = std::make_pair(int(pool.scenes[size_t(i)].colour), int(pool.scenes[size_t(i)].background));
+      auto [it, inserted] = ids.emplace(key, buckets_.size());
+      if (inserted) buckets_.emplace_back();
+      buckets_[it->second].push_back(i);
+      bucket_of_[size_t(i)] = it->second;
+    }
+  }
+  // `batch` items: random anchors, each followed by group - 1 random items of its bucket.
+  torch::Tensor grouped_batch(int64_t batch, int64_t group, torch::Generator& generator) const {
+    const int64_t anchors = (batch + group - 1) / group;
+    const torch::Tensor anchor = torch::randint(int64_t(bucket_of_.size()), {anchors}, generator);
+    const torch::Tensor picks = torch::rand({anchors, group - 1}, generator, torch::kFloat64);
+    std::vector<int64_t> out;
+    for (int64_t a = 0; a < anchors && int64_t(out.size()) < batch; ++a) {
+      const int64_t item = anchor[a].item<int64_t>();
+      out.push_back(item);
+      const std::vector<int64_t>& members = buckets_[bucket_of_[size_t(item)]];
+      for (int64_t g = 0; g + 1 < group && int64_t(out.size()) < batch; ++g)
+        out.push_back(members[size_t(picks[a][g].item<double>() * double(members.size()))]);
+    }
+    return torch::tensor(out, torch::kInt64);
+  }
+
+ private:
+  std::vector<std::vector<int64_t>> buckets_;
+  std::vector<size_t> bucket_of_;
+};
+
 struct ClipComponent {
   std::string stage;            // "clip" or "metric-clip"
   fs::path config_folder;       // config.json (a CLIPModel) and preprocessor_config.json
@@ -174,8 +214,10 @@ StageOutcome run_clip_recipe(const PretrainContext& context, const ClipComponent
   auto optimizer = make_adamw(state.parameters(), settings);
   const int64_t batch = std::min(recipe.batch, pool.size());
   const CropOptions crops{recipe.resolution, recipe.crop_scale_min, 1.0, 0.5};
+  const SceneBuckets buckets(pool);
   const auto step = [&](int64_t, torch::Generator& generator) {
-    const torch::Tensor index = torch::randperm(pool.size(), generator).slice(0, 0, batch);
+    const torch::Tensor index = recipe.scene_group > 1 ? buckets.grouped_batch(batch, recipe.scene_group, generator)
+                                                       : torch::randperm(pool.size(), generator).slice(0, 0, batch);
     // Flips always (captions never say left or right); crops where the recipe asks.
     const torch::Tensor images = random_resized_crops_u8(pool.images_u8.index_select(0, index), crops, generator);
     const auto rows = index.accessor<int64_t, 1>();

@@ -67,8 +67,9 @@ struct VaeRecipe : StageRecipe {
 // share the struct; metric-clip's defaults add its own crop augmentation.
 struct ClipRecipe : StageRecipe {
   double crop_scale_min = 1.0;  // random resized crop of this area fraction .. 1 (1 = no crop)
+  int64_t scene_group = 4;      // hard negatives: renders per batch group sharing colour and background
   ClipRecipe() {
-    steps = 1300;
+    steps = 1700;
     warmup_steps = 100;
     batch = 128;
     learning_rate = 1e-3;
@@ -81,6 +82,8 @@ struct ClipRecipe : StageRecipe {
     common_fields(v);
     v("crop_scale_min", crop_scale_min, "random resized crops keep this fraction of the area or more (1 = none)",
       cfg::between(0.05, 1.0));
+    v("scene_group", scene_group, "batches are groups of this many renders sharing colour and background "
+      "(hard negatives for the class; 1 = uniform batches)", cfg::at_least(1));
   }
 };
 
