@@ -25,9 +25,12 @@ int export_command(int argc, char** argv) {
     models::ExportKind kind = models::export_model(model, folder);
     const char* what = kind == models::ExportKind::kPipeline ? "diffusers pipeline" : "Hugging Face model";
     std::cout << "wrote " << model << " to " << folder << " (" << what << " layout)\n";
-    if (model.rfind("builtin:", 0) == 0)
-      std::cout << "note: builtin models have deterministic random weights; anything computed with them is a "
+    if (model.rfind("builtin:tiny", 0) == 0)
+      std::cout << "note: builtin:tiny* models have deterministic random weights; anything computed with them is a "
                    "pipeline check, not comparable to published numbers\n";
+    else if (model.rfind("builtin:mini", 0) == 0)
+      std::cout << "note: builtin:mini* models were trained on the mini world (docs/mini_world.md): meaningful on its "
+                   "images, not comparable to published numbers\n";
     return kExitOk;
   } catch (...) {
     return report_current_exception("pbench export");

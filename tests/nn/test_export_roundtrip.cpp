@@ -8,6 +8,7 @@
 #include "framework/models/export.hpp"
 #include "framework/models/hf_folder.hpp"
 #include "framework/tensor/safetensors_torch.hpp"
+#include "framework/util/assets.hpp"
 #include "framework/util/errors.hpp"
 #include "tests/support/test_paths.hpp"
 
@@ -125,6 +126,29 @@ BOOST_AUTO_TEST_CASE(tiny_dino_round_trips_through_a_hugging_face_folder) {
   torch::Tensor a = original.encode_images(images), b = loaded.encode_images(images);
   BOOST_TEST(a.sizes() == torch::IntArrayRef({2, 64}));
   BOOST_TEST(torch::equal(a, b));
+}
+
+// The trained mini-world metric models (issue 34) export as ordinary folders
+// that load back to the same embeddings, with the tokenizer and the trained
+// temperature carried along.
+BOOST_AUTO_TEST_CASE(mini_clip_and_mini_dino_round_trip_through_hugging_face_folders) {
+  const fs::path clip_dir = pbench::test::scratch_dir("export_mini_clip");
+  BOOST_TEST((export_model("builtin:mini-clip", clip_dir) == ExportKind::kClip));
+  BOOST_TEST(fs::is_regular_file(clip_dir / "vocab.json"));
+  const auto shipped = pbench::load_safetensors(pbench::asset_path("builtin_mini_clip") / "model.safetensors");
+  const auto exported = pbench::load_safetensors(clip_dir / "model.safetensors");
+  BOOST_TEST(exported.at("logit_scale").item<float>() == shipped.at("logit_scale").to(torch::kFloat32).item<float>());
+  const ClipBackbone clip = load_clip_backbone("builtin:mini-clip"), clip_back = load_clip_backbone(clip_dir.string());
+  torch::manual_seed(5);
+  const torch::Tensor images = torch::randint(0, 256, {2, 64, 64, 3}, torch::kUInt8);
+  BOOST_TEST(torch::equal(clip.encode_images(images), clip_back.encode_images(images)));
+  const std::vector<std::string> prompts{"a red cube on the beach", "a blue ring in the snow"};
+  BOOST_TEST(torch::equal(clip.encode_texts(prompts), clip_back.encode_texts(prompts)));
+
+  const fs::path dino_dir = pbench::test::scratch_dir("export_mini_dino");
+  BOOST_TEST((export_model("builtin:mini-dino", dino_dir) == ExportKind::kDino));
+  const DinoBackbone dino = load_dino_backbone("builtin:mini-dino"), dino_back = load_dino_backbone(dino_dir.string());
+  BOOST_TEST(torch::equal(dino.encode_images(images), dino_back.encode_images(images)));
 }
 
 BOOST_AUTO_TEST_CASE(dino_backbones_run_at_the_layer_norm_eps_dino_was_trained_with) {

@@ -53,8 +53,8 @@ int pretrain_command(int argc, char** argv) {
   bool resume = false;
   int threads = 0;
   app.add_option("component", component, "vae, clip, metric-clip, dino or unet")->required();
-  app.add_option("recipe", rest, "a recipe YAML file (keys: pbench methods-style table in recipes.hpp) and/or "
-                                 "key=value overrides, e.g. steps=200 batch=64");
+  app.add_option("recipe", rest, "a recipe YAML file and/or key=value overrides, e.g. steps=200 batch=64; every key "
+                                 "and its default: experiments/pretrain/<component>.yaml");
   app.add_option("--out", out, "output folder (checkpoints/, runs/, model folders)")->capture_default_str();
   app.add_option("--minutes", minutes, "wall-clock budget: stop, checkpoint and write the weights reached "
                                        "(0 = no limit)")->check(CLI::NonNegativeNumber);
