@@ -3,6 +3,8 @@
                    byte-identical weights and the same loss curve as an uninterrupted run
   minutes_budget   --minutes stops early, writes the weights reached and a run file with status
                    partial; --resume finishes it (status complete)
+  unet_chain       unet refuses to start without the vae and clip outputs (exit 2, naming the file),
+                   then trains on them once they exist (tiny recipes) and writes its folder and run file
   refusals         an existing checkpoint without --resume, an unknown recipe key, an unknown
                    component and a missing recipe file each exit 2 with one line naming the cause
 Usage: test_pretrain_cli.py <build dir>   (Debian's /usr/bin/python3, h5py)."""
@@ -85,6 +87,27 @@ def minutes_budget(tmp):
     print("minutes_budget: ok")
 
 
+def unet_chain(tmp):
+    out = os.path.join(tmp, "chain")
+    tiny = ["batch=2", "pool_size=8", "held_out=4", "--threads", "1", "--out", out]
+    run = lambda component, *recipe: subprocess.run([PBENCH, "pretrain", component, *recipe, *tiny],
+                                                    capture_output=True, text=True, env=ENV, timeout=300)
+    r = run("unet", "steps=2")
+    check(r.returncode == 2 and "diffusion_pytorch_model.safetensors" in r.stderr,
+          f"unet before vae: expected exit 2 naming the vae weights, got {r.returncode}: {r.stderr}")
+    for component in ("vae", "clip"):
+        r = run(component, "steps=2")
+        check(r.returncode == 0, f"{component}: exit {r.returncode}\n{r.stderr}")
+    r = run("unet", "steps=3")
+    check(r.returncode == 0, f"unet: exit {r.returncode}\n{r.stderr}")
+    check(os.path.isfile(os.path.join(out, "builtin_mini", "unet", "diffusion_pytorch_model.safetensors")),
+          "unet wrote no weights")
+    with h5py.File(os.path.join(out, "runs", "unet.h5"), "r") as f:
+        check(f.attrs["status"] == "complete" and len(f["curve/loss"][()]) == 3, "unet run file incomplete")
+        check("true_caption" in f["eval/held_out_epsilon_mse_by_timestep/500"].attrs, "unet evaluation missing")
+    print("unet_chain: ok")
+
+
 def refusals(tmp):
     out = os.path.join(tmp, "whole")  # has a checkpoint from sigkill_resume
     cases = [
@@ -105,6 +128,7 @@ def main():
         start = time.time()
         sigkill_resume(tmp)
         minutes_budget(tmp)
+        unet_chain(tmp)
         refusals(tmp)
         print(f"all passed in {time.time() - start:.1f} s")
 
