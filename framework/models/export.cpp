@@ -22,20 +22,6 @@ fs::path make_dir(const fs::path& dir) {
   return dir;
 }
 
-void copy_into(const fs::path& from, const fs::path& to) {
-  std::error_code ec;
-  fs::copy_file(from, to, fs::copy_options::overwrite_existing, ec);
-  if (ec) throw InputError(to.string() + ": cannot write (copy of " + from.string() + ": " + ec.message() + ")");
-}
-
-// Parameters and buffers under their state-dict names, as PyTorch saves them.
-TensorMap state_dict(const torch::nn::Module& module, const std::string& prefix = "") {
-  TensorMap out;
-  for (const auto& p : module.named_parameters()) out[prefix + p.key()] = p.value().detach();
-  for (const auto& b : module.named_buffers()) out[prefix + b.key()] = b.value().detach();
-  return out;
-}
-
 void merge_into(TensorMap& to, const TensorMap& from) { to.insert(from.begin(), from.end()); }
 
 void check_has_data(const torch::nn::Module& module, const std::string& what) {
@@ -53,6 +39,20 @@ void copy_tokenizer(const fs::path& from, const fs::path& to) {
 }
 
 }  // namespace
+
+void copy_into(const fs::path& from, const fs::path& to) {
+  std::error_code ec;
+  fs::create_directories(to.parent_path(), ec);
+  fs::copy_file(from, to, fs::copy_options::overwrite_existing, ec);
+  if (ec) throw InputError(to.string() + ": cannot write (copy of " + from.string() + ": " + ec.message() + ")");
+}
+
+TensorMap state_dict(const torch::nn::Module& module, const std::string& prefix) {
+  TensorMap out;
+  for (const auto& p : module.named_parameters()) out[prefix + p.key()] = p.value().detach();
+  for (const auto& b : module.named_buffers()) out[prefix + b.key()] = b.value().detach();
+  return out;
+}
 
 ExportKind export_kind_of(const std::string& spec) {
   if (spec == kBuiltinTiny) return ExportKind::kPipeline;

@@ -12,6 +12,7 @@
 
 #include "framework/models/metric_backbones.hpp"
 #include "framework/models/pipeline.hpp"
+#include "framework/tensor/safetensors_torch.hpp"
 
 namespace pbench::models {
 
@@ -22,6 +23,11 @@ ExportKind export_kind_of(const std::string& spec);
 void export_pipeline(const Pipeline& pipeline, const std::filesystem::path& folder);
 void export_clip_backbone(const ClipBackbone& backbone, const std::filesystem::path& folder);
 void export_dino_backbone(const DinoBackbone& backbone, const std::filesystem::path& folder);
+
+// Parameters and buffers under their state-dict names, as PyTorch saves them (detached).
+TensorMap state_dict(const torch::nn::Module& module, const std::string& prefix = "");
+// Copies a file over `to` (its folder created); InputError naming both when it cannot.
+void copy_into(const std::filesystem::path& from, const std::filesystem::path& to);
 
 // Loads `spec` and writes it; returns the kind written.
 ExportKind export_model(const std::string& spec, const std::filesystem::path& folder);

@@ -2,6 +2,7 @@
 
 #include <regex>
 
+#include "framework/tensor/safetensors_torch.hpp"
 #include "framework/util/errors.hpp"
 
 namespace pbench::models {
@@ -201,6 +202,14 @@ TensorMap convert_legacy_vae_attention(const TensorMap& tensors) {
 
 void load_vae_weights(AutoencoderKLImpl& vae, const TensorMap& tensors, const std::string& source) {
   load_into_module(vae, convert_legacy_vae_attention(tensors), source);
+}
+
+AutoencoderKL load_vae_folder(const std::filesystem::path& folder, const std::string& weights_file) {
+  AutoencoderKL vae(VaeConfig::from_file((folder / "config.json").string()));
+  const std::filesystem::path weights = folder / weights_file;
+  load_vae_weights(*vae, load_safetensors(weights), weights.string());
+  vae->eval();
+  return vae;
 }
 
 torch::Tensor vae_preprocess_u8(const torch::Tensor& image) {

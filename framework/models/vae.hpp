@@ -4,6 +4,8 @@
 // post_quant_conv, and the diagonal Gaussian posterior. Module names equal the
 // diffusers state-dict keys; load_vae_weights also accepts the older attention
 // names (query/key/value/proj_attn) used by the SD Hub vae/ checkpoints.
+#include <filesystem>
+
 #include <torch/torch.h>
 
 #include "framework/tensor/adaptable_layers.hpp"
@@ -94,6 +96,10 @@ TensorMap convert_legacy_vae_attention(const TensorMap& tensors);
 
 // load_into_module after convert_legacy_vae_attention; `source` names the file.
 void load_vae_weights(AutoencoderKLImpl& vae, const TensorMap& tensors, const std::string& source);
+
+// A diffusers `vae/` folder: config.json + `weights_file`, loaded as above, in eval mode.
+AutoencoderKL load_vae_folder(const std::filesystem::path& folder,
+                              const std::string& weights_file = "diffusion_pytorch_model.safetensors");
 
 // VaeImageProcessor.preprocess for uint8 HWC RGB: x/255*2-1 as [1, 3, H, W] float32.
 torch::Tensor vae_preprocess_u8(const torch::Tensor& image_hwc_u8);

@@ -23,6 +23,7 @@
 #include "framework/sweep/process.hpp"
 #include "framework/sweep/slurm.hpp"
 #include "framework/sweep/sweep_status.hpp"
+#include "framework/util/duration.hpp"
 #include "framework/util/errors.hpp"
 #include "framework/util/thread_env.hpp"
 #include "framework/util/version.hpp"
@@ -44,18 +45,6 @@ void install_stop_handlers() {
   sigaction(SIGINT, &sa, nullptr);
   sigaction(SIGTERM, &sa, nullptr);
   sigaction(SIGHUP, &sa, nullptr);
-}
-
-std::string format_duration(double seconds) {
-  long s = long(seconds + 0.5);
-  char buf[32];
-  if (s >= 3600)
-    std::snprintf(buf, sizeof buf, "%ldh%02ldm", s / 3600, (s / 60) % 60);
-  else if (s >= 60)
-    std::snprintf(buf, sizeof buf, "%ldm%02lds", s / 60, s % 60);
-  else
-    std::snprintf(buf, sizeof buf, "%lds", s);
-  return buf;
 }
 
 std::string join(const std::vector<std::string>& v, const std::string& sep) {

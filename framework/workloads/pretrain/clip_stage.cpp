@@ -34,6 +34,7 @@
 #include "framework/models/clip_text.hpp"
 #include "framework/models/clip_vision.hpp"
 #include "framework/models/deterministic_init.hpp"
+#include "framework/models/export.hpp"
 #include "framework/models/hf_config.hpp"
 #include "framework/models/hf_folder.hpp"
 #include "framework/models/image_preprocess.hpp"
@@ -135,15 +136,16 @@ class SceneBuckets {
   // `batch` items: random anchors, each followed by group - 1 random items of its bucket.
   torch::Tensor grouped_batch(int64_t batch, int64_t group, torch::Generator& generator) const {
     const int64_t anchors = (batch + group - 1) / group;
-    const torch::Tensor anchor = torch::randint(int64_t(bucket_of_.size()), {anchors}, generator);
-    const torch::Tensor picks = torch::rand({anchors, group - 1}, generator, torch::kFloat64);
+    const torch::Tensor anchor_tensor = torch::randint(int64_t(bucket_of_.size()), {anchors}, generator);
+    const torch::Tensor pick_tensor = torch::rand({anchors, group - 1}, generator, torch::kFloat64);
+    const auto anchor = anchor_tensor.accessor<int64_t, 1>();
+    const auto pick = pick_tensor.accessor<double, 2>();
     std::vector<int64_t> out;
     for (int64_t a = 0; a < anchors && int64_t(out.size()) < batch; ++a) {
-      const int64_t item = anchor[a].item<int64_t>();
-      out.push_back(item);
-      const std::vector<int64_t>& members = buckets_[bucket_of_[size_t(item)]];
+      out.push_back(anchor[a]);
+      const std::vector<int64_t>& members = buckets_[bucket_of_[size_t(anchor[a])]];
       for (int64_t g = 0; g + 1 < group && int64_t(out.size()) < batch; ++g)
-        out.push_back(members[size_t(picks[a][g].item<double>() * double(members.size()))]);
+        out.push_back(members[size_t(pick[a][g] * double(members.size()))]);
     }
     return torch::tensor(out, torch::kInt64);
   }
@@ -160,8 +162,8 @@ struct ClipComponent {
   bool writes_text_encoder;     // the pipeline's: builtin_mini/text_encoder
 };
 
-TensorMapRef text_tower_without_projection(const ClipState& state) {
-  TensorMapRef weights = half_state_dict(*state.text);
+TensorMap text_tower_without_projection(const ClipState& state) {
+  TensorMap weights = half_state_dict(*state.text);
   weights.erase("text_projection.weight");
   return weights;
 }
@@ -170,7 +172,7 @@ TensorMapRef text_tower_without_projection(const ClipState& state) {
 // written folder reproduces the trained tower's hidden states.
 void write_text_encoder(const PretrainContext& context, const ClipState& state, const torch::Tensor& ids) {
   const fs::path folder = context.out / "builtin_mini" / "text_encoder";
-  copy_file_over(context.configs / "builtin_mini" / "text_encoder" / "config.json", folder / "config.json");
+  models::copy_into(context.configs / "builtin_mini" / "text_encoder" / "config.json", folder / "config.json");
   save_safetensors(folder / "model.safetensors", text_tower_without_projection(state), {{"format", "pt"}});
   torch::NoGradGuard no_grad;
   const models::ClipTextModel loaded = models::load_clip_text_folder(folder);
@@ -183,11 +185,11 @@ void write_text_encoder(const PretrainContext& context, const ClipState& state, 
 }
 
 void write_clip_folder(const fs::path& folder, const fs::path& config_folder, const ClipState& state) {
-  copy_file_over(config_folder / "config.json", folder / "config.json");
-  copy_file_over(config_folder / "preprocessor_config.json", folder / "preprocessor_config.json");
+  models::copy_into(config_folder / "config.json", folder / "config.json");
+  models::copy_into(config_folder / "preprocessor_config.json", folder / "preprocessor_config.json");
   for (const char* name : {"vocab.json", "merges.txt", "tokenizer_config.json", "special_tokens_map.json"})
-    copy_file_over(asset_path("clip_tokenizer") / name, folder / name);  // loadable as a Hugging Face folder
-  TensorMapRef weights = half_state_dict(*state.text);
+    models::copy_into(asset_path("clip_tokenizer") / name, folder / name);  // loadable as a Hugging Face folder
+  TensorMap weights = half_state_dict(*state.text);
   for (auto& [key, value] : half_state_dict(*state.vision)) weights[key] = value;
   weights["logit_scale"] = state.logit_scale.detach().to(torch::kFloat16);
   save_safetensors(folder / "model.safetensors", weights, {{"format", "pt"}});

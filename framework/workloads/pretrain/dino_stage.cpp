@@ -42,6 +42,7 @@
 #include "datasets/mini_world_subjects.hpp"
 #include "framework/models/deterministic_init.hpp"
 #include "framework/models/dino_vit.hpp"
+#include "framework/models/export.hpp"
 #include "framework/models/hf_config.hpp"
 #include "framework/models/metric_backbones.hpp"
 #include "framework/tensor/safetensors_torch.hpp"
@@ -202,13 +203,6 @@ double cosine_schedule(double start, double end, int64_t step, int64_t steps) {
   return end + (start - end) * 0.5 * (1.0 + std::cos(M_PI * progress));
 }
 
-torch::Tensor features_of(const models::DinoBackbone& dino, const torch::Tensor& images_u8) {
-  std::vector<torch::Tensor> out;
-  for (int64_t start = 0; start < images_u8.size(0); start += 256)
-    out.push_back(dino.encode_images(images_u8.slice(0, start, std::min(start + 256, images_u8.size(0)))));
-  return torch::cat(out);
-}
-
 }  // namespace
 
 StageOutcome run_dino_stage(const PretrainContext& context) {
@@ -224,11 +218,14 @@ StageOutcome run_dino_stage(const PretrainContext& context) {
   DinoState state(config, recipe);
   models::deterministic_init(*state.student->backbone, derive_seed(seed, "pretrain/dino/init"), "pretrain dino");
   init_head(*state.student->head, derive_seed(seed, "pretrain/dino/head"));
+  // Same architecture, so parameters() pairs them up in module-tree order.
+  const std::vector<torch::Tensor> teacher_parameters = state.teacher->parameters();
+  const std::vector<torch::Tensor> student_parameters = state.student->parameters();
   {
     torch::NoGradGuard no_grad;
-    for (auto& p : state.teacher->named_parameters()) {
-      p.value().copy_(*state.student->named_parameters().find(p.key()));
-      p.value().set_requires_grad(false);
+    for (size_t i = 0; i < teacher_parameters.size(); ++i) {
+      teacher_parameters[i].copy_(student_parameters[i]);
+      teacher_parameters[i].set_requires_grad(false);
     }
   }
 
@@ -292,15 +289,15 @@ StageOutcome run_dino_stage(const PretrainContext& context) {
   const auto teacher_update = [&](int64_t step_index) {
     torch::NoGradGuard no_grad;
     const double m = cosine_schedule(recipe.teacher_momentum, 1.0, step_index - 1, recipe.steps);
-    auto student = state.student->named_parameters();
-    for (auto& p : state.teacher->named_parameters()) p.value().mul_(m).add_(*student.find(p.key()) * (1.0 - m));
+    for (size_t i = 0; i < teacher_parameters.size(); ++i)
+      teacher_parameters[i].mul_(m).add_(student_parameters[i] * (1.0 - m));
   };
   const StageProgress progress = run_stage(settings, uint64_t(seed), state, optimizer, step, teacher_update);
 
   // The teacher's backbone, in Hugging Face ViTModel layout.
   const fs::path folder = context.out / "builtin_mini_dino";
-  copy_file_over(config_folder / "config.json", folder / "config.json");
-  copy_file_over(config_folder / "preprocessor_config.json", folder / "preprocessor_config.json");
+  models::copy_into(config_folder / "config.json", folder / "config.json");
+  models::copy_into(config_folder / "preprocessor_config.json", folder / "preprocessor_config.json");
   save_safetensors(folder / "model.safetensors", half_state_dict(*state.teacher->backbone), {{"format", "pt"}});
 
   // Measured on the written fp16 folder, loaded as the DINO metric loads it.
@@ -308,11 +305,11 @@ StageOutcome run_dino_stage(const PretrainContext& context) {
   const ScenePool bank = render_pool(derive_seed(seed, "pretrain/dino/knn_bank"), 2000, int(recipe.resolution), false);
   const ScenePool held_out =
       render_pool(derive_seed(seed, "pretrain/dino/held_out"), recipe.held_out, int(recipe.resolution), true);
-  const double knn = knn_class_accuracy(features_of(shipped, bank.images_u8), class_labels(bank.scenes),
-                                        features_of(shipped, held_out.images_u8), class_labels(held_out.scenes), 20,
+  const double knn = knn_class_accuracy(shipped.encode_images(bank.images_u8), class_labels(bank.scenes),
+                                        shipped.encode_images(held_out.images_u8), class_labels(held_out.scenes), 20,
                                         mini::kShapes);
   const SubjectImages subjects = render_subject_images(int(recipe.resolution));
-  const double retrieval = nearest_neighbour_retrieval(features_of(shipped, subjects.images_u8), subjects.subject);
+  const double retrieval = nearest_neighbour_retrieval(shipped.encode_images(subjects.images_u8), subjects.subject);
   const nlohmann::json evaluation = {{"knn_k", 20},
                                      {"knn_bank_images", bank.size()},
                                      {"held_out_images", held_out.size()},

@@ -7,6 +7,7 @@
 #include "framework/config/overrides.hpp"
 #include "framework/config/yaml_io.hpp"
 #include "framework/h5/h5.hpp"
+#include "framework/models/export.hpp"
 #include "framework/util/errors.hpp"
 #include "framework/util/version.hpp"
 
@@ -124,14 +125,10 @@ void write_stage_run_file(const PretrainContext& context, const std::string& sta
   fs::rename(partial, file);
 }
 
-TensorMapRef half_state_dict(const torch::nn::Module& module, const std::string& prefix) {
-  TensorMapRef out;
-  auto half = [](const torch::Tensor& t) {
-    torch::Tensor d = t.detach().cpu();
-    return d.is_floating_point() ? d.to(torch::kFloat16) : d;
-  };
-  for (const auto& p : module.named_parameters()) out[prefix + p.key()] = half(p.value());
-  for (const auto& b : module.named_buffers()) out[prefix + b.key()] = half(b.value());
+TensorMap half_state_dict(const torch::nn::Module& module) {
+  TensorMap out = models::state_dict(module);
+  for (auto& [name, tensor] : out)
+    if (tensor.is_floating_point()) tensor = tensor.cpu().to(torch::kFloat16);
   return out;
 }
 
@@ -140,13 +137,6 @@ void write_json(const fs::path& file, const std::string& text) {
   std::ofstream f(file);
   f << text << "\n";
   if (!f) throw InputError(file.string() + ": cannot write");
-}
-
-void copy_file_over(const fs::path& from, const fs::path& to) {
-  fs::create_directories(to.parent_path());
-  std::error_code ec;
-  fs::copy_file(from, to, fs::copy_options::overwrite_existing, ec);
-  if (ec) throw InputError(to.string() + ": cannot write (copy of " + from.string() + ": " + ec.message() + ")");
 }
 
 }  // namespace pbench::pretrain

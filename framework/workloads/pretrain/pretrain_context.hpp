@@ -14,13 +14,13 @@
 #include <chrono>
 #include <cstdint>
 #include <filesystem>
-#include <map>
 #include <optional>
 #include <string>
 #include <vector>
 
 #include <nlohmann/json.hpp>
 
+#include "framework/tensor/safetensors_torch.hpp"
 #include "framework/workloads/pretrain/recipes.hpp"
 #include "framework/workloads/pretrain/stage_loop.hpp"
 
@@ -64,13 +64,11 @@ struct PretrainContext {
 void write_stage_run_file(const PretrainContext& context, const std::string& stage, const std::string& recipe_yaml,
                           const StageProgress& progress, const nlohmann::json& evaluation);
 
-// fp16 copies of every floating tensor (integer buffers unchanged): the
-// shipped form. The evaluations load the written files, so what they measure
-// is what ships.
-using TensorMapRef = std::map<std::string, torch::Tensor>;
-TensorMapRef half_state_dict(const torch::nn::Module& module, const std::string& prefix = "");
+// models::state_dict with every floating tensor in fp16 (integer buffers
+// unchanged): the shipped form. The evaluations load the written files, so
+// what they measure is what ships.
+TensorMap half_state_dict(const torch::nn::Module& module);
 
 void write_json(const std::filesystem::path& file, const std::string& text);
-void copy_file_over(const std::filesystem::path& from, const std::filesystem::path& to);
 
 }  // namespace pbench::pretrain

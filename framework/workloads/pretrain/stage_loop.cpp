@@ -3,9 +3,9 @@
 #include <cmath>
 #include <cstdio>
 #include <iostream>
-#include <sstream>
 
 #include "framework/train/lr_schedule.hpp"
+#include "framework/util/duration.hpp"
 #include "framework/util/errors.hpp"
 #include "framework/util/seeds.hpp"
 
@@ -14,15 +14,6 @@ namespace pbench::pretrain {
 namespace fs = std::filesystem;
 
 namespace {
-
-std::string format_duration(double seconds) {
-  const int64_t s = int64_t(std::llround(std::max(0.0, seconds)));
-  std::ostringstream out;
-  if (s >= 3600) out << s / 3600 << "h";
-  if (s >= 60) out << (s / 60) % 60 << "m";
-  out << s % 60 << "s";
-  return out.str();
-}
 
 torch::Tensor curve_tensor(const StageProgress& progress) {
   torch::Tensor t = torch::empty({int64_t(progress.curve.size()), 4}, torch::kFloat64);
@@ -89,11 +80,6 @@ void set_learning_rates(torch::optim::Optimizer& optimizer, double lr) {
 }
 
 }  // namespace
-
-void set_weight_decay(torch::optim::Optimizer& optimizer, double weight_decay) {
-  for (auto& group : optimizer.param_groups())
-    static_cast<torch::optim::AdamWOptions&>(group.options()).weight_decay(weight_decay);
-}
 
 std::unique_ptr<torch::optim::AdamW> make_adamw(const std::vector<torch::Tensor>& parameters,
                                                 const StageSettings& settings) {

@@ -68,7 +68,4 @@ StageProgress run_stage(const StageSettings& settings, uint64_t seed, torch::nn:
 std::unique_ptr<torch::optim::AdamW> make_adamw(const std::vector<torch::Tensor>& parameters,
                                                 const StageSettings& settings);
 
-// Sets every group's weight decay (DINO's schedule).
-void set_weight_decay(torch::optim::Optimizer& optimizer, double weight_decay);
-
 }  // namespace pbench::pretrain

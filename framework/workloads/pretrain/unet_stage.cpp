@@ -19,6 +19,7 @@
 
 #include "framework/models/clip_text.hpp"
 #include "framework/models/deterministic_init.hpp"
+#include "framework/models/export.hpp"
 #include "framework/models/hf_folder.hpp"
 #include "framework/models/schedulers.hpp"
 #include "framework/models/transformer_blocks.hpp"
@@ -39,11 +40,6 @@ namespace fs = std::filesystem;
 
 namespace {
 
-struct UNetState : torch::nn::Module {
-  explicit UNetState(const models::UNetConfig& config) { unet = register_module("unet", models::UNet2DCondition(config)); }
-  models::UNet2DCondition unet{nullptr};
-};
-
 // What the frozen stages give the UNet: the VAE and the text encoder as written.
 struct FrozenParts {
   models::AutoencoderKL vae{nullptr};
@@ -60,11 +56,8 @@ FrozenParts load_frozen_parts(const PretrainContext& context) {
       throw InputError(file.string() + ": missing; the unet stage trains on the vae and clip stages' outputs: run "
                        "pbench pretrain vae --out " + context.out.string() + " and pbench pretrain clip --out " +
                        context.out.string() + " first");
-  FrozenParts parts{models::AutoencoderKL(models::VaeConfig::from_file((folder / "vae" / "config.json").string())),
-                    models::load_clip_text_folder(folder / "text_encoder"),
+  FrozenParts parts{models::load_vae_folder(folder / "vae"), models::load_clip_text_folder(folder / "text_encoder"),
                     ClipTokenizer::from_folder(asset_path("clip_tokenizer"))};
-  models::load_vae_weights(*parts.vae, load_safetensors(vae_weights), vae_weights.string());
-  parts.vae->eval();
   parts.text_encoder->eval();
   return parts;
 }
@@ -127,9 +120,9 @@ StageOutcome run_unet_stage(const PretrainContext& context) {
   const UnetRecipe recipe = context.read_recipe<UnetRecipe>("unet", recipe_yaml);
   FrozenParts parts = load_frozen_parts(context);
   const fs::path config_file = context.configs / "builtin_mini" / "unet" / "config.json";
-  UNetState state(models::UNetConfig::from_file(config_file.string()));
+  models::UNet2DCondition unet(models::UNetConfig::from_file(config_file.string()));
   const int64_t seed = recipe.seed;
-  models::deterministic_init(*state.unet, derive_seed(seed, "pretrain/unet/init"), "pretrain unet");
+  models::deterministic_init(*unet, derive_seed(seed, "pretrain/unet/init"), "pretrain unet");
   const sched::SchedulerConfig scheduler =
       sched::SchedulerConfig::read(context.configs / "builtin_mini" / "scheduler" / "scheduler_config.json");
   const sched::NoiseSchedule schedule(scheduler);
@@ -142,7 +135,7 @@ StageOutcome run_unet_stage(const PretrainContext& context) {
 
   const StageSettings settings = context.settings("unet", recipe);
   const int64_t batch = recipe.batch;
-  auto optimizer = make_adamw(state.parameters(), settings);
+  auto optimizer = make_adamw(unet->parameters(), settings);
   const auto step = [&](int64_t, torch::Generator& generator) {
     const torch::Tensor index = torch::randint(pool.size(), {batch}, generator);
     const torch::Tensor mean = latent_mean.index_select(0, index), std = latent_std.index_select(0, index);
@@ -151,12 +144,12 @@ StageOutcome run_unet_stage(const PretrainContext& context) {
     const torch::Tensor rows = torch::where(dropped, torch::zeros_like(index), table.row_of_item.index_select(0, index));
     const torch::Tensor timesteps = torch::randint(scheduler.num_train_timesteps, {batch}, generator);
     const torch::Tensor noise = torch::randn(latents.sizes(), generator);
-    return epsilon_loss(*state.unet, schedule, latents, table.contexts.index_select(0, rows), timesteps, noise);
+    return epsilon_loss(*unet, schedule, latents, table.contexts.index_select(0, rows), timesteps, noise);
   };
-  const StageProgress progress = run_stage(settings, uint64_t(seed), state, *optimizer, step);
+  const StageProgress progress = run_stage(settings, uint64_t(seed), *unet, *optimizer, step);
 
   // Held-out conditioning check on a fixed grid of (t, noise).
-  state.eval();
+  unet->eval();
   torch::NoGradGuard no_grad;
   const ScenePool held_out = render_pool(derive_seed(seed, "pretrain/unet/held_out"), recipe.held_out, int(recipe.resolution), true);
   const torch::Tensor latents = scaling * encode_pool(*parts.vae, held_out).first;
@@ -174,23 +167,23 @@ StageOutcome run_unet_stage(const PretrainContext& context) {
     const torch::Tensor timesteps = torch::full({held_out.size()}, t, torch::kInt64);
     const torch::Tensor noise = torch::randn(latents.sizes(), generator);
     losses[std::to_string(t)] = {
-        {"true_caption", epsilon_loss(*state.unet, schedule, latents, true_contexts, timesteps, noise).item<double>()},
-        {"empty_caption", epsilon_loss(*state.unet, schedule, latents, empty_contexts, timesteps, noise).item<double>()},
+        {"true_caption", epsilon_loss(*unet, schedule, latents, true_contexts, timesteps, noise).item<double>()},
+        {"empty_caption", epsilon_loss(*unet, schedule, latents, empty_contexts, timesteps, noise).item<double>()},
         {"wrong_colour_caption",
-         epsilon_loss(*state.unet, schedule, latents, wrong_contexts, timesteps, noise).item<double>()}};
+         epsilon_loss(*unet, schedule, latents, wrong_contexts, timesteps, noise).item<double>()}};
   }
 
   const fs::path folder = context.out / "builtin_mini";
-  copy_file_over(config_file, folder / "unet" / "config.json");
-  save_safetensors(folder / "unet" / "diffusion_pytorch_model.safetensors", half_state_dict(*state.unet),
+  models::copy_into(config_file, folder / "unet" / "config.json");
+  save_safetensors(folder / "unet" / "diffusion_pytorch_model.safetensors", half_state_dict(*unet),
                    {{"format", "pt"}});
-  copy_file_over(context.configs / "builtin_mini" / "model_index.json", folder / "model_index.json");
-  copy_file_over(context.configs / "builtin_mini" / "scheduler" / "scheduler_config.json",
+  models::copy_into(context.configs / "builtin_mini" / "model_index.json", folder / "model_index.json");
+  models::copy_into(context.configs / "builtin_mini" / "scheduler" / "scheduler_config.json",
                  folder / "scheduler" / "scheduler_config.json");
   for (const char* name : {"vocab.json", "merges.txt", "tokenizer_config.json", "special_tokens_map.json"})
-    copy_file_over(asset_path("clip_tokenizer") / name, folder / "tokenizer" / name);  // a complete diffusers folder
+    models::copy_into(asset_path("clip_tokenizer") / name, folder / "tokenizer" / name);  // a complete diffusers folder
   const nlohmann::json evaluation = {{"held_out_images", held_out.size()},
-                                     {"parameters", models::count_parameters(*state.unet)},
+                                     {"parameters", models::count_parameters(*unet)},
                                      {"held_out_epsilon_mse_by_timestep", losses}};
   write_stage_run_file(context, "unet", recipe_yaml, progress, evaluation);
   std::cerr << "[unet] held-out epsilon MSE " << losses.dump() << "\n";

@@ -31,11 +31,6 @@ namespace fs = std::filesystem;
 
 namespace {
 
-struct VaeState : torch::nn::Module {
-  explicit VaeState(const models::VaeConfig& config) { vae = register_module("vae", models::AutoencoderKL(config)); }
-  models::AutoencoderKL vae{nullptr};
-};
-
 torch::Tensor vae_loss(models::AutoencoderKLImpl& vae, const torch::Tensor& images, torch::Generator& generator,
                        const VaeRecipe& recipe) {
   const models::LatentDistribution posterior = vae.encode(images);
@@ -56,24 +51,24 @@ StageOutcome run_vae_stage(const PretrainContext& context) {
   const int64_t seed = recipe.seed;
   const fs::path config_file = context.configs / "builtin_mini" / "vae" / "config.json";
   const models::VaeConfig config = models::VaeConfig::from_file(config_file.string());
-  VaeState state(config);
-  models::deterministic_init(*state.vae, derive_seed(seed, "pretrain/vae/init"), "pretrain vae");
+  models::AutoencoderKL vae(config);
+  models::deterministic_init(*vae, derive_seed(seed, "pretrain/vae/init"), "pretrain vae");
 
   const ScenePool pool =
       render_pool(derive_seed(seed, "pretrain/vae/pool"), recipe.pool_size, int(recipe.resolution), false, "[vae]");
   const StageSettings settings = context.settings("vae", recipe);
-  auto optimizer = make_adamw(state.parameters(), settings);
+  auto optimizer = make_adamw(vae->parameters(), settings);
   const StageProgress progress =
-      run_stage(settings, uint64_t(seed), state, *optimizer, [&](int64_t, torch::Generator& generator) {
+      run_stage(settings, uint64_t(seed), *vae, *optimizer, [&](int64_t, torch::Generator& generator) {
         const torch::Tensor index = torch::randint(pool.size(), {recipe.batch}, generator);
-        return vae_loss(*state.vae, pool_images_signed(pool, index), generator, recipe);
+        return vae_loss(*vae, pool_images_signed(pool, index), generator, recipe);
       });
 
   // The scaling factor (LDM: z is scaled to unit variance for the diffusion model).
   torch::NoGradGuard no_grad;
   torch::Generator generator = at::detail::createCPUGenerator(derive_seed(seed, "pretrain/vae/scale"));
   const torch::Tensor index = torch::arange(std::min<int64_t>(512, pool.size()));
-  const torch::Tensor latents = state.vae->encode(pool_images_signed(pool, index)).sample(generator);
+  const torch::Tensor latents = vae->encode(pool_images_signed(pool, index)).sample(generator);
   const double latent_std = latents.std().item<double>();
   const double scaling_factor = 1.0 / latent_std;
 
@@ -82,13 +77,10 @@ StageOutcome run_vae_stage(const PretrainContext& context) {
   nlohmann::json json = nlohmann::json::parse(std::ifstream(config_file));
   json["scaling_factor"] = scaling_factor;
   write_json(folder / "config.json", json.dump(2));
-  save_safetensors(folder / "diffusion_pytorch_model.safetensors", half_state_dict(*state.vae), {{"format", "pt"}});
+  save_safetensors(folder / "diffusion_pytorch_model.safetensors", half_state_dict(*vae), {{"format", "pt"}});
 
   // Measured on the written fp16 weights, as they ship.
-  models::AutoencoderKL shipped(models::VaeConfig::from_file((folder / "config.json").string()));
-  const fs::path weights = folder / "diffusion_pytorch_model.safetensors";
-  models::load_vae_weights(*shipped, load_safetensors(weights), weights.string());
-  shipped->eval();
+  models::AutoencoderKL shipped = models::load_vae_folder(folder);
   const ScenePool held_out =
       render_pool(derive_seed(seed, "pretrain/vae/held_out"), recipe.held_out, int(recipe.resolution), true);
   double squared_error = 0.0;
@@ -104,7 +96,7 @@ StageOutcome run_vae_stage(const PretrainContext& context) {
                                      {"scaling_factor", scaling_factor},
                                      {"held_out_psnr_db", held_out_psnr},
                                      {"held_out_images", held_out.size()},
-                                     {"parameters", models::count_parameters(*state.vae)}};
+                                     {"parameters", models::count_parameters(*vae)}};
   write_stage_run_file(context, "vae", recipe_yaml, progress, evaluation);
   std::cerr << "[vae] held-out PSNR " << held_out_psnr << " dB (fp16 weights), scaling_factor " << scaling_factor
             << "\n";
