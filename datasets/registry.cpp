@@ -3,6 +3,7 @@
 #include "datasets/builtin_subjects.hpp"
 #include "datasets/dataset.hpp"
 #include "datasets/dreambooth.hpp"
+#include "datasets/mini_world_dataset.hpp"
 #include "framework/config/access.hpp"
 
 namespace pbench {
@@ -12,6 +13,7 @@ Registry<DatasetEntry>& datasets() {
     auto* r = new Registry<DatasetEntry>("dataset");
     register_builtin_dataset(*r);
     register_dreambooth_dataset(*r);
+    register_mini_world_dataset(*r);
     return r;
   }();
   return *registry;

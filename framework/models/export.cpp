@@ -55,12 +55,12 @@ TensorMap state_dict(const torch::nn::Module& module, const std::string& prefix)
 }
 
 ExportKind export_kind_of(const std::string& spec) {
-  if (spec == kBuiltinTiny) return ExportKind::kPipeline;
+  if (spec == kBuiltinTiny || spec == kBuiltinMini) return ExportKind::kPipeline;
   if (spec == kBuiltinTinyClip || spec == kBuiltinMiniClip) return ExportKind::kClip;
   if (spec == kBuiltinTinyDino || spec == kBuiltinMiniDino) return ExportKind::kDino;
   const fs::path path(spec);
   if (spec.rfind("builtin:", 0) == 0 || !fs::is_directory(path))
-    throw InputError(spec + ": expected builtin:tiny, builtin:tiny-clip, builtin:tiny-dino, builtin:mini-clip, "
+    throw InputError(spec + ": expected builtin:mini, builtin:tiny, builtin:tiny-clip, builtin:tiny-dino, builtin:mini-clip, "
                      "builtin:mini-dino, a diffusers pipeline "
                      "folder (model_index.json) or a Hugging Face CLIP / ViT folder (config.json)");
   if (fs::exists(path / "model_index.json")) return ExportKind::kPipeline;

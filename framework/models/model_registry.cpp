@@ -10,6 +10,11 @@ Registry<ModelEntry>& models_registry() {
             "checks only; or pass a diffusers folder (e.g. runwayml/stable-diffusion-v1-5)",
             ""},
            {ModelKind::kPipeline});
+    r->add({"builtin:mini",
+            "the mini world's Stable Diffusion (SD v1 architecture, 64 px), pretrained on it by pbench pretrain: "
+            "samples follow colour/class/background prompts; numbers meaningful on the mini world only",
+            ""},
+           {ModelKind::kPipeline});
     r->add({"builtin:tiny-clip",
             "small CLIP backbone for CLIP-I/CLIP-T, deterministic weights: scores not comparable to published ones; "
             "or pass a Hugging Face folder (openai/clip-vit-base-patch32)",

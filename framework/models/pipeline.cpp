@@ -20,7 +20,7 @@ const char* const kExpectedLayout =
     "expected a diffusers Stable Diffusion v1.x folder (model_index.json, unet/ vae/ text_encoder/ tokenizer/ "
     "scheduler/, weights as unet/ and vae/diffusion_pytorch_model.safetensors and text_encoder/model.safetensors): "
     "download runwayml/stable-diffusion-v1-5 (diffusers format) with huggingface-cli on a machine with internet and "
-    "pass its folder, or use builtin:tiny";
+    "pass its folder, or use builtin:mini";
 
 void require_file(const fs::path& file) {
   if (!fs::is_regular_file(file)) throw InputError(file.string() + ": missing; " + kExpectedLayout);
@@ -106,8 +106,10 @@ Pipeline load_builtin_tiny(const torch::TensorOptions& options) {
   return p;
 }
 
-Pipeline load_diffusers_folder(const fs::path& folder, const torch::TensorOptions& options) {
-  check_pipeline_spec(folder.string());
+// A diffusers folder's weights into modules built from its configs, named
+// `source`, with the tokenizer from `tokenizer_dir`.
+Pipeline load_weights_folder(const fs::path& folder, const fs::path& tokenizer_dir, const std::string& source,
+                             const torch::TensorOptions& options) {
   JsonSection index = read_json_section(folder / "model_index.json");
   for (const char* part : {"unet", "vae", "text_encoder", "tokenizer", "scheduler"})
     if (!index.has(part)) index.fail(part, std::string("a component entry (") + kExpectedLayout + ")");
@@ -117,7 +119,7 @@ Pipeline load_diffusers_folder(const fs::path& folder, const torch::TensorOption
   const fs::path text_file = component_weights(folder / "text_encoder", kTransformersWeights);
 
   // Built in float32 on the CPU: loading converts and checks every tensor by name.
-  Pipeline p = build_from_configs(folder, folder / "tokenizer", folder.string(), {});
+  Pipeline p = build_from_configs(folder, tokenizer_dir, source, {});
   load_into_module(*p.unet, load_safetensors(unet_file), unet_file.string());
   load_vae_weights(*p.vae, load_safetensors(vae_file), vae_file.string());
   LoadOptions text_options = clip_text_load_options();
@@ -128,15 +130,32 @@ Pipeline load_diffusers_folder(const fs::path& folder, const torch::TensorOption
   return p;
 }
 
+Pipeline load_diffusers_folder(const fs::path& folder, const torch::TensorOptions& options) {
+  check_pipeline_spec(folder.string());
+  return load_weights_folder(folder, folder / "tokenizer", folder.string(), options);
+}
+
+// builtin:mini: the shipped assets are a diffusers folder without tokenizer/
+// (the CLIP BPE files are shared with the metric backbones).
+Pipeline load_builtin_mini(const torch::TensorOptions& options) {
+  const fs::path folder = asset_path("builtin_mini");
+  const fs::path unet_weights = folder / "unet" / kDiffusersWeights;
+  if (!fs::is_regular_file(unet_weights))
+    throw InputError(std::string(kBuiltinMini) + ": its UNet weights " + unet_weights.string() +
+                     " are missing from this checkout; make them with `pbench pretrain unet` and "
+                     "`bash scripts/ship_mini.sh OUT` (docs/mini_world.md), or use builtin:tiny");
+  return load_weights_folder(folder, asset_path("clip_tokenizer"), kBuiltinMini, options);
+}
+
 }  // namespace
 
 void check_pipeline_spec(const std::string& spec) {
-  if (spec == kBuiltinTiny) return;
+  if (spec == kBuiltinTiny || spec == kBuiltinMini) return;
   if (spec.rfind("builtin:", 0) == 0)
-    throw InputError(spec + ": unknown builtin pipeline; expected builtin:tiny or a diffusers folder");
+    throw InputError(spec + ": unknown builtin pipeline; expected builtin:mini, builtin:tiny or a diffusers folder");
   const fs::path folder(spec);
   if (!fs::is_directory(folder))
-    throw InputError(folder.string() + ": not a folder and not a builtin model name (builtin:tiny); " + kExpectedLayout);
+    throw InputError(folder.string() + ": not a folder and not a builtin model name (builtin:mini, builtin:tiny); " + kExpectedLayout);
   require_file(folder / "model_index.json");
 }
 
@@ -187,6 +206,7 @@ int64_t Pipeline::latent_size() const {
 
 Pipeline load_pipeline(const std::string& spec, const torch::TensorOptions& options) {
   if (spec == kBuiltinTiny) return load_builtin_tiny(options);
+  if (spec == kBuiltinMini) return load_builtin_mini(options);
   return load_diffusers_folder(fs::path(spec), options);
 }
 

@@ -19,7 +19,7 @@
 namespace pbench::models {
 
 struct Pipeline {
-  std::string source;  // "builtin:tiny", a folder path, or "sd15:meta"
+  std::string source;  // "builtin:mini", "builtin:tiny", a folder path, or "sd15:meta"
   bool builtin = false;
   std::shared_ptr<ClipTokenizer> tokenizer;
   ClipTextModel text_encoder{nullptr};
@@ -45,7 +45,8 @@ struct Pipeline {
 };
 
 // The builtin pipeline names load_pipeline accepts.
-constexpr const char* kBuiltinTiny = "builtin:tiny";
+constexpr const char* kBuiltinTiny = "builtin:tiny";  // random weights: plumbing checks
+constexpr const char* kBuiltinMini = "builtin:mini";  // pretrained on the mini world (docs/mini_world.md)
 
 // Weight file names of a diffusers pipeline folder.
 constexpr const char* kDiffusersWeights = "diffusion_pytorch_model.safetensors";  // unet/, vae/
@@ -69,7 +70,7 @@ torch::Tensor select_context_rows(const torch::Tensor& context, const torch::Ten
 torch::Tensor expand_context_batch(const torch::Tensor& context, int64_t batch);  // from batch 1
 torch::Tensor cat_contexts(const std::vector<torch::Tensor>& contexts);
 
-// `spec` = "builtin:tiny" or a diffusers folder. InputError naming the folder,
+// `spec` = "builtin:mini", "builtin:tiny" or a diffusers folder. InputError naming the folder,
 // the expected layout and where such weights come from when it does not load.
 Pipeline load_pipeline(const std::string& spec, const torch::TensorOptions& options = {});
 // What load_pipeline checks before reading any weights (a builtin name, or a

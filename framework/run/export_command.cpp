@@ -16,7 +16,8 @@ int export_command(int argc, char** argv) {
                argv[0]};
   std::string model, folder;
   app.add_option("model", model,
-                 "builtin:tiny, builtin:tiny-clip, builtin:tiny-dino, a diffusers pipeline folder or a Hugging Face "
+                 "builtin:mini, builtin:tiny, builtin:mini-clip, builtin:tiny-clip, builtin:mini-dino, builtin:tiny-dino, a "
+                 "diffusers pipeline folder or a Hugging Face "
                  "CLIP / ViT folder")
       ->required();
   app.add_option("folder", folder, "output folder (created; files in it are overwritten)")->required();

@@ -391,8 +391,25 @@ BOOST_AUTO_TEST_CASE(subjects_folder_loads_through_the_dreambooth_loader) {
     // The file holds exactly what the renderer draws.
     BOOST_TEST((data.images[0].rgb == render_scene(subject_scene(subject, 0), 32).rgb));
     loaded += int64_t(data.images.size());
+    // Dataset `mini_world` renders the same subject on the fly: the same images and prompts.
+    const std::string mini = "name: mini_world\nsubject: " + subject.name + "\nunique_token: sks\nnum_eval_prompts: 25\n";
+    const SubjectData rendered = datasets().get("mini_world", "test").factory.load(cfg::parse_yaml_text(mini, {"test", 0}), 32, {});
+    BOOST_TEST(rendered.class_noun == data.class_noun);
+    BOOST_TEST((rendered.eval_prompts == data.eval_prompts));
+    BOOST_TEST(rendered.instance_prompt == data.instance_prompt);
+    BOOST_REQUIRE(rendered.images.size() == data.images.size());
+    for (size_t i = 0; i < data.images.size(); ++i) BOOST_TEST((rendered.images[i].rgb == data.images[i].rgb));
   }
   BOOST_TEST(loaded == written);
+  const auto& mini_entry = datasets().get("mini_world", "test").factory;
+  BOOST_TEST(mini_entry.subjects(cfg::parse_yaml_text("name: mini_world\n", {"test", 0})).size() == 30u);
+  try {
+    mini_entry.load(cfg::parse_yaml_text("name: mini_world\nsubject: red_cube\nunique_token: sks\nnum_eval_prompts: 2\n",
+                                         {"test", 0}), 32, {});
+    BOOST_FAIL("unknown subject loaded");
+  } catch (const InputError& e) {
+    BOOST_TEST(std::string(e.what()).find("red_white_striped_cube") != std::string::npos, e.what());
+  }
 }
 
 BOOST_AUTO_TEST_CASE(writer_and_command_write_the_same_bytes_twice) {

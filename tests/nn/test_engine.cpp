@@ -389,7 +389,7 @@ BOOST_AUTO_TEST_CASE(plan_rejects_bad_values_before_any_run) {
   // line naming the key: the personalize workload's check (Workload::check).
   fs::path scratch = test::scratch_dir("plan_bad_values");
   std::string run_sweep = (test::binary_dir() / "bin" / "run_sweep").string();
-  std::string experiment = (test::source_dir() / "experiments" / "quickstart.yaml").string();
+  std::string experiment = (test::source_dir() / "experiments" / "tiny.yaml").string();
   const std::vector<std::pair<std::string, std::string>> cases = {
       {"train.steps=0", "train.steps: expected a positive integer"},
       {"train.num_class_images=0", "train.num_class_images: expected an integer >= 1"},

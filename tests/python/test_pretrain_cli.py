@@ -4,7 +4,8 @@
   minutes_budget   --minutes stops early, writes the weights reached and a run file with status
                    partial; --resume finishes it (status complete)
   unet_chain       unet refuses to start without the vae and clip outputs (exit 2, naming the file),
-                   then trains on them once they exist (tiny recipes) and writes its folder and run file
+                   then trains on them once they exist (tiny recipes), writes its folder and run file,
+                   evaluates prompt following with the metric CLIP and writes its sample grid
   refusals         an existing checkpoint without --resume, an unknown recipe key, an unknown
                    component and a missing recipe file each exit 2 with one line naming the cause
 Usage: test_pretrain_cli.py <build dir>   (Debian's /usr/bin/python3, h5py)."""
@@ -98,13 +99,20 @@ def unet_chain(tmp):
     for component in ("vae", "clip"):
         r = run(component, "steps=2")
         check(r.returncode == 0, f"{component}: exit {r.returncode}\n{r.stderr}")
-    r = run("unet", "steps=3")
+    r = run("unet", "steps=3", "eval_steps=4")
     check(r.returncode == 0, f"unet: exit {r.returncode}\n{r.stderr}")
     check(os.path.isfile(os.path.join(out, "builtin_mini", "unet", "diffusion_pytorch_model.safetensors")),
           "unet wrote no weights")
     with h5py.File(os.path.join(out, "runs", "unet.h5"), "r") as f:
         check(f.attrs["status"] == "complete" and len(f["curve/loss"][()]) == 3, "unet run file incomplete")
         check("true_caption" in f["eval/held_out_epsilon_mse_by_timestep/500"].attrs, "unet evaluation missing")
+        following = f["eval/prompt_following"]
+        check(following.attrs["prompts"] == 4 and following.attrs["ddim_steps"] == 4,
+              "prompt following: expected the 4 held-out captions at 4 steps")
+        for part in ("samples", "renders_ceiling"):
+            for factor in ("class", "colour", "background"):
+                check(0 <= following[part].attrs[factor] <= 1, f"prompt following {part}/{factor} not a fraction")
+    check(os.path.isfile(os.path.join(out, "runs", "unet_samples.png")), "unet wrote no sample grid")
     print("unet_chain: ok")
 
 

@@ -30,7 +30,7 @@ from run_files import h5_numbers
 ROOT = os.path.abspath(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", ".."))
 BUILD = os.path.abspath(sys.argv[1] if len(sys.argv) > 1 else os.path.join(ROOT, "build"))
 RUN_SWEEP = os.path.join(BUILD, "bin", "run_sweep")
-SWEEP = [os.path.join(ROOT, "experiments", "quickstart.yaml"), "method=lora", "dataset.subject=red_cube,blue_ball",
+SWEEP = [os.path.join(ROOT, "experiments", "tiny.yaml"), "method=lora", "dataset.subject=red_cube,blue_ball",
          "seed=range(0,8)", "train.steps=6", "eval.num_prompts=1", "eval.steps=2", "+runtime.threads=1",
          "sweep.name=chaos", "--jobs", "2"]
 KILLS = 20

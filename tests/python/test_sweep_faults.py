@@ -27,7 +27,7 @@ MAKE_TABLE = os.path.join(BUILD, "bin", "make_table")
 
 
 def sweep_cmd(results, seeds, *extra):
-    return [RUN_SWEEP, os.path.join(ROOT, "experiments", "quickstart.yaml"), "method=lora", "dataset.subject=red_cube",
+    return [RUN_SWEEP, os.path.join(ROOT, "experiments", "tiny.yaml"), "method=lora", "dataset.subject=red_cube",
             f"seed=range(0,{seeds})", "train.steps=4", "eval.num_prompts=1", "eval.steps=2", "+runtime.threads=1",
             "sweep.name=faults", "--results", results, *extra]
 

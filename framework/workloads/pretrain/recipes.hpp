@@ -144,11 +144,19 @@ struct DinoRecipe : StageRecipe {
 // Latent diffusion on the frozen vae and text encoder (unet_stage.cpp).
 struct UnetRecipe : StageRecipe {
   double caption_dropout = 0.1;
+  double ema_decay = 0.999;
+  double min_snr_gamma = 5.0;
+  // The prompt-following evaluation (prompt_following.hpp) at the end of each chunk.
+  int64_t eval_prompts = 200;
+  double eval_guidance = 5.0;
+  int64_t eval_steps = 50;
+  // Sized to two 45-minute chunks at 2 threads (1.47 s per batch-32 step
+  // here, measured; 1.6 with the EMA): 3000 steps ≈ 80 minutes.
   UnetRecipe() {
-    steps = 6000;
-    warmup_steps = 300;
+    steps = 3000;
+    warmup_steps = 200;
     batch = 32;
-    learning_rate = 3e-4;
+    learning_rate = 4e-4;
     pool_size = 20000;
     held_out = 256;
   }
@@ -157,6 +165,14 @@ struct UnetRecipe : StageRecipe {
     common_fields(v);
     v("caption_dropout", caption_dropout, "captions replaced by \"\" (for classifier-free guidance)",
       cfg::between(0, 1));
+    v("ema_decay", ema_decay, "EMA of the weights (the shipped ones); warmed up as min(decay, (1+n)/(10+n))",
+      cfg::between(0, 1));
+    v("min_snr_gamma", min_snr_gamma, "Min-SNR loss weight min(SNR, gamma)/SNR (arXiv:2303.09556); 0 = plain MSE",
+      cfg::at_least(0));
+    v("eval_prompts", eval_prompts, "held-out captions sampled and classified by the metric CLIP (<= held_out)",
+      cfg::at_least(0));
+    v("eval_guidance", eval_guidance, "classifier-free guidance scale of those samples", cfg::at_least(1));
+    v("eval_steps", eval_steps, "DDIM steps of those samples", cfg::at_least(1));
   }
 };
 
