@@ -5,7 +5,8 @@
                    partial; --resume finishes it (status complete)
   unet_chain       unet refuses to start without the vae and clip outputs (exit 2, naming the file),
                    then trains on them once they exist (tiny recipes), writes its folder and run file,
-                   evaluates prompt following with the metric CLIP and writes its sample grid
+                   evaluates prompt following with the metric CLIP and writes its sample grid; a resumed
+                   chunk reads the cached pool encodings
   refusals         an existing checkpoint without --resume, an unknown recipe key, an unknown
                    component and a missing recipe file each exit 2 with one line naming the cause
 Usage: test_pretrain_cli.py <build dir>   (Debian's /usr/bin/python3, h5py)."""
@@ -113,6 +114,9 @@ def unet_chain(tmp):
             for factor in ("class", "colour", "background"):
                 check(0 <= following[part].attrs[factor] <= 1, f"prompt following {part}/{factor} not a fraction")
     check(os.path.isfile(os.path.join(out, "runs", "unet_samples.png")), "unet wrote no sample grid")
+    # A later chunk reads the cached pool encodings instead of rendering and encoding again.
+    r = run("unet", "steps=4", "eval_steps=4", "--resume")
+    check(r.returncode == 0 and "pool encodings read from" in r.stderr, f"unet resume: exit {r.returncode}\n{r.stderr}")
     print("unet_chain: ok")
 
 

@@ -19,7 +19,10 @@
 //     true caption's loss the lowest.
 #include <nlohmann/json.hpp>
 
+#include <fstream>
 #include <iostream>
+#include <iterator>
+#include <tuple>
 #include <unordered_map>
 
 #include "framework/models/clip_text.hpp"
@@ -42,6 +45,7 @@
 #include "framework/util/assets.hpp"
 #include "framework/util/errors.hpp"
 #include "framework/util/seeds.hpp"
+#include "framework/util/sha256.hpp"
 
 namespace pbench::pretrain {
 
@@ -122,6 +126,67 @@ torch::Tensor loss_weights(const sched::NoiseSchedule& schedule, const torch::Te
   const torch::Tensor acp = schedule.alphas_cumprod.index_select(0, timesteps);
   const torch::Tensor snr = acp / (1 - acp);
   return torch::clamp_max(snr, gamma) / snr;
+}
+
+// The training pool as the frozen parts see it: latent moments and caption
+// contexts. Rendering and encoding 20000 scenes takes minutes, so the result
+// is cached in <out>/cache/unet_pool.pt (as kohya's cache_latents does), keyed
+// by everything it depends on: the recipe's seed, pool size and resolution and
+// the bytes of the frozen weights. A resumed chunk reads it back.
+struct EncodedPool {
+  torch::Tensor latent_mean, latent_std;
+  ContextTable table;
+};
+
+std::string file_sha256(const fs::path& file) {
+  std::ifstream in(file, std::ios::binary);
+  const std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  return sha256_hex(bytes);
+}
+
+torch::Tensor string_tensor(const std::string& text) {
+  return torch::tensor(std::vector<int64_t>(text.begin(), text.end()), torch::kInt64);
+}
+
+EncodedPool encoded_pool(const PretrainContext& context, const UnetRecipe& recipe, FrozenParts& parts) {
+  const fs::path folder = context.out / "builtin_mini";
+  const std::string key = "seed=" + std::to_string(recipe.seed) + " pool_size=" + std::to_string(recipe.pool_size) +
+                          " resolution=" + std::to_string(recipe.resolution) +
+                          " vae=" + file_sha256(folder / "vae" / "diffusion_pytorch_model.safetensors") +
+                          " text_encoder=" + file_sha256(folder / "text_encoder" / "model.safetensors");
+  const fs::path cache = context.out / "cache" / "unet_pool.pt";
+  EncodedPool out;
+  if (fs::is_regular_file(cache)) {
+    torch::serialize::InputArchive archive;
+    archive.load_from(cache.string());
+    torch::Tensor stored_key;
+    archive.read("key", stored_key);
+    if (torch::equal(stored_key, string_tensor(key))) {
+      archive.read("latent_mean", out.latent_mean);
+      archive.read("latent_std", out.latent_std);
+      archive.read("contexts", out.table.contexts);
+      archive.read("row_of_item", out.table.row_of_item);
+      std::cerr << "[unet] pool encodings read from " << cache.string() << "\n";
+      return out;
+    }
+    std::cerr << "[unet] " << cache.string() << " was made from other inputs; encoding anew\n";
+  }
+  const ScenePool pool = render_pool(derive_seed(recipe.seed, "pretrain/unet/pool"), recipe.pool_size,
+                                     int(recipe.resolution), false, "[unet]");
+  std::cerr << "[unet] encoding the pool with the frozen vae and text encoder\n";
+  std::tie(out.latent_mean, out.latent_std) = encode_pool(*parts.vae, pool);
+  out.table = context_table(parts, pool.captions);
+  torch::serialize::OutputArchive archive;
+  archive.write("key", string_tensor(key));
+  archive.write("latent_mean", out.latent_mean);
+  archive.write("latent_std", out.latent_std);
+  archive.write("contexts", out.table.contexts);
+  archive.write("row_of_item", out.table.row_of_item);
+  fs::create_directories(cache.parent_path());
+  const fs::path partial = cache.string() + ".partial";
+  archive.save_to(partial.string());
+  fs::rename(partial, cache);
+  return out;
 }
 
 torch::Tensor epsilon_loss(models::UNet2DConditionImpl& unet, const sched::NoiseSchedule& schedule,
@@ -208,16 +273,17 @@ StageOutcome run_unet_stage(const PretrainContext& context) {
   const sched::NoiseSchedule schedule(scheduler);
   const double scaling = parts.vae->scaling_factor();
 
-  const ScenePool pool = render_pool(derive_seed(seed, "pretrain/unet/pool"), recipe.pool_size, int(recipe.resolution), false, "[unet]");
-  std::cerr << "[unet] encoding the pool with the frozen vae and text encoder\n";
-  const auto [latent_mean, latent_std] = encode_pool(*parts.vae, pool);
-  const ContextTable table = context_table(parts, pool.captions);
+  const EncodedPool encoded = encoded_pool(context, recipe, parts);
+  const torch::Tensor& latent_mean = encoded.latent_mean;
+  const torch::Tensor& latent_std = encoded.latent_std;
+  const ContextTable& table = encoded.table;
+  const int64_t pool_size = latent_mean.size(0);
 
   const StageSettings settings = context.settings("unet", recipe);
   const int64_t batch = recipe.batch;
   auto optimizer = make_adamw(trained, settings);
   const auto step = [&](int64_t, torch::Generator& generator) {
-    const torch::Tensor index = torch::randint(pool.size(), {batch}, generator);
+    const torch::Tensor index = torch::randint(pool_size, {batch}, generator);
     const torch::Tensor mean = latent_mean.index_select(0, index), std = latent_std.index_select(0, index);
     const torch::Tensor latents = scaling * (mean + std * torch::randn(mean.sizes(), generator));
     const torch::Tensor dropped = torch::rand({batch}, generator) < recipe.caption_dropout;
