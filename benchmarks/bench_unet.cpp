@@ -7,12 +7,13 @@
 //   W3.fwd       the SD v1.5 UNet, same inputs as W2 (and W3.fwd_bwd)
 //   W8.decode    the SD v1.5 VAE decode, latents [1,4,32,32] -> [1,3,256,256]
 //   tiny.fwd_bwd_b2  one training step's UNet work on builtin:tiny (batch 2, latent 16x16)
+//   mini.fwd_bwd_b8  the same on builtin:mini's pretrained UNet (batch 8)
 //   sgemm.1024   1024^3 fp32 torch::mm (the yardstick of the README's GFLOP/s table)
 // plus REF.sgemm / REF.scalar (benchmarks/support/bench_support.hpp), the
 // references the regression gate divides by.
 //
 // One process per thread count: bench_unet --threads=N [benchmark flags].
-// Weights are random (speed does not depend on values). Each model is built
+// Weights are random but builtin:mini's (speed does not depend on values). Each model is built
 // once per process (Google Benchmark calls a benchmark once per repetition,
 // and building the SD v1.5 UNet takes seconds) and warmed up once (the
 // profiled forward below; gradient buffers allocated before the first step).
@@ -130,6 +131,23 @@ UNetWorkload& tiny_b2() {
   return *w;
 }
 
+// builtin:mini's UNet (the shipped pretrained weights) at the pretraining
+// recipe's shape per sample (latent 16x16, context 77x64), batch 8: one
+// pretraining or personalization step's UNet work.
+UNetWorkload& mini_b8() {
+  static auto w = [] {
+    torch::manual_seed(0);
+    auto w = std::make_unique<UNetWorkload>();
+    w->unet = load_pipeline(kBuiltinMini).unet;
+    w->unet->train();
+    w->sample = torch::randn({8, 4, 16, 16});
+    w->timestep = torch::tensor({12, 187, 301, 455, 582, 699, 840, 951});
+    w->context = torch::randn({8, 77, 64});
+    return w;
+  }();
+  return *w;
+}
+
 // The profiled forward warms the forward up; for forward+backward the gradient
 // buffers are allocated up front (what a first step would do) instead of
 // running a whole multi-second step that the gate would wait for.
@@ -198,6 +216,7 @@ void register_benchmarks() {
   add("W1.fwd", [](benchmark::State& s, int work) { run_unet(s, work, w1(), false); });
   add("W2.fwd", [](benchmark::State& s, int work) { run_unet(s, work, w2(), false); });
   add("W2.fwd_bwd", [](benchmark::State& s, int work) { run_unet(s, work, w2(), true); });
+  add("mini.fwd_bwd_b8", [](benchmark::State& s, int work) { run_unet(s, work, mini_b8(), true); });
   add("W3.fwd", [](benchmark::State& s, int work) { run_unet(s, work, w3(), false); });
   add("W3.fwd_bwd", [](benchmark::State& s, int work) { run_unet(s, work, w3(), true); });
   add("W8.decode", w8_decode);

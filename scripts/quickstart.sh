@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Quick start: install what is missing, build, and run the default sweep
-# (experiments/quickstart.yaml: 4 methods x 2 built-in subjects on the built-in
-# tiny pipeline, DVAR monitor), then write its table, figures and report.
+# (experiments/quickstart.yaml: 4 methods x 2 mini-world subjects on builtin:mini,
+# the pretrained mini pipeline, DVAR monitor), then write its table, figures and report.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 bash scripts/setup.sh

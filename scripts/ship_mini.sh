@@ -27,5 +27,6 @@ ship vae builtin_mini/vae/config.json:builtin_mini/vae/config.json \
 ship clip builtin_mini/text_encoder/model.safetensors:builtin_mini/text_encoder/model.safetensors
 ship metric-clip builtin_mini_clip/model.safetensors:builtin_mini_clip/model.safetensors
 ship dino builtin_mini_dino/model.safetensors:builtin_mini_dino/model.safetensors
-ship unet builtin_mini/unet/diffusion_pytorch_model.safetensors:builtin_mini/unet/diffusion_pytorch_model.safetensors
+ship unet builtin_mini/unet/diffusion_pytorch_model.safetensors:builtin_mini/unet/diffusion_pytorch_model.safetensors \
+  runs/unet_samples.png:mini_recipe/runs/unet_samples.png
 du -sh "$ASSETS"/builtin_mini* "$ASSETS/mini_recipe" | sed 's/^/[ship_mini] /'
