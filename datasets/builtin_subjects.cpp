@@ -173,12 +173,7 @@ void register_builtin_dataset(Registry<DatasetEntry>& registry) {
             }
             for (const auto& b : builtin_subjects())
               if (b.name == data.subject) data.class_noun = b.class_noun;
-            data.instance_prompt = "a " + data.unique_token + " " + data.class_noun;
-            data.class_prompt = "a " + data.class_noun;
-            const auto& templates = dreambooth_object_prompt_templates();
-            int64_t prompts = std::min<int64_t>(cfg::get_int(section, "num_eval_prompts"), int64_t(templates.size()));
-            for (int64_t i = 0; i < prompts; ++i)
-              data.eval_prompts.push_back(fill_prompt_template(templates[size_t(i)], data.unique_token, data.class_noun));
+            fill_subject_prompts(data, dreambooth_object_prompt_templates(), cfg::get_int(section, "num_eval_prompts"));
             return data;
           },
           [](const cfg::Node&) {

@@ -45,6 +45,10 @@ Registry<DatasetEntry>& datasets();
 // `a {0} {1} in the snow` -> `a sks dog in the snow` (DreamBooth's prompt templates).
 std::string fill_prompt_template(const std::string& templ, const std::string& unique_token, const std::string& class_noun);
 
+// DreamBooth's prompts of `data` (unique_token and class_noun set): "a sks dog", "a dog", and the first
+// `num_eval_prompts` of `templates` filled in.
+void fill_subject_prompts(SubjectData& data, const std::vector<std::string>& templates, int64_t num_eval_prompts);
+
 // Overrides that expand `dataset.subject: all` into one run per subject
 // (empty when the config names one subject). Used by the sweep planner.
 std::vector<std::string> expand_all_subjects(const cfg::Node& resolved);

@@ -141,12 +141,8 @@ SubjectData load_subject(const cfg::Node& section, int resolution, const fs::pat
     data.metric_images.push_back(load_square_image(file, side, cache_dir));  // cached alike
     data.image_files.push_back(file.string());
   }
-  data.instance_prompt = "a " + data.unique_token + " " + data.class_noun;
-  data.class_prompt = "a " + data.class_noun;
-  const auto& templates = data.live ? index.live_prompts : index.object_prompts;
-  int64_t n = std::min<int64_t>(cfg::get_int(section, "num_eval_prompts"), int64_t(templates.size()));
-  for (int64_t i = 0; i < n; ++i)
-    data.eval_prompts.push_back(fill_prompt_template(templates[size_t(i)], data.unique_token, data.class_noun));
+  fill_subject_prompts(data, data.live ? index.live_prompts : index.object_prompts,
+                       cfg::get_int(section, "num_eval_prompts"));
   return data;
 }
 

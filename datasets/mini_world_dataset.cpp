@@ -31,12 +31,7 @@ SubjectData load_mini_subject(const cfg::Node& section, int resolution, const st
     data.images.push_back(mini::render_scene(mini::subject_scene(subject, i), resolution));
     data.image_files.push_back("mini_world:" + subject.name + "/" + std::to_string(i));
   }
-  data.instance_prompt = "a " + data.unique_token + " " + data.class_noun;
-  data.class_prompt = "a " + data.class_noun;
-  const auto& templates = mini::mini_object_prompts();
-  const int64_t n = std::min<int64_t>(cfg::get_int(section, "num_eval_prompts"), int64_t(templates.size()));
-  for (int64_t i = 0; i < n; ++i)
-    data.eval_prompts.push_back(fill_prompt_template(templates[size_t(i)], data.unique_token, data.class_noun));
+  fill_subject_prompts(data, mini::mini_object_prompts(), cfg::get_int(section, "num_eval_prompts"));
   return data;
 }
 

@@ -24,6 +24,14 @@ int metric_image_side(const std::vector<int>& square_sides) {
   return std::min(side, 512);
 }
 
+void fill_subject_prompts(SubjectData& data, const std::vector<std::string>& templates, int64_t num_eval_prompts) {
+  data.instance_prompt = "a " + data.unique_token + " " + data.class_noun;
+  data.class_prompt = "a " + data.class_noun;
+  const int64_t n = std::min<int64_t>(num_eval_prompts, int64_t(templates.size()));
+  for (int64_t i = 0; i < n; ++i)
+    data.eval_prompts.push_back(fill_prompt_template(templates[size_t(i)], data.unique_token, data.class_noun));
+}
+
 std::string fill_prompt_template(const std::string& templ, const std::string& unique_token, const std::string& class_noun) {
   std::string out;
   for (size_t i = 0; i < templ.size(); ++i) {

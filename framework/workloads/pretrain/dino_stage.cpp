@@ -218,16 +218,9 @@ StageOutcome run_dino_stage(const PretrainContext& context) {
   DinoState state(config, recipe);
   models::deterministic_init(*state.student->backbone, derive_seed(seed, "pretrain/dino/init"), "pretrain dino");
   init_head(*state.student->head, derive_seed(seed, "pretrain/dino/head"));
-  // Same architecture, so parameters() pairs them up in module-tree order.
   const std::vector<torch::Tensor> teacher_parameters = state.teacher->parameters();
   const std::vector<torch::Tensor> student_parameters = state.student->parameters();
-  {
-    torch::NoGradGuard no_grad;
-    for (size_t i = 0; i < teacher_parameters.size(); ++i) {
-      teacher_parameters[i].copy_(student_parameters[i]);
-      teacher_parameters[i].set_requires_grad(false);
-    }
-  }
+  start_average(teacher_parameters, student_parameters);
 
   const torch::Tensor views_u8 = render_object_views(derive_seed(seed, "pretrain/dino/pool"), recipe);
   const int64_t views = recipe.views_per_object;
@@ -287,10 +280,8 @@ StageOutcome run_dino_stage(const PretrainContext& context) {
     return loss / double(terms);
   };
   const auto teacher_update = [&](int64_t step_index) {
-    torch::NoGradGuard no_grad;
-    const double m = cosine_schedule(recipe.teacher_momentum, 1.0, step_index - 1, recipe.steps);
-    for (size_t i = 0; i < teacher_parameters.size(); ++i)
-      teacher_parameters[i].mul_(m).add_(student_parameters[i] * (1.0 - m));
+    update_average(teacher_parameters, student_parameters,
+                   cosine_schedule(recipe.teacher_momentum, 1.0, step_index - 1, recipe.steps));
   };
   const StageProgress progress = run_stage(settings, uint64_t(seed), state, optimizer, step, teacher_update);
 

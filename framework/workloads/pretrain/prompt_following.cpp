@@ -21,7 +21,7 @@ PromptFollowing prompt_following(models::Pipeline& pipeline, const models::ClipB
       std::fprintf(stderr, "[prompt following] %lld/%lld samples\n", (long long)p.images_done, (long long)p.images_total);
   };
   const sample::SampleSet set = sample::sample_images(pipeline, jobs, options.seed, sampling, {}, {}, progress);
-  torch::Tensor images = set.images;
+  const torch::Tensor& images = set.images;
   // The metric CLIP sees samples at the renders' resolution.
   if (images.size(1) != held_out.images_u8.size(1))
     throw InputError("prompt following: the pipeline draws " + std::to_string(images.size(1)) + " px, the renders are " +
@@ -30,7 +30,6 @@ PromptFollowing prompt_following(models::Pipeline& pipeline, const models::ClipB
   out.prompts = held_out.size();
   out.samples = clip_zero_shot(clip, held_out.scenes, images);
   out.renders = clip_zero_shot(clip, held_out.scenes, held_out.images_u8);
-  out.images_u8 = images;
   return out;
 }
 

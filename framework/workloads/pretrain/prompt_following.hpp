@@ -28,7 +28,6 @@ struct PromptFollowing {
   ZeroShotAccuracy samples;  // the pipeline's samples of the captions
   ZeroShotAccuracy renders;  // the scenes themselves (ceiling)
   int64_t prompts = 0;
-  torch::Tensor images_u8;   // [N, R, R, 3] the samples, in scene order
 };
 
 // One sample per scene of `held_out`, captioned by its own caption.

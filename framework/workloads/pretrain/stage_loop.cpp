@@ -81,6 +81,16 @@ void set_learning_rates(torch::optim::Optimizer& optimizer, double lr) {
 
 }  // namespace
 
+void start_average(const std::vector<torch::Tensor>& averaged, const std::vector<torch::Tensor>& trained) {
+  torch::NoGradGuard no_grad;
+  for (size_t i = 0; i < averaged.size(); ++i) averaged[i].copy_(trained[i]).set_requires_grad(false);
+}
+
+void update_average(const std::vector<torch::Tensor>& averaged, const std::vector<torch::Tensor>& trained, double decay) {
+  torch::NoGradGuard no_grad;
+  for (size_t i = 0; i < averaged.size(); ++i) averaged[i].mul_(decay).add_(trained[i], 1.0 - decay);
+}
+
 std::unique_ptr<torch::optim::AdamW> make_adamw(const std::vector<torch::Tensor>& parameters,
                                                 const StageSettings& settings) {
   return std::make_unique<torch::optim::AdamW>(

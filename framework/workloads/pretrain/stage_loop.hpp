@@ -64,6 +64,14 @@ StageProgress run_stage(const StageSettings& settings, uint64_t seed, torch::nn:
                         torch::optim::Optimizer& optimizer, const StepFn& step_fn,
                         const std::function<void(int64_t step)>& after_step = {});
 
+// Exponential moving averages of parameters (DINO's teacher, the UNet's EMA
+// weights). `averaged[i]` pairs with `trained[i]` (same architecture: the
+// module trees list them in the same order).
+// Starts the average at the trained values; the copies take no gradient.
+void start_average(const std::vector<torch::Tensor>& averaged, const std::vector<torch::Tensor>& trained);
+// averaged = decay * averaged + (1 - decay) * trained.
+void update_average(const std::vector<torch::Tensor>& averaged, const std::vector<torch::Tensor>& trained, double decay);
+
 // AdamW over `parameters` with the stage's rate and decay.
 std::unique_ptr<torch::optim::AdamW> make_adamw(const std::vector<torch::Tensor>& parameters,
                                                 const StageSettings& settings);

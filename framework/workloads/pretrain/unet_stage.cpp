@@ -262,12 +262,9 @@ StageOutcome run_unet_stage(const PretrainContext& context) {
   models::UNet2DConditionImpl& unet = *state.unet;
   const int64_t seed = recipe.seed;
   models::deterministic_init(unet, derive_seed(seed, "pretrain/unet/init"), "pretrain unet");
-  // Same architecture, so parameters() pairs them up in module-tree order.
   const std::vector<torch::Tensor> trained = unet.parameters(), averaged = state.ema->parameters();
-  {
-    torch::NoGradGuard no_grad;
-    for (size_t i = 0; i < trained.size(); ++i) averaged[i].copy_(trained[i]).set_requires_grad(false);
-  }
+  start_average(averaged, trained);
+
   const sched::SchedulerConfig scheduler =
       sched::SchedulerConfig::read(context.configs / "builtin_mini" / "scheduler" / "scheduler_config.json");
   const sched::NoiseSchedule schedule(scheduler);
@@ -294,9 +291,7 @@ StageOutcome run_unet_stage(const PretrainContext& context) {
                         recipe.min_snr_gamma);
   };
   const auto ema_update = [&](int64_t step_index) {
-    torch::NoGradGuard no_grad;
-    const double decay = std::min(recipe.ema_decay, double(1 + step_index) / double(10 + step_index));
-    for (size_t i = 0; i < trained.size(); ++i) averaged[i].mul_(decay).add_(trained[i], 1.0 - decay);
+    update_average(averaged, trained, std::min(recipe.ema_decay, double(1 + step_index) / double(10 + step_index)));
   };
   const StageProgress progress = run_stage(settings, uint64_t(seed), state, *optimizer, step, ema_update);
 
