@@ -110,6 +110,12 @@ RunFileWriter::RunFileWriter(fs::path final_path, const std::string& run_id, con
     h5::create_series(g.id(), "ratio", h5::Type::Float32);
   }
   set_dvar(DvarSettings{});
+  {
+    h5::Handle g = h5::ensure_group(root, "clip_stop");
+    h5::create_series(g.id(), "step", h5::Type::Int64);
+    h5::create_series(g.id(), "clip_i", h5::Type::Float64);
+  }
+  set_clip_stop(ClipStopSettings{});
   h5::ensure_group(root, "metrics");
   h5::ensure_group(root, "samples");
   flush();
@@ -149,6 +155,23 @@ void RunFileWriter::set_dvar(const DvarSettings& s) {
   h5::set_attr(g.id(), "window", s.window);
   h5::set_attr(g.id(), "threshold", s.threshold);
   h5::set_attr(g.id(), "mode", s.mode);
+  h5::set_attr(g.id(), "stop_step", s.stop_step);
+}
+
+void RunFileWriter::append_clip_stop(int64_t step, double clip_i) {
+  h5::Handle g = h5::open_group(file_.id(), "clip_stop");
+  h5::append_row(g.id(), "step", h5::Type::Int64, &step);
+  h5::append_row(g.id(), "clip_i", h5::Type::Float64, &clip_i);
+}
+
+void RunFileWriter::set_clip_stop(const ClipStopSettings& s) {
+  h5::Handle g = h5::ensure_group(file_.id(), "clip_stop");
+  h5::set_attr(g.id(), "mode", s.mode);
+  h5::set_attr(g.id(), "every", s.every);
+  h5::set_attr(g.id(), "num_prompts", s.num_prompts);
+  h5::set_attr(g.id(), "sampling_steps", s.sampling_steps);
+  h5::set_attr(g.id(), "delta", s.delta);
+  h5::set_attr(g.id(), "patience", s.patience);
   h5::set_attr(g.id(), "stop_step", s.stop_step);
 }
 

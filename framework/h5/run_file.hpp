@@ -62,6 +62,15 @@ struct DvarSettings {
   int64_t stop_step = -1;
 };
 
+// CLIP early stopping beside DVAR (framework/train/clip_stop.hpp): /clip_stop attrs.
+struct ClipStopSettings {
+  std::string mode = "off";  // monitor | stop | off
+  int64_t every = 0;         // K, the steps between checks (resolved, never 0 once it ran)
+  int64_t num_prompts = 0, sampling_steps = 0, patience = 0;
+  double delta = 0.0;
+  int64_t stop_step = -1;
+};
+
 class RunFileWriter {
  public:
   // Takes the run's lock (InputError when another process writes this run),
@@ -78,6 +87,8 @@ class RunFileWriter {
   void append_train(int64_t step, float loss, float lr, double wall_time);
   void append_dvar(int64_t step, float objective, float ratio);
   void set_dvar(const DvarSettings& settings);
+  void append_clip_stop(int64_t step, double clip_i);
+  void set_clip_stop(const ClipStopSettings& settings);
   void set_metrics(const std::string& point, const MetricPoint& metrics);
   // `<metric>_real` attributes of /metrics: each metric's real-vs-real baseline of the
   // subject (clip_i_real and dino_real always, NaN when not computed).

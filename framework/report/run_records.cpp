@@ -16,10 +16,22 @@ namespace pbench::report {
 
 const std::vector<std::string>& metric_keys() {
   static const std::vector<std::string> keys = {
-      "dino",       "clip_i",  "clip_t",     "trainable",   "delta_bytes", "sd15_trainable", "sd15_delta_bytes",
-      "steps",      "dvar_stop", "steps_saved", "d_dino",    "d_clip_i",    "d_clip_t",       "wall_time",
-      "step_time",  "peak_memory"};
+      "dino",      "clip_i",    "clip_t",      "gain_dino",      "gain_clip_i", "gain_clip_t", "trainable",
+      "delta_bytes", "sd15_trainable", "sd15_delta_bytes", "steps", "dvar_stop", "steps_saved", "d_dino",
+      "d_clip_i",  "d_clip_t",  "clip_stop",   "clip_steps_saved", "dc_dino",   "dc_clip_i",   "dc_clip_t",
+      "wall_time", "step_time", "peak_memory"};
   return keys;
+}
+
+const std::vector<std::string>& derived_prefixes() {
+  static const std::vector<std::string> prefixes = {"gain_", "d_", "dc_"};
+  return prefixes;
+}
+
+bool is_derived_key(const std::string& key) {
+  for (const auto& p : derived_prefixes())
+    if (key.rfind(p, 0) == 0) return true;
+  return false;
 }
 
 std::string metric_title(const std::string& key) {
@@ -37,6 +49,14 @@ std::string metric_title(const std::string& key) {
       {"d_dino", "ΔDINO stop→final"},
       {"d_clip_i", "ΔCLIP-I stop→final"},
       {"d_clip_t", "ΔCLIP-T stop→final"},
+      {"gain_dino", "DINO gain"},
+      {"gain_clip_i", "CLIP-I gain"},
+      {"gain_clip_t", "CLIP-T gain"},
+      {"clip_stop", "CLIP stop"},
+      {"clip_steps_saved", "CLIP steps saved"},
+      {"dc_dino", "ΔDINO CLIP-stop→final"},
+      {"dc_clip_i", "ΔCLIP-I CLIP-stop→final"},
+      {"dc_clip_t", "ΔCLIP-T CLIP-stop→final"},
       {"wall_time", "wall time (s)"},
       {"step_time", "step time (ms)"},
       {"peak_memory", "peak memory"},
@@ -96,6 +116,25 @@ void read_metric_point(hid_t root, const std::string& point, std::map<std::strin
   }
 }
 
+// A stop rule's group (/dvar, /clip_stop): its stop step and mode, and the table's values: the
+// stop step under `stop_key`, the steps it saved against the budget under `saved_key` (0 when the
+// rule ran and never fired: it saved nothing; absent when it did not run).
+void read_stop_rule(hid_t root, const std::string& group, const std::string& stop_key, const std::string& saved_key,
+                    int64_t& stop_step, std::string& mode, std::map<std::string, double>& values) {
+  if (h5::exists(root, group)) {
+    h5::Handle g = h5::open_group(root, group);
+    if (h5::has_attr(g.id(), "stop_step")) stop_step = h5::attr_int(g.id(), "stop_step");
+    if (h5::has_attr(g.id(), "mode")) mode = h5::attr_string(g.id(), "mode");
+  }
+  const bool has_steps = values.count("steps") > 0;
+  if (stop_step >= 0) {
+    values[stop_key] = double(stop_step);
+    if (has_steps) values[saved_key] = values["steps"] - double(stop_step);
+  } else if (mode != "off" && has_steps) {
+    values[saved_key] = 0.0;
+  }
+}
+
 void read_params(hid_t root, const std::string& group, const std::string& prefix, RunRecord& r) {
   if (!h5::exists(root, group)) return;
   h5::Handle g = h5::open_group(root, group);
@@ -135,25 +174,23 @@ RunRecord read_run_record(const fs::path& file, const std::string& group_by, con
     r.dvar_step = optional_series(root, "dvar/step");
     r.dvar_objective = optional_series(root, "dvar/objective");
     r.dvar_ratio = optional_series(root, "dvar/ratio");
-    if (h5::exists(root, "dvar")) {
-      h5::Handle g = h5::open_group(root, "dvar");
-      if (h5::has_attr(g.id(), "stop_step")) r.dvar_stop_step = h5::attr_int(g.id(), "stop_step");
-      if (h5::has_attr(g.id(), "mode")) r.dvar_mode = h5::attr_string(g.id(), "mode");
-    }
-    if (r.dvar_stop_step >= 0) {
-      r.values["dvar_stop"] = double(r.dvar_stop_step);
-      if (r.values.count("steps")) r.values["steps_saved"] = r.values["steps"] - double(r.dvar_stop_step);
-    } else if (r.dvar_never_fired() && r.values.count("steps")) {
-      r.values["steps_saved"] = 0.0;  // DVAR never fired: it saved nothing
-    }
+    read_stop_rule(root, "dvar", "dvar_stop", "steps_saved", r.dvar_stop_step, r.dvar_mode, r.values);
+    read_stop_rule(root, "clip_stop", "clip_stop", "clip_steps_saved", r.clip_stop_step, r.clip_stop_mode, r.values);
 
-    std::map<std::string, double> final_m, stop_m, point_m;
+    std::map<std::string, double> final_m, stop_m, clip_stop_m, point_m;
     read_metric_point(root, "final", final_m, &r);
     read_metric_point(root, "dvar_stop", stop_m, nullptr);
-    for (const auto& [k, v] : final_m)
+    read_metric_point(root, "clip_stop", clip_stop_m, nullptr);
+    read_metric_point(root, "baseline", r.baseline, nullptr);
+    for (const auto& [k, v] : final_m) {
       if (stop_m.count(k)) r.values["d_" + k] = v - stop_m[k];
+      if (clip_stop_m.count(k)) r.values["dc_" + k] = v - clip_stop_m[k];
+    }
     if (point != "final") read_metric_point(root, point, point_m, &r);
-    for (const auto& [k, v] : point == "final" ? final_m : point_m) r.values[k] = v;
+    for (const auto& [k, v] : point == "final" ? final_m : point_m) {
+      r.values[k] = v;
+      if (r.baseline.count(k)) r.values["gain_" + k] = v - r.baseline[k];
+    }
     r.has_point = h5::exists(root, "metrics/" + point);
     if (h5::exists(root, "metrics")) {
       h5::Handle g = h5::open_group(root, "metrics");
@@ -237,7 +274,7 @@ SweepRuns load_sweep(const fs::path& sweep_dir, const std::string& group_by, con
   const auto& known = metric_keys();
   for (const auto& r : out.complete)
     for (const auto& [key, value] : r.values)
-      if (key.rfind("d_", 0) != 0 && std::find(known.begin(), known.end(), key) == known.end() &&
+      if (!is_derived_key(key) && std::find(known.begin(), known.end(), key) == known.end() &&
           std::find(out.extra_metrics.begin(), out.extra_metrics.end(), key) == out.extra_metrics.end())
         out.extra_metrics.push_back(key);
   std::sort(out.extra_metrics.begin(), out.extra_metrics.end());

@@ -27,6 +27,11 @@ struct RunRecord {
   int64_t dvar_stop_step = -1;
   std::string dvar_mode = "off";  // off: DVAR did not run, so 'never fired' means nothing
   bool dvar_never_fired() const { return dvar_mode != "off" && dvar_stop_step < 0; }
+  int64_t clip_stop_step = -1;    // CLIP early stopping (/clip_stop), as DVAR's
+  std::string clip_stop_mode = "off";
+  bool clip_never_fired() const { return clip_stop_mode != "off" && clip_stop_step < 0; }
+  // /metrics/baseline's means: the frozen model on the class-word prompts (empty when not recorded).
+  std::map<std::string, double> baseline;
 };
 
 // A run that must be named under the table and kept out of every average.
@@ -46,8 +51,12 @@ struct SweepRuns {
   std::vector<std::string> extra_metrics;
 };
 
-// Every metric key a table column can show, in column order.
+// Every metric key a table column can show, in column order. Derived keys of a metric m:
+// gain_m = point - baseline (the frozen model), d_m = final - dvar_stop, dc_m = final - clip_stop.
 const std::vector<std::string>& metric_keys();
+// The prefixes of those derived keys ("gain_", "d_", "dc_").
+const std::vector<std::string>& derived_prefixes();
+bool is_derived_key(const std::string& key);
 // Human column header of a key ("DINO", "steps saved").
 std::string metric_title(const std::string& key);
 

@@ -15,7 +15,7 @@ std::vector<std::string> parse_metric_list(const std::string& list, const std::v
   std::vector<std::string> known = metric_keys();
   for (const auto& e : extra) {
     known.push_back(e);
-    known.push_back("d_" + e);
+    for (const auto& prefix : derived_prefixes()) known.push_back(prefix + e);
   }
   std::vector<std::string> out;
   size_t start = 0;
@@ -63,11 +63,34 @@ Table build_table(const SweepRuns& runs, const std::string& group_by, const std:
         auto it = r->values.find(key);
         if (it != r->values.end()) values.push_back(it->second);
         if (key == "dvar_stop" && r->dvar_never_fired()) ++cell.never;
+        if (key == "clip_stop" && r->clip_never_fired()) ++cell.never;
       }
       cell.summary = summarize(values);
       row.cells[key] = cell;
     }
     row.tiny = std::any_of(members.begin(), members.end(), [](const RunRecord* r) { return r->tiny_backbone; });
+    t.rows.push_back(std::move(row));
+  }
+
+  // The frozen model on the class-word prompts: it belongs to (subject, seed), the same in
+  // every method's run of them, so each pair counts once.
+  std::map<std::pair<std::string, std::string>, const RunRecord*> by_subject_seed;
+  for (const auto& r : runs.complete)
+    if (!r.baseline.empty() && !by_subject_seed.count({r.subject, r.seed})) by_subject_seed[{r.subject, r.seed}] = &r;
+  if (!by_subject_seed.empty()) {
+    TableRow row;
+    row.label = "frozen model, class word (baseline)";
+    row.baseline = true;
+    row.runs = by_subject_seed.size();
+    for (const auto& key : metrics) {
+      std::vector<double> values;
+      for (const auto& [pair, r] : by_subject_seed)
+        if (auto it = r->baseline.find(key); it != r->baseline.end()) values.push_back(it->second);
+      TableCell cell;
+      cell.summary = summarize(values);
+      row.cells[key] = cell;
+    }
+    for (const auto& [pair, r] : by_subject_seed) row.tiny = row.tiny || r->tiny_backbone;
     t.rows.push_back(std::move(row));
   }
 

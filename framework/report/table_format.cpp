@@ -42,7 +42,7 @@ std::string bytes_text(double v) {
 
 std::string value_text(const std::string& key, double v) {
   if (key == "dino" || key == "clip_i" || key == "clip_t") return printf_string("%.3f", v);
-  if (key.rfind("d_", 0) == 0) return printf_string("%+.3f", v);
+  if (is_derived_key(key)) return printf_string("%+.3f", v);
   if (key == "trainable" || key == "sd15_trainable") return count_text(v);
   if (key == "delta_bytes" || key == "sd15_delta_bytes" || key == "peak_memory") return bytes_text(v);
   return printf_string("%.1f", v);  // steps and seconds
@@ -50,7 +50,7 @@ std::string value_text(const std::string& key, double v) {
 
 // Spread of a cell: signs would be noise for a deviation, so never "+".
 std::string spread_text(const std::string& key, double v) {
-  if (key.rfind("d_", 0) == 0) return printf_string("%.3f", v);
+  if (is_derived_key(key)) return printf_string("%.3f", v);
   return value_text(key, v);
 }
 
@@ -118,7 +118,9 @@ std::string render_markdown(const Table& t) {
     out << "\n";
   }
   out << "\nMean ± sample std over runs (subjects × seeds)" << (t.ci ? "; [95% CI of the mean, Student t]" : "")
-      << ". DVAR stop: runs where DVAR never fired are counted, not averaged; they save 0 steps.\n";
+      << ". DVAR stop, CLIP stop: runs where the rule never fired are counted, not averaged; they save 0 steps."
+      << " Gain: the run's score minus the frozen model's on the same prompts with the class word for the subject's"
+      << " token (same seeds and sampler; the baseline row).\n";
   if (t.point != "final")
     out << "\nDINO, CLIP-I, CLIP-T at the point `" << md_escape(t.point)
         << "` (`--point`; runs without it leave those cells empty); the Δ columns still compare final with dvar_stop.\n";

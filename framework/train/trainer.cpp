@@ -271,7 +271,8 @@ TrainResult Trainer::run(const TrainCallbacks& cb) {
       for (const auto& [k, v] : method_.delta()) result.delta_at_dvar_stop[k] = v.detach().clone();
       if (cb.log) *cb.log << "[train] DVAR stop rule fired at step " << step << " (ratio " << ratio << ")\n";
     }
-    const bool stop_now = dvar_fired && dvar_.mode == "stop";
+    bool stop_now = dvar_fired && dvar_.mode == "stop";
+    if (cb.after_update && cb.after_update(step)) stop_now = true;
     if (cb.log && (step % train_.log_every == 0 || step == 1 || step == train_.steps)) {
       *cb.log << "[train] step " << step << "/" << train_.steps << " loss " << std::setprecision(5) << step_loss
               << " lr " << lr_now << " (" << std::fixed << std::setprecision(2) << double(step) / std::max(wall, 1e-9)

@@ -43,6 +43,9 @@ DvarConfig dvar_config_from_section(const cfg::Node& dvar);
 struct TrainCallbacks {
   std::function<void(int64_t step, float loss, float lr, double wall)> on_step;
   std::function<void(int64_t step, float objective, float ratio)> on_dvar;
+  // After each step's update and on_step: a monitor of the weights (CLIP early stopping).
+  // Returning true ends training after this step, as a stop rule in stop mode does.
+  std::function<bool(int64_t step)> after_update;
   std::ostream* log = nullptr;
 };
 

@@ -120,12 +120,13 @@ BOOST_AUTO_TEST_CASE(a_run_file_of_a_future_schema_is_excluded_not_averaged) {
 BOOST_AUTO_TEST_CASE(aggregates_equal_hand_computed_values) {
   SweepRuns runs = load_sweep(sweep_dir(), "method");
   Table t = build_table(runs, "method", metric_keys(), true);
-  // Rows: groups sorted by label, then the real-image baseline.
-  BOOST_REQUIRE(t.rows.size() == 4u);
+  // Rows: groups sorted by label, then the frozen model's and the real images' baselines.
+  BOOST_REQUIRE(t.rows.size() == 5u);
   BOOST_TEST(t.rows[0].label == "custom_diffusion");
   BOOST_TEST(t.rows[1].label == "lora");
   BOOST_TEST(t.rows[2].label == "textual_inversion");
   BOOST_TEST(t.rows[3].baseline);
+  BOOST_TEST(t.rows[4].baseline);
   auto tol = boost::test_tools::tolerance(1e-9);
 
   BOOST_TEST(cell(t, "lora", "dino").n == 4u);
@@ -178,7 +179,7 @@ BOOST_AUTO_TEST_CASE(aggregates_equal_hand_computed_values) {
   BOOST_TEST(format_cell("trainable", row(t, "lora").cells.at("trainable"), true, "±") == "800.00K");
 
   // Real vs real: one value per subject (cat, dog), not per run.
-  const TableRow& real = t.rows[3];
+  const TableRow& real = t.rows[4];
   BOOST_TEST(real.runs == 2u);
   BOOST_TEST(real.cells.at("clip_i").summary.mean == 0.875, tol);
   BOOST_TEST(real.cells.at("dino").summary.mean == 0.775, tol);
@@ -188,6 +189,38 @@ BOOST_AUTO_TEST_CASE(aggregates_equal_hand_computed_values) {
   BOOST_TEST(format_cell("dino", row(t, "lora").cells.at("dino"), true, "±") == "0.650 ± 0.129 [0.445, 0.855]");
   BOOST_TEST(format_cell("dvar_stop", row(t, "custom_diffusion").cells.at("dvar_stop"), false, "±") ==
              "20.0 ± 10.0 (1 never)");
+}
+
+BOOST_AUTO_TEST_CASE(baseline_row_and_gains_and_clip_stop_columns) {
+  SweepRuns runs = load_sweep(sweep_dir(), "method");
+  Table t = build_table(runs, "method", metric_keys(), false);
+  auto tol = boost::test_tools::tolerance(1e-9);
+  // The frozen model's row: one value per (subject, seed), whichever method's run holds it:
+  // cat 0.20, 0.22; dog 0.30, 0.32.
+  const TableRow& frozen = row(t, "frozen model, class word (baseline)");
+  BOOST_TEST(frozen.baseline);
+  BOOST_TEST(frozen.runs == 4u);
+  BOOST_TEST(frozen.cells.at("dino").summary.mean == 0.26, tol);
+  BOOST_TEST(frozen.cells.at("clip_t").summary.mean == 0.35, tol);
+  BOOST_TEST(frozen.cells.at("gain_dino").summary.n == 0u);
+  // Gain = run - its own (subject, seed) baseline: lora 0.50-0.20, 0.60-0.22, 0.70-0.30, 0.80-0.32.
+  BOOST_TEST(cell(t, "lora", "gain_dino").mean == (0.30 + 0.38 + 0.40 + 0.48) / 4, tol);
+  BOOST_TEST(cell(t, "lora", "gain_clip_i").mean == (0.70 + 0.72 + 0.74 + 0.76) / 4 - 0.50, tol);
+  BOOST_TEST(cell(t, "custom_diffusion", "gain_clip_t").mean == (0.31 + 0.32 + 0.33 + 0.34) / 4 - 0.35, tol);
+  BOOST_TEST(cell(t, "textual_inversion", "gain_dino").n == 0u);  // no metrics, no gain
+  // CLIP stop: lora at 25 of 40 in every run; custom_diffusion never fired (counted, saves 0).
+  BOOST_TEST(cell(t, "lora", "clip_stop").mean == 25.0, tol);
+  BOOST_TEST(cell(t, "lora", "clip_steps_saved").mean == 15.0, tol);
+  BOOST_TEST(cell(t, "lora", "dc_dino").mean == 0.05, tol);
+  BOOST_TEST(cell(t, "lora", "dc_clip_t").mean == -0.01, tol);
+  BOOST_TEST(row(t, "custom_diffusion").cells.at("clip_stop").never == 4u);
+  BOOST_TEST(cell(t, "custom_diffusion", "clip_steps_saved").mean == 0.0, tol);
+  BOOST_TEST(cell(t, "custom_diffusion", "dc_dino").n == 0u);
+  std::string md = render_markdown(t);
+  BOOST_TEST(md.find("| *frozen model, class word (baseline) †* | 4 |") != std::string::npos, md);
+  BOOST_TEST(md.find("DINO gain") != std::string::npos);
+  BOOST_TEST(md.find("CLIP stop") != std::string::npos);
+  BOOST_TEST(format_cell("gain_dino", row(t, "lora").cells.at("gain_dino"), false, "±").rfind("+0.390", 0) == 0);
 }
 
 BOOST_AUTO_TEST_CASE(point_takes_the_metric_columns_from_a_variant) {
@@ -234,7 +267,7 @@ BOOST_AUTO_TEST_CASE(latex_is_booktabs_with_escaped_underscores) {
   std::vector<std::string> rows;
   for (const auto& l : lines_of(tex.substr(body_begin, body_end - body_begin)))
     if (l.size() >= 2 && l.compare(l.size() - 2, 2, "\\\\") == 0) rows.push_back(l);
-  BOOST_REQUIRE(rows.size() == 1u + 4u);  // header + 3 groups + real baseline
+  BOOST_REQUIRE(rows.size() == 1u + 5u);  // header + 3 groups + frozen-model and real baselines
   for (const auto& r : rows) {
     size_t cols = 1;
     for (size_t i = 0; i < r.size(); ++i)

@@ -198,9 +198,11 @@ BOOST_AUTO_TEST_CASE(run_sweep_writes_complete_run_files_and_a_broken_subject_fa
   std::string run_sweep = (test::binary_dir() / "bin" / "run_sweep").string();
   std::string experiment = (test::fixtures_dir() / "engine" / "engine_check.yaml").string();
   auto args = [&](const fs::path& results) {
-    return std::vector<std::string>{run_sweep, experiment, "dataset.root=" + data.string(), "--results", results.string(),
+    return std::vector<std::string>{run_sweep, experiment, "dataset.root=" + data.string(),
+                                    "++runtime.cache_dir=" + (scratch / "cache").string(), "--results", results.string(),
                                     "--jobs", "1"};
   };
+  fs::remove_all(scratch / "cache");
   int rc = run_program(args(scratch / "a"), scratch / "a.log");
   BOOST_TEST_INFO(std::ifstream(scratch / "a.log").rdbuf());
   BOOST_TEST(rc == 1);  // one subject is broken
@@ -246,6 +248,27 @@ BOOST_AUTO_TEST_CASE(run_sweep_writes_complete_run_files_and_a_broken_subject_fa
   if (h5::attr_int(dvar_group.id(), "stop_step") > 0) BOOST_TEST(h5::exists(f.id(), "metrics/dvar_stop"));
   h5::Handle metrics_group = h5::open_group(f.id(), "metrics");
   BOOST_TEST(h5::attr_double(metrics_group.id(), "dino_real") <= 1.0 + 1e-9);
+  // The do-nothing baseline (issue 38): the frozen model on the same prompts with the class
+  // word for the token phrase, same seeds, scored like final.
+  BOOST_TEST(h5::dims_of(f.id(), "samples/baseline/images") == h5::dims_of(f.id(), "samples/final/images"));
+  std::vector<std::string> final_prompts = h5::read_strings(f.id(), "samples/final/prompts"),
+                           baseline_prompts = h5::read_strings(f.id(), "samples/baseline/prompts");
+  BOOST_REQUIRE(baseline_prompts.size() == final_prompts.size());
+  for (size_t i = 0; i < final_prompts.size(); ++i) {
+    BOOST_TEST(final_prompts[i].find("sks ") != std::string::npos, final_prompts[i]);
+    BOOST_TEST(baseline_prompts[i].find("sks") == std::string::npos, baseline_prompts[i]);
+  }
+  BOOST_TEST(h5::read_int64s(f.id(), "samples/baseline/seeds") == h5::read_int64s(f.id(), "samples/final/seeds"));
+  BOOST_TEST(h5::read_doubles(f.id(), "metrics/baseline/clip_i").size() == 2u);
+  BOOST_TEST(h5::attr_int(h5::open_group(f.id(), "metrics/baseline").id(), "step") == 0);
+  // CLIP early stopping in monitor mode: K = ceil(12 / 10) = 2, a check after steps 2, 4, ..., 12;
+  // six checks cannot fire a patience of five (it needs seven).
+  h5::Handle clip_group = h5::open_group(f.id(), "clip_stop");
+  BOOST_TEST(h5::attr_string(clip_group.id(), "mode") == "monitor");
+  BOOST_TEST(h5::attr_int(clip_group.id(), "every") == 2);
+  BOOST_TEST(h5::read_int64s(f.id(), "clip_stop/step") == (std::vector<int64_t>{2, 4, 6, 8, 10, 12}));
+  BOOST_TEST(h5::attr_int(clip_group.id(), "stop_step") == -1);
+  for (double v : h5::read_doubles(f.id(), "clip_stop/clip_i")) BOOST_TEST((v > -1.0 && v < 1.0));
   f.close();
   fs::path delta = good;
   delta.replace_extension("");
@@ -259,6 +282,24 @@ BOOST_AUTO_TEST_CASE(run_sweep_writes_complete_run_files_and_a_broken_subject_fa
   for (const char* m : {"metrics/final/clip_i", "metrics/final/clip_t", "metrics/final/dino"})
     BOOST_TEST(h5::read_doubles(g.id(), m) == h5::read_doubles(a.id(), m), m);
   BOOST_TEST(h5::read_uint8s(g.id(), "samples/final/images") == h5::read_uint8s(a.id(), "samples/final/images"));
+  // The baseline was sampled once (sweep a) and read back from the cache (sweep b), identical.
+  BOOST_TEST(h5::read_uint8s(g.id(), "samples/baseline/images") == h5::read_uint8s(a.id(), "samples/baseline/images"));
+  BOOST_TEST(h5::read_doubles(g.id(), "metrics/baseline/dino") == h5::read_doubles(a.id(), "metrics/baseline/dino"));
+  std::ostringstream log_b;
+  for (const auto& e : fs::directory_iterator(scratch / "b" / "engine_check" / "logs")) log_b << std::ifstream(e.path()).rdbuf();
+  BOOST_TEST(log_b.str().find("class-word samples from the cache") != std::string::npos, log_b.str());
+  // The CLIP monitor samples from its own streams: training is the same with it off.
+  std::vector<std::string> off = args(scratch / "c");
+  off.insert(off.begin() + 2, "++clip_stop.mode=off");
+  BOOST_TEST(run_program(off, scratch / "c.log") == 1);
+  fs::path off_run;
+  for (const auto& e : fs::directory_iterator(scratch / "c" / "engine_check" / "runs"))
+    if (e.path().extension() == ".h5" && read_run_summary(e.path()).status == "complete") off_run = e.path();
+  BOOST_REQUIRE(!off_run.empty());
+  h5::Handle c = h5::open_file(off_run.string(), false);
+  BOOST_TEST(h5::read_doubles(c.id(), "train/loss") == loss);
+  BOOST_TEST(h5::read_int64s(c.id(), "clip_stop/step").empty());
+  BOOST_TEST(h5::attr_string(h5::open_group(c.id(), "clip_stop").id(), "mode") == "off");
 }
 
 BOOST_AUTO_TEST_CASE(params_methods_all_is_exact_on_sd15) {

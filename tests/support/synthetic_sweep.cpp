@@ -80,6 +80,14 @@ void write_complete(const fs::path& runs, const SyntheticRun& s) {
     v.objective = 0.5;
     w.set_metrics(kVariantPoint, v);
   }
+  // The frozen model's class-word baseline belongs to (subject, seed): the same in both methods' runs.
+  const double base_dino = (s.subject == "dog" ? 0.30 : 0.20) + 0.02 * double(s.seed);
+  w.set_metrics("baseline", point(base_dino, 0.50, 0.35, 0));
+  // CLIP early stopping: lora's runs stop at step 25 (0.05 DINO below final), custom_diffusion's never.
+  ClipStopSettings clip{"monitor", 5, 8, 25, 5, 0.05, s.method == "lora" ? 25 : -1};
+  for (int64_t step = 5; step <= s.steps; step += 5) w.append_clip_stop(step, s.clip_i);
+  w.set_clip_stop(clip);
+  if (s.method == "lora") w.set_metrics("clip_stop", point(s.dino - 0.05, s.clip_i, s.clip_t + 0.01, 25));
   w.set_real_baselines({{"clip_i", s.clip_i_real}, {"dino", s.dino_real}});
   uint8_t shade = uint8_t(s.method == "lora" ? 60 : 180);
   auto prompts = synthetic_prompts();

@@ -55,6 +55,15 @@ eval:
   clip_backbone: builtin:tiny-clip
   dino_backbone: builtin:tiny-dino
   at_dvar_stop: true
+  baseline: true       # /metrics/baseline: the frozen model on the class-word prompts (cached)
+clip_stop:             # CLIP early stopping beside DVAR (framework/train/clip_stop.hpp)
+  mode: monitor        # monitor | stop | off
+  every: 0             # K steps between checks; 0 = ceil(train.steps / 10)
+  num_prompts: 8       # evaluation prompts per check, one image each (the paper's 8)
+  sampling_steps: 0    # DDIM steps per check image; 0 = eval.steps
+  delta: 0.05          # the paper's improvement threshold on CLIP-I
+  patience: 5          # the paper's P: stop after P + 1 checks in a row without improvement
+  at_stop: true        # evaluate the weights of the stop step as /metrics/clip_stop (monitor mode)
 device: cpu
 dtype: fp32
 )";
@@ -108,6 +117,12 @@ sample::SamplingOptions sampling_options(const cfg::Node& eval) {
   return o;
 }
 
+std::vector<std::string> evaluation_prompts(const cfg::Node& eval, const SubjectData& subject) {
+  std::vector<std::string> prompts = subject.eval_prompts;
+  prompts.resize(size_t(std::min<int64_t>(cfg::get_int(eval, "num_prompts"), int64_t(prompts.size()))));
+  return prompts;
+}
+
 namespace {
 
 // A key of `section` at file:line, for errors about its value.
@@ -125,11 +140,31 @@ void require_at_least(const cfg::Node& section, const std::string& prefix, const
 
 }  // namespace
 
+ClipStopConfig clip_stop_config(const cfg::Node& c) {
+  ClipStopConfig o;
+  o.mode = cfg::get_string(c, "mode");
+  if (o.mode != "monitor" && o.mode != "stop" && o.mode != "off")
+    throw InputError(where_is(c, "clip_stop", "mode") + ": expected monitor, stop or off, got '" + o.mode + "'");
+  require_at_least(c, "clip_stop", "every", 0);
+  require_at_least(c, "clip_stop", "num_prompts", 1);
+  require_at_least(c, "clip_stop", "sampling_steps", 0);
+  require_at_least(c, "clip_stop", "patience", 0);
+  o.every = cfg::get_int(c, "every");
+  o.num_prompts = cfg::get_int(c, "num_prompts");
+  o.sampling_steps = cfg::get_int(c, "sampling_steps");
+  o.patience = cfg::get_int(c, "patience");
+  o.delta = cfg::get_double(c, "delta");
+  if (!std::isfinite(o.delta) || o.delta < 0)
+    throw InputError(where_is(c, "clip_stop", "delta") + ": expected a finite number >= 0 (a CLIP-I gain)");
+  return o;
+}
+
 void check_config(const cfg::Node& config) {
   cfg::Node train = section_with_defaults(config, "train");
   TrainConfig::from_section(train);
   if (const cfg::Node* cap = train.find("num_class_images"); cap && !cap->is_null()) require_at_least(train, "train", "num_class_images", 1);
   dvar_config_from_section(section_with_defaults(config, "dvar"));
+  clip_stop_config(section_with_defaults(config, "clip_stop"));
   cfg::Node eval = section_with_defaults(config, "eval");
   for (const char* key : {"steps", "batch_size", "images_per_prompt", "num_prompts"}) require_at_least(eval, "eval", key, 1);
   double eta = cfg::get_double(eval, "eta"), guidance = cfg::get_double(eval, "guidance");

@@ -5,11 +5,13 @@
 
 #include <string>
 
+#include "datasets/dataset.hpp"
 #include "framework/config/access.hpp"
 #include "framework/config/node.hpp"
 #include "framework/config/schema.hpp"
 #include "framework/registry/registry.hpp"
 #include "framework/sample/ddim_sampling.hpp"
+#include "framework/train/clip_stop.hpp"
 
 namespace pbench::personalize {
 
@@ -21,6 +23,10 @@ cfg::Node section_with_defaults(const cfg::Node& config, const std::string& key)
 // `device` and `dtype` (cpu / cuda, fp32 / bf16 / fp16).
 torch::TensorOptions tensor_options(const cfg::Node& config);
 sample::SamplingOptions sampling_options(const cfg::Node& eval);
+// The clip_stop section (defaults filled in), checked: InputError naming the key.
+ClipStopConfig clip_stop_config(const cfg::Node& clip_stop);
+// The first eval.num_prompts of the subject's evaluation prompts (the final samples' and the baseline's).
+std::vector<std::string> evaluation_prompts(const cfg::Node& eval, const SubjectData& subject);
 
 // The registry entry a section names (`method:`, `dataset:`) and that section merged over the
 // entry's registry defaults; InputError naming the section when it or its name is wrong.

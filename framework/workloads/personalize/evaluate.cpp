@@ -13,7 +13,8 @@
 
 namespace pbench::personalize {
 
-void Evaluator::load_backbones() {
+void Evaluator::load_backbones(bool need_clip) {
+  if (need_clip) clip = models::load_clip_backbone(cfg::get_string(eval, "clip_backbone"));
   metric_names = string_list(eval, "metrics");
   for (const auto& name : metric_names) {
     const auto& entry = metrics::metrics_registry().get(name, eval.origin().describe() + ": eval.metrics");
@@ -22,12 +23,13 @@ void Evaluator::load_backbones() {
   }
 }
 
+torch::Tensor Evaluator::real_images() const {
+  return images_u8(subject.metric_images.empty() ? subject.images : subject.metric_images);
+}
+
 void Evaluator::run_point(const std::string& point, int64_t step, bool write_baselines, const std::string& variant,
                         double objective) {
-  std::vector<std::string> prompts = subject.eval_prompts;
-  int64_t n = std::min<int64_t>(cfg::get_int(eval, "num_prompts"), int64_t(prompts.size()));
-  prompts.resize(size_t(n));
-  auto jobs = sample::grid_jobs(prompts, cfg::get_int(eval, "images_per_prompt"));
+  auto jobs = sample::grid_jobs(evaluation_prompts(eval, subject), cfg::get_int(eval, "images_per_prompt"));
   GuidanceEncoders encoders = guidance_encoders(method, pipeline, subject);
   ctx.log << "[personalize] sampling " << jobs.size() << " images at " << point << " (step " << step << ")\n";
   int64_t last_reported = -1;
@@ -39,10 +41,14 @@ void Evaluator::run_point(const std::string& point, int64_t step, bool write_bas
   };
   sample::SampleSet set = sample::sample_images(pipeline, jobs, ctx.seed, sampling_options(eval), encoders.cond,
                                                  encoders.negative, progress);
+  score_point(point, set, step, write_baselines, variant, objective);
+}
+
+void Evaluator::score_point(const std::string& point, const sample::SampleSet& set, int64_t step, bool write_baselines,
+                            const std::string& variant, double objective) {
   ctx.file.set_samples(point, bytes_of(set.images), set.images.size(0), set.images.size(1), set.images.size(2),
                        set.prompts, set.seeds);
-  // The metrics' real images: the originals' squares at the metric side, not the training copies.
-  torch::Tensor real = images_u8(subject.metric_images.empty() ? subject.images : subject.metric_images);
+  torch::Tensor real = real_images();
   metrics::MetricBackbones backbones{clip ? &*clip : nullptr, dino ? &*dino : nullptr};
   metrics::MetricInputs inputs(set.images, set.prompts, real, subject.unique_token, backbones);
   MetricPoint mp;

@@ -10,6 +10,7 @@
 #include "framework/config/node.hpp"
 #include "framework/models/metric_backbones.hpp"
 #include "framework/run/workload.hpp"
+#include "framework/sample/ddim_sampling.hpp"
 #include "framework/train/method.hpp"
 
 namespace pbench::personalize {
@@ -24,10 +25,18 @@ struct Evaluator {
   std::optional<models::DinoBackbone> dino;
   std::vector<std::string> metric_names;
 
-  void load_backbones();
+  // The backbones eval.metrics needs, and CLIP when need_clip (CLIP early stopping).
+  void load_backbones(bool need_clip = false);
+  // Samples the evaluation grid with the method as it is now, then score_point.
   // Variant points (final_<variant>) also record the variant and its DVAR objective.
   void run_point(const std::string& point, int64_t step, bool write_baselines, const std::string& variant = "",
                  double objective = std::nan(""));
+  // Writes `set` as /samples/<point> and its scores as /metrics/<point> (and, with
+  // write_baselines, the subject's real images and real-vs-real baselines).
+  void score_point(const std::string& point, const sample::SampleSet& set, int64_t step, bool write_baselines,
+                   const std::string& variant = "", double objective = std::nan(""));
+  // The real images the metrics compare with (the originals' squares, not the training copies).
+  torch::Tensor real_images() const;
 };
 
 }  // namespace pbench::personalize

@@ -2,10 +2,12 @@
 // the training loop here, evaluate.cpp; its config and checks in config.cpp).
 //   load the pipeline (model.name) -> load the subject (dataset) -> attach the
 //   method -> count parameters (this model and SD v1.5) -> train with DVAR ->
+//   score the frozen model's class-word samples (`baseline`, baseline.hpp) ->
+//   train with DVAR and CLIP early stopping beside it (clip_stop_monitor.hpp) ->
 //   save the learned delta next to the run file -> sample and score the final
 //   weights (`final`), each of the method's evaluation variants (`final_<variant>`,
-//   e.g. DyLoRA's ranks, from the same delta), and the DVAR stop step's delta
-//   (`dvar_stop`).
+//   e.g. DyLoRA's ranks, from the same delta), and the stop steps' deltas
+//   (`dvar_stop`, `clip_stop`).
 #include "framework/workloads/personalize/personalize.hpp"
 
 #include <cmath>
@@ -14,6 +16,7 @@
 #include "framework/config/access.hpp"
 #include "framework/train/trainer.hpp"
 #include "framework/workloads/personalize/budget.hpp"
+#include "framework/workloads/personalize/clip_stop_monitor.hpp"
 #include "framework/workloads/personalize/config.hpp"
 #include "framework/workloads/personalize/evaluate.hpp"
 #include "framework/workloads/personalize/setup.hpp"
@@ -34,6 +37,24 @@ void run_personalize(RunContext& ctx) {
   ctx.file.set_dvar(dvar_attrs);
   ctx.file.flush();
 
+  const bool evaluate = cfg::get_bool(s.eval, "enabled");
+  Evaluator evaluator{s.eval, s.pipeline, *s.method, s.subject, ctx, std::nullopt, std::nullopt, {}};
+  ClipStopConfig clip_config = clip_stop_config(s.clip_stop);
+  if (!evaluate) clip_config.mode = "off";  // no evaluation: no metric backbones either
+  if (evaluate) evaluator.load_backbones(/*need_clip=*/clip_config.mode != "off");
+  std::optional<ClipStopMonitor> clip_monitor;
+  ClipStopSettings clip_attrs;
+  if (clip_config.mode != "off") {
+    clip_monitor.emplace(clip_config, train_config.steps, sampling_options(s.eval), s.pipeline, *s.method, s.subject,
+                         *evaluator.clip, evaluator.real_images(), ctx.seed, ctx.log);
+    clip_attrs = ClipStopSettings{clip_config.mode, clip_monitor->interval(), clip_config.num_prompts,
+                                  clip_config.sampling_steps > 0 ? clip_config.sampling_steps : cfg::get_int(s.eval, "steps"),
+                                  clip_config.patience, clip_config.delta, -1};
+  }
+  ctx.file.set_clip_stop(clip_attrs);
+  // The frozen model's class-word samples, scored before training (sampled in set_up, before attach).
+  if (s.baseline) evaluator.score_point("baseline", *s.baseline, 0, /*write_baselines=*/false);
+
   Trainer trainer(s.pipeline, *s.method, s.subject, train_config, dvar_config, ctx.seed);
   if (s.prior) trainer.set_prior(s.prior_images, s.prior->class_prompt, s.prior->loss_weight);
   int64_t since_flush = 0;
@@ -47,9 +68,20 @@ void run_personalize(RunContext& ctx) {
     }
   };
   callbacks.on_dvar = [&](int64_t step, float objective, float ratio) { ctx.file.append_dvar(step, objective, ratio); };
+  if (clip_monitor)
+    callbacks.after_update = [&](int64_t step) {
+      std::optional<ClipCheck> check = clip_monitor->after_step(step);
+      if (!check) return false;
+      ctx.file.append_clip_stop(check->step, check->clip_i);
+      return check->fired && clip_config.mode == "stop";
+    };
   TrainResult result = trainer.run(callbacks);
   dvar_attrs.stop_step = result.dvar_stop_step;
   ctx.file.set_dvar(dvar_attrs);
+  if (clip_monitor) {
+    clip_attrs.stop_step = clip_monitor->stop_step();
+    ctx.file.set_clip_stop(clip_attrs);
+  }
 
   if (cfg::get_bool(s.train, "save_delta")) {
     fs::path base = ctx.file.final_path();
@@ -58,10 +90,11 @@ void run_personalize(RunContext& ctx) {
     if (!result.delta_at_dvar_stop.empty())
       save_safetensors(base.string() + ".dvar_stop.delta.safetensors", result.delta_at_dvar_stop,
                        {{"method", s.method_name}, {"run_id", ctx.run_id}, {"step", std::to_string(result.dvar_stop_step)}});
+    if (clip_monitor && clip_monitor->stop_step() > 0)
+      save_safetensors(base.string() + ".clip_stop.delta.safetensors", clip_monitor->delta_at_stop(),
+                       {{"method", s.method_name}, {"run_id", ctx.run_id}, {"step", std::to_string(clip_monitor->stop_step())}});
   }
-  if (cfg::get_bool(s.eval, "enabled")) {
-    Evaluator evaluator{s.eval, s.pipeline, *s.method, s.subject, ctx, std::nullopt, std::nullopt, {}};
-    evaluator.load_backbones();
+  if (evaluate) {
     evaluator.run_point("final", result.steps_trained, /*write_baselines=*/true);
     // Evaluation variants (DyLoRA's ranks): the same trained delta scored another way, each
     // with DVAR's deterministic objective under it; then back to the method's default. Before
@@ -79,9 +112,15 @@ void run_personalize(RunContext& ctx) {
       s.method->load_delta(result.delta_at_dvar_stop);  // the weights the stop rule would have kept
       evaluator.run_point("dvar_stop", result.dvar_stop_step, false);
     }
+    if (clip_monitor && clip_config.mode == "monitor" && clip_monitor->stop_step() > 0 &&
+        cfg::get_bool(s.clip_stop, "at_stop")) {
+      s.method->load_delta(clip_monitor->delta_at_stop());  // the weights CLIP early stopping would have kept
+      evaluator.run_point("clip_stop", clip_monitor->stop_step(), false);
+    }
   }
   ctx.log << "[personalize] trained " << result.steps_trained << " steps in " << result.seconds << " s; final loss "
-          << result.last_loss << "; DVAR stop step " << result.dvar_stop_step << "\n";
+          << result.last_loss << "; DVAR stop step " << result.dvar_stop_step << "; CLIP stop step "
+          << (clip_monitor ? clip_monitor->stop_step() : -1) << "\n";
 }
 
 }  // namespace

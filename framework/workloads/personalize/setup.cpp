@@ -12,6 +12,7 @@
 #include "framework/util/errors.hpp"
 #include "framework/util/seeds.hpp"
 #include "framework/util/sha256.hpp"
+#include "framework/workloads/personalize/baseline.hpp"
 #include "framework/workloads/personalize/config.hpp"
 
 namespace fs = std::filesystem;
@@ -28,6 +29,14 @@ ParamCounts to_counts(const std::string& method, const MethodCounts& c) {
 std::vector<uint8_t> bytes_of(const torch::Tensor& u8) {
   torch::Tensor c = u8.contiguous();
   return std::vector<uint8_t>(c.data_ptr<uint8_t>(), c.data_ptr<uint8_t>() + c.numel());
+}
+
+Image image_at(const torch::Tensor& u8, int64_t i) {
+  Image img;
+  img.height = int(u8.size(1));
+  img.width = int(u8.size(2));
+  img.rgb = bytes_of(u8[i]);
+  return img;
 }
 
 namespace {
@@ -54,10 +63,7 @@ std::vector<Image> class_images(models::Pipeline& pipeline, const std::string& m
   sample::SampleSet set = sample::sample_images(pipeline, jobs, int64_t(derive_seed(seed, "class_images") >> 1), o);
   fs::create_directories(dir, ec);
   for (int64_t i = 0; i < count; ++i) {
-    Image img;
-    img.height = int(set.images.size(1));
-    img.width = int(set.images.size(2));
-    img.rgb = bytes_of(set.images[i]);
+    Image img = image_at(set.images, i);
     images.push_back(img);
     if (!ec) write_png(dir / (std::to_string(i) + ".png"), img);
   }
@@ -87,6 +93,7 @@ void set_up(RunContext& ctx, Setup& s) {
   s.model = section_with_defaults(config, "model");
   s.train = section_with_defaults(config, "train");
   s.dvar = section_with_defaults(config, "dvar");
+  s.clip_stop = section_with_defaults(config, "clip_stop");
   s.eval = section_with_defaults(config, "eval");
   torch::TensorOptions options = tensor_options(config);
 
@@ -125,6 +132,11 @@ void set_up(RunContext& ctx, Setup& s) {
     else
       s.prior_images = class_images(s.pipeline, s.model_spec, s.prior->class_prompt, s.prior->num_images, ctx.seed,
                                     sampling_options(s.eval), cache, ctx.log);
+  }
+  if (cfg::get_bool(s.eval, "enabled") && cfg::get_bool(s.eval, "baseline")) {
+    BaselineRequest request{s.model_spec, evaluation_prompts(s.eval, s.subject), s.subject.unique_token,
+                            cfg::get_int(s.eval, "images_per_prompt"), ctx.seed, sampling_options(s.eval)};
+    s.baseline = baseline_samples(s.pipeline, request, cache, ctx.log);  // before attach: the untouched model
   }
   // Methods draw their random inits (LoRA's down factors, adapters, …) from the run's
   // own stream: the same run starts from the same weights, whatever ran before it.

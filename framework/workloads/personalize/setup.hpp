@@ -10,6 +10,7 @@
 #include "datasets/dataset.hpp"
 #include "framework/config/node.hpp"
 #include "framework/models/pipeline.hpp"
+#include "framework/sample/ddim_sampling.hpp"
 #include "framework/run/workload.hpp"
 #include "framework/train/method.hpp"
 
@@ -17,13 +18,15 @@ namespace pbench::personalize {
 
 struct Setup {
   // The run config's sections merged over the workload's defaults (method: over its registry defaults).
-  cfg::Node model, train, dvar, eval, method_section;
+  cfg::Node model, train, dvar, clip_stop, eval, method_section;
   std::string method_name, model_spec;
   models::Pipeline pipeline;
   SubjectData subject;
   std::unique_ptr<Method> method;
   std::optional<RegularizationSet> prior;  // the method's regularization set, if it has one
   std::vector<Image> prior_images;         // its class images
+  // The frozen model's class-word samples (baseline.hpp), when eval.enabled and eval.baseline.
+  std::optional<sample::SampleSet> baseline;
 };
 
 // Fills `s` in place: the method keeps references into s.pipeline and s.subject.
@@ -37,5 +40,7 @@ std::vector<Image> real_class_images(const std::string& dir, int64_t count, int 
 
 // u8 image tensor [N, H, W, 3] -> its bytes (run-file samples).
 std::vector<uint8_t> bytes_of(const torch::Tensor& u8);
+// Image i of a u8 image tensor [N, H, W, 3] (to write it as a PNG).
+Image image_at(const torch::Tensor& u8, int64_t i);
 
 }  // namespace pbench::personalize
