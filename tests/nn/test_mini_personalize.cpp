@@ -19,7 +19,7 @@
 // above noise, while CLIP-I rose at every seed (kClipMargin). DINO will carry this check once builtin:mini draws shapes
 // (issue 36); the measurements are in docs/mini_world.md, step 3.
 //
-// The run: red_white_striped_cube, LoRA r4 at lr 3e-3, 60 steps of batch 1;
+// The run (37.9 s here alone, 2 threads): red_white_striped_cube, LoRA r4 at lr 3e-3, 60 steps of batch 1;
 // samples of kPrompts evaluation prompts x 1 image, 20 DDIM steps, guidance 5,
 // the same seeds for control and trained. The margin comes from repeated runs
 // (PBENCH_MINI_LORA_SEEDS=0,1,2,3,4,5 runs those seeds; see kClipMargin).
