@@ -1,10 +1,11 @@
 #include "framework/train/clip_stop.hpp"
 
+#include <algorithm>
+
 namespace pbench {
 
 int64_t ClipStopConfig::interval(int64_t train_steps) const {
-  if (every > 0) return every;
-  return train_steps <= 10 ? 1 : (train_steps + 9) / 10;
+  return every > 0 ? every : std::max<int64_t>(1, (train_steps + 9) / 10);
 }
 
 bool ClipStopRule::add(double clip_i) {

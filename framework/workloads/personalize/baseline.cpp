@@ -1,14 +1,9 @@
 #include "framework/workloads/personalize/baseline.hpp"
 
-#include <unistd.h>
-
-#include <fstream>
-#include <ostream>
 #include <sstream>
 
-#include "framework/io/image.hpp"
 #include "framework/util/sha256.hpp"
-#include "framework/workloads/personalize/setup.hpp"
+#include "framework/workloads/personalize/sample_cache.hpp"
 #include "metrics/clip_t.hpp"
 
 namespace fs = std::filesystem;
@@ -39,39 +34,15 @@ sample::SampleSet baseline_samples(models::Pipeline& pipeline, const BaselineReq
                                    std::ostream& log) {
   const std::vector<std::string> prompts = class_word_prompts(r.eval_prompts, r.unique_token);
   const std::vector<sample::ImageJob> jobs = sample::grid_jobs(prompts, r.images_per_prompt);
-  const fs::path dir = cache_dir / "baseline" / cache_key(r, prompts, pipeline.resolution);
-  std::error_code ec;
-  if (fs::exists(dir / "done", ec)) {
-    sample::SampleSet set;
-    std::vector<torch::Tensor> images;
-    for (size_t i = 0; i < jobs.size(); ++i) {
-      Image img = decode_image_file(dir / (std::to_string(i) + ".png"));
-      images.push_back(torch::from_blob(img.rgb.data(), {img.height, img.width, 3}, torch::kUInt8).clone());
-      set.prompts.push_back(jobs[i].prompt);
-      set.seeds.push_back(sample::image_seed(r.seed, jobs[i].prompt_index, jobs[i].image_index));
-    }
-    set.images = torch::stack(images);
-    log << "[personalize] baseline: " << jobs.size() << " class-word samples from the cache " << dir.string() << "\n";
-    return set;
+  sample::SampleSet set;
+  set.images = cached_samples(
+      cache_dir / "baseline" / cache_key(r, prompts, pipeline.resolution), int64_t(jobs.size()),
+      [&] { return sample::sample_images(pipeline, jobs, r.seed, r.sampling).images; },
+      "class-word samples", log);
+  for (const auto& job : jobs) {  // what sample_images records for them
+    set.prompts.push_back(job.prompt);
+    set.seeds.push_back(sample::image_seed(r.seed, job.prompt_index, job.image_index));
   }
-  log << "[personalize] baseline: sampling " << jobs.size() << " images of the frozen model for the class-word prompts ('"
-      << prompts.front() << "', ...)\n";
-  sample::SampleSet set = sample::sample_images(pipeline, jobs, r.seed, r.sampling);
-  // Private folder, then one rename: a concurrent run either finds the whole baseline or samples its own.
-  const fs::path tmp = dir.string() + ".tmp" + std::to_string(::getpid());
-  fs::remove_all(tmp, ec);
-  fs::create_directories(tmp, ec);
-  if (ec) {
-    log << "[personalize] baseline: cannot cache in " << tmp.string() << " (" << ec.message() << "); not cached\n";
-    return set;
-  }
-  for (int64_t i = 0; i < set.images.size(0); ++i) write_png(tmp / (std::to_string(i) + ".png"), image_at(set.images, i));
-  {
-    std::ofstream done(tmp / "done");
-    for (const auto& p : prompts) done << p << "\n";
-  }
-  fs::rename(tmp, dir, ec);
-  if (ec) fs::remove_all(tmp, ec);  // another run cached it first: theirs is identical
   return set;
 }
 

@@ -36,7 +36,7 @@ double ClipStopMonitor::sample_clip_i() {
 }
 
 std::optional<ClipCheck> ClipStopMonitor::after_step(int64_t step) {
-  if (config_.mode == "off" || step % every_ != 0 || rule_.triggered()) return std::nullopt;
+  if (step % every_ != 0 || rule_.triggered()) return std::nullopt;
   ClipCheck check;
   check.step = step;
   check.clip_i = sample_clip_i();

@@ -6,7 +6,7 @@
 // weights) and scores CLIP-I against the subject's real images. Sampling draws
 // from its own per-image streams, so training is the same with the monitor on or
 // off. In monitor mode the delta of the step where the rule fires is kept, to be
-// evaluated as /metrics/clip_stop.
+// evaluated as /metrics/clip_stop. Built only when clip_stop.mode is not off.
 #include <cstdint>
 #include <iosfwd>
 #include <optional>

@@ -1,7 +1,6 @@
 #include "framework/workloads/personalize/setup.hpp"
 
 #include <algorithm>
-#include <fstream>
 #include <ostream>
 
 #include "framework/config/access.hpp"
@@ -14,6 +13,7 @@
 #include "framework/util/sha256.hpp"
 #include "framework/workloads/personalize/baseline.hpp"
 #include "framework/workloads/personalize/config.hpp"
+#include "framework/workloads/personalize/sample_cache.hpp"
 
 namespace fs = std::filesystem;
 
@@ -49,25 +49,15 @@ std::vector<Image> class_images(models::Pipeline& pipeline, const std::string& m
   std::string key = sha256_hex(model + "|" + prompt + "|" + std::to_string(count) + "|" + std::to_string(seed) + "|" +
                                std::to_string(o.num_inference_steps) + "|" + std::to_string(o.guidance_scale) + "|" +
                                std::to_string(pipeline.resolution));
-  fs::path dir = cache / "class_images" / key.substr(0, 16);
+  auto sample = [&] {
+    std::vector<sample::ImageJob> jobs;
+    for (int64_t i = 0; i < count; ++i) jobs.push_back(sample::ImageJob{prompt, 0, i});
+    return sample::sample_images(pipeline, jobs, int64_t(derive_seed(seed, "class_images") >> 1), o).images;
+  };
+  torch::Tensor u8 = cached_samples(cache / "class_images" / key.substr(0, 16), count, sample,
+                                    "class images for '" + prompt + "'", log);
   std::vector<Image> images;
-  std::error_code ec;
-  if (fs::exists(dir / "done", ec)) {
-    for (int64_t i = 0; i < count; ++i) images.push_back(decode_image_file(dir / (std::to_string(i) + ".png")));
-    log << "[personalize] " << count << " class images for '" << prompt << "' from the cache " << dir.string() << "\n";
-    return images;
-  }
-  log << "[personalize] generating " << count << " class images for '" << prompt << "' with the frozen model\n";
-  std::vector<sample::ImageJob> jobs;
-  for (int64_t i = 0; i < count; ++i) jobs.push_back(sample::ImageJob{prompt, 0, i});
-  sample::SampleSet set = sample::sample_images(pipeline, jobs, int64_t(derive_seed(seed, "class_images") >> 1), o);
-  fs::create_directories(dir, ec);
-  for (int64_t i = 0; i < count; ++i) {
-    Image img = image_at(set.images, i);
-    images.push_back(img);
-    if (!ec) write_png(dir / (std::to_string(i) + ".png"), img);
-  }
-  if (!ec) std::ofstream(dir / "done") << prompt << "\n";
+  for (int64_t i = 0; i < count; ++i) images.push_back(image_at(u8, i));
   return images;
 }
 
