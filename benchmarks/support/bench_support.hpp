@@ -49,7 +49,9 @@ inline int& thread_count_storage() {
 // Intra-op threads of this process (the --threads=N it was started with).
 inline int threads() { return thread_count_storage(); }
 
-inline std::filesystem::path source_dir() { return PBENCH_SOURCE_DIR; }
+// The clone (bench_paths.cpp, the one unit built with its absolute path, so
+// that the benchmarks' own units hash the same in every clone: issue 35).
+std::filesystem::path source_dir();
 // PBENCH_SHARED overrides; default: ../shared next to the project root.
 inline std::filesystem::path shared_dir() {
   if (const char* env = std::getenv("PBENCH_SHARED")) return env;

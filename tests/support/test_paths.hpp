@@ -8,9 +8,12 @@
 
 namespace pbench::test {
 
-inline std::filesystem::path source_dir() { return PBENCH_SOURCE_DIR; }
-inline std::filesystem::path test_bin_dir() { return PBENCH_TEST_BIN_DIR; }
-inline std::filesystem::path binary_dir() { return PBENCH_BINARY_DIR; }
+// The clone and build folders (test_paths.cpp: the one unit that carries them,
+// so that every other test unit's command line is free of absolute paths and a
+// clone in another folder builds it from the ccache).
+std::filesystem::path source_dir();
+std::filesystem::path test_bin_dir();
+std::filesystem::path binary_dir();
 inline std::filesystem::path fixtures_dir() { return source_dir() / "tests" / "fixtures"; }
 
 // PBENCH_SHARED overrides; default: ../shared next to the project root.

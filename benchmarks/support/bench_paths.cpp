@@ -1,0 +1,7 @@
+#include <filesystem>
+
+namespace pbench::bench {
+
+std::filesystem::path source_dir() { return PBENCH_SOURCE_DIR; }
+
+}  // namespace pbench::bench
