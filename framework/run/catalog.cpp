@@ -5,7 +5,6 @@
 #include "datasets/dataset.hpp"
 #include "framework/models/model_registry.hpp"
 #include "framework/train/method.hpp"
-#include "framework/workloads/personalize/personalize.hpp"
 #include "metrics/metric.hpp"
 
 #include "framework/config/access.hpp"
@@ -14,15 +13,6 @@
 #include "framework/util/errors.hpp"
 
 namespace pbench {
-
-Registry<Workload>& workloads() {
-  static Registry<Workload>* registry = [] {
-    auto* r = new Registry<Workload>("workload");
-    register_personalize_workload(*r);
-    return r;
-  }();
-  return *registry;
-}
 
 std::vector<CatalogSection> catalog() {
   // Methods, metrics, datasets and models get their registries with the

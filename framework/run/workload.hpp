@@ -36,6 +36,7 @@ struct Workload {
 };
 constexpr const char* kDefaultWorkload = "personalize";
 
+// The table of workloads (framework/workloads/registry.cpp fills it).
 Registry<Workload>& workloads();
 
 }  // namespace pbench
