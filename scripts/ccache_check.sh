@@ -23,17 +23,20 @@ command -v ccache >/dev/null || { echo "ccache_check: ccache is not installed (s
 clone=$(mktemp -d "${TMPDIR:-/tmp}/pbench-ccache-check.XXXXXX")
 [[ $keep == 1 ]] || trap 'rm -rf "$clone"' EXIT
 git clone -q . "$clone"
-stat() { ccache --print-stats | awk -v k="$1" '$1 == k { print $2 }'; }
-counts() { echo "$(stat direct_cache_hit) $(stat preprocessed_cache_hit) $(stat cache_miss) $(stat direct_cache_miss)"; }
+# "direct hits, preprocessed hits, misses" so far (ccache's cumulative counters).
+counts() {
+  ccache --print-stats | awk '$1 == "direct_cache_hit" { d = $2 } $1 == "preprocessed_cache_hit" { p = $2 }
+                              $1 == "cache_miss" { m = $2 } END { print d, p, m }'
+}
 
 generator=()
 command -v ninja >/dev/null && generator=(-G Ninja)
 cmake -S "$clone" -B "$clone/build" "${generator[@]}" -DCMAKE_BUILD_TYPE=Release >/dev/null
-read -r d0 p0 m0 _ <<<"$(counts)"
+read -r d0 p0 m0 <<<"$(counts)"
 start=$(date +%s)
 cmake --build "$clone/build" -j "$jobs" >/dev/null
 seconds=$(( $(date +%s) - start ))
-read -r d1 p1 m1 _ <<<"$(counts)"
+read -r d1 p1 m1 <<<"$(counts)"
 hits=$(( d1 - d0 + p1 - p0 )); misses=$(( m1 - m0 ))
 total=$(( hits + misses ))
 echo "ccache_check: clone of $(git rev-parse --short HEAD) in $clone built in $(( seconds / 60 )) min $(( seconds % 60 )) s" \

@@ -4,7 +4,7 @@
 #include "framework/config/yaml_io.hpp"
 #include "framework/models/pipeline.hpp"
 #include "framework/train/method.hpp"
-#include "tests/support/test_paths.hpp"
+#include "framework/util/assets.hpp"
 
 // Exact trainable counts on the SD v1.5 architecture (meta device: shapes only),
 // against the numbers derived in ../shared/reference/methods.md §0.3 and the
@@ -77,7 +77,7 @@ BOOST_AUTO_TEST_CASE(counting_path_agrees_with_the_real_path_on_builtin_tiny) {
     meta.unet = models::UNet2DCondition(real.unet->config(), on_meta);
     meta.text_encoder = models::ClipTextModel(real.text_encoder->config, on_meta);
     meta.vae = models::AutoencoderKL(
-        models::VaeConfig::from_file((test::source_dir() / "framework/assets/builtin_tiny/vae/config.json").string()), on_meta);
+        models::VaeConfig::from_file(asset_path("builtin_tiny/vae/config.json").string()), on_meta);
     meta.tokenizer = nullptr;  // counting needs no tokenizer (shapes only)
     BOOST_REQUIRE(meta.unet->parameters().front().device().type() == torch::kMeta);
     auto section = cfg::parse_yaml_text(yaml, cfg::Origin{"test", 0});
