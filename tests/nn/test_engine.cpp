@@ -464,6 +464,32 @@ BOOST_AUTO_TEST_CASE(plan_rejects_bad_values_before_any_run) {
                                scratch / "ok.log", scratch / "ok.log") == 0);
 }
 
+BOOST_AUTO_TEST_CASE(run_ids_of_committed_experiments_are_pinned) {
+  // A run id is the hash of the resolved config: a refactor of how configs are
+  // read and defaulted (issue 37) must leave every existing run id as it was, or
+  // resumed sweeps would rerun finished work. Ids recorded on 2026-12-06 (ebb3b42).
+  fs::path scratch = test::scratch_dir("pinned_run_ids");
+  std::string run_sweep = (test::binary_dir() / "bin" / "run_sweep").string();
+  const std::vector<std::pair<std::string, std::vector<std::string>>> pinned = {
+      {"tiny.yaml", {"d4b24c8987853a42  pending   method=lora dataset.subject=red_cube",
+                     "eea1bea1b3841eff  pending   method=dreambooth dataset.subject=blue_ball"}},
+      {"quickstart.yaml", {"c3b5cb34f4364e81  pending   method=lora dataset.subject=red_white_striped_cube"}},
+      {"mini_proof.yaml",
+       {"a7864be863b68208  pending   method=mini/textual_inversion dataset.subject=red_white_striped_cube seed=0"}},
+      {"peft_compare.yaml", {"cf582b28f179ef5f  pending   method=custom_diffusion dataset.subject=red_cube"}},
+  };
+  for (const auto& [file, lines] : pinned) {
+    fs::path log = scratch / (file + ".log");
+    int rc = test::run_program({run_sweep, (test::source_dir() / "experiments" / file).string(), "--plan", "--results",
+                                (scratch / "r").string()},
+                               log, log);
+    std::ifstream in(log);
+    std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    BOOST_TEST(rc == 0, file << ": exit " << rc << "\n" << text);
+    for (const auto& line : lines) BOOST_TEST(text.find(line) != std::string::npos, file << ": no line '" << line << "' in\n" << text);
+  }
+}
+
 BOOST_AUTO_TEST_CASE(method_budget_fills_train_and_dvar_keys_before_the_run_id) {
   // `method` takes the chosen method's own budget (MethodBudget); the completed
   // config is what the run id hashes, so it equals the config spelling the numbers.
