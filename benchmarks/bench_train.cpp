@@ -101,7 +101,7 @@ void train_full(benchmark::State& state, int work) {
 std::unique_ptr<TrainStep> make_method_step(const std::string& name) {
   auto t = std::make_unique<TrainStep>();
   const auto& entry = pbench::methods().get(name, "bench_train");
-  t->method = entry.factory.create(pbench::parse_entry_defaults(entry.info, "method"));
+  t->method = entry.factory.create(entry.info.defaults);
   pbench::freeze_pipeline(t->w.pipeline);
   // The subject text-side methods initialise from and prompt with (class-label inits need one).
   pbench::SubjectData subject;

@@ -158,7 +158,7 @@ Image render_builtin_subject(const std::string& subject, int index, int size) {
 void register_builtin_dataset(Registry<DatasetEntry>& registry) {
   registry.add(
       EntryInfo{"builtin", "built-in synthetic subjects drawn by pbench (no download; pipeline checks only)",
-                "name: builtin\nsubject: red_cube\nunique_token: sks\nnum_images: 5\nnum_eval_prompts: 25\n"},
+                yaml_defaults("name: builtin\nsubject: red_cube\nunique_token: sks\nnum_images: 5\nnum_eval_prompts: 25\n")},
       DatasetEntry{
           [](const cfg::Node& section, int resolution, const std::filesystem::path&) {
             SubjectData data;

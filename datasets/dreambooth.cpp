@@ -151,7 +151,7 @@ SubjectData load_subject(const cfg::Node& section, int resolution, const fs::pat
 void register_dreambooth_dataset(Registry<DatasetEntry>& registry) {
   registry.add(
       EntryInfo{"dreambooth", "DreamBooth dataset (30 subjects, 25 prompts each) from dataset.root or $PBENCH_DREAMBOOTH",
-                "name: dreambooth\nroot: null\nsubject: dog\nunique_token: sks\nnum_eval_prompts: 25\n"},
+                yaml_defaults("name: dreambooth\nroot: null\nsubject: dog\nunique_token: sks\nnum_eval_prompts: 25\n")},
       DatasetEntry{load_subject, [](const cfg::Node& section) {
                      std::vector<std::string> names;
                      for (const auto& c : read_dreambooth_index(locate_dreambooth(section)).classes)

@@ -41,7 +41,7 @@ void register_mini_world_dataset(Registry<DatasetEntry>& registry) {
   registry.add(EntryInfo{"mini_world",
                          "the mini world's 30 two-tone subjects, rendered on the fly (no download; pair with "
                          "builtin:mini, pretrained on the same world)",
-                         "name: mini_world\nsubject: red_white_striped_cube\nunique_token: sks\nnum_eval_prompts: 25\n"},
+                         yaml_defaults("name: mini_world\nsubject: red_white_striped_cube\nunique_token: sks\nnum_eval_prompts: 25\n")},
                DatasetEntry{load_mini_subject, [](const cfg::Node&) {
                               std::vector<std::string> names;
                               for (const auto& s : mini::mini_subjects()) names.push_back(s.name);

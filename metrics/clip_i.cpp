@@ -17,7 +17,7 @@ MetricResult compute_clip_i(MetricInputs& in) {
 
 void register_clip_i(Registry<MetricEntry>& registry) {
   registry.add(EntryInfo{"clip_i", "CLIP-I: mean cosine over all (generated, real) pairs of CLIP image embeddings",
-                         "{}\n"},
+                         cfg::Node::map()},
                MetricEntry{"clip", compute_clip_i, {"generated", "real"}, /*real_baseline=*/true});
 }
 

@@ -32,7 +32,7 @@ MetricResult compute_clip_t(MetricInputs& in) {
 
 void register_clip_t(Registry<MetricEntry>& registry) {
   registry.add(EntryInfo{"clip_t", "CLIP-T: cosine of each generated image with its prompt (unique token removed), CLIP",
-                         "{}\n"},
+                         cfg::Node::map()},
                MetricEntry{"clip", compute_clip_t, {"generated", "prompts"}, /*real_baseline=*/false});
 }
 

@@ -16,7 +16,7 @@ MetricResult compute_dino(MetricInputs& in) {
 }  // namespace
 
 void register_dino(Registry<MetricEntry>& registry) {
-  registry.add(EntryInfo{"dino", "DINO: mean cosine over all (generated, real) pairs of DINO ViT CLS features", "{}\n"},
+  registry.add(EntryInfo{"dino", "DINO: mean cosine over all (generated, real) pairs of DINO ViT CLS features", cfg::Node::map()},
                MetricEntry{"dino", compute_dino, {"generated", "real"}, /*real_baseline=*/true});
 }
 

@@ -28,6 +28,11 @@ Allowed one_of(std::vector<std::string> choices) {
   a.choices = std::move(choices);
   return a;
 }
+Allowed positive() { return described(at_least(1), "a positive integer"); }
+Allowed described(Allowed a, std::string expected) {
+  a.expected = std::move(expected);
+  return a;
+}
 Allowed learning_rate() {
   Allowed a = at_least(0);
   a.noun = "learning rate";
@@ -58,6 +63,7 @@ std::string bounds_text(const Allowed& a) {
 
 // "an integer >= 1", "a finite learning rate >= 0", "a finite number in [0, 1]".
 std::string expected_number(const Allowed& a, bool integer) {
+  if (!a.expected.empty()) return a.expected;
   std::string noun = integer ? "an integer" : "a finite " + (a.noun.empty() ? std::string("number") : a.noun);
   if (integer && !a.noun.empty()) noun = "an integer " + a.noun;
   std::string bounds = bounds_text(a);
@@ -86,6 +92,18 @@ void check_choice(const Node& value, const std::string& v, const std::string& wh
 }
 
 }  // namespace
+
+void fail_expected(const Node& value, const std::string& where, const std::string& expected) {
+  fail(value, where, expected);
+}
+
+void fail_choices(const Node& value, const std::string& where, const std::vector<std::string>& choices) {
+  Allowed a;
+  a.choices = choices;
+  fail(value, where, choices_text(a));
+}
+
+std::string child_path(const std::string& path, const char* key) { return path.empty() ? key : path + "." + key; }
 
 void read(const Node& value, bool& out, const std::string& where, const Allowed&) {
   if (value.kind() != Node::Kind::Bool) fail(value, where, "true or false");
@@ -166,7 +184,7 @@ void Reader::reject_unknown_keys() const {
     if (known) continue;
     std::string allowed;
     for (const auto& k : keys_) allowed += (allowed.empty() ? "" : ", ") + k;
-    throw InputError(section_.values()[i].origin().describe() + ": " + path_ + "." + key + ": unknown key; allowed: " +
+    throw InputError(section_.values()[i].origin().describe() + ": " + child_path(path_, key.c_str()) + ": unknown key; allowed: " +
                      (allowed.empty() ? "(none)" : allowed));
   }
 }

@@ -18,12 +18,24 @@
 //   cfg::Node d = cfg::options_node<LoraOptions>("lora");                 // name: lora, rank: 4, …
 //
 // Field types: bool, int64_t, double, std::string, std::vector<std::string>,
-// std::vector<int64_t>, and std::optional of each (null in YAML). A `name` key
-// (the registry selector) is accepted and skipped by the reader, and written
-// first by options_node.
+// std::vector<int64_t>, std::optional of each (null in YAML), an enum that
+// declares its names (below), and a struct with its own fields() (a nested
+// section: `train:` of a run config). A `name` key (the registry selector) is
+// accepted and skipped by the reader, and written first by options_node.
+//
+// An enum field reads and writes its names, declared once beside the enum and
+// found by argument-dependent lookup:
+//
+//   enum class StopMode { monitor, stop, off };
+//   inline const cfg::EnumNames<StopMode>& enum_names(StopMode) {
+//     static const cfg::EnumNames<StopMode> names{{StopMode::monitor, "monitor"}, …};
+//     return names;
+//   }
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <type_traits>
+#include <utility>
 #include <vector>
 
 #include "framework/config/node.hpp"
@@ -37,12 +49,29 @@ struct Allowed {
   bool min_open = false, max_open = false;
   std::vector<std::string> choices;
   std::string noun;  // what the value is called in messages ("learning rate"); default from the type
+  // The whole "expected …" phrase of messages when the bounds' wording is not the
+  // clearest ("a positive integer"); empty: built from noun and bounds.
+  std::string expected;
 };
 Allowed at_least(double v);
+Allowed positive();                                   // an integer >= 1, "a positive integer"
 Allowed greater_than(double v);
 Allowed between(double lo, double hi);                // [lo, hi]
 Allowed one_of(std::vector<std::string> choices);
 Allowed learning_rate();                              // finite and >= 0
+// `a` with its message phrase replaced ("a number in [0, 1)").
+Allowed described(Allowed a, std::string expected);
+
+template <class E>
+using EnumNames = std::vector<std::pair<E, std::string>>;
+// The name of an enum value (its enum_names entry), for logs and run files.
+template <class E>
+const std::string& enum_name(E value) {
+  for (const auto& [v, name] : enum_names(value))
+    if (v == value) return name;
+  static const std::string unknown = "?";
+  return unknown;
+}
 
 // One row of a help table (`pbench methods <name>`).
 struct OptionDoc {
@@ -61,6 +90,26 @@ void read(const Node& value, double& out, const std::string& where, const Allowe
 void read(const Node& value, std::string& out, const std::string& where, const Allowed& allowed);
 void read(const Node& value, std::vector<std::string>& out, const std::string& where, const Allowed& allowed);
 void read(const Node& value, std::vector<int64_t>& out, const std::string& where, const Allowed& allowed);
+// InputError "<file:line>: <where>: expected <expected>, got <value>".
+[[noreturn]] void fail_expected(const Node& value, const std::string& where, const std::string& expected);
+// InputError "<file:line>: <where>: expected a, b or c, got …".
+[[noreturn]] void fail_choices(const Node& value, const std::string& where, const std::vector<std::string>& choices);
+template <class E>
+std::vector<std::string> names_of() {
+  std::vector<std::string> out;
+  for (const auto& entry : enum_names(E{})) out.push_back(entry.second);
+  return out;
+}
+template <class E, std::enable_if_t<std::is_enum_v<E>, int> = 0>
+void read(const Node& value, E& out, const std::string& where, const Allowed&) {
+  if (value.kind() == Node::Kind::String)
+    for (const auto& [v, name] : enum_names(E{}))
+      if (name == value.as_string()) {
+        out = v;
+        return;
+      }
+  fail_choices(value, where, names_of<E>());
+}
 template <class T>
 void read(const Node& value, std::optional<T>& out, const std::string& where, const Allowed& allowed) {
   if (value.is_null()) {
@@ -78,6 +127,10 @@ Node write(double v);
 Node write(const std::string& v);
 Node write(const std::vector<std::string>& v);
 Node write(const std::vector<int64_t>& v);
+template <class E, std::enable_if_t<std::is_enum_v<E>, int> = 0>
+Node write(E v) {
+  return Node::string(enum_name(v));
+}
 template <class T>
 Node write(const std::optional<T>& v) {
   return v ? write(*v) : Node::null();
@@ -89,11 +142,30 @@ std::string type_name(const double*);
 std::string type_name(const std::string*);
 std::string type_name(const std::vector<std::string>*);
 std::string type_name(const std::vector<int64_t>*);
+template <class E, std::enable_if_t<std::is_enum_v<E>, int> = 0>
+std::string type_name(const E*) {
+  return "string";
+}
 template <class T>
 std::string type_name(const std::optional<T>*) {
   return type_name(static_cast<const T*>(nullptr)) + " or null";
 }
 std::string describe_allowed(const Allowed& allowed);
+// The allowed values of a field for its help line: an enum's are its names.
+template <class T>
+Allowed allowed_for(const T&, const Allowed& allowed) {
+  if constexpr (std::is_enum_v<T>) return one_of(names_of<T>());
+  return allowed;
+}
+
+// A field whose type declares its own fields() is a nested section.
+template <class T, class = void>
+struct is_section : std::false_type {};
+template <class T>
+struct is_section<T, std::void_t<decltype(std::declval<T&>().template fields<int>(std::declval<int&>()))>>
+    : std::true_type {};
+// "train" + "steps" -> "train.steps"; at the root (path "") the key alone.
+std::string child_path(const std::string& path, const char* key);
 
 // Visitors over a struct's fields(): read a section, write the defaults, list the docs.
 class Reader {
@@ -102,7 +174,17 @@ class Reader {
   template <class T>
   void operator()(const char* key, T& field, const char* help, const Allowed& allowed = {}) {
     keys_.emplace_back(key);
-    if (const Node* v = section_.find(key)) read(*v, field, path_ + "." + key, allowed);
+    const Node* v = section_.find(key);
+    if (!v) return;
+    if constexpr (is_section<T>::value) {
+      if (v->is_null()) return;  // `train:` with nothing under it: the defaults
+      if (!v->is_map()) fail_expected(*v, child_path(path_, key), "a map");
+      Reader nested(*v, child_path(path_, key));
+      field.fields(nested);
+      nested.reject_unknown_keys();
+    } else {
+      read(*v, field, child_path(path_, key), allowed);
+    }
   }
   // InputError naming the first key of the section no field declared, and the known keys.
   void reject_unknown_keys() const;
@@ -118,7 +200,14 @@ class Writer {
   explicit Writer(Node& out) : out_(out) {}
   template <class T>
   void operator()(const char* key, T& field, const char* help, const Allowed& allowed = {}) {
-    out_.set(key, write(field));
+    if constexpr (is_section<T>::value) {
+      Node nested = Node::map();
+      Writer writer(nested);
+      field.fields(writer);
+      out_.set(key, std::move(nested));
+    } else {
+      out_.set(key, write(field));
+    }
   }
 
  private:
@@ -127,14 +216,21 @@ class Writer {
 
 class Documenter {
  public:
-  explicit Documenter(std::vector<OptionDoc>& out) : out_(out) {}
+  explicit Documenter(std::vector<OptionDoc>& out, std::string path = "") : out_(out), path_(std::move(path)) {}
   template <class T>
   void operator()(const char* key, T& field, const char* help, const Allowed& allowed = {}) {
-    out_.push_back(OptionDoc{key, type_name(&field), write(field), describe_allowed(allowed), help});
+    if constexpr (is_section<T>::value) {
+      Documenter nested(out_, child_path(path_, key));  // one row per leaf: "train.steps"
+      field.fields(nested);
+    } else {
+      out_.push_back(OptionDoc{child_path(path_, key), type_name(&field), write(field),
+                               describe_allowed(allowed_for(field, allowed)), help});
+    }
   }
 
  private:
   std::vector<OptionDoc>& out_;
+  std::string path_;
 };
 }  // namespace detail
 
@@ -147,6 +243,18 @@ Options read_options(const Node& section, const std::string& path) {
   detail::Reader reader(section, path);
   o.fields(reader);
   reader.reject_unknown_keys();
+  return o;
+}
+
+// The keys Options declares, read from `section` (a run config's root); other keys
+// are left to whoever owns them (workload, seed, method, …). Nested sections still
+// refuse unknown keys.
+template <class Options>
+Options read_declared_options(const Node& section, const std::string& path = "") {
+  Options o;
+  if (section.is_null()) return o;
+  detail::Reader reader(section, path);
+  o.fields(reader);
   return o;
 }
 

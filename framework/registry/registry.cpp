@@ -13,8 +13,6 @@ void throw_unknown_entry(const std::string& kind, const std::string& name, const
                    " (see run_sweep --list)");
 }
 
-cfg::Node parse_entry_defaults(const EntryInfo& info, const std::string& kind) {
-  return cfg::parse_yaml_text(info.defaults_yaml, cfg::Origin{"built-in defaults of " + kind + " '" + info.name + "'", 0});
-}
+cfg::Node yaml_defaults(const std::string& text) { return cfg::parse_yaml_text(text, cfg::Origin{"built-in defaults", 0}); }
 
 }  // namespace pbench

@@ -15,15 +15,17 @@ namespace pbench {
 
 struct EntryInfo {
   std::string name;
-  std::string help;           // one line, shown by `run_sweep --list`
-  std::string defaults_yaml;  // the entry's config section with every key it accepts
+  std::string help;  // one line, shown by `run_sweep --list`
+  // The entry's config section with every key it accepts and its default, built once
+  // at registration (from a typed options struct, or yaml_defaults); null: no section.
+  cfg::Node defaults;
 };
 
 // Throws InputError "<where>: unknown <kind> '<name>'; registered: a, b, c".
 [[noreturn]] void throw_unknown_entry(const std::string& kind, const std::string& name, const std::string& where,
                                       const std::vector<std::string>& names);
-// Parses an entry's defaults_yaml (cached by the caller when hot).
-cfg::Node parse_entry_defaults(const EntryInfo& info, const std::string& kind);
+// An entry's defaults written as YAML text (registrations without an options struct).
+cfg::Node yaml_defaults(const std::string& text);
 
 template <class Factory>
 class Registry {
@@ -37,6 +39,8 @@ class Registry {
 
   void add(EntryInfo info, Factory factory) {
     if (find(info.name)) throw std::logic_error(kind_ + " '" + info.name + "' registered twice");
+    // Errors about a default's value name whose default it is.
+    info.defaults.set_origin_recursive(cfg::Origin{"built-in defaults of " + kind_ + " '" + info.name + "'", 0});
     entries_.push_back(Entry{std::move(info), std::move(factory)});
     std::sort(entries_.begin(), entries_.end(),
               [](const Entry& a, const Entry& b) { return a.info.name < b.info.name; });

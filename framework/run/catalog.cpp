@@ -39,7 +39,7 @@ void validate_section(const cfg::Node& resolved, const std::string& key, const R
                      section->describe_value());
   std::string name = cfg::get_string(*section, "name");
   const auto& entry = registry.get(name, section->find("name")->origin().describe() + ": " + key + ".name");
-  cfg::validate_against(*section, parse_entry_defaults(entry.info, registry.kind()), key,
+  cfg::validate_against(*section, entry.info.defaults, key,
                         registry.kind() + " '" + name + "'");
 }
 // Top-level keys every run config may have, whatever its workload reads.
@@ -74,7 +74,7 @@ void validate_run_config(cfg::Node& resolved) {
   const auto& entry = workloads().get(name, where);
   if (entry.factory.complete) resolved = entry.factory.complete(resolved);
   // The workload's defaults list the sections it reads; each present section must match.
-  cfg::Node defaults = parse_entry_defaults(entry.info, "workload");
+  cfg::Node defaults = entry.info.defaults;
   if (defaults.is_map()) {
     for (size_t i = 0; i < defaults.keys().size(); ++i) {
       const std::string& section = defaults.keys()[i];

@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "framework/config/yaml_io.hpp"
 #include "framework/run/pbench_app.hpp"
 #include "framework/train/method.hpp"
 #include "framework/util/cli.hpp"
@@ -38,7 +39,7 @@ int methods_command(int argc, char** argv) {
     }
     const auto& entry = methods().get(name, "pbench methods");
     if (yaml) {
-      std::cout << entry.info.defaults_yaml;
+      std::cout << cfg::to_yaml(entry.info.defaults);
       return kExitOk;
     }
     std::cout << entry.info.name << ": " << entry.info.help << "\n\noptions (method.<key>; the defaults are the paper's):\n"

@@ -42,7 +42,7 @@ std::vector<MethodRow> count_methods(const std::string& list, const std::string&
     if (!base.empty())
       pipeline.unet = models::UNet2DCondition(models::UNetConfig::from_file(base),
                                               torch::TensorOptions().device(torch::kMeta));
-    cfg::Node section = parse_entry_defaults(entry.info, "method");
+    cfg::Node section = entry.info.defaults;
     rows.push_back(MethodRow{name, count_method(section, pipeline)});
   }
   return rows;

@@ -4,7 +4,7 @@
 
 namespace pbench {
 
-int64_t ClipStopConfig::interval(int64_t train_steps) const {
+int64_t ClipStopOptions::interval(int64_t train_steps) const {
   return every > 0 ? every : std::max<int64_t>(1, (train_steps + 9) / 10);
 }
 

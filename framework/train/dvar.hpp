@@ -14,21 +14,34 @@
 // The step that fires still takes its update, as the reference's does.
 #include <cstdint>
 #include <deque>
-#include <string>
+
+#include "framework/config/options.hpp"
+#include "framework/train/stop_mode.hpp"
 
 namespace pbench {
 
-struct DvarConfig {
-  std::string mode = "monitor";  // monitor | stop | off
+// A run config's `dvar` section.
+struct DvarOptions {
+  StopMode mode = StopMode::monitor;
   int64_t window = 200;
   double threshold = 0.15;
   int64_t every = 1;
   int64_t eval_batch_size = 4;
+
+  template <class V>
+  void fields(V& v) {
+    v("mode", mode, "monitor: record the stop step and train on; stop: end training there; off: no objective");
+    v("window", window, "N: the stop rule compares the variance of the last N objective values with all's",
+      cfg::at_least(2));
+    v("threshold", threshold, "alpha: stop when var(last N) / var(all) < alpha (paper: 0.15)");
+    v("every", every, "steps between evaluations of the deterministic objective", cfg::positive());
+    v("eval_batch_size", eval_batch_size, "images of the frozen evaluation batch", cfg::positive());
+  }
 };
 
 class DvarRule {
  public:
-  explicit DvarRule(const DvarConfig& config) : window_(config.window), threshold_(config.threshold) {}
+  explicit DvarRule(const DvarOptions& config) : window_(config.window), threshold_(config.threshold) {}
   // Adds one objective value; returns the ratio after it.
   double add(double objective);
   // True from the first value at which the ratio fell below the threshold.

@@ -111,7 +111,7 @@ MethodCounts count_method(const cfg::Node& section, models::Pipeline& pipeline) 
   std::string name = cfg::get_string(section, "name");
   const auto& entry = methods().get(name, section.origin().describe() + ": method.name");
   int64_t unet_before = count_params(pipeline.unet.ptr().get());
-  std::unique_ptr<Method> method = entry.factory.create(cfg::with_defaults(section, parse_entry_defaults(entry.info, "method")));
+  std::unique_ptr<Method> method = entry.factory.create(cfg::with_defaults(section, entry.info.defaults));
   freeze_pipeline(pipeline);
   MethodTarget target{pipeline, nullptr};
   method->attach(target);

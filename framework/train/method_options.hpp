@@ -29,7 +29,7 @@ void register_method(Registry<MethodEntry>& registry, const std::string& name, c
                      MethodBudget budget) {
   cfg::Node defaults = cfg::options_node<Options>(name);
   defaults.set_origin_recursive(cfg::Origin{"built-in defaults of method '" + name + "'", 0});
-  registry.add(EntryInfo{name, help, cfg::to_yaml(defaults)},
+  registry.add(EntryInfo{name, help, defaults},
                MethodEntry{[defaults](const cfg::Node& user) -> std::unique_ptr<Method> {
                              cfg::Node section = cfg::with_defaults(user, defaults);
                              Options options = cfg::read_options<Options>(section, "method");

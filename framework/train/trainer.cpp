@@ -5,72 +5,10 @@
 #include <iomanip>
 #include <ostream>
 
-#include "framework/config/access.hpp"
 #include "framework/util/errors.hpp"
 #include "framework/util/seeds.hpp"
 
 namespace pbench {
-
-TrainConfig TrainConfig::from_section(const cfg::Node& t) {
-  TrainConfig c;
-  c.steps = cfg::get_int(t, "steps");
-  c.batch_size = cfg::get_int(t, "batch_size");
-  c.grad_accum = cfg::get_int(t, "grad_accum");
-  c.lr = cfg::get_double(t, "lr");
-  c.schedule.kind = cfg::get_string(t, "lr_schedule");
-  c.schedule.warmup_steps = cfg::get_int(t, "warmup_steps");
-  c.schedule.total_steps = c.steps;
-  c.weight_decay = cfg::get_double(t, "weight_decay");
-  c.adam_beta1 = cfg::get_double(t, "adam_beta1");
-  c.adam_beta2 = cfg::get_double(t, "adam_beta2");
-  c.adam_eps = cfg::get_double(t, "adam_eps");
-  c.max_grad_norm = cfg::get_double(t, "max_grad_norm");
-  c.flip = cfg::get_bool(t, "flip");
-  c.log_every = cfg::get_int(t, "log_every");
-  auto positive = [&](const char* key, int64_t v) {
-    if (v < 1) throw InputError(t.find(key)->origin().describe() + ": train." + key + ": expected a positive integer, got " + std::to_string(v));
-  };
-  positive("steps", c.steps);
-  positive("batch_size", c.batch_size);
-  positive("grad_accum", c.grad_accum);
-  positive("log_every", c.log_every);  // 0 divided step % log_every (SIGFPE on every resume)
-  if (c.schedule.warmup_steps < 0)
-    throw InputError(t.find("warmup_steps")->origin().describe() + ": train.warmup_steps: expected an integer >= 0, got " +
-                     std::to_string(c.schedule.warmup_steps));
-  // AdamW's own checks would end the run with a stack trace (LibTorch TORCH_CHECK).
-  auto in_range = [&](const char* key, double v, bool ok, const char* expected) {
-    if (!std::isfinite(v) || !ok)
-      throw InputError(t.find(key)->origin().describe() + ": train." + key + ": expected " + expected + ", got " +
-                       t.find(key)->describe_value());
-  };
-  in_range("lr", c.lr, c.lr >= 0, "a finite learning rate >= 0");
-  in_range("weight_decay", c.weight_decay, c.weight_decay >= 0, "a finite number >= 0");
-  in_range("adam_beta1", c.adam_beta1, c.adam_beta1 >= 0 && c.adam_beta1 < 1, "a number in [0, 1)");
-  in_range("adam_beta2", c.adam_beta2, c.adam_beta2 >= 0 && c.adam_beta2 < 1, "a number in [0, 1)");
-  in_range("adam_eps", c.adam_eps, c.adam_eps > 0, "a finite number > 0");
-  in_range("max_grad_norm", c.max_grad_norm, c.max_grad_norm >= 0, "a finite number >= 0 (0 = no clipping)");
-  const std::string& k = c.schedule.kind;
-  if (k != "constant" && k != "warmup_constant" && k != "cosine" && k != "linear")
-    throw InputError(t.find("lr_schedule")->origin().describe() +
-                     ": train.lr_schedule: expected constant, warmup_constant, cosine or linear, got '" + k + "'");
-  return c;
-}
-
-DvarConfig dvar_config_from_section(const cfg::Node& d) {
-  DvarConfig c;
-  c.mode = cfg::get_string(d, "mode");
-  c.window = cfg::get_int(d, "window");
-  c.threshold = cfg::get_double(d, "threshold");
-  c.every = cfg::get_int(d, "every");
-  c.eval_batch_size = cfg::get_int(d, "eval_batch_size");
-  if (c.mode != "monitor" && c.mode != "stop" && c.mode != "off")
-    throw InputError(d.find("mode")->origin().describe() + ": dvar.mode: expected monitor, stop or off, got '" + c.mode + "'");
-  if (c.window < 2) throw InputError(d.find("window")->origin().describe() + ": dvar.window: expected at least 2");
-  if (c.every < 1) throw InputError(d.find("every")->origin().describe() + ": dvar.every: expected a positive integer");
-  if (c.eval_batch_size < 1)
-    throw InputError(d.find("eval_batch_size")->origin().describe() + ": dvar.eval_batch_size: expected a positive integer");
-  return c;
-}
 
 torch::Tensor images_u8(const std::vector<Image>& images) {
   std::vector<torch::Tensor> out;
@@ -93,11 +31,12 @@ torch::Generator make_generator(int64_t seed, const char* purpose) {
 }
 }  // namespace
 
-Trainer::Trainer(models::Pipeline& pipeline, Method& method, const SubjectData& subject, TrainConfig train,
-                 DvarConfig dvar, int64_t seed)
+Trainer::Trainer(models::Pipeline& pipeline, Method& method, const SubjectData& subject, TrainOptions train,
+                 DvarOptions dvar, int64_t seed)
     : pipeline_(pipeline), method_(method), subject_(subject), train_(train), dvar_(dvar), seed_(seed),
       schedule_(pipeline.scheduler) {
   if (subject.images.empty()) throw InputError("dataset: subject '" + subject.subject + "' has no images");
+  train_.schedule.total_steps = train_.steps;  // the schedule spans the budget
   prompts_ = method_.train_prompts(subject_);
   if (prompts_.empty()) throw std::logic_error("method returned no training prompts");
   torch::NoGradGuard no_grad;
@@ -114,7 +53,7 @@ Trainer::Trainer(models::Pipeline& pipeline, Method& method, const SubjectData& 
   if (!text_encoder_trains()) cached_context_ = encode_prompts(prompts_);
 
   // DVAR's frozen batch: drawn once from its own stream, never disturbing training.
-  if (dvar_.mode != "off") {
+  if (dvar_.mode != StopMode::off) {
     torch::Generator gen = make_generator(seed_, "dvar.batch");
     const int64_t b = dvar_.eval_batch_size, n = int64_t(subject_.images.size());
     std::vector<int64_t> index;
@@ -202,7 +141,7 @@ TrainResult Trainer::run(const TrainCallbacks& cb) {
     // reference's order), before the method's per-step state (DyLoRA's rank).
     bool dvar_fired = false;
     double ratio = 1.0;
-    if (dvar_.mode != "off" && (step - 1) % dvar_.every == 0) {
+    if (dvar_.mode != StopMode::off && (step - 1) % dvar_.every == 0) {
       double objective = deterministic_objective();
       ratio = rule.add(objective);
       if (cb.on_dvar) cb.on_dvar(step, float(objective), float(ratio));
@@ -271,7 +210,7 @@ TrainResult Trainer::run(const TrainCallbacks& cb) {
       for (const auto& [k, v] : method_.delta()) result.delta_at_dvar_stop[k] = v.detach().clone();
       if (cb.log) *cb.log << "[train] DVAR stop rule fired at step " << step << " (ratio " << ratio << ")\n";
     }
-    bool stop_now = dvar_fired && dvar_.mode == "stop";
+    bool stop_now = dvar_fired && dvar_.mode == StopMode::stop;
     if (cb.after_update && cb.after_update(step)) stop_now = true;
     if (cb.log && (step % train_.log_every == 0 || step == 1 || step == train_.steps)) {
       *cb.log << "[train] step " << step << "/" << train_.steps << " loss " << std::setprecision(5) << step_loss

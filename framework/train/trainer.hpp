@@ -9,10 +9,12 @@
 
 #include <functional>
 #include <iosfwd>
+#include <optional>
 #include <string>
 
 #include "datasets/dataset.hpp"
 #include "framework/config/node.hpp"
+#include "framework/config/options.hpp"
 #include "framework/models/pipeline.hpp"
 #include "framework/train/dvar.hpp"
 #include "framework/train/lr_schedule.hpp"
@@ -20,25 +22,54 @@
 
 namespace pbench {
 
-struct TrainConfig {
+// A run config's `train` section. Ranges are checked where the config is read, so
+// that `run_sweep --plan` refuses what AdamW would end with a LibTorch check (a
+// stack trace) and what would divide by zero (log_every: 0).
+struct TrainOptions {
   int64_t steps = 100;
   int64_t batch_size = 2;
   int64_t grad_accum = 1;
   double lr = 1e-4;
-  LrSchedule schedule;
+  LrSchedule schedule;  // kind and warm-up from the config; its total is `steps` (Trainer)
   // AdamW's decay of the parameter groups that set none (Textual Inversion, P+,
   // prompt tuning, DreamBooth: the references' AdamW default); methods with a
   // `weight_decay` key use their own.
   double weight_decay = 1e-2;
   double adam_beta1 = 0.9, adam_beta2 = 0.999, adam_eps = 1e-8;
-  double max_grad_norm = 1.0;  // <= 0: no clipping
+  double max_grad_norm = 1.0;  // 0: no clipping
+  std::optional<int64_t> num_class_images;  // caps every method's class-image count (the workload's)
   bool flip = false;           // random horizontal flips (latents of both orientations are cached)
   int64_t log_every = 10;
+  bool save_delta = true;      // the learned delta next to the run file (the workload's)
 
-  // From the resolved run config's `train` section (defaults filled in).
-  static TrainConfig from_section(const cfg::Node& train);
+  template <class V>
+  void fields(V& v) {
+    v("steps", steps, "optimizer steps (the budget); `method` takes the method's own", cfg::positive());
+    v("batch_size", batch_size, "training images per micro-batch", cfg::positive());
+    v("grad_accum", grad_accum, "micro-batches per optimizer step", cfg::positive());
+    v("lr", lr, "learning rate of the groups whose method sets none", cfg::learning_rate());
+    v("lr_schedule", schedule.kind, "multiplier of every group's rate over the steps",
+      cfg::one_of({"constant", "warmup_constant", "cosine", "linear"}));
+    v("warmup_steps", schedule.warmup_steps, "linear warm-up steps", cfg::at_least(0));
+    v("weight_decay", weight_decay, "AdamW decay of the groups whose method sets none", cfg::at_least(0));
+    v("adam_beta1", adam_beta1, "AdamW beta1", cfg::described(unit_interval_open(), "a number in [0, 1)"));
+    v("adam_beta2", adam_beta2, "AdamW beta2", cfg::described(unit_interval_open(), "a number in [0, 1)"));
+    v("adam_eps", adam_eps, "AdamW epsilon", cfg::greater_than(0));
+    v("max_grad_norm", max_grad_norm, "gradient clipping norm; 0 = no clipping", cfg::at_least(0));
+    v("num_class_images", num_class_images, "caps every method's class-image count; null = the method's own",
+      cfg::at_least(1));
+    v("flip", flip, "random horizontal flips of the training images");
+    v("log_every", log_every, "steps between loss lines in the log", cfg::positive());
+    v("save_delta", save_delta, "write the learned delta next to the run file (safetensors)");
+  }
+
+ private:
+  static cfg::Allowed unit_interval_open() {
+    cfg::Allowed a = cfg::between(0, 1);
+    a.max_open = true;
+    return a;
+  }
 };
-DvarConfig dvar_config_from_section(const cfg::Node& dvar);
 
 struct TrainCallbacks {
   std::function<void(int64_t step, float loss, float lr, double wall)> on_step;
@@ -59,7 +90,7 @@ struct TrainResult {
 
 class Trainer {
  public:
-  Trainer(models::Pipeline& pipeline, Method& method, const SubjectData& subject, TrainConfig train, DvarConfig dvar,
+  Trainer(models::Pipeline& pipeline, Method& method, const SubjectData& subject, TrainOptions train, DvarOptions dvar,
           int64_t seed);
   TrainResult run(const TrainCallbacks& callbacks);
 
@@ -80,8 +111,8 @@ class Trainer {
   models::Pipeline& pipeline_;
   Method& method_;
   const SubjectData& subject_;
-  TrainConfig train_;
-  DvarConfig dvar_;
+  TrainOptions train_;
+  DvarOptions dvar_;
   int64_t seed_;
   sched::NoiseSchedule schedule_;
   std::vector<std::string> prompts_;

@@ -110,3 +110,65 @@ BOOST_AUTO_TEST_CASE(docs_list_every_option_with_type_default_and_allowed_values
   BOOST_TEST(text.find("  targets: [to_q, to_k]   (list of strings)\n") != std::string::npos, text);
   BOOST_TEST(text.find("  lr: 1.0e-04   (number or null, >= 0)\n") != std::string::npos, text);
 }
+
+namespace {
+// An enum field and nested sections, as a run config's engine sections use them.
+enum class Mode { monitor, stop, off };
+const cfg::EnumNames<Mode>& enum_names(Mode) {
+  static const cfg::EnumNames<Mode> names{{Mode::monitor, "monitor"}, {Mode::stop, "stop"}, {Mode::off, "off"}};
+  return names;
+}
+struct Inner {
+  Mode mode = Mode::monitor;
+  int64_t steps = 100;
+  template <class V>
+  void fields(V& v) {
+    v("mode", mode, "what the rule does");
+    v("steps", steps, "budget", cfg::positive());
+  }
+};
+struct Root {
+  Inner train;
+  std::string device = "cpu";
+  template <class V>
+  void fields(V& v) {
+    v("train", train, "the loop");
+    v("device", device, "where", cfg::one_of({"cpu", "cuda"}));
+  }
+};
+std::string root_error_of(const std::string& text) {
+  try {
+    cfg::read_declared_options<Root>(yaml(text));
+  } catch (const pbench::InputError& e) {
+    return e.what();
+  }
+  return "";
+}
+}  // namespace
+
+BOOST_AUTO_TEST_CASE(enum_fields_read_and_write_their_names) {
+  Root r = cfg::read_declared_options<Root>(yaml("train:\n  mode: stop\nseed: 3\n"));  // seed: not Root's, left alone
+  BOOST_TEST((r.train.mode == Mode::stop));
+  BOOST_TEST(r.train.steps == 100);  // absent: the default
+  BOOST_TEST(cfg::enum_name(Mode::off) == "off");
+  BOOST_TEST(root_error_of("train:\n  mode: halt\n") == "exp.yaml:2: train.mode: expected monitor, stop or off, got 'halt'");
+  BOOST_TEST(root_error_of("train:\n  mode: 1\n").find("train.mode: expected monitor, stop or off") != std::string::npos);
+}
+
+BOOST_AUTO_TEST_CASE(nested_sections_write_read_and_document_as_maps) {
+  cfg::Node d = cfg::options_node<Root>();
+  BOOST_TEST((d.keys() == std::vector<std::string>{"train", "device"}));
+  BOOST_TEST(d.find("train")->find("mode")->as_string() == "monitor");
+  BOOST_TEST(d.find("train")->find("steps")->as_int() == 100);
+  // Inside a section unknown keys are refused (at the root they belong to others).
+  BOOST_TEST(root_error_of("train:\n  stpes: 3\n") == "exp.yaml:2: train.stpes: unknown key; allowed: mode, steps");
+  BOOST_TEST(root_error_of("train: 3\n") == "exp.yaml:1: train: expected a map, got '3'");
+  BOOST_TEST(root_error_of("train:\n  steps: 0\n") == "exp.yaml:2: train.steps: expected a positive integer, got '0'");
+  BOOST_TEST(cfg::read_declared_options<Root>(yaml("train:\n")).train.steps == 100);  // an empty section: defaults
+  std::vector<cfg::OptionDoc> docs = cfg::option_docs<Root>();
+  BOOST_REQUIRE(docs.size() == 3u);
+  BOOST_TEST(docs[0].key == "train.mode");
+  BOOST_TEST(docs[0].allowed == "one of monitor, stop or off");
+  BOOST_TEST(docs[1].key == "train.steps");
+  BOOST_TEST(docs[2].key == "device");
+}

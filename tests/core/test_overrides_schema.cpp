@@ -110,12 +110,12 @@ BOOST_AUTO_TEST_CASE(schema_rejects_unknown_keys_and_wrong_types) {
 
 BOOST_AUTO_TEST_CASE(registry_lists_sorted_and_names_unknown_entries) {
   pbench::Registry<int> reg("method");
-  reg.add({"svdiff", "spectral shifts", "lr_1d: 1e-6\n"}, 2);
-  reg.add({"lora", "low-rank adapters", "rank: 4\n"}, 1);
+  reg.add({"svdiff", "spectral shifts", pbench::yaml_defaults("lr_1d: 1e-6\n")}, 2);
+  reg.add({"lora", "low-rank adapters", pbench::yaml_defaults("rank: 4\n")}, 1);
   BOOST_TEST(reg.names() == (std::vector<std::string>{"lora", "svdiff"}));
   BOOST_TEST(reg.get("svdiff", "x").factory == 2);
-  BOOST_CHECK_THROW(reg.add({"lora", "", ""}, 3), std::logic_error);
+  BOOST_CHECK_THROW(reg.add({"lora", "", {}}, 3), std::logic_error);
   BOOST_TEST(error_of([&] { reg.get("lorra", "experiments/a.yaml:3: method.name"); }) ==
              "experiments/a.yaml:3: method.name: unknown method 'lorra'; registered: lora, svdiff (see run_sweep --list)");
-  BOOST_TEST(pbench::parse_entry_defaults(reg.infos()[0], "method").find("rank")->as_int() == 4);
+  BOOST_TEST(reg.infos()[0].defaults.find("rank")->as_int() == 4);
 }

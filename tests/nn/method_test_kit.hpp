@@ -85,7 +85,7 @@ inline void adamw_steps(Method& m, models::Pipeline& p, const Batch& b, int step
   std::vector<torch::Tensor> params;
   for (auto& g : m.parameter_groups(1e-3)) {
     auto opts = std::make_unique<torch::optim::AdamWOptions>(g.lr * lr_scale);
-    opts->weight_decay(g.weight_decay.value_or(TrainConfig{}.weight_decay));
+    opts->weight_decay(g.weight_decay.value_or(TrainOptions{}.weight_decay));
     groups.emplace_back(g.params, std::move(opts));
     params.insert(params.end(), g.params.begin(), g.params.end());
   }

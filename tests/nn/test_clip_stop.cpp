@@ -10,8 +10,8 @@
 using namespace pbench;
 
 namespace {
-ClipStopConfig config(double delta, int64_t patience) {
-  ClipStopConfig c;
+ClipStopOptions config(double delta, int64_t patience) {
+  ClipStopOptions c;
   c.delta = delta;
   c.patience = patience;
   return c;
@@ -46,7 +46,7 @@ BOOST_AUTO_TEST_CASE(zero_patience_fires_at_the_first_flat_check) {
 }
 
 BOOST_AUTO_TEST_CASE(interval_is_a_tenth_of_the_budget_unless_set) {
-  ClipStopConfig c;
+  ClipStopOptions c;
   BOOST_TEST(c.interval(150) == 15);
   BOOST_TEST(c.interval(151) == 16);  // rounded up: at most ten checks
   BOOST_TEST(c.interval(12) == 2);

@@ -22,7 +22,7 @@ double population_var(const std::vector<double>& v, size_t from) {
 }  // namespace
 
 BOOST_AUTO_TEST_CASE(ratio_is_one_until_the_window_fills_then_window_over_global_variance) {
-  DvarConfig c;
+  DvarOptions c;
   c.window = 4;
   c.threshold = 0.15;
   DvarRule rule(c);
@@ -41,7 +41,7 @@ BOOST_AUTO_TEST_CASE(ratio_is_one_until_the_window_fills_then_window_over_global
 }
 
 BOOST_AUTO_TEST_CASE(a_noisy_flat_history_never_triggers) {
-  DvarConfig c;
+  DvarOptions c;
   c.window = 10;
   c.threshold = 0.15;
   DvarRule rule(c);
@@ -67,7 +67,7 @@ BOOST_AUTO_TEST_CASE(a_constant_history_is_not_converged) {
   // The reference's ratio is np.var(window) / np.var(history) = 0 / 0 = NaN,
   // and NaN < threshold is false: it never stops (yandex-research/DVAR
   // early_stopping.py). A flat objective means nothing trains, not convergence.
-  DvarConfig c;
+  DvarOptions c;
   c.window = 3;
   c.threshold = 0.15;
   DvarRule rule(c);

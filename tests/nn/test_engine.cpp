@@ -45,15 +45,15 @@ struct Setup {
     subject = datasets().get("builtin", "t").factory.load(ds, int(pipeline.resolution), {});
     cfg::Node s = method_section(method_yaml);
     const auto& entry = methods().get(cfg::get_string(s, "name"), "t");
-    method = entry.factory.create(cfg::with_defaults(s, parse_entry_defaults(entry.info, "method")));
+    method = entry.factory.create(cfg::with_defaults(s, entry.info.defaults));
     freeze_pipeline(pipeline);
     MethodTarget target{pipeline, &subject};
     method->attach(target);
   }
 };
 
-TrainConfig small_train(int64_t steps) {
-  TrainConfig t;
+TrainOptions small_train(int64_t steps) {
+  TrainOptions t;
   t.steps = steps;
   t.batch_size = 1;
   t.lr = 1e-3;
@@ -74,8 +74,8 @@ BOOST_AUTO_TEST_CASE(textual_inversion_trains_only_its_token_rows) {
   auto unet_before = snapshot(*s.pipeline.unet);
   auto text_before = snapshot(*s.pipeline.text_encoder);
   torch::Tensor rows_before = s.method->delta().at("<sks>").detach().clone();
-  DvarConfig dvar;
-  dvar.mode = "off";
+  DvarOptions dvar;
+  dvar.mode = StopMode::off;
   Trainer trainer(s.pipeline, *s.method, s.subject, small_train(3), dvar, 0);
   trainer.run({});
   for (const auto& p : s.pipeline.unet->named_parameters()) BOOST_TEST(torch::equal(p.value(), unet_before[p.key()]), p.key());
@@ -94,9 +94,9 @@ BOOST_AUTO_TEST_CASE(train_weight_decay_is_the_default_of_groups_without_their_o
   auto rows_after = [](const std::string& yaml, double weight_decay) {
     torch::manual_seed(0);  // LoRA's random down factors
     Setup s(yaml);
-    DvarConfig dvar;
-    dvar.mode = "off";
-    TrainConfig t = small_train(2);
+    DvarOptions dvar;
+    dvar.mode = StopMode::off;
+    TrainOptions t = small_train(2);
     t.weight_decay = weight_decay;
     Trainer trainer(s.pipeline, *s.method, s.subject, t, dvar, 3);
     trainer.run({});
@@ -113,7 +113,7 @@ BOOST_AUTO_TEST_CASE(training_is_reproducible_and_dvar_objective_is_deterministi
   double objectives[2];
   for (int run = 0; run < 2; ++run) {
     Setup s("name: textual_inversion\nplaceholder: <sks>\nnum_vectors: 1\nlr: 5.0e-3\n");
-    DvarConfig dvar;
+    DvarOptions dvar;
     dvar.window = 3;
     Trainer trainer(s.pipeline, *s.method, s.subject, small_train(4), dvar, 7);
     double first = trainer.deterministic_objective();
@@ -131,8 +131,8 @@ BOOST_AUTO_TEST_CASE(training_is_reproducible_and_dvar_objective_is_deterministi
 BOOST_AUTO_TEST_CASE(dreambooth_with_prior_preservation_trains_the_unet) {
   Setup s("name: dreambooth\nprior_preservation: true\n");
   auto before = snapshot(*s.pipeline.unet);
-  DvarConfig dvar;
-  dvar.mode = "off";
+  DvarOptions dvar;
+  dvar.mode = StopMode::off;
   Trainer trainer(s.pipeline, *s.method, s.subject, small_train(2), dvar, 0);
   std::vector<Image> class_images = {render_builtin_subject("blue_ball", 0, int(s.pipeline.resolution))};
   trainer.set_prior(class_images, "a cube", 1.0);
@@ -159,8 +159,8 @@ struct NanLoss : Method {
 BOOST_AUTO_TEST_CASE(a_nan_loss_fails_the_run_naming_the_step) {
   Setup s("name: textual_inversion\n");
   NanLoss nan_method;
-  DvarConfig dvar;
-  dvar.mode = "off";
+  DvarOptions dvar;
+  dvar.mode = StopMode::off;
   Trainer trainer(s.pipeline, nan_method, s.subject, small_train(3), dvar, 0);
   std::string message;
   try {
@@ -446,6 +446,10 @@ BOOST_AUTO_TEST_CASE(plan_rejects_bad_values_before_any_run) {
       {"++trian.steps=3", "trian: unknown top-level key"},
       {"dataset.subject=nope", "unknown builtin subject 'nope'"},
       {"method.lr=.inf", "method.lr: expected a finite learning rate >= 0"},
+      {"dvar.mode=halt", "dvar.mode: expected monitor, stop or off, got 'halt'"},
+      {"++train.lr_schedule=cosine_x", "train.lr_schedule: expected constant, warmup_constant, cosine or linear"},
+      {"++dtype=fp16", "dtype: fp16 is not supported on CPU"},
+      {"++clip_stop.patience=-1", "clip_stop.patience: expected an integer >= 0"},
   };
   int i = 0;
   for (const auto& [override_text, words] : cases) {

@@ -61,7 +61,7 @@ const std::vector<int> kRanks = {1, 2, 4};  // eval_ranks: null at rank 4
 // A registry entry's section from the run config with the entry's defaults filled in (as the workload reads it).
 template <class Entry>
 cfg::Node section_of(const cfg::Node& config, const std::string& key, const Entry& entry) {
-  return cfg::with_defaults(cfg::require(config, key), parse_entry_defaults(entry.info, key));
+  return cfg::with_defaults(cfg::require(config, key), entry.info.defaults);
 }
 
 // DVAR's objective of the saved delta at `rank`, recomputed in this process on a fresh pipeline.
@@ -78,11 +78,11 @@ double objective_of_saved_delta(const cfg::Node& config, const fs::path& delta_f
   MethodTarget target{pipeline, &subject};
   method->attach(target);
   method->load_delta(load_safetensors(delta_file));
-  DvarConfig dvar;
+  DvarOptions dvar;
   dvar.window = 3;
   dvar.threshold = 1.0;
   dvar.eval_batch_size = 2;
-  Trainer trainer(pipeline, *method, subject, TrainConfig{}, dvar, cfg::get_int(config, "seed"));
+  Trainer trainer(pipeline, *method, subject, TrainOptions{}, dvar, cfg::get_int(config, "seed"));
   return trainer.deterministic_objective();
 }
 

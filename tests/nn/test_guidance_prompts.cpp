@@ -22,7 +22,7 @@ SubjectData cube_subject(const models::Pipeline& p) {
 std::unique_ptr<Method> attach_defaults(const EntryInfo& info, models::Pipeline& p, const SubjectData& subject) {
   const auto& entry = methods().get(info.name, "test");
   cfg::Node section = cfg::parse_yaml_text("name: " + info.name + "\n", {"test", 0});
-  auto m = entry.factory.create(cfg::with_defaults(section, parse_entry_defaults(info, "method")));
+  auto m = entry.factory.create(cfg::with_defaults(section, info.defaults));
   MethodTarget target{p, &subject};
   m->attach(target);
   return m;

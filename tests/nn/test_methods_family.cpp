@@ -316,7 +316,7 @@ BOOST_AUTO_TEST_CASE(dreambooth_declares_its_prior_preservation_set) {
   SubjectData dog{"builtin", "dog", "dog", "sks", false, {}, {}, "a sks dog", "a dog", {}};
   const auto& entry = methods().get("dreambooth", "test");
   auto with = [&](const std::string& yaml) {
-    return entry.factory.create(cfg::with_defaults(method_yaml(yaml), parse_entry_defaults(entry.info, "method")));
+    return entry.factory.create(cfg::with_defaults(method_yaml(yaml), entry.info.defaults));
   };
   auto prior = with("name: dreambooth\n")->regularization_set(dog);
   BOOST_REQUIRE(prior.has_value());
@@ -344,7 +344,7 @@ BOOST_AUTO_TEST_CASE(registry_defaults_train_at_the_papers_learning_rates) {
     const auto& entry = methods().get(name, "test");
     models::Pipeline p = small_pipeline();
     SubjectData dog{"builtin", "dog", "dog", "sks", false, {}, {}, "a sks dog", "a dog", {}};
-    auto m = entry.factory.create(parse_entry_defaults(entry.info, "method"));
+    auto m = entry.factory.create(entry.info.defaults);
     MethodTarget t{p, &dog};
     m->attach(t);
     for (const auto& g : m->parameter_groups(engine_lr)) BOOST_TEST(g.lr == paper_lr, name << " group " << g.name);
@@ -356,7 +356,7 @@ BOOST_AUTO_TEST_CASE(every_method_has_an_experiment_file_matching_its_defaults) 
     auto path = source_dir() / "experiments" / "method" / (info.name + ".yaml");
     BOOST_REQUIRE_MESSAGE(std::filesystem::exists(path), path);
     cfg::Node file = cfg::load_yaml_file(path, path.string());
-    cfg::Node defaults = parse_entry_defaults(info, "method");
+    cfg::Node defaults = info.defaults;
     BOOST_CHECK_NO_THROW(cfg::validate_against(file, defaults, "method", "method '" + info.name + "'"));
     // The file spells out every key the entry accepts, with the registry's value: the paper defaults in one place.
     BOOST_TEST(file.keys() == defaults.keys(), info.name);
@@ -421,7 +421,7 @@ Registry<MethodEntry>& example_registry() {
 
 BOOST_AUTO_TEST_CASE(a_method_added_in_one_place_gets_defaults_checks_help_and_the_contract) {
   const auto& entry = example_registry().get("bitfit", "test");
-  cfg::Node defaults = parse_entry_defaults(entry.info, "method");
+  cfg::Node defaults = entry.info.defaults;
   BOOST_TEST(defaults.find("lr")->as_double() == 1e-3);
   BOOST_TEST(entry.factory.options.size() == 2u);
   BOOST_CHECK_THROW(entry.factory.create(method_yaml("name: bitfit\nlr: -1\n")), InputError);

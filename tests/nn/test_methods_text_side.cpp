@@ -72,7 +72,7 @@ BOOST_AUTO_TEST_CASE(textual_inversion_trains_on_all_27_reference_templates_in_o
   std::vector<std::string> expected;
   for (std::string t : reference) expected.push_back(t.replace(t.find("{}"), 2, "<sks>"));
   const auto& entry = methods().get("textual_inversion", "test");
-  auto method = entry.factory.create(parse_entry_defaults(entry.info, "method"));
+  auto method = entry.factory.create(entry.info.defaults);
   BOOST_TEST(method->train_prompts(dog_subject()) == expected, boost::test_tools::per_element());
   BOOST_TEST(method->train_prompt(dog_subject()) == "a photo of a <sks>");
 }

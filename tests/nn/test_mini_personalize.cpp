@@ -82,7 +82,7 @@ Gains lora_gains(int64_t seed, bool cut_gradient) {
                                           std::to_string(kPrompts) + "\n",
                                       {"test", 0});
   const auto& dataset = datasets().get("mini_world", "test");
-  SubjectData subject = dataset.factory.load(cfg::with_defaults(ds, parse_entry_defaults(dataset.info, "dataset")),
+  SubjectData subject = dataset.factory.load(cfg::with_defaults(ds, dataset.info.defaults),
                                              int(pipeline.resolution), test::scratch_dir("mini_personalize") / "cache");
   const auto jobs = sample::grid_jobs(subject.eval_prompts, 1);
 
@@ -96,20 +96,20 @@ Gains lora_gains(int64_t seed, bool cut_gradient) {
 
   cfg::Node section = cfg::parse_yaml_text("name: lora\nlr: " + std::to_string(kLr) + "\n", {"test", 0});
   const auto& entry = methods().get("lora", "test");
-  std::unique_ptr<Method> lora = entry.factory.create(cfg::with_defaults(section, parse_entry_defaults(entry.info, "method")));
+  std::unique_ptr<Method> lora = entry.factory.create(cfg::with_defaults(section, entry.info.defaults));
   MethodTarget target{pipeline, &subject, method_init_generator(seed)};
   lora->attach(target);
   if (cut_gradient)  // the switch: every LoRA gradient replaced by zeros before AdamW sees it
     for (const auto& group : lora->parameter_groups(kLr))
       for (torch::Tensor p : group.params) p.register_hook([](torch::Tensor g) { return torch::zeros_like(g); });
 
-  TrainConfig train;
+  TrainOptions train;
   train.steps = kSteps;
   train.batch_size = 1;
   train.lr = kLr;
   train.schedule.total_steps = kSteps;
-  DvarConfig dvar;
-  dvar.mode = "off";
+  DvarOptions dvar;
+  dvar.mode = StopMode::off;
   Trainer(pipeline, *lora, subject, train, dvar, seed).run({});
 
   GuidanceEncoders encoders = guidance_encoders(*lora, pipeline, subject);

@@ -24,15 +24,15 @@ struct Setup {
     subject = datasets().get("builtin", "test").factory.load(ds, int(pipeline.resolution), {});
     cfg::Node s = cfg::parse_yaml_text(yaml, {"test", 0});
     const auto& entry = methods().get(cfg::get_string(s, "name"), "test");
-    method = entry.factory.create(cfg::with_defaults(s, parse_entry_defaults(entry.info, "method")));
+    method = entry.factory.create(cfg::with_defaults(s, entry.info.defaults));
     freeze_pipeline(pipeline);
     MethodTarget target{pipeline, &subject};
     method->attach(target);
   }
 };
 
-TrainConfig small_train(int64_t steps) {
-  TrainConfig t;
+TrainOptions small_train(int64_t steps) {
+  TrainOptions t;
   t.steps = steps;
   t.batch_size = 1;
   t.lr = 1e-3;
@@ -46,7 +46,7 @@ const char* kTextualInversion = "name: textual_inversion\nlr: 5.0e-3\n";
 
 BOOST_AUTO_TEST_CASE(dvar_evaluates_before_the_optimizer_step) {
   Setup s(kTextualInversion);
-  DvarConfig dvar;
+  DvarOptions dvar;
   dvar.window = 2;
   Trainer trainer(s.pipeline, *s.method, s.subject, small_train(3), dvar, 7);
   const double initial = trainer.deterministic_objective();
@@ -66,7 +66,7 @@ BOOST_AUTO_TEST_CASE(dvar_every_counts_from_the_first_step) {
   // The reference evaluates when global_step % early_stop_freq == 0, global_step
   // counting updates done: steps 1, 1 + every, 1 + 2·every, … here.
   Setup s(kTextualInversion);
-  DvarConfig dvar;
+  DvarOptions dvar;
   dvar.window = 2;
   dvar.every = 2;
   Trainer trainer(s.pipeline, *s.method, s.subject, small_train(5), dvar, 7);
@@ -82,8 +82,8 @@ BOOST_AUTO_TEST_CASE(dvar_stop_finishes_the_step_that_fired) {
   // update still happens, then the loop breaks: s steps trained, and the stop
   // delta is the final one.
   Setup s(kTextualInversion);
-  DvarConfig dvar;
-  dvar.mode = "stop";
+  DvarOptions dvar;
+  dvar.mode = StopMode::stop;
   dvar.window = 2;
   dvar.threshold = 10.0;  // var(window) / var(all) = 1 once two values exist
   Trainer trainer(s.pipeline, *s.method, s.subject, small_train(6), dvar, 7);

@@ -17,11 +17,11 @@ namespace pbench::test {
 void register_test_workloads(Registry<Workload>& registry) {
   registry.add(
       EntryInfo{"test_steps", "test-only: writes curves step by step; can fail or crash on request",
-                "test:\n  steps: 5\n  step_ms: 10\n  fail_at: -1\n  crash_at: -1\n  loss_scale: 1.0\n"
+                yaml_defaults("test:\n  steps: 5\n  step_ms: 10\n  fail_at: -1\n  crash_at: -1\n  loss_scale: 1.0\n"
                 "lr: 0.001\nrate: 0.1\n"
                 // Top-level keys the sweep fixtures (tests/fixtures/sweep/) carry: a key no
                 // workload declares is refused (validate_run_config).
-                "label: ''\neps: 0.0\nbig: 0.0\nnote: ''\nvariant:\n  name: a\n  rank: 4\n"},
+                "label: ''\neps: 0.0\nbig: 0.0\nnote: ''\nvariant:\n  name: a\n  rank: 4\n")},
       Workload{[](RunContext& ctx) {
         const cfg::Node& c = ctx.config;
         int64_t steps = cfg::get_int(c, "test.steps", 5);

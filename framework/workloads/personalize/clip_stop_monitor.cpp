@@ -8,7 +8,7 @@
 
 namespace pbench::personalize {
 
-ClipStopMonitor::ClipStopMonitor(const ClipStopConfig& config, int64_t train_steps, sample::SamplingOptions sampling,
+ClipStopMonitor::ClipStopMonitor(const ClipStopOptions& config, int64_t train_steps, sample::SamplingOptions sampling,
                                  models::Pipeline& pipeline, Method& method, const SubjectData& subject,
                                  const models::ClipBackbone& clip, torch::Tensor real, int64_t seed, std::ostream& log)
     : config_(config), every_(config.interval(train_steps)), sampling_(std::move(sampling)), pipeline_(pipeline),
@@ -16,7 +16,7 @@ ClipStopMonitor::ClipStopMonitor(const ClipStopConfig& config, int64_t train_ste
   if (config_.sampling_steps > 0) sampling_.num_inference_steps = config_.sampling_steps;
   prompts_ = subject_.eval_prompts;
   prompts_.resize(size_t(std::min<int64_t>(config_.num_prompts, int64_t(prompts_.size()))));
-  log_ << "[personalize] CLIP early stopping (" << config_.mode << "): every " << every_ << " steps, "
+  log_ << "[personalize] CLIP early stopping (" << cfg::enum_name(config_.mode) << "): every " << every_ << " steps, "
        << prompts_.size() << " prompts x " << sampling_.num_inference_steps << " DDIM steps, delta " << config_.delta
        << ", patience " << config_.patience << "\n";
 }

@@ -32,7 +32,7 @@ class ClipStopMonitor {
  public:
   // `sampling`: the evaluation's sampler (guidance, eta); its steps are replaced by
   // clip_stop.sampling_steps when that is set. `real`: uint8 [M, H, W, 3].
-  ClipStopMonitor(const ClipStopConfig& config, int64_t train_steps, sample::SamplingOptions sampling,
+  ClipStopMonitor(const ClipStopOptions& config, int64_t train_steps, sample::SamplingOptions sampling,
                   models::Pipeline& pipeline, Method& method, const SubjectData& subject,
                   const models::ClipBackbone& clip, torch::Tensor real, int64_t seed, std::ostream& log);
 
@@ -46,7 +46,7 @@ class ClipStopMonitor {
  private:
   double sample_clip_i();
 
-  ClipStopConfig config_;
+  ClipStopOptions config_;
   int64_t every_;
   sample::SamplingOptions sampling_;
   models::Pipeline& pipeline_;

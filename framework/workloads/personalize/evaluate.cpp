@@ -14,12 +14,12 @@
 namespace pbench::personalize {
 
 void Evaluator::load_backbones(bool need_clip) {
-  if (need_clip) clip = models::load_clip_backbone(cfg::get_string(eval, "clip_backbone"));
-  metric_names = string_list(eval, "metrics");
+  if (need_clip) clip = models::load_clip_backbone(eval.clip_backbone);
+  metric_names = eval.metrics;
   for (const auto& name : metric_names) {
-    const auto& entry = metrics::metrics_registry().get(name, eval.origin().describe() + ": eval.metrics");
-    if (entry.factory.backbone == "clip" && !clip) clip = models::load_clip_backbone(cfg::get_string(eval, "clip_backbone"));
-    if (entry.factory.backbone == "dino" && !dino) dino = models::load_dino_backbone(cfg::get_string(eval, "dino_backbone"));
+    const auto& entry = metrics::metrics_registry().get(name, "eval.metrics");  // checked at plan time (check_config)
+    if (entry.factory.backbone == "clip" && !clip) clip = models::load_clip_backbone(eval.clip_backbone);
+    if (entry.factory.backbone == "dino" && !dino) dino = models::load_dino_backbone(eval.dino_backbone);
   }
 }
 
@@ -29,7 +29,7 @@ torch::Tensor Evaluator::real_images() const {
 
 void Evaluator::run_point(const std::string& point, int64_t step, bool write_baselines, const std::string& variant,
                         double objective) {
-  auto jobs = sample::grid_jobs(evaluation_prompts(eval, subject), cfg::get_int(eval, "images_per_prompt"));
+  auto jobs = sample::grid_jobs(evaluation_prompts(eval, subject), eval.images_per_prompt);
   GuidanceEncoders encoders = guidance_encoders(method, pipeline, subject);
   ctx.log << "[personalize] sampling " << jobs.size() << " images at " << point << " (step " << step << ")\n";
   int64_t last_reported = -1;
@@ -39,7 +39,7 @@ void Evaluator::run_point(const std::string& point, int64_t step, bool write_bas
       ctx.log << "[personalize]   " << pr.images_done << "/" << pr.images_total << " images\n";
     }
   };
-  sample::SampleSet set = sample::sample_images(pipeline, jobs, ctx.seed, sampling_options(eval), encoders.cond,
+  sample::SampleSet set = sample::sample_images(pipeline, jobs, ctx.seed, eval.sampling(), encoders.cond,
                                                  encoders.negative, progress);
   score_point(point, set, step, write_baselines, variant, objective);
 }

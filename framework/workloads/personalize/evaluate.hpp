@@ -12,11 +12,12 @@
 #include "framework/run/workload.hpp"
 #include "framework/sample/ddim_sampling.hpp"
 #include "framework/train/method.hpp"
+#include "framework/workloads/personalize/config.hpp"
 
 namespace pbench::personalize {
 
 struct Evaluator {
-  const cfg::Node& eval;
+  const EvalOptions& eval;
   models::Pipeline& pipeline;
   Method& method;
   const SubjectData& subject;

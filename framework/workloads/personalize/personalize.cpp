@@ -14,6 +14,7 @@
 #include <ostream>
 
 #include "framework/config/access.hpp"
+#include "framework/config/yaml_io.hpp"
 #include "framework/train/trainer.hpp"
 #include "framework/workloads/personalize/budget.hpp"
 #include "framework/workloads/personalize/clip_stop_monitor.hpp"
@@ -31,31 +32,32 @@ using namespace personalize;
 void run_personalize(RunContext& ctx) {
   Setup s;
   set_up(ctx, s);
-  TrainConfig train_config = TrainConfig::from_section(s.train);
-  DvarConfig dvar_config = dvar_config_from_section(s.dvar);
-  DvarSettings dvar_attrs{dvar_config.window, dvar_config.threshold, dvar_config.mode, -1};
+  const TrainOptions& train_options = s.options.train;
+  const DvarOptions& dvar_options = s.options.dvar;
+  const EvalOptions& eval = s.options.eval;
+  DvarSettings dvar_attrs{dvar_options.window, dvar_options.threshold, cfg::enum_name(dvar_options.mode), -1};
   ctx.file.set_dvar(dvar_attrs);
   ctx.file.flush();
 
-  const bool evaluate = cfg::get_bool(s.eval, "enabled");
-  Evaluator evaluator{s.eval, s.pipeline, *s.method, s.subject, ctx, std::nullopt, std::nullopt, {}};
-  ClipStopConfig clip_config = clip_stop_config(s.clip_stop);
-  if (!evaluate) clip_config.mode = "off";  // no evaluation: no metric backbones either
-  if (evaluate) evaluator.load_backbones(/*need_clip=*/clip_config.mode != "off");
+  const bool evaluate = eval.enabled;
+  Evaluator evaluator{eval, s.pipeline, *s.method, s.subject, ctx, std::nullopt, std::nullopt, {}};
+  ClipStopOptions clip_config = s.options.clip_stop;
+  if (!evaluate) clip_config.mode = StopMode::off;  // no evaluation: no metric backbones either
+  if (evaluate) evaluator.load_backbones(/*need_clip=*/clip_config.mode != StopMode::off);
   std::optional<ClipStopMonitor> clip_monitor;
   ClipStopSettings clip_attrs;
-  if (clip_config.mode != "off") {
-    clip_monitor.emplace(clip_config, train_config.steps, sampling_options(s.eval), s.pipeline, *s.method, s.subject,
+  if (clip_config.mode != StopMode::off) {
+    clip_monitor.emplace(clip_config, train_options.steps, eval.sampling(), s.pipeline, *s.method, s.subject,
                          *evaluator.clip, evaluator.real_images(), ctx.seed, ctx.log);
-    clip_attrs = ClipStopSettings{clip_config.mode, clip_monitor->interval(), clip_config.num_prompts,
-                                  clip_config.sampling_steps > 0 ? clip_config.sampling_steps : cfg::get_int(s.eval, "steps"),
+    clip_attrs = ClipStopSettings{cfg::enum_name(clip_config.mode), clip_monitor->interval(), clip_config.num_prompts,
+                                  clip_config.sampling_steps > 0 ? clip_config.sampling_steps : eval.steps,
                                   clip_config.patience, clip_config.delta, -1};
   }
   ctx.file.set_clip_stop(clip_attrs);
   // The frozen model's class-word samples, scored before training (sampled in set_up, before attach).
   if (s.baseline) evaluator.score_point("baseline", *s.baseline, 0, /*write_baselines=*/false);
 
-  Trainer trainer(s.pipeline, *s.method, s.subject, train_config, dvar_config, ctx.seed);
+  Trainer trainer(s.pipeline, *s.method, s.subject, train_options, dvar_options, ctx.seed);
   if (s.prior) trainer.set_prior(s.prior_images, s.prior->class_prompt, s.prior->loss_weight);
   int64_t since_flush = 0;
   TrainCallbacks callbacks;
@@ -73,7 +75,7 @@ void run_personalize(RunContext& ctx) {
       std::optional<ClipCheck> check = clip_monitor->after_step(step);
       if (!check) return false;
       ctx.file.append_clip_stop(check->step, check->clip_i);
-      return check->fired && clip_config.mode == "stop";
+      return check->fired && clip_config.mode == StopMode::stop;
     };
   TrainResult result = trainer.run(callbacks);
   dvar_attrs.stop_step = result.dvar_stop_step;
@@ -83,7 +85,7 @@ void run_personalize(RunContext& ctx) {
     ctx.file.set_clip_stop(clip_attrs);
   }
 
-  if (cfg::get_bool(s.train, "save_delta")) {
+  if (train_options.save_delta) {
     fs::path base = ctx.file.final_path();
     base.replace_extension("");
     save_safetensors(base.string() + ".delta.safetensors", s.method->delta(), {{"method", s.method_name}, {"run_id", ctx.run_id}});
@@ -101,19 +103,18 @@ void run_personalize(RunContext& ctx) {
     // dvar_stop, which loads the delta of the stop step.
     for (const std::string& variant : s.method->eval_variants()) {
       s.method->select_eval_variant(variant);
-      double objective = dvar_config.mode == "off" ? std::nan("") : trainer.deterministic_objective();
+      double objective = dvar_options.mode == StopMode::off ? std::nan("") : trainer.deterministic_objective();
       std::streamsize precision = ctx.log.precision(6);
       ctx.log << "[personalize] variant " << variant << ": DVAR objective " << objective << "\n";
       ctx.log.precision(precision);
       evaluator.run_point("final_" + variant, result.steps_trained, false, variant, objective);
     }
     s.method->select_eval_variant("");
-    if (dvar_config.mode == "monitor" && result.dvar_stop_step > 0 && cfg::get_bool(s.eval, "at_dvar_stop")) {
+    if (dvar_options.mode == StopMode::monitor && result.dvar_stop_step > 0 && eval.at_dvar_stop) {
       s.method->load_delta(result.delta_at_dvar_stop);  // the weights the stop rule would have kept
       evaluator.run_point("dvar_stop", result.dvar_stop_step, false);
     }
-    if (clip_monitor && clip_config.mode == "monitor" && clip_monitor->stop_step() > 0 &&
-        cfg::get_bool(s.clip_stop, "at_stop")) {
+    if (clip_monitor && clip_config.mode == StopMode::monitor && clip_monitor->stop_step() > 0 && clip_config.at_stop) {
       s.method->load_delta(clip_monitor->delta_at_stop());  // the weights CLIP early stopping would have kept
       evaluator.run_point("clip_stop", clip_monitor->stop_step(), false);
     }
@@ -127,7 +128,7 @@ void run_personalize(RunContext& ctx) {
 
 void register_personalize_workload(Registry<Workload>& registry) {
   registry.add(EntryInfo{kDefaultWorkload, "train a method on one subject with DVAR, then evaluate it (the engine)",
-                         personalize::defaults_yaml()},
+                         personalize::engine_defaults()},
                Workload{run_personalize, personalize::check_config, personalize::with_method_budget});
 }
 

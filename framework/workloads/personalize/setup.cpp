@@ -80,12 +80,9 @@ std::vector<Image> real_class_images(const std::string& dir, int64_t count, int 
 
 void set_up(RunContext& ctx, Setup& s) {
   const cfg::Node& config = ctx.config;
-  s.model = section_with_defaults(config, "model");
-  s.train = section_with_defaults(config, "train");
-  s.dvar = section_with_defaults(config, "dvar");
-  s.clip_stop = section_with_defaults(config, "clip_stop");
-  s.eval = section_with_defaults(config, "eval");
-  torch::TensorOptions options = tensor_options(config);
+  s.options = read_options(config);
+  const EvalOptions& eval = s.options.eval;
+  const std::string& model_spec = s.options.model.spec();
 
   auto method = chosen_entry(config, "method", methods());
   const auto& method_entry = method.entry;
@@ -96,11 +93,9 @@ void set_up(RunContext& ctx, Setup& s) {
   const auto& dataset_entry = dataset.entry;
   const cfg::Node& dataset_full = dataset.section;
 
-  // model.path (a diffusers folder) takes precedence over model.name.
-  s.model_spec = cfg::get_string(s.model, "path", cfg::get_string(s.model, "name"));
-  ctx.log << "[personalize] model " << s.model_spec << ", method " << s.method_name << ", subject "
+  ctx.log << "[personalize] model " << model_spec << ", method " << s.method_name << ", subject "
           << cfg::get_string(dataset_full, "subject") << "\n";
-  s.pipeline = models::load_pipeline(s.model_spec, options);
+  s.pipeline = models::load_pipeline(model_spec, tensor_options(s.options, config));
   fs::path cache = fs::path(cfg::get_string(config, "runtime.cache_dir", default_cache_dir().string()));
   s.subject = dataset_entry.factory.load(dataset_full, int(s.pipeline.resolution), cache);
 
@@ -114,18 +109,18 @@ void set_up(RunContext& ctx, Setup& s) {
   s.prior = s.method->regularization_set(s.subject);
   if (s.prior) {
     // train.num_class_images caps every method's count (a CPU-sized sweep of many methods); null = the method's.
-    if (const cfg::Node* cap = s.train.find("num_class_images"); cap && !cap->is_null())
-      s.prior->num_images = std::min(s.prior->num_images, cap->as_int());
+    if (s.options.train.num_class_images)
+      s.prior->num_images = std::min(s.prior->num_images, *s.options.train.num_class_images);
     if (!s.prior->real_images_dir.empty())
       s.prior_images = real_class_images(s.prior->real_images_dir, s.prior->num_images, int(s.pipeline.resolution),
                                          "method.class_data_dir", ctx.log);
     else
-      s.prior_images = class_images(s.pipeline, s.model_spec, s.prior->class_prompt, s.prior->num_images, ctx.seed,
-                                    sampling_options(s.eval), cache, ctx.log);
+      s.prior_images = class_images(s.pipeline, model_spec, s.prior->class_prompt, s.prior->num_images, ctx.seed,
+                                    eval.sampling(), cache, ctx.log);
   }
-  if (cfg::get_bool(s.eval, "enabled") && cfg::get_bool(s.eval, "baseline")) {
-    BaselineRequest request{s.model_spec, evaluation_prompts(s.eval, s.subject), s.subject.unique_token,
-                            cfg::get_int(s.eval, "images_per_prompt"), ctx.seed, sampling_options(s.eval)};
+  if (eval.enabled && eval.baseline) {
+    BaselineRequest request{model_spec, evaluation_prompts(eval, s.subject), s.subject.unique_token,
+                            eval.images_per_prompt, ctx.seed, eval.sampling()};
     s.baseline = baseline_samples(s.pipeline, request, cache, ctx.log);  // before attach: the untouched model
   }
   // Methods draw their random inits (LoRA's down factors, adapters, …) from the run's

@@ -13,13 +13,14 @@
 #include "framework/sample/ddim_sampling.hpp"
 #include "framework/run/workload.hpp"
 #include "framework/train/method.hpp"
+#include "framework/workloads/personalize/config.hpp"
 
 namespace pbench::personalize {
 
 struct Setup {
-  // The run config's sections merged over the workload's defaults (method: over its registry defaults).
-  cfg::Node model, train, dvar, clip_stop, eval, method_section;
-  std::string method_name, model_spec;
+  PersonalizeOptions options;  // the engine's sections, read once (config.hpp)
+  cfg::Node method_section;    // the run's method section over its registry defaults
+  std::string method_name;
   models::Pipeline pipeline;
   SubjectData subject;
   std::unique_ptr<Method> method;
