@@ -21,6 +21,8 @@
 // Σ C = 12,480); text encoder 2·L·768·12 = 18,432·L. Trainable without the MLP = the delta; with it
 // L·reparam_dim + reparam_dim·hidden + hidden + (hidden + 1)·(delta / L).
 // Delta keys: `<component>.<attention>.prefix_tuning.keys` / `.values`, each [L, inner].
+// Defaults: L = 10 (the paper's table-to-text length), lr 1e-4 (the paper's 5e-5..8e-5 was on
+// GPT-2; SD needs a little more: pbench's choice).
 #include <ATen/CPUGeneratorImpl.h>
 
 #include <cmath>

@@ -19,29 +19,55 @@ std::string display_path(const fs::path& p) {
   return r.size() <= p.string().size() ? r : p.string();
 }
 
+namespace {
+
+BuiltinGroupOptions& builtin_groups() {
+  static BuiltinGroupOptions provider;
+  return provider;
+}
+
+std::vector<std::string> builtin_options(const std::string& group) {
+  return builtin_groups().options ? builtin_groups().options(group) : std::vector<std::string>{};
+}
+
+bool is_builtin_option(const std::string& group, const std::string& option) {
+  const std::vector<std::string> options = builtin_options(group);
+  return std::find(options.begin(), options.end(), option) != options.end();
+}
+
+void sort_unique(std::vector<std::string>& names) {
+  std::sort(names.begin(), names.end());
+  names.erase(std::unique(names.begin(), names.end()), names.end());
+}
+
+}  // namespace
+
+void set_builtin_group_options(BuiltinGroupOptions provider) { builtin_groups() = std::move(provider); }
+
 std::vector<std::string> config_groups(const fs::path& primary) {
   std::vector<std::string> groups;
   std::error_code ec;
   for (const auto& entry : fs::directory_iterator(primary.parent_path().empty() ? "." : primary.parent_path(), ec))
     if (entry.is_directory()) groups.push_back(entry.path().filename().string());
-  std::sort(groups.begin(), groups.end());
+  for (const auto& group : builtin_groups().groups) groups.push_back(group);
+  sort_unique(groups);
   return groups;
 }
 
 std::vector<std::string> group_options(const fs::path& primary, const std::string& group) {
-  std::vector<std::string> options;
+  std::vector<std::string> options = builtin_options(group);
   std::error_code ec;
   for (const auto& entry : fs::directory_iterator(primary.parent_path() / group, ec))
     if (entry.is_regular_file() && entry.path().extension() == ".yaml")
       options.push_back(entry.path().stem().string());
-  std::sort(options.begin(), options.end());
+  sort_unique(options);
   return options;
 }
 
 bool is_group_key(const fs::path& primary, const std::string& key) {
   if (key.find('.') != std::string::npos || key.empty()) return false;
   std::error_code ec;
-  return fs::is_directory(primary.parent_path() / key, ec);
+  return fs::is_directory(primary.parent_path() / key, ec) || !builtin_options(key).empty();
 }
 
 namespace {
@@ -174,13 +200,19 @@ class Composer {
           if (!option) break;  // `group: null` or deleted with ~group
           fs::path path = root_ / e.group / (*option + ".yaml");
           std::error_code ec;
+          std::string pkg = e.group;
+          std::replace(pkg.begin(), pkg.end(), '/', '.');
+          if (!fs::is_regular_file(path, ec) && is_builtin_option(e.group, *option)) {
+            choices.emplace_back(e.group, *option);
+            merge_into(result, wrap_in_package(builtin_groups().config(e.group, *option), pkg));
+            --depth_guard_;
+            break;
+          }
           if (!fs::is_regular_file(path, ec))
             throw InputError(e.origin.describe() + ": defaults: " + e.group + ": no config '" + *option + "' in " +
                              display_path(root_ / e.group) + "/; available: " +
                              join_names(group_options(primary_, e.group)));
           choices.emplace_back(e.group, *option);
-          std::string pkg = e.group;
-          std::replace(pkg.begin(), pkg.end(), '/', '.');
           merge_into(result, compose_file(path, pkg, choices, e.origin));
           --depth_guard_;
           break;

@@ -8,6 +8,7 @@
 #include "metrics/metric.hpp"
 
 #include "framework/config/access.hpp"
+#include "framework/config/compose.hpp"
 #include "framework/config/schema.hpp"
 #include "framework/run/workload.hpp"
 #include "framework/util/errors.hpp"
@@ -25,6 +26,18 @@ std::vector<CatalogSection> catalog() {
       CatalogSection{"models", models::models_registry().infos()},
       CatalogSection{"workloads", workloads().infos()},
   };
+}
+
+void install_builtin_group_options() {
+  cfg::BuiltinGroupOptions provider;
+  provider.groups = {"method"};
+  provider.options = [](const std::string& group) {
+    return group == "method" ? methods().names() : std::vector<std::string>{};
+  };
+  provider.config = [](const std::string& group, const std::string& option) {
+    return methods().get(option, "method=" + option).info.defaults;
+  };
+  cfg::set_builtin_group_options(std::move(provider));
 }
 
 namespace {

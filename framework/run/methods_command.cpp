@@ -1,8 +1,8 @@
 // `pbench methods [<name>] [--yaml]` (also `pbench methods <name> --help`): the registered methods, or one method's
 // typed options (key, default, type and allowed values, one line of help) as its
 // options struct declares them (framework/train/method_options.hpp). `--yaml`
-// prints the defaults as a method section, i.e. experiments/method/<name>.yaml's
-// keys and values.
+// prints the defaults as a method section (what `method=<name>` composes): a preset
+// file to start from.
 #include <algorithm>
 #include <iostream>
 #include <string>

@@ -60,6 +60,7 @@ int run_command(int argc, char** argv) {
       if (overrides.back().sweep)
         throw InputError("command line '" + t + "': pbench run executes one run; use run_sweep for sweeps");
     }
+    install_builtin_group_options();
     cfg::ComposeResult composed = cfg::compose(file, overrides);
     if (!composed.sweep.is_null() && cfg::lookup(composed.sweep, "params"))
       throw InputError(composed.primary_display + ": sweep.params: this file describes a sweep; run it with run_sweep");

@@ -1,8 +1,8 @@
 #pragma once
 // Registering a method from its typed options struct (framework/config/options.hpp):
 // the struct is the one source of the method's defaults. From it come the
-// registry entry's defaults (what `experiments/method/<name>.yaml` must equal,
-// what `pbench params --methods all` attaches), the checks of a user's section
+// registry entry's defaults (what `method=<name>` composes, what `pbench params
+// --methods all` attaches), the checks of a user's section
 // (types, ranges, choices, unknown keys; file:line errors at plan time) and the
 // help table of `pbench methods <name>`.
 //

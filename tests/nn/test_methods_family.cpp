@@ -5,13 +5,20 @@
 #include <fstream>
 #include <iterator>
 
+#include "framework/config/access.hpp"
+#include "framework/config/compose.hpp"
 #include "framework/config/schema.hpp"
+#include "framework/config/yaml_io.hpp"
+#include "framework/run/catalog.hpp"
+#include "framework/util/errors.hpp"
+#include "tests/support/test_paths.hpp"
 #include "framework/train/method_options.hpp"
 #include "methods/parameterized_method.hpp"
 #include "tests/nn/method_test_kit.hpp"
 
 using namespace pbench;
 using namespace pbench::test;
+namespace fs = std::filesystem;
 
 namespace {
 std::unique_ptr<Method> attached(models::Pipeline& p, const std::string& yaml, const SubjectData* subject = nullptr) {
@@ -351,24 +358,39 @@ BOOST_AUTO_TEST_CASE(registry_defaults_train_at_the_papers_learning_rates) {
   }
 }
 
-BOOST_AUTO_TEST_CASE(every_method_has_an_experiment_file_matching_its_defaults) {
+BOOST_AUTO_TEST_CASE(method_group_options_are_the_registered_methods_defaults) {
+  // A method lives in three places (its file, its method_list.hpp line, its contract
+  // test): `method=<name>` composes the registered defaults, from any experiment folder,
+  // with no experiments/method/<name>.yaml to keep in step with the options struct.
+  install_builtin_group_options();
+  fs::path dir = test::scratch_dir("method_group_options");
+  {
+    std::ofstream(dir / "exp.yaml") << "defaults:\n  - method: lora\n";
+  }
   for (const auto& info : methods().infos()) {
-    auto path = source_dir() / "experiments" / "method" / (info.name + ".yaml");
-    BOOST_REQUIRE_MESSAGE(std::filesystem::exists(path), path);
-    cfg::Node file = cfg::load_yaml_file(path, path.string());
-    cfg::Node defaults = info.defaults;
-    BOOST_CHECK_NO_THROW(cfg::validate_against(file, defaults, "method", "method '" + info.name + "'"));
-    // The file spells out every key the entry accepts, with the registry's value: the paper defaults in one place.
-    BOOST_TEST(file.keys() == defaults.keys(), info.name);
-    for (size_t i = 0; i < defaults.keys().size(); ++i) {
-      const cfg::Node* value = file.find(defaults.keys()[i]);
-      BOOST_TEST((value && *value == defaults.values()[i]),
-                 info.name << "." << defaults.keys()[i] << ": experiments/method has "
-                           << (value ? value->describe_value() : "nothing") << ", the registry "
-                           << defaults.values()[i].describe_value());
-    }
-    // And the method can be built from it.
-    BOOST_CHECK_NO_THROW(methods().get(info.name, "test").factory.create(file));
+    cfg::ComposeResult composed = cfg::compose(dir / "exp.yaml", {cfg::parse_override("method=" + info.name)});
+    const cfg::Node* method = composed.config.find("method");
+    BOOST_REQUIRE_MESSAGE(method, info.name);
+    BOOST_TEST((*method == info.defaults), info.name << ": composed " << cfg::to_yaml(*method));
+    BOOST_CHECK_NO_THROW(methods().get(info.name, "test").factory.create(*method));
+  }
+  // A file of the same name in the folder is a preset of the user's: it wins.
+  fs::create_directories(dir / "method");
+  {
+    std::ofstream(dir / "method" / "lora.yaml") << "name: lora\nrank: 16\n";
+  }
+  cfg::ComposeResult preset = cfg::compose(dir / "exp.yaml", {});
+  BOOST_TEST(cfg::get_int(preset.config, "method.rank") == 16);
+  BOOST_TEST(cfg::lookup(preset.config, "method.alpha") == nullptr);  // the file alone; defaults fill in later
+  // Listing a group names both kinds; an unknown option still names what is there.
+  std::vector<std::string> options = cfg::group_options(dir / "exp.yaml", "method");
+  BOOST_TEST((std::find(options.begin(), options.end(), "svdiff") != options.end()));
+  BOOST_TEST(cfg::is_group_key(dir / "exp.yaml", "method"));
+  try {
+    cfg::compose(dir / "exp.yaml", {cfg::parse_override("method=lorra")});
+    BOOST_FAIL("method=lorra composed");
+  } catch (const InputError& e) {
+    BOOST_TEST(std::string(e.what()).find("available: closer_look_adapter") != std::string::npos, e.what());
   }
 }
 

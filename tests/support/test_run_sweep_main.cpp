@@ -6,6 +6,7 @@
 
 int main(int argc, char** argv) {
   pbench::test::register_test_workloads(pbench::workloads());
+  pbench::install_builtin_group_options();
   pbench::SweepHooks hooks{pbench::validate_run_config, pbench::expand_all_subjects, pbench::catalog};
   return pbench::run_sweep_main(argc, argv, hooks);
 }
