@@ -11,9 +11,9 @@
 #include <memory>
 
 #include "benchmarks/support/bench_support.hpp"
-#include "framework/models/clip_text.hpp"
-#include "framework/models/clip_vision.hpp"
-#include "framework/models/dino_vit.hpp"
+#include "framework/models/clip/clip_text.hpp"
+#include "framework/models/clip/clip_vision.hpp"
+#include "framework/models/dino/dino_vit.hpp"
 
 using namespace pbench::models;
 using pbench::bench::add;

@@ -4,7 +4,7 @@
 // whole W7.sample (tiny UNet + CFG) is the UNet benchmark's.
 //  ddim.loop_50  set_timesteps(50) + 50 step() calls
 #include "benchmarks/support/bench_support.hpp"
-#include "framework/models/schedulers.hpp"
+#include "framework/models/schedulers/schedulers.hpp"
 
 namespace {
 

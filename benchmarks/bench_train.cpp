@@ -17,7 +17,7 @@
 
 #include "benchmarks/support/bench_support.hpp"
 #include "framework/config/schema.hpp"
-#include "framework/models/pipeline.hpp"
+#include "framework/models/sd/pipeline.hpp"
 #include "framework/train/method.hpp"
 #include "framework/train/trainer.hpp"
 

@@ -27,9 +27,9 @@
 #include <memory>
 
 #include "benchmarks/support/bench_support.hpp"
-#include "framework/models/pipeline.hpp"
-#include "framework/models/unet.hpp"
-#include "framework/models/vae.hpp"
+#include "framework/models/sd/pipeline.hpp"
+#include "framework/models/sd/unet.hpp"
+#include "framework/models/sd/vae.hpp"
 
 using namespace pbench::models;
 using nlohmann::json;

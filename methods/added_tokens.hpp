@@ -7,7 +7,7 @@
 #include <string>
 #include <vector>
 
-#include "framework/models/pipeline.hpp"
+#include "framework/models/sd/pipeline.hpp"
 #include "framework/tensor/added_token_rows.hpp"
 #include "framework/train/method.hpp"
 

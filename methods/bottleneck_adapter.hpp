@@ -19,7 +19,7 @@
 #include <string>
 #include <vector>
 
-#include "framework/models/unet_blocks.hpp"
+#include "framework/models/sd/unet_blocks.hpp"
 #include "framework/tensor/adaptable_layers.hpp"
 
 namespace pbench::peft {

@@ -28,7 +28,7 @@
 #include <cmath>
 
 #include "framework/train/method_options.hpp"
-#include "framework/models/kv_prefix.hpp"
+#include "framework/models/sd/kv_prefix.hpp"
 #include "framework/util/errors.hpp"
 #include "framework/util/seeds.hpp"
 #include "methods/methods.hpp"

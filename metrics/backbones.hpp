@@ -14,9 +14,9 @@
 #include <string>
 #include <vector>
 
-#include "framework/models/clip_text.hpp"
-#include "framework/models/clip_vision.hpp"
-#include "framework/models/dino_vit.hpp"
+#include "framework/models/clip/clip_text.hpp"
+#include "framework/models/clip/clip_vision.hpp"
+#include "framework/models/dino/dino_vit.hpp"
 #include "framework/models/image_preprocess.hpp"
 #include "framework/models/metric_backbones.hpp"
 #include "framework/text/clip_tokenizer.hpp"

@@ -12,7 +12,7 @@
 
 #include <torch/torch.h>
 
-#include "framework/models/hf_config.hpp"
+#include "framework/models/hf/hf_config.hpp"
 
 namespace pbench::models {
 

@@ -3,8 +3,8 @@
 #include <cmath>
 
 #include "framework/models/deterministic_init.hpp"
-#include "framework/models/hf_config.hpp"
-#include "framework/models/hf_folder.hpp"
+#include "framework/models/hf/hf_config.hpp"
+#include "framework/models/hf/hf_folder.hpp"
 #include "framework/util/assets.hpp"
 #include "framework/util/errors.hpp"
 #include "framework/util/seeds.hpp"

@@ -9,7 +9,7 @@
 
 #include <torch/torch.h>
 
-#include "framework/models/hf_config.hpp"
+#include "framework/models/hf/hf_config.hpp"
 #include "framework/tensor/adaptable_layers.hpp"
 
 namespace pbench::models {

@@ -1,9 +1,9 @@
 // `pbench export <model> <folder>`: writes a pipeline or a metric backbone in
-// diffusers / Hugging Face layout (framework/models/export.hpp).
+// diffusers / Hugging Face layout (framework/models/hf/export.hpp).
 #include <iostream>
 
 #include "framework/util/cli.hpp"
-#include "framework/models/export.hpp"
+#include "framework/models/hf/export.hpp"
 #include "framework/run/pbench_app.hpp"
 #include "framework/util/errors.hpp"
 

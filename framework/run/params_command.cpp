@@ -13,8 +13,8 @@
 
 #include "framework/util/cli.hpp"
 #include "framework/config/schema.hpp"
-#include "framework/models/param_count.hpp"
-#include "framework/models/unet_config.hpp"
+#include "framework/models/hf/param_count.hpp"
+#include "framework/models/sd/unet_config.hpp"
 #include "framework/run/pbench_app.hpp"
 #include "framework/train/method.hpp"
 #include "framework/util/errors.hpp"

@@ -20,7 +20,7 @@
 #include <string>
 #include <vector>
 
-#include "framework/models/pipeline.hpp"
+#include "framework/models/sd/pipeline.hpp"
 
 namespace pbench::sample {
 

@@ -9,7 +9,7 @@
 // Both go through models::encode_prompts, so weights a method trains in the
 // text encoder apply to both branches, as in diffusers' pipelines.
 #include "datasets/dataset.hpp"
-#include "framework/models/pipeline.hpp"
+#include "framework/models/sd/pipeline.hpp"
 #include "framework/sample/ddim_sampling.hpp"
 #include "framework/train/method.hpp"
 

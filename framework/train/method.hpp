@@ -22,7 +22,7 @@
 #include "datasets/dataset.hpp"
 #include "framework/config/node.hpp"
 #include "framework/config/options.hpp"
-#include "framework/models/pipeline.hpp"
+#include "framework/models/sd/pipeline.hpp"
 #include "framework/registry/registry.hpp"
 #include "framework/tensor/adaptable_layers.hpp"
 #include "framework/tensor/safetensors_torch.hpp"

@@ -15,7 +15,7 @@
 #include "datasets/dataset.hpp"
 #include "framework/config/node.hpp"
 #include "framework/config/options.hpp"
-#include "framework/models/pipeline.hpp"
+#include "framework/models/sd/pipeline.hpp"
 #include "framework/train/dvar.hpp"
 #include "framework/train/lr_schedule.hpp"
 #include "framework/train/method.hpp"

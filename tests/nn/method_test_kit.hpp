@@ -15,7 +15,7 @@
 #include <string>
 
 #include "framework/config/yaml_io.hpp"
-#include "framework/models/pipeline.hpp"
+#include "framework/models/sd/pipeline.hpp"
 #include "framework/tensor/safetensors_torch.hpp"
 #include "framework/train/method.hpp"
 #include "framework/train/trainer.hpp"

@@ -13,7 +13,7 @@
 
 #include "datasets/mini_world_scene.hpp"
 #include "framework/models/deterministic_init.hpp"
-#include "framework/models/export.hpp"
+#include "framework/models/hf/export.hpp"
 #include "framework/models/metric_backbones.hpp"
 #include "framework/sample/ddim_sampling.hpp"
 #include "framework/util/errors.hpp"

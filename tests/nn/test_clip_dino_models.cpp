@@ -5,11 +5,11 @@
 // preprocessing geometry.
 #include <fstream>
 
-#include "framework/models/clip_text.hpp"
-#include "framework/models/clip_vision.hpp"
-#include "framework/models/dino_vit.hpp"
+#include "framework/models/clip/clip_text.hpp"
+#include "framework/models/clip/clip_vision.hpp"
+#include "framework/models/dino/dino_vit.hpp"
 #include "framework/models/image_preprocess.hpp"
-#include "framework/models/param_count.hpp"
+#include "framework/models/hf/param_count.hpp"
 #include "framework/util/errors.hpp"
 #include "tests/support/test_paths.hpp"
 

@@ -9,7 +9,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "framework/models/hf_folder.hpp"
+#include "framework/models/hf/hf_folder.hpp"
 #include "framework/models/image_preprocess.hpp"
 #include "framework/models/parity/parity.hpp"
 #include "tests/support/test_paths.hpp"

@@ -8,7 +8,7 @@
 #include <set>
 
 #include "framework/config/yaml_io.hpp"
-#include "framework/models/pipeline.hpp"
+#include "framework/models/sd/pipeline.hpp"
 #include "framework/tensor/delta_formats.hpp"
 #include "framework/train/method.hpp"
 #include "framework/util/errors.hpp"

@@ -5,8 +5,8 @@
 #include <nlohmann/json.hpp>
 #include <set>
 
-#include "framework/models/export.hpp"
-#include "framework/models/hf_folder.hpp"
+#include "framework/models/hf/export.hpp"
+#include "framework/models/hf/hf_folder.hpp"
 #include "framework/tensor/safetensors_torch.hpp"
 #include "framework/util/assets.hpp"
 #include "framework/util/errors.hpp"

@@ -2,7 +2,7 @@
 #include <boost/test/unit_test.hpp>
 
 #include "framework/config/yaml_io.hpp"
-#include "framework/models/pipeline.hpp"
+#include "framework/models/sd/pipeline.hpp"
 #include "framework/train/method.hpp"
 #include "framework/util/assets.hpp"
 

@@ -35,7 +35,7 @@
 #include "framework/config/schema.hpp"
 #include "framework/config/yaml_io.hpp"
 #include "framework/models/metric_backbones.hpp"
-#include "framework/models/pipeline.hpp"
+#include "framework/models/sd/pipeline.hpp"
 #include "framework/sample/ddim_sampling.hpp"
 #include "framework/train/guidance_prompts.hpp"
 #include "framework/train/trainer.hpp"

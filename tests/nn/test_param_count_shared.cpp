@@ -7,7 +7,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "framework/models/param_count.hpp"
+#include "framework/models/hf/param_count.hpp"
 #include "framework/tensor/safetensors_torch.hpp"
 #include "tests/support/test_paths.hpp"
 

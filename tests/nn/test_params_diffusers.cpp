@@ -1,8 +1,8 @@
 #define BOOST_TEST_MODULE params_diffusers
 #include <boost/test/unit_test.hpp>
 
-#include "framework/models/param_count.hpp"
-#include "framework/models/unet_config.hpp"
+#include "framework/models/hf/param_count.hpp"
+#include "framework/models/sd/unet_config.hpp"
 #include "tests/nn/formulas/unet_vae_param_count.hpp"
 #include "tests/support/test_paths.hpp"
 

@@ -3,7 +3,7 @@
 
 #include <fstream>
 
-#include "framework/models/pipeline.hpp"
+#include "framework/models/sd/pipeline.hpp"
 #include "framework/util/errors.hpp"
 #include "tests/support/test_paths.hpp"
 

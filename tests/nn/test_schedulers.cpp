@@ -1,7 +1,7 @@
 #define BOOST_TEST_MODULE schedulers
 #include <boost/test/unit_test.hpp>
 
-#include "framework/models/schedulers.hpp"
+#include "framework/models/schedulers/schedulers.hpp"
 #include "framework/util/errors.hpp"
 
 // Invariants of the DDPM / DDIM / DDIM-inverse schedulers that hold for any

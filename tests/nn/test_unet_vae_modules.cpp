@@ -3,9 +3,9 @@
 
 #include <regex>
 
-#include "framework/models/unet.hpp"
+#include "framework/models/sd/unet.hpp"
 #include "tests/nn/formulas/unet_vae_param_count.hpp"
-#include "framework/models/vae.hpp"
+#include "framework/models/sd/vae.hpp"
 #include "framework/util/errors.hpp"
 
 // UNet / VAE structure on tiny configs (no shared data needed): diffusers key

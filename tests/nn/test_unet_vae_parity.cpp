@@ -4,7 +4,7 @@
 #include <iostream>
 
 #include "framework/models/parity/parity.hpp"
-#include "framework/models/unet_vae_cases.hpp"
+#include "framework/models/parity/unet_vae_cases.hpp"
 #include "tests/support/test_paths.hpp"
 
 // Loads refvectors/unet and refvectors/vae as a user's weights are loaded,

@@ -5,10 +5,10 @@
 // when two builds must be equal.
 #include <memory>
 
-#include "framework/models/clip_text.hpp"
-#include "framework/models/clip_vision.hpp"
-#include "framework/models/dino_vit.hpp"
-#include "framework/models/pipeline.hpp"
+#include "framework/models/clip/clip_text.hpp"
+#include "framework/models/clip/clip_vision.hpp"
+#include "framework/models/dino/dino_vit.hpp"
+#include "framework/models/sd/pipeline.hpp"
 #include "tests/support/test_paths.hpp"
 
 namespace pbench::test {

@@ -1,6 +1,6 @@
 #include "framework/models/parity/encoder_parity.hpp"
 
-#include "framework/models/hf_folder.hpp"
+#include "framework/models/hf/hf_folder.hpp"
 #include "framework/models/image_preprocess.hpp"
 
 namespace pbench::models {

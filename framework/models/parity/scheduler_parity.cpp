@@ -2,7 +2,7 @@
 
 #include <regex>
 
-#include "framework/models/schedulers.hpp"
+#include "framework/models/schedulers/schedulers.hpp"
 #include "framework/util/errors.hpp"
 
 namespace pbench::parity {

@@ -1,6 +1,6 @@
 #include "framework/models/parity/unet_vae_parity.hpp"
 
-#include "framework/models/unet_vae_cases.hpp"
+#include "framework/models/parity/unet_vae_cases.hpp"
 #include "framework/util/errors.hpp"
 
 namespace pbench::parity {

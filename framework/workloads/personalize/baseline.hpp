@@ -15,7 +15,7 @@
 #include <string>
 #include <vector>
 
-#include "framework/models/pipeline.hpp"
+#include "framework/models/sd/pipeline.hpp"
 #include "framework/sample/ddim_sampling.hpp"
 
 namespace pbench::personalize {

@@ -15,7 +15,7 @@
 
 #include "datasets/dataset.hpp"
 #include "framework/models/metric_backbones.hpp"
-#include "framework/models/pipeline.hpp"
+#include "framework/models/sd/pipeline.hpp"
 #include "framework/sample/ddim_sampling.hpp"
 #include "framework/train/clip_stop.hpp"
 #include "framework/train/method.hpp"

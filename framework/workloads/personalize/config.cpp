@@ -4,7 +4,7 @@
 
 #include "datasets/dataset.hpp"
 #include "framework/config/access.hpp"
-#include "framework/models/pipeline.hpp"
+#include "framework/models/sd/pipeline.hpp"
 #include "framework/train/method.hpp"
 #include "framework/util/errors.hpp"
 #include "metrics/metric.hpp"

@@ -9,7 +9,7 @@
 
 #include "datasets/dataset.hpp"
 #include "framework/config/node.hpp"
-#include "framework/models/pipeline.hpp"
+#include "framework/models/sd/pipeline.hpp"
 #include "framework/sample/ddim_sampling.hpp"
 #include "framework/run/workload.hpp"
 #include "framework/train/method.hpp"

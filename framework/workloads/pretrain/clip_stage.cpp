@@ -30,13 +30,13 @@
 #include <fstream>
 #include <iostream>
 
-#include "framework/models/clip_config.hpp"
-#include "framework/models/clip_text.hpp"
-#include "framework/models/clip_vision.hpp"
+#include "framework/models/clip/clip_config.hpp"
+#include "framework/models/clip/clip_text.hpp"
+#include "framework/models/clip/clip_vision.hpp"
 #include "framework/models/deterministic_init.hpp"
-#include "framework/models/export.hpp"
-#include "framework/models/hf_config.hpp"
-#include "framework/models/hf_folder.hpp"
+#include "framework/models/hf/export.hpp"
+#include "framework/models/hf/hf_config.hpp"
+#include "framework/models/hf/hf_folder.hpp"
 #include "framework/models/image_preprocess.hpp"
 #include "framework/models/metric_backbones.hpp"
 #include "framework/models/transformer_blocks.hpp"

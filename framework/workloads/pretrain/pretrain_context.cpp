@@ -7,7 +7,7 @@
 #include "framework/config/overrides.hpp"
 #include "framework/config/yaml_io.hpp"
 #include "framework/h5/h5.hpp"
-#include "framework/models/export.hpp"
+#include "framework/models/hf/export.hpp"
 #include "framework/util/errors.hpp"
 #include "framework/util/version.hpp"
 

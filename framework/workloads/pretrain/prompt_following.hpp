@@ -11,7 +11,7 @@
 #include <filesystem>
 
 #include "framework/models/metric_backbones.hpp"
-#include "framework/models/pipeline.hpp"
+#include "framework/models/sd/pipeline.hpp"
 #include "framework/workloads/pretrain/scene_pool.hpp"
 #include "framework/workloads/pretrain/world_probes.hpp"
 

@@ -16,8 +16,8 @@
 #include <iostream>
 
 #include "framework/models/deterministic_init.hpp"
-#include "framework/models/vae.hpp"
-#include "framework/models/unet_config.hpp"
+#include "framework/models/sd/vae.hpp"
+#include "framework/models/sd/unet_config.hpp"
 #include "framework/models/transformer_blocks.hpp"
 #include "framework/tensor/safetensors_torch.hpp"
 #include "framework/workloads/pretrain/scene_pool.hpp"

@@ -9,7 +9,7 @@
 #include <map>
 #include <string>
 
-#include "framework/models/unet_config.hpp"
+#include "framework/models/sd/unet_config.hpp"
 
 namespace pbench::models {
 
