@@ -110,113 +110,137 @@ double Trainer::deterministic_objective() {
   return denoising_loss(eval_latents_, eval_noise_, eval_timesteps_, context).item<double>();
 }
 
-TrainResult Trainer::run(const TrainCallbacks& cb) {
-  auto start = std::chrono::steady_clock::now();
-  std::vector<ParamGroup> groups = method_.parameter_groups(train_.lr);
+Trainer::Optimization Trainer::make_optimizer() const {
+  Optimization o;
   std::vector<torch::optim::OptimizerParamGroup> optim_groups;
-  std::vector<double> base_lrs;
-  std::vector<torch::Tensor> all_params;
-  for (const auto& g : groups) {
+  for (const auto& g : method_.parameter_groups(train_.lr)) {
     if (g.params.empty()) continue;
     auto options = std::make_unique<torch::optim::AdamWOptions>(g.lr);
-    options->weight_decay(g.weight_decay.value_or(train_.weight_decay)).betas({train_.adam_beta1, train_.adam_beta2}).eps(train_.adam_eps);
+    options->weight_decay(g.weight_decay.value_or(train_.weight_decay))
+        .betas({train_.adam_beta1, train_.adam_beta2})
+        .eps(train_.adam_eps);
     optim_groups.emplace_back(g.params, std::move(options));
-    base_lrs.push_back(g.lr);
-    all_params.insert(all_params.end(), g.params.begin(), g.params.end());
+    o.base_lrs.push_back(g.lr);
+    o.params.insert(o.params.end(), g.params.begin(), g.params.end());
   }
-  if (all_params.empty()) throw std::logic_error("method '" + method_.describe() + "' has no trainable parameters");
-  torch::optim::AdamW optimizer(optim_groups, torch::optim::AdamWOptions(train_.lr));
+  if (o.params.empty()) throw std::logic_error("method '" + method_.describe() + "' has no trainable parameters");
+  o.optimizer = std::make_unique<torch::optim::AdamW>(optim_groups, torch::optim::AdamWOptions(train_.lr));
+  return o;
+}
 
+void Trainer::Optimization::set_lr_factor(double factor) {
+  for (size_t i = 0; i < optimizer->param_groups().size(); ++i)
+    static_cast<torch::optim::AdamWOptions&>(optimizer->param_groups()[i].options()).lr(base_lrs[i] * factor);
+}
+
+TrainingBatch Trainer::draw_batch(torch::Generator& gen) {
+  const int64_t b = train_.batch_size;
+  TrainingBatch batch;
+  torch::Tensor idx = torch::randint(int64_t(subject_.images.size()), {b}, gen, torch::kInt64);
+  torch::Tensor mean = latent_mean_.index_select(0, idx), std = latent_std_.index_select(0, idx);
+  if (train_.flip) {
+    auto flip = (torch::rand({b}, gen) < 0.5).view({-1, 1, 1, 1});
+    mean = torch::where(flip, latent_mean_flipped_.index_select(0, idx), mean);
+    std = torch::where(flip, latent_std_flipped_.index_select(0, idx), std);
+  }
+  batch.latents = (mean + std * torch::randn(mean.sizes(), gen)) * pipeline_.vae->scaling_factor();
+  batch.noise = torch::randn(batch.latents.sizes(), gen);
+  batch.timesteps = torch::randint(pipeline_.scheduler.num_train_timesteps, {b}, gen, torch::kInt64);
+  torch::Tensor prompt_idx = torch::randint(int64_t(prompts_.size()), {b}, gen, torch::kInt64);
+  if (cached_context_.defined()) {
+    batch.context = models::select_context_rows(cached_context_, prompt_idx);
+  } else {
+    std::vector<std::string> batch_prompts;
+    for (int64_t i = 0; i < b; ++i) batch_prompts.push_back(prompts_[size_t(prompt_idx[i].item<int64_t>())]);
+    batch.context = encode_prompts(batch_prompts);
+  }
+  return batch;
+}
+
+torch::Tensor Trainer::prior_loss(torch::Generator& gen) {
+  const int64_t b = train_.batch_size;
+  torch::Tensor idx = torch::randint(prior_mean_.size(0), {b}, gen, torch::kInt64);
+  torch::Tensor mean = prior_mean_.index_select(0, idx);
+  torch::Tensor latents =
+      (mean + prior_std_.index_select(0, idx) * torch::randn(mean.sizes(), gen)) * pipeline_.vae->scaling_factor();
+  torch::Tensor noise = torch::randn(latents.sizes(), gen);
+  torch::Tensor timesteps = torch::randint(pipeline_.scheduler.num_train_timesteps, {b}, gen, torch::kInt64);
+  torch::Tensor context =
+      models::expand_context_batch(prior_context_.defined() ? prior_context_ : encode_prompts({prior_prompt_}), b);
+  return denoising_loss(latents, noise, timesteps, context);
+}
+
+double Trainer::accumulate_gradients(int64_t step, torch::Generator& gen) {
+  double step_loss = 0.0;
+  for (int64_t micro = 0; micro < train_.grad_accum; ++micro) {
+    TrainingBatch batch = draw_batch(gen);
+    torch::Tensor loss = denoising_loss(batch.latents, batch.noise, batch.timesteps, batch.context);
+    if (prior_weight_ > 0.0) loss = loss + prior_weight_ * prior_loss(gen);
+    torch::Tensor extra = method_.extra_loss();
+    if (extra.defined()) loss = loss + extra;
+    double value = loss.item<double>();
+    if (!std::isfinite(value))
+      throw RunFailure("training loss became " + std::string(std::isnan(value) ? "NaN" : "infinite") + " at step " +
+                       std::to_string(step) + " (lower train.lr or check the method's settings)");
+    step_loss += value / double(train_.grad_accum);
+    (loss / double(train_.grad_accum)).backward();
+  }
+  return step_loss;
+}
+
+Trainer::DvarCheck Trainer::check_dvar(int64_t step, DvarRule& rule, bool fired_before, const TrainCallbacks& cb) {
+  DvarCheck check;
+  if (dvar_.mode == StopMode::off || (step - 1) % dvar_.every != 0) return check;
+  double objective = deterministic_objective();
+  check.ratio = rule.add(objective);
+  if (cb.on_dvar) cb.on_dvar(step, float(objective), float(check.ratio));
+  check.fired_first = rule.triggered() && !fired_before;
+  return check;
+}
+
+void Trainer::log_step(const TrainCallbacks& cb, int64_t step, double loss, double lr, double wall) const {
+  if (!cb.log || !(step % train_.log_every == 0 || step == 1 || step == train_.steps)) return;
+  *cb.log << "[train] step " << step << "/" << train_.steps << " loss " << std::setprecision(5) << loss << " lr " << lr
+          << " (" << std::fixed << std::setprecision(2) << double(step) / std::max(wall, 1e-9) << " steps/s)"
+          << std::defaultfloat << "\n";
+}
+
+TrainResult Trainer::run(const TrainCallbacks& cb) {
+  auto start = std::chrono::steady_clock::now();
+  Optimization opt = make_optimizer();
   torch::Generator gen = make_generator(seed_, "train");
   DvarRule rule(dvar_);
   TrainResult result;
-  const int64_t n = int64_t(subject_.images.size());
-  const int64_t num_t = pipeline_.scheduler.num_train_timesteps;
-  const double scale = pipeline_.vae->scaling_factor();
   pipeline_.unet->train();
   pipeline_.text_encoder->train();
 
   for (int64_t step = 1; step <= train_.steps; ++step) {
     // DVAR's objective of the weights this step starts from (dvar.hpp: the
     // reference's order), before the method's per-step state (DyLoRA's rank).
-    bool dvar_fired = false;
-    double ratio = 1.0;
-    if (dvar_.mode != StopMode::off && (step - 1) % dvar_.every == 0) {
-      double objective = deterministic_objective();
-      ratio = rule.add(objective);
-      if (cb.on_dvar) cb.on_dvar(step, float(objective), float(ratio));
-      dvar_fired = rule.triggered() && result.dvar_stop_step < 0;
-      if (dvar_fired) result.dvar_stop_step = step;
-    }
-    double factor = train_.schedule.factor(step);
-    for (size_t i = 0; i < optimizer.param_groups().size(); ++i)
-      static_cast<torch::optim::AdamWOptions&>(optimizer.param_groups()[i].options()).lr(base_lrs[i] * factor);
+    DvarCheck dvar = check_dvar(step, rule, result.dvar_stop_step > 0, cb);
+    if (dvar.fired_first) result.dvar_stop_step = step;
+    const double factor = train_.schedule.factor(step);
+    opt.set_lr_factor(factor);
     method_.before_step(step, gen);
-    clear_gradients(all_params);
-    double step_loss = 0.0;
-    for (int64_t micro = 0; micro < train_.grad_accum; ++micro) {
-      torch::Tensor idx = torch::randint(n, {train_.batch_size}, gen, torch::kInt64);
-      torch::Tensor mean = latent_mean_.index_select(0, idx), std = latent_std_.index_select(0, idx);
-      if (train_.flip) {
-        torch::Tensor flip = torch::rand({train_.batch_size}, gen) < 0.5;
-        auto m = flip.view({-1, 1, 1, 1});
-        mean = torch::where(m, latent_mean_flipped_.index_select(0, idx), mean);
-        std = torch::where(m, latent_std_flipped_.index_select(0, idx), std);
-      }
-      torch::Tensor latents = (mean + std * torch::randn(mean.sizes(), gen)) * scale;
-      torch::Tensor noise = torch::randn(latents.sizes(), gen);
-      torch::Tensor timesteps = torch::randint(num_t, {train_.batch_size}, gen, torch::kInt64);
-      torch::Tensor prompt_idx = torch::randint(int64_t(prompts_.size()), {train_.batch_size}, gen, torch::kInt64);
-      torch::Tensor context;
-      if (cached_context_.defined()) {
-        context = models::select_context_rows(cached_context_, prompt_idx);
-      } else {
-        std::vector<std::string> batch_prompts;
-        for (int64_t i = 0; i < train_.batch_size; ++i) batch_prompts.push_back(prompts_[size_t(prompt_idx[i].item<int64_t>())]);
-        context = encode_prompts(batch_prompts);
-      }
-      torch::Tensor loss = denoising_loss(latents, noise, timesteps, context);
-      if (prior_weight_ > 0.0) {
-        torch::Tensor pidx = torch::randint(prior_mean_.size(0), {train_.batch_size}, gen, torch::kInt64);
-        torch::Tensor plat = (prior_mean_.index_select(0, pidx) +
-                              prior_std_.index_select(0, pidx) * torch::randn(prior_mean_.index_select(0, pidx).sizes(), gen)) *
-                             scale;
-        torch::Tensor pnoise = torch::randn(plat.sizes(), gen);
-        torch::Tensor pt = torch::randint(num_t, {train_.batch_size}, gen, torch::kInt64);
-        torch::Tensor pctx = models::expand_context_batch(
-            prior_context_.defined() ? prior_context_ : encode_prompts({prior_prompt_}), train_.batch_size);
-        loss = loss + prior_weight_ * denoising_loss(plat, pnoise, pt, pctx);
-      }
-      torch::Tensor extra = method_.extra_loss();
-      if (extra.defined()) loss = loss + extra;
-      double value = loss.item<double>();
-      if (!std::isfinite(value))
-        throw RunFailure("training loss became " + std::string(std::isnan(value) ? "NaN" : "infinite") + " at step " +
-                         std::to_string(step) + " (lower train.lr or check the method's settings)");
-      step_loss += value / double(train_.grad_accum);
-      (loss / double(train_.grad_accum)).backward();
-    }
-    if (train_.max_grad_norm > 0) torch::nn::utils::clip_grad_norm_(all_params, train_.max_grad_norm);
-    optimizer.step();
+    clear_gradients(opt.params);
+    const double step_loss = accumulate_gradients(step, gen);
+    if (train_.max_grad_norm > 0) torch::nn::utils::clip_grad_norm_(opt.params, train_.max_grad_norm);
+    opt.optimizer->step();
     method_.after_step(step);
     result.steps_trained = step;
     result.last_loss = step_loss;
-    double wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-    float lr_now = float(base_lrs[0] * factor);
+    const double wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    const float lr_now = float(opt.base_lrs[0] * factor);
     if (cb.on_step) cb.on_step(step, float(step_loss), lr_now, wall);
 
     // The step that fired has taken its update (as the reference's): the stop delta is after it.
-    if (dvar_fired) {
+    if (dvar.fired_first) {
       for (const auto& [k, v] : method_.delta()) result.delta_at_dvar_stop[k] = v.detach().clone();
-      if (cb.log) *cb.log << "[train] DVAR stop rule fired at step " << step << " (ratio " << ratio << ")\n";
+      if (cb.log) *cb.log << "[train] DVAR stop rule fired at step " << step << " (ratio " << dvar.ratio << ")\n";
     }
-    bool stop_now = dvar_fired && dvar_.mode == StopMode::stop;
+    bool stop_now = dvar.fired_first && dvar_.mode == StopMode::stop;
     if (cb.after_update && cb.after_update(step)) stop_now = true;
-    if (cb.log && (step % train_.log_every == 0 || step == 1 || step == train_.steps)) {
-      *cb.log << "[train] step " << step << "/" << train_.steps << " loss " << std::setprecision(5) << step_loss
-              << " lr " << lr_now << " (" << std::fixed << std::setprecision(2) << double(step) / std::max(wall, 1e-9)
-              << " steps/s)" << std::defaultfloat << "\n";
-    }
+    log_step(cb, step, step_loss, lr_now, wall);
     if (stop_now) break;
   }
   result.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();

@@ -9,6 +9,7 @@
 
 #include <functional>
 #include <iosfwd>
+#include <memory>
 #include <optional>
 #include <string>
 
@@ -88,6 +89,12 @@ struct TrainResult {
   double seconds = 0.0;
 };
 
+// One micro-batch of the denoising loss: latents drawn from the cached posteriors
+// (scaled), their noise and timesteps, and the captions' context.
+struct TrainingBatch {
+  torch::Tensor latents, noise, timesteps, context;
+};
+
 class Trainer {
  public:
   Trainer(models::Pipeline& pipeline, Method& method, const SubjectData& subject, TrainOptions train, DvarOptions dvar,
@@ -101,6 +108,31 @@ class Trainer {
 
   // DVAR's objective on the frozen evaluation batch (forward only).
   double deterministic_objective();
+
+  // ---- run()'s steps, in the order it takes them; public so each can be tested ----
+  // AdamW over the method's parameter groups, their base rates and every trained tensor.
+  struct Optimization {
+    std::unique_ptr<torch::optim::AdamW> optimizer;
+    std::vector<double> base_lrs;       // one per group, before the schedule's factor
+    std::vector<torch::Tensor> params;  // all groups' tensors (clearing and clipping)
+    void set_lr_factor(double factor);  // every group's rate = base x factor
+  };
+  Optimization make_optimizer() const;
+  // DVAR's objective of the weights `step` starts from, added to `rule` (every dvar.every steps).
+  struct DvarCheck {
+    bool fired_first = false;  // the rule fired at this step and not before
+    double ratio = 1.0;
+  };
+  DvarCheck check_dvar(int64_t step, DvarRule& rule, bool fired_before, const TrainCallbacks& callbacks);
+  // One micro-batch, drawn from `gen` in a fixed order (reproducible runs).
+  TrainingBatch draw_batch(torch::Generator& gen);
+  // The prior-preservation term on a batch of class images (set_prior first).
+  torch::Tensor prior_loss(torch::Generator& gen);
+  // train.grad_accum micro-batches' losses backpropagated (with the prior term and the
+  // method's extra loss); returns the step's mean loss. RunFailure when it is NaN or infinite.
+  double accumulate_gradients(int64_t step, torch::Generator& gen);
+  // The progress line every train.log_every steps (and the first and last).
+  void log_step(const TrainCallbacks& callbacks, int64_t step, double loss, double lr, double wall) const;
 
  private:
   torch::Tensor encode_prompts(const std::vector<std::string>& prompts);

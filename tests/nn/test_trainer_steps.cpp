@@ -4,6 +4,10 @@
 #define BOOST_TEST_MODULE trainer_steps
 #include <boost/test/unit_test.hpp>
 
+#include <ATen/CPUGeneratorImpl.h>
+
+#include <cmath>
+
 #include "framework/config/access.hpp"
 #include "framework/config/schema.hpp"
 #include "framework/config/yaml_io.hpp"
@@ -91,4 +95,49 @@ BOOST_AUTO_TEST_CASE(dvar_stop_finishes_the_step_that_fired) {
   BOOST_TEST(r.dvar_stop_step == 2);
   BOOST_TEST(r.steps_trained == 2);
   BOOST_TEST(torch::equal(r.delta_at_dvar_stop.at("<sks>"), s.method->delta().at("<sks>")));
+}
+
+// ---- run()'s steps, one at a time ----------------------------------------------
+
+BOOST_AUTO_TEST_CASE(draw_batch_is_a_function_of_the_generator) {
+  Setup s(kTextualInversion);
+  TrainOptions t = small_train(2);
+  t.batch_size = 3;
+  t.flip = true;
+  Trainer trainer(s.pipeline, *s.method, s.subject, t, DvarOptions{}, 7);
+  auto gen = [] { return at::make_generator<at::CPUGeneratorImpl>(11); };
+  torch::Generator g1 = gen(), g2 = gen();
+  TrainingBatch a = trainer.draw_batch(g1), b = trainer.draw_batch(g2);
+  BOOST_TEST(a.latents.size(0) == 3);
+  BOOST_TEST((a.latents.sizes() == a.noise.sizes()));
+  BOOST_TEST(a.timesteps.size(0) == 3);
+  BOOST_TEST(a.context.size(0) == 3);
+  BOOST_TEST(torch::equal(a.latents, b.latents));
+  BOOST_TEST(torch::equal(a.timesteps, b.timesteps));
+  BOOST_TEST(torch::equal(a.context, b.context));
+  BOOST_TEST(a.timesteps.min().item<int64_t>() >= 0);
+  BOOST_TEST(a.timesteps.max().item<int64_t>() < s.pipeline.scheduler.num_train_timesteps);
+  TrainingBatch c = trainer.draw_batch(g1);  // the stream moved on
+  BOOST_TEST(!torch::equal(a.noise, c.noise));
+}
+
+BOOST_AUTO_TEST_CASE(accumulate_gradients_reaches_only_the_methods_tensors) {
+  Setup s(kTextualInversion);
+  TrainOptions t = small_train(1);
+  t.grad_accum = 2;
+  Trainer trainer(s.pipeline, *s.method, s.subject, t, DvarOptions{}, 7);
+  Trainer::Optimization opt = trainer.make_optimizer();
+  BOOST_REQUIRE(!opt.params.empty());
+  clear_gradients(opt.params);
+  torch::Generator gen = at::make_generator<at::CPUGeneratorImpl>(3);
+  const double loss = trainer.accumulate_gradients(1, gen);
+  BOOST_TEST(std::isfinite(loss));
+  BOOST_TEST(loss > 0.0);
+  for (const auto& p : opt.params) BOOST_TEST(p.grad().defined());
+  for (const auto& p : s.pipeline.unet->parameters()) BOOST_TEST(!p.grad().defined());  // the UNet is frozen
+  // The schedule's factor scales every group's base rate.
+  opt.set_lr_factor(0.5);
+  for (size_t i = 0; i < opt.base_lrs.size(); ++i)
+    BOOST_TEST(static_cast<torch::optim::AdamWOptions&>(opt.optimizer->param_groups()[i].options()).lr() ==
+               opt.base_lrs[i] * 0.5);
 }
