@@ -21,6 +21,7 @@
 #include "benchmarks/support/bench_support.hpp"
 #include "framework/sample/ddim_sampling.hpp"
 #include "metrics/backbones.hpp"
+#include "tests/support/tiny_configs.hpp"
 
 using namespace pbench;
 using nlohmann::json;
@@ -33,23 +34,11 @@ models::Pipeline tiny_pipeline() {
   models::Pipeline p;
   p.source = "bench:tiny";
   p.unet = models::UNet2DCondition(models::UNetConfig::from_json(
-      json{{"block_out_channels", {32, 64}},
-           {"layers_per_block", 1},
-           {"down_block_types", {"CrossAttnDownBlock2D", "DownBlock2D"}},
-           {"up_block_types", {"UpBlock2D", "CrossAttnUpBlock2D"}},
-           {"cross_attention_dim", 32},
-           {"attention_head_dim", 8},
-           {"norm_num_groups", 16}},
-      "bench unet"));
+fixtures::tiny_unet_json(), "bench unet"));
   p.vae = models::AutoencoderKL(models::VaeConfig::from_json(
       json{{"block_out_channels", {32, 64}}, {"layers_per_block", 1}, {"latent_channels", 4}, {"norm_num_groups", 16}},
       "bench vae"));
-  p.scheduler.beta_start = 0.00085;  // SD v1.5 scheduler_config.json
-  p.scheduler.beta_end = 0.012;
-  p.scheduler.beta_schedule = "scaled_linear";
-  p.scheduler.clip_sample = false;
-  p.scheduler.set_alpha_to_one = false;
-  p.scheduler.steps_offset = 1;
+  p.scheduler = fixtures::sd15_scheduler_config();
   p.resolution = 16;
   p.unet->eval();
   p.vae->eval();

@@ -5,25 +5,16 @@
 //  ddim.loop_50  set_timesteps(50) + 50 step() calls
 #include "benchmarks/support/bench_support.hpp"
 #include "framework/models/schedulers/schedulers.hpp"
+#include "tests/support/tiny_configs.hpp"
 
 namespace {
 
 using pbench::bench::add;
 
-// diffusers' SD v1.5 scheduler_config.json (PNDM there; DDIM reads the same keys).
-pbench::sched::SchedulerConfig sd15_scheduler() {
-  pbench::sched::SchedulerConfig config;
-  config.beta_start = 0.00085;
-  config.beta_end = 0.012;
-  config.beta_schedule = "scaled_linear";
-  config.clip_sample = false;
-  config.set_alpha_to_one = false;
-  config.steps_offset = 1;
-  return config;
-}
+using pbench::fixtures::sd15_scheduler_config;
 
 void ddim_loop_50(benchmark::State& state, int work) {
-  pbench::sched::DDIMScheduler scheduler(sd15_scheduler());
+  pbench::sched::DDIMScheduler scheduler(sd15_scheduler_config());
   torch::manual_seed(0);
   const torch::Tensor start = torch::randn({4, 4, 8, 8});
   torch::NoGradGuard no_grad;

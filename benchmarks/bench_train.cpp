@@ -20,27 +20,18 @@
 #include "framework/models/sd/pipeline.hpp"
 #include "framework/train/method.hpp"
 #include "framework/train/trainer.hpp"
+#include "tests/support/tiny_configs.hpp"
 
 namespace {
 
 using pbench::bench::add;
-
-nlohmann::json w1_config() {
-  return nlohmann::json{{"block_out_channels", {32, 64}},
-                        {"layers_per_block", 1},
-                        {"down_block_types", {"CrossAttnDownBlock2D", "DownBlock2D"}},
-                        {"up_block_types", {"UpBlock2D", "CrossAttnUpBlock2D"}},
-                        {"cross_attention_dim", 32},
-                        {"attention_head_dim", 8},
-                        {"norm_num_groups", 16}};
-}
 
 struct W1 {
   pbench::models::Pipeline pipeline = pbench::models::load_pipeline("builtin:tiny");
   torch::Tensor sample, timesteps, context, target;
   W1() {
     torch::manual_seed(0);
-    pipeline.unet = pbench::models::UNet2DCondition(pbench::models::UNetConfig::from_json(w1_config(), "W1"));
+    pipeline.unet = pbench::models::UNet2DCondition(pbench::models::UNetConfig::from_json(pbench::fixtures::tiny_unet_json(), "W1"));
     pbench::models::ClipTextConfig text = pipeline.text_encoder->config;
     text.encoder.hidden_size = 32;  // = the W1 context width
     text.encoder.intermediate_size = 64;

@@ -30,6 +30,7 @@
 #include "framework/models/sd/pipeline.hpp"
 #include "framework/models/sd/unet.hpp"
 #include "framework/models/sd/vae.hpp"
+#include "tests/support/tiny_configs.hpp"
 
 using namespace pbench::models;
 using nlohmann::json;
@@ -54,16 +55,7 @@ json small_unet_json() {
   return j;
 }
 
-// The refvectors/unet architecture (tiny).
-json tiny_unet_json() {
-  return json{{"block_out_channels", {32, 64}},
-              {"layers_per_block", 1},
-              {"down_block_types", {"CrossAttnDownBlock2D", "DownBlock2D"}},
-              {"up_block_types", {"UpBlock2D", "CrossAttnUpBlock2D"}},
-              {"cross_attention_dim", 32},
-              {"attention_head_dim", 8},
-              {"norm_num_groups", 16}};
-}
+using pbench::fixtures::tiny_unet_json;  // the refvectors/unet architecture
 
 double profiled_flops(const std::function<void()>& fn) {
   using namespace torch::autograd::profiler;

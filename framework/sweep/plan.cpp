@@ -123,25 +123,32 @@ SweepPlan plan_sweep(const fs::path& experiment, const std::vector<std::string>&
     cfg::ComposeResult composed = cfg::compose(experiment, all);
     cfg::Node resolved = cfg::resolve(composed.config);
     std::vector<std::string> expansions = expand ? expand(resolved) : std::vector<std::string>{};
-    std::vector<std::pair<cfg::ComposeResult, std::vector<std::string>>> runs;
+    // Each run of this point, composed and resolved once: the point itself, or one run
+    // per expansion (`dataset.subject=all`), each with its own extra override.
+    struct PointRun {
+      cfg::Node composed, resolved;
+      std::vector<std::string> labels;
+    };
+    std::vector<PointRun> runs;
     if (expansions.empty()) {
-      runs.emplace_back(std::move(composed), labels);
+      runs.push_back(PointRun{std::move(composed.config), std::move(resolved), labels});
     } else {
       for (const auto& extra : expansions) {
         std::vector<cfg::Override> more = all;
         more.push_back(cfg::parse_override(extra));
         auto point_labels = labels;
         point_labels.push_back(extra);
-        runs.emplace_back(cfg::compose(experiment, more), point_labels);
+        cfg::Node run_composed = cfg::compose(experiment, more).config;
+        cfg::Node run_resolved = cfg::resolve(run_composed);
+        runs.push_back(PointRun{std::move(run_composed), std::move(run_resolved), std::move(point_labels)});
       }
     }
-    for (auto& [run_composed, run_labels] : runs) {
-      cfg::Node run_resolved = cfg::resolve(run_composed.config);
-      cfg::require_no_missing(run_resolved);
-      if (validate) validate(run_resolved);
-      std::string id = cfg::run_id(run_resolved);
+    for (auto& run : runs) {
+      cfg::require_no_missing(run.resolved);
+      if (validate) validate(run.resolved);
+      std::string id = cfg::run_id(run.resolved);
       if (seen.insert(id).second) {
-        plan.runs.push_back(PlannedRun{id, run_labels, run_composed.config, run_resolved});
+        plan.runs.push_back(PlannedRun{id, run.labels, run.composed, run.resolved});
       } else {
         ++plan.duplicates;
       }

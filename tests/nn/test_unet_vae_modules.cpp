@@ -7,6 +7,7 @@
 #include "tests/nn/formulas/unet_vae_param_count.hpp"
 #include "framework/models/sd/vae.hpp"
 #include "framework/util/errors.hpp"
+#include "tests/support/tiny_configs.hpp"
 
 // UNet / VAE structure on tiny configs (no shared data needed): diffusers key
 // names, analytic parameter counts equal the real modules', finite gradients,
@@ -17,15 +18,7 @@ using nlohmann::json;
 
 namespace {
 
-json tiny_unet_json() {
-  return json{{"block_out_channels", {32, 64}},
-              {"layers_per_block", 1},
-              {"down_block_types", {"CrossAttnDownBlock2D", "DownBlock2D"}},
-              {"up_block_types", {"UpBlock2D", "CrossAttnUpBlock2D"}},
-              {"cross_attention_dim", 32},
-              {"attention_head_dim", 8},
-              {"norm_num_groups", 16}};
-}
+using pbench::fixtures::tiny_unet_json;
 
 // SD 2.x-like variant: linear projections, per-block heads, three blocks,
 // two transformer layers, per-block layer counts.

@@ -10,6 +10,7 @@
 #include "framework/models/dino/dino_vit.hpp"
 #include "framework/models/sd/pipeline.hpp"
 #include "tests/support/test_paths.hpp"
+#include "tests/support/tiny_configs.hpp"
 
 namespace pbench::test {
 
@@ -17,18 +18,6 @@ inline std::shared_ptr<ClipTokenizer> asset_tokenizer() {
   static auto tok = std::make_shared<ClipTokenizer>(
       ClipTokenizer::from_folder(source_dir() / "framework" / "assets" / "clip_tokenizer"));
   return tok;
-}
-
-// SD v1.5's scheduler_config.json values.
-inline sched::SchedulerConfig sd15_scheduler() {
-  sched::SchedulerConfig c;
-  c.beta_start = 0.00085;
-  c.beta_end = 0.012;
-  c.beta_schedule = "scaled_linear";
-  c.clip_sample = false;
-  c.set_alpha_to_one = false;
-  c.steps_offset = 1;
-  return c;
 }
 
 // Text encoder D=32, UNet (32, 64) with cross-attention 32, VAE (8, 16):
@@ -40,18 +29,11 @@ inline models::Pipeline tiny_pipeline() {
   models::ClipTextConfig text;
   text.encoder = models::ClipEncoderConfig{32, 64, 1, 2, 1e-5, models::Activation::kQuickGelu};
   p.text_encoder = models::ClipTextModel(text);
-  nlohmann::json unet{{"block_out_channels", {32, 64}},
-                      {"layers_per_block", 1},
-                      {"down_block_types", {"CrossAttnDownBlock2D", "DownBlock2D"}},
-                      {"up_block_types", {"UpBlock2D", "CrossAttnUpBlock2D"}},
-                      {"cross_attention_dim", 32},
-                      {"attention_head_dim", 8},
-                      {"norm_num_groups", 16}};
-  p.unet = models::UNet2DCondition(models::UNetConfig::from_json(unet, "tiny unet"));
+  p.unet = models::UNet2DCondition(models::UNetConfig::from_json(fixtures::tiny_unet_json(), "tiny unet"));
   nlohmann::json vae{{"block_out_channels", {8, 16}}, {"layers_per_block", 1}, {"latent_channels", 4},
                      {"norm_num_groups", 8}};
   p.vae = models::AutoencoderKL(models::VaeConfig::from_json(vae, "tiny vae"));
-  p.scheduler = sd15_scheduler();
+  p.scheduler = fixtures::sd15_scheduler_config();
   p.resolution = 16;
   p.text_encoder->eval();
   p.unet->eval();
