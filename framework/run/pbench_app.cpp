@@ -18,6 +18,8 @@ std::vector<PbenchCommand> pbench_commands() {
       {"params", "exact parameter counts from a config: pbench params <config.json or model folder> [--json]",
        params_command},
       {"methods", "the registered methods, or one method's options: pbench methods [<name>] [--yaml]", methods_command},
+      {"options", "the engine's config keys (train, dvar, eval, ...) with defaults and help: pbench options [<workload>]",
+       options_command},
       {"export", "write a model in diffusers / Hugging Face layout: pbench export <model> <folder>", export_command},
       {"export-delta", "a run's delta for diffusers / PEFT / kohya (A1111, ComfyUI): pbench export-delta <run.h5> <out> --format F",
        export_delta_command},

@@ -27,6 +27,8 @@ int params_command(int argc, char** argv);
 
 // `pbench methods [<name>] [--yaml]` (methods_command.cpp).
 int methods_command(int argc, char** argv);
+// `pbench options [<workload>]` (options_command.cpp).
+int options_command(int argc, char** argv);
 
 // `pbench pretrain <component>` (framework/workloads/pretrain/pretrain_command.cpp).
 int pretrain_command(int argc, char** argv);

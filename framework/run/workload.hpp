@@ -8,6 +8,7 @@
 #include <string>
 
 #include "framework/config/node.hpp"
+#include "framework/config/options.hpp"
 #include "framework/h5/run_file.hpp"
 #include "framework/registry/registry.hpp"
 
@@ -33,6 +34,9 @@ struct Workload {
   // Fills what a resolved config derives from its entries (a method's own budget for
   // `train.steps: method`), before any check and before the run id is taken. Null: nothing.
   std::function<cfg::Node(const cfg::Node& resolved)> complete;
+  // Its config keys, one row per key ("train.steps": default, type, allowed values,
+  // help) for `pbench options`; empty when the workload declares none.
+  std::vector<cfg::OptionDoc> options;
 };
 constexpr const char* kDefaultWorkload = "personalize";
 

@@ -357,6 +357,20 @@ BOOST_AUTO_TEST_CASE(pbench_methods_prints_each_methods_typed_options) {
   BOOST_TEST(read(scratch / "bad.txt").find("unknown method 'lorax'") != std::string::npos);
 }
 
+BOOST_AUTO_TEST_CASE(options_command_lists_the_engines_typed_keys) {
+  // `pbench options` is to the engine's sections what `pbench methods <name>` is to a method's.
+  fs::path scratch = test::scratch_dir("options_command");
+  std::string pbench_bin = (test::binary_dir() / "bin" / "pbench").string();
+  BOOST_REQUIRE(run_program({pbench_bin, "options"}, scratch / "options.txt") == 0);
+  std::ifstream in(scratch / "options.txt");
+  std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  BOOST_TEST(text.find("  train.steps: 100   (integer, >= 1)\n") != std::string::npos, text);
+  BOOST_TEST(text.find("  dvar.mode: monitor   (string, one of monitor, stop or off)\n") != std::string::npos, text);
+  BOOST_TEST(text.find("  eval.metrics: [clip_i, clip_t, dino]") != std::string::npos, text);
+  BOOST_TEST(text.find("  dtype: fp32   (string, one of fp32, bf16 or fp16)") != std::string::npos, text);
+  BOOST_TEST(run_program({pbench_bin, "options", "nope"}, scratch / "bad.txt") == 2);
+}
+
 BOOST_AUTO_TEST_CASE(svdiff_experiment_plans_all_thirty_dreambooth_subjects) {
   if (!fs::exists(test::shared_dir() / "dreambooth" / "dataset")) {
     BOOST_TEST_MESSAGE("skipped: ../shared/dreambooth is absent");

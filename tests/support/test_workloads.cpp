@@ -50,7 +50,7 @@ void register_test_workloads(Registry<Workload>& registry) {
           ctx.file.flush();
           ctx.log << "step " << step << "/" << steps << " loss " << loss << "\n";
         }
-      }, nullptr, nullptr});
+      }, nullptr, nullptr, {}});
 }
 
 }  // namespace pbench::test

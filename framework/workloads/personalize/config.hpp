@@ -33,7 +33,7 @@ struct ModelOptions {
 
   template <class V>
   void fields(V& v) {
-    v("name", name, "a built-in pipeline (builtin:tiny, builtin:mini, builtin:sd15-arch)");
+    v("name", name, "a built-in pipeline (builtin:tiny, builtin:mini; run_sweep --list)");
     v("path", path, "a diffusers folder (model_index.json); null = model.name");
   }
 };

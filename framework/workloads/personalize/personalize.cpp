@@ -129,7 +129,8 @@ void run_personalize(RunContext& ctx) {
 void register_personalize_workload(Registry<Workload>& registry) {
   registry.add(EntryInfo{kDefaultWorkload, "train a method on one subject with DVAR, then evaluate it (the engine)",
                          personalize::engine_defaults()},
-               Workload{run_personalize, personalize::check_config, personalize::with_method_budget});
+               Workload{run_personalize, personalize::check_config, personalize::with_method_budget,
+                        cfg::option_docs<personalize::PersonalizeOptions>()});
 }
 
 }  // namespace pbench
