@@ -202,18 +202,15 @@ class Composer {
           std::error_code ec;
           std::string pkg = e.group;
           std::replace(pkg.begin(), pkg.end(), '/', '.');
-          if (!fs::is_regular_file(path, ec) && is_builtin_option(e.group, *option)) {
-            choices.emplace_back(e.group, *option);
-            merge_into(result, wrap_in_package(builtin_groups().config(e.group, *option), pkg));
-            --depth_guard_;
-            break;
-          }
-          if (!fs::is_regular_file(path, ec))
+          // A file of the folder wins over a built-in option of the same name (a user's preset).
+          const bool from_file = fs::is_regular_file(path, ec);
+          if (!from_file && !is_builtin_option(e.group, *option))
             throw InputError(e.origin.describe() + ": defaults: " + e.group + ": no config '" + *option + "' in " +
                              display_path(root_ / e.group) + "/; available: " +
                              join_names(group_options(primary_, e.group)));
           choices.emplace_back(e.group, *option);
-          merge_into(result, compose_file(path, pkg, choices, e.origin));
+          merge_into(result, from_file ? compose_file(path, pkg, choices, e.origin)
+                                       : wrap_in_package(builtin_groups().config(e.group, *option), pkg));
           --depth_guard_;
           break;
         }

@@ -77,10 +77,10 @@ bool within(const Allowed& a, double v) {
   return true;
 }
 
-std::string choices_text(const Allowed& a) {
+std::string choices_text(const std::vector<std::string>& choices) {
   std::string s;
-  for (size_t i = 0; i < a.choices.size(); ++i)
-    s += (i == 0 ? "" : i + 1 == a.choices.size() ? " or " : ", ") + a.choices[i];
+  for (size_t i = 0; i < choices.size(); ++i)
+    s += (i == 0 ? "" : i + 1 == choices.size() ? " or " : ", ") + choices[i];
   return s;
 }
 
@@ -88,7 +88,7 @@ void check_choice(const Node& value, const std::string& v, const std::string& wh
   if (a.choices.empty()) return;
   for (const auto& c : a.choices)
     if (c == v) return;
-  fail(value, where, choices_text(a));
+  fail(value, where, choices_text(a.choices));
 }
 
 }  // namespace
@@ -98,9 +98,7 @@ void fail_expected(const Node& value, const std::string& where, const std::strin
 }
 
 void fail_choices(const Node& value, const std::string& where, const std::vector<std::string>& choices) {
-  Allowed a;
-  a.choices = choices;
-  fail(value, where, choices_text(a));
+  fail(value, where, choices_text(choices));
 }
 
 std::string child_path(const std::string& path, const char* key) { return path.empty() ? key : path + "." + key; }
@@ -122,7 +120,7 @@ void read(const Node& value, double& out, const std::string& where, const Allowe
 }
 
 void read(const Node& value, std::string& out, const std::string& where, const Allowed& allowed) {
-  if (value.kind() != Node::Kind::String) fail(value, where, allowed.choices.empty() ? "a string" : choices_text(allowed));
+  if (value.kind() != Node::Kind::String) fail(value, where, allowed.choices.empty() ? "a string" : choices_text(allowed.choices));
   check_choice(value, value.as_string(), where, allowed);
   out = value.as_string();
 }
@@ -172,7 +170,7 @@ std::string type_name(const std::vector<std::string>*) { return "list of strings
 std::string type_name(const std::vector<int64_t>*) { return "list of integers"; }
 
 std::string describe_allowed(const Allowed& allowed) {
-  return allowed.choices.empty() ? bounds_text(allowed) : "one of " + choices_text(allowed);
+  return allowed.choices.empty() ? bounds_text(allowed) : "one of " + choices_text(allowed.choices);
 }
 
 void Reader::reject_unknown_keys() const {

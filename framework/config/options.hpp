@@ -167,6 +167,9 @@ struct is_section<T, std::void_t<decltype(std::declval<T&>().template fields<int
 // "train" + "steps" -> "train.steps"; at the root (path "") the key alone.
 std::string child_path(const std::string& path, const char* key);
 
+template <class Options>
+void read_fields(Options& o, const Node& section, const std::string& path, bool refuse_unknown);
+
 // Visitors over a struct's fields(): read a section, write the defaults, list the docs.
 class Reader {
  public:
@@ -177,11 +180,8 @@ class Reader {
     const Node* v = section_.find(key);
     if (!v) return;
     if constexpr (is_section<T>::value) {
-      if (v->is_null()) return;  // `train:` with nothing under it: the defaults
-      if (!v->is_map()) fail_expected(*v, child_path(path_, key), "a map");
-      Reader nested(*v, child_path(path_, key));
-      field.fields(nested);
-      nested.reject_unknown_keys();
+      if (!v->is_null() && !v->is_map()) fail_expected(*v, child_path(path_, key), "a map");
+      read_fields(field, *v, child_path(path_, key), /*refuse_unknown=*/true);  // null: the defaults
     } else {
       read(*v, field, child_path(path_, key), allowed);
     }
@@ -232,6 +232,15 @@ class Documenter {
   std::vector<OptionDoc>& out_;
   std::string path_;
 };
+// The keys `section` sets read into `o` (null: nothing set), optionally refusing the
+// keys no field declares.
+template <class Options>
+void read_fields(Options& o, const Node& section, const std::string& path, bool refuse_unknown) {
+  if (section.is_null()) return;
+  Reader reader(section, path);
+  o.fields(reader);
+  if (refuse_unknown) reader.reject_unknown_keys();
+}
 }  // namespace detail
 
 // `section` (a map, or null for all defaults) read into Options; `path` prefixes
@@ -239,10 +248,7 @@ class Documenter {
 template <class Options>
 Options read_options(const Node& section, const std::string& path) {
   Options o;
-  if (section.is_null()) return o;
-  detail::Reader reader(section, path);
-  o.fields(reader);
-  reader.reject_unknown_keys();
+  detail::read_fields(o, section, path, /*refuse_unknown=*/true);
   return o;
 }
 
@@ -252,9 +258,7 @@ Options read_options(const Node& section, const std::string& path) {
 template <class Options>
 Options read_declared_options(const Node& section, const std::string& path = "") {
   Options o;
-  if (section.is_null()) return o;
-  detail::Reader reader(section, path);
-  o.fields(reader);
+  detail::read_fields(o, section, path, /*refuse_unknown=*/false);
   return o;
 }
 

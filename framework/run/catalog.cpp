@@ -87,7 +87,7 @@ void validate_run_config(cfg::Node& resolved) {
   const auto& entry = workloads().get(name, where);
   if (entry.factory.complete) resolved = entry.factory.complete(resolved);
   // The workload's defaults list the sections it reads; each present section must match.
-  cfg::Node defaults = entry.info.defaults;
+  const cfg::Node& defaults = entry.info.defaults;
   if (defaults.is_map()) {
     for (size_t i = 0; i < defaults.keys().size(); ++i) {
       const std::string& section = defaults.keys()[i];

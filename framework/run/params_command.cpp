@@ -42,8 +42,7 @@ std::vector<MethodRow> count_methods(const std::string& list, const std::string&
     if (!base.empty())
       pipeline.unet = models::UNet2DCondition(models::UNetConfig::from_file(base),
                                               torch::TensorOptions().device(torch::kMeta));
-    cfg::Node section = entry.info.defaults;
-    rows.push_back(MethodRow{name, count_method(section, pipeline)});
+    rows.push_back(MethodRow{name, count_method(entry.info.defaults, pipeline)});
   }
   return rows;
 }

@@ -188,9 +188,10 @@ double Trainer::accumulate_gradients(int64_t step, torch::Generator& gen) {
   return step_loss;
 }
 
-Trainer::DvarCheck Trainer::check_dvar(int64_t step, DvarRule& rule, bool fired_before, const TrainCallbacks& cb) {
+Trainer::DvarCheck Trainer::check_dvar(int64_t step, DvarRule& rule, const TrainCallbacks& cb) {
   DvarCheck check;
   if (dvar_.mode == StopMode::off || (step - 1) % dvar_.every != 0) return check;
+  const bool fired_before = rule.triggered();  // triggered() stays true once the rule fired
   double objective = deterministic_objective();
   check.ratio = rule.add(objective);
   if (cb.on_dvar) cb.on_dvar(step, float(objective), float(check.ratio));
@@ -217,7 +218,7 @@ TrainResult Trainer::run(const TrainCallbacks& cb) {
   for (int64_t step = 1; step <= train_.steps; ++step) {
     // DVAR's objective of the weights this step starts from (dvar.hpp: the
     // reference's order), before the method's per-step state (DyLoRA's rank).
-    DvarCheck dvar = check_dvar(step, rule, result.dvar_stop_step > 0, cb);
+    DvarCheck dvar = check_dvar(step, rule, cb);
     if (dvar.fired_first) result.dvar_stop_step = step;
     const double factor = train_.schedule.factor(step);
     opt.set_lr_factor(factor);

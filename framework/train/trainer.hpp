@@ -123,7 +123,7 @@ class Trainer {
     bool fired_first = false;  // the rule fired at this step and not before
     double ratio = 1.0;
   };
-  DvarCheck check_dvar(int64_t step, DvarRule& rule, bool fired_before, const TrainCallbacks& callbacks);
+  DvarCheck check_dvar(int64_t step, DvarRule& rule, const TrainCallbacks& callbacks);
   // One micro-batch, drawn from `gen` in a fixed order (reproducible runs).
   TrainingBatch draw_batch(torch::Generator& gen);
   // The prior-preservation term on a batch of class images (set_prior first).

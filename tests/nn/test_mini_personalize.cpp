@@ -107,7 +107,6 @@ Gains lora_gains(int64_t seed, bool cut_gradient) {
   train.steps = kSteps;
   train.batch_size = 1;
   train.lr = kLr;
-  train.schedule.total_steps = kSteps;
   DvarOptions dvar;
   dvar.mode = StopMode::off;
   Trainer(pipeline, *lora, subject, train, dvar, seed).run({});

@@ -40,7 +40,6 @@ TrainOptions small_train(int64_t steps) {
   t.steps = steps;
   t.batch_size = 1;
   t.lr = 1e-3;
-  t.schedule.total_steps = steps;
   return t;
 }
 

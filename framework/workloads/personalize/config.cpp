@@ -44,7 +44,7 @@ std::string where_is(const cfg::Node& resolved, const std::string& key) {
 // What no machine could run: refused at plan time, unlike a missing CUDA device
 // (the planning machine of a Slurm sweep may have no GPU).
 void check_dtype_on_device(const PersonalizeOptions& options, const cfg::Node& resolved) {
-  if (options.dtype == "fp16" && options.device == "cpu")
+  if (options.dtype == Dtype::fp16 && options.device == Device::cpu)
     throw InputError(where_is(resolved, "dtype") +
                      ": fp16 is not supported on CPU by LibTorch 1.13 (addmm for Half); use fp32 or bf16");
 }
@@ -54,14 +54,14 @@ void check_dtype_on_device(const PersonalizeOptions& options, const cfg::Node& r
 torch::TensorOptions tensor_options(const PersonalizeOptions& options, const cfg::Node& resolved) {
   check_dtype_on_device(options, resolved);
   torch::TensorOptions o;
-  if (options.device == "cuda") {
+  if (options.device == Device::cuda) {
     if (!torch::cuda::is_available())
       throw InputError(where_is(resolved, "device") + ": 'cuda' but this LibTorch build sees no CUDA device; use device=cpu");
     o = o.device(torch::kCUDA);
   }
-  if (options.dtype == "fp16") {
+  if (options.dtype == Dtype::fp16) {
     o = o.dtype(torch::kFloat16);
-  } else if (options.dtype == "bf16") {
+  } else if (options.dtype == Dtype::bf16) {
     o = o.dtype(torch::kBFloat16);
   }
   return o;

@@ -72,14 +72,26 @@ struct EvalOptions {
   }
 };
 
+// Where a run computes, and in which precision (the top-level `device` and `dtype`).
+enum class Device { cpu, cuda };
+inline const cfg::EnumNames<Device>& enum_names(Device) {
+  static const cfg::EnumNames<Device> names{{Device::cpu, "cpu"}, {Device::cuda, "cuda"}};
+  return names;
+}
+enum class Dtype { fp32, bf16, fp16 };
+inline const cfg::EnumNames<Dtype>& enum_names(Dtype) {
+  static const cfg::EnumNames<Dtype> names{{Dtype::fp32, "fp32"}, {Dtype::bf16, "bf16"}, {Dtype::fp16, "fp16"}};
+  return names;
+}
+
 struct PersonalizeOptions {
   ModelOptions model;
   TrainOptions train;
   DvarOptions dvar;
   EvalOptions eval;
   ClipStopOptions clip_stop;  // CLIP early stopping beside DVAR (framework/train/clip_stop.hpp)
-  std::string device = "cpu";
-  std::string dtype = "fp32";
+  Device device = Device::cpu;
+  Dtype dtype = Dtype::fp32;
 
   template <class V>
   void fields(V& v) {
@@ -88,8 +100,8 @@ struct PersonalizeOptions {
     v("dvar", dvar, "DVAR's deterministic objective and stop rule");
     v("eval", eval, "sampling and scoring");
     v("clip_stop", clip_stop, "CLIP early stopping beside DVAR");
-    v("device", device, "where the run computes", cfg::one_of({"cpu", "cuda"}));
-    v("dtype", dtype, "the pipeline's weights and activations", cfg::one_of({"fp32", "bf16", "fp16"}));
+    v("device", device, "where the run computes");
+    v("dtype", dtype, "the pipeline's weights and activations");
   }
 };
 

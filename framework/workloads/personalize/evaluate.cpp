@@ -15,8 +15,7 @@ namespace pbench::personalize {
 
 void Evaluator::load_backbones(bool need_clip) {
   if (need_clip) clip = models::load_clip_backbone(eval.clip_backbone);
-  metric_names = eval.metrics;
-  for (const auto& name : metric_names) {
+  for (const auto& name : eval.metrics) {
     const auto& entry = metrics::metrics_registry().get(name, "eval.metrics");  // checked at plan time (check_config)
     if (entry.factory.backbone == "clip" && !clip) clip = models::load_clip_backbone(eval.clip_backbone);
     if (entry.factory.backbone == "dino" && !dino) dino = models::load_dino_backbone(eval.dino_backbone);
@@ -60,7 +59,7 @@ void Evaluator::score_point(const std::string& point, const sample::SampleSet& s
   // Every registered metric the config names, alike: its scores under its own name
   // (/metrics/<point>/<name>) and its real-vs-real baseline where it has one.
   std::vector<std::pair<std::string, double>> baselines;
-  for (const auto& name : metric_names) {
+  for (const auto& name : eval.metrics) {
     metrics::MetricResult r = metrics::metrics_registry().get(name, "eval.metrics").factory.compute(inputs);
     torch::Tensor v = r.per_image.to(torch::kFloat64).contiguous();
     mp.scores.push_back(MetricScores{name, std::vector<double>(v.data_ptr<double>(), v.data_ptr<double>() + v.numel())});

@@ -24,7 +24,6 @@ struct Evaluator {
   RunContext& ctx;
   std::optional<models::ClipBackbone> clip;
   std::optional<models::DinoBackbone> dino;
-  std::vector<std::string> metric_names;
 
   // The backbones eval.metrics needs, and CLIP when need_clip (CLIP early stopping).
   void load_backbones(bool need_clip = false);

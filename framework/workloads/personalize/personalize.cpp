@@ -40,7 +40,7 @@ void run_personalize(RunContext& ctx) {
   ctx.file.flush();
 
   const bool evaluate = eval.enabled;
-  Evaluator evaluator{eval, s.pipeline, *s.method, s.subject, ctx, std::nullopt, std::nullopt, {}};
+  Evaluator evaluator{eval, s.pipeline, *s.method, s.subject, ctx, std::nullopt, std::nullopt};
   ClipStopOptions clip_config = s.options.clip_stop;
   if (!evaluate) clip_config.mode = StopMode::off;  // no evaluation: no metric backbones either
   if (evaluate) evaluator.load_backbones(/*need_clip=*/clip_config.mode != StopMode::off);
