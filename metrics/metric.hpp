@@ -33,8 +33,16 @@ class MetricInputs {
                MetricBackbones backbones);
 
   int64_t num_generated() const { return generated_.size(0); }
+  const torch::Tensor& generated() const { return generated_; }  // uint8 [N, H, W, 3]
   const std::vector<std::string>& prompts() const { return prompts_; }
   const std::string& unique_token() const { return unique_token_; }
+
+  // The images the generated ones should reproduce (an inversion's input, an
+  // edit's source), uint8 [N or 1, H, W, 3]: row i for generated image i, or one
+  // row for all. Workloads that have them set them; metrics consuming "source"
+  // read them (InputError when not set).
+  void set_source(torch::Tensor source);
+  const torch::Tensor& source() const;
 
   // Lazily computed, cached embeddings (float32, CPU). InputError when the
   // backbone a metric needs was not given.
@@ -47,7 +55,7 @@ class MetricInputs {
  private:
   const ClipBackbone& clip() const;
   const DinoBackbone& dino() const;
-  torch::Tensor generated_, real_;
+  torch::Tensor generated_, real_, source_;
   std::vector<std::string> prompts_;
   std::string unique_token_;
   MetricBackbones backbones_;
@@ -80,6 +88,10 @@ Registry<MetricEntry>& metrics_registry();
 #define PBENCH_DECLARE_METRIC(name) void register_##name(Registry<MetricEntry>& registry);
 PBENCH_METRIC_LIST(PBENCH_DECLARE_METRIC)
 #undef PBENCH_DECLARE_METRIC
+
+// Per generated image i, pair(generated[i], source[i or 0]) as float64 [N]
+// (the pixel-fidelity metrics, metrics/image_fidelity.hpp).
+torch::Tensor per_source_pair(MetricInputs& in, double (*pair)(const torch::Tensor&, const torch::Tensor&));
 
 // A result from per-image values and their mean (NaN when there are none).
 MetricResult result_of(torch::Tensor per_image, std::optional<double> real_baseline = std::nullopt);

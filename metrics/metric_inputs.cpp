@@ -18,6 +18,29 @@ MetricInputs::MetricInputs(torch::Tensor generated, std::vector<std::string> pro
                      " prompts for " + std::to_string(generated_.dim() == 4 ? generated_.size(0) : -1) + " images");
 }
 
+void MetricInputs::set_source(torch::Tensor source) {
+  if (source.dim() != 4 || (source.size(0) != 1 && source.size(0) != generated_.size(0)) ||
+      source.sizes().slice(1) != generated_.sizes().slice(1))
+    throw InputError("metrics: expected the source images as uint8 [1 or " + std::to_string(generated_.size(0)) +
+                     ", H, W, 3] shaped as the generated images");
+  source_ = std::move(source);
+}
+
+const torch::Tensor& MetricInputs::source() const {
+  if (!source_.defined())
+    throw InputError("metrics: a metric comparing with source images was requested, but this workload has none");
+  return source_;
+}
+
+torch::Tensor per_source_pair(MetricInputs& in, double (*pair)(const torch::Tensor&, const torch::Tensor&)) {
+  const torch::Tensor& source = in.source();
+  const torch::Tensor& generated = in.generated();
+  torch::Tensor out = torch::empty({generated.size(0)}, torch::kFloat64);
+  for (int64_t i = 0; i < generated.size(0); ++i)
+    out[i] = pair(generated[i], source[source.size(0) == 1 ? 0 : i]);
+  return out;
+}
+
 const ClipBackbone& MetricInputs::clip() const {
   if (!backbones_.clip) throw InputError("metrics: a CLIP metric was requested but no CLIP backbone was loaded");
   return *backbones_.clip;

@@ -8,4 +8,6 @@
 #define PBENCH_METRIC_LIST(X) \
   X(clip_i)                   \
   X(clip_t)                   \
-  X(dino)
+  X(dino)                     \
+  X(psnr)                     \
+  X(ssim)

@@ -20,6 +20,8 @@ std::vector<PbenchCommand> pbench_commands() {
       {"methods", "the registered methods, or one method's options: pbench methods [<name>] [--yaml]", methods_command},
       {"options", "the engine's config keys (train, dvar, eval, ...) with defaults and help: pbench options [<workload>]",
        options_command},
+      {"invert", "invert an image into the model and reconstruct it: pbench invert <image> [--method ddim|null_text|edict]",
+       invert_command},
       {"export", "write a model in diffusers / Hugging Face layout: pbench export <model> <folder>", export_command},
       {"export-delta", "a run's delta for diffusers / PEFT / kohya (A1111, ComfyUI): pbench export-delta <run.h5> <out> --format F",
        export_delta_command},

@@ -32,6 +32,8 @@ int options_command(int argc, char** argv);
 
 // `pbench pretrain <component>` (framework/workloads/pretrain/pretrain_command.cpp).
 int pretrain_command(int argc, char** argv);
+// `pbench invert <image>` (framework/workloads/invert/invert_command.cpp).
+int invert_command(int argc, char** argv);
 // `pbench export <model> <folder>` (export_command.cpp).
 int export_command(int argc, char** argv);
 

@@ -2,6 +2,7 @@
 // table), listed here as methods/registry.cpp lists the methods: the engine in
 // framework/run/ never includes a workload (tests/python/check_layers.py).
 #include "framework/run/workload.hpp"
+#include "framework/workloads/invert/invert.hpp"
 #include "framework/workloads/personalize/personalize.hpp"
 
 namespace pbench {
@@ -10,6 +11,7 @@ Registry<Workload>& workloads() {
   static Registry<Workload>* registry = [] {
     auto* r = new Registry<Workload>("workload");
     register_personalize_workload(*r);
+    register_invert_workload(*r);
     return r;
   }();
   return *registry;

@@ -159,9 +159,11 @@ BOOST_AUTO_TEST_CASE(embeddings_run_the_metric_preprocessing_and_the_right_heads
   BOOST_TEST(input_error([&] { clip_image_embeddings(b.clip, images.to(torch::kFloat32)); }, "uint8"));
 }
 
-BOOST_AUTO_TEST_CASE(registry_lists_the_three_metrics_with_their_backbones) {
+BOOST_AUTO_TEST_CASE(registry_lists_the_metrics_with_their_backbones) {
   auto& r = metrics_registry();
-  BOOST_TEST(r.names() == (std::vector<std::string>{"clip_i", "clip_t", "dino"}), boost::test_tools::per_element());
+  BOOST_TEST(r.names() == (std::vector<std::string>{"clip_i", "clip_t", "dino", "psnr", "ssim"}),
+             boost::test_tools::per_element());
+  BOOST_TEST(r.get("psnr", "t").factory.backbone == "");  // pixels only (tests/nn/test_inversion.cpp)
   BOOST_TEST(r.get("clip_i", "t").factory.backbone == "clip");
   BOOST_TEST(r.get("clip_t", "t").factory.backbone == "clip");
   BOOST_TEST(r.get("dino", "t").factory.backbone == "dino");

@@ -21,22 +21,10 @@
 #include "framework/train/clip_stop.hpp"
 #include "framework/train/dvar.hpp"
 #include "framework/train/trainer.hpp"
+#include "framework/workloads/pipeline_options.hpp"
+#include "framework/workloads/section_checks.hpp"
 
 namespace pbench::personalize {
-
-struct ModelOptions {
-  std::string name = "builtin:tiny";
-  std::optional<std::string> path;  // a diffusers folder; takes precedence over name
-
-  // What load_pipeline takes: the path when set, else the name.
-  const std::string& spec() const { return path ? *path : name; }
-
-  template <class V>
-  void fields(V& v) {
-    v("name", name, "a built-in pipeline (builtin:tiny, builtin:mini; run_sweep --list)");
-    v("path", path, "a diffusers folder (model_index.json); null = model.name");
-  }
-};
 
 struct EvalOptions {
   bool enabled = true;
@@ -72,18 +60,6 @@ struct EvalOptions {
   }
 };
 
-// Where a run computes, and in which precision (the top-level `device` and `dtype`).
-enum class Device { cpu, cuda };
-inline const cfg::EnumNames<Device>& enum_names(Device) {
-  static const cfg::EnumNames<Device> names{{Device::cpu, "cpu"}, {Device::cuda, "cuda"}};
-  return names;
-}
-enum class Dtype { fp32, bf16, fp16 };
-inline const cfg::EnumNames<Dtype>& enum_names(Dtype) {
-  static const cfg::EnumNames<Dtype> names{{Dtype::fp32, "fp32"}, {Dtype::bf16, "bf16"}, {Dtype::fp16, "fp16"}};
-  return names;
-}
-
 struct PersonalizeOptions {
   ModelOptions model;
   TrainOptions train;
@@ -117,19 +93,6 @@ torch::TensorOptions tensor_options(const PersonalizeOptions& options, const cfg
 // The first eval.num_prompts of the subject's evaluation prompts (the final samples' and the baseline's).
 std::vector<std::string> evaluation_prompts(const EvalOptions& eval, const SubjectData& subject);
 
-// The registry entry a section names (`method:`, `dataset:`) and that section merged over the
-// entry's registry defaults; InputError naming the section when it or its name is wrong.
-template <class Factory>
-struct ChosenEntry {
-  const typename Registry<Factory>::Entry& entry;
-  cfg::Node section;
-};
-template <class Factory>
-ChosenEntry<Factory> chosen_entry(const cfg::Node& config, const std::string& key, const Registry<Factory>& registry) {
-  const cfg::Node& section = cfg::require(config, key);
-  const auto& entry = registry.get(cfg::get_string(section, "name"), section.origin().describe() + ": " + key + ".name");
-  return {entry, cfg::with_defaults(section, entry.info.defaults)};
-}
 // Workload::check: every value a run would reject, without loading weights or
 // images, so that `run_sweep --plan` and `pbench run` stop with exit 2 first.
 void check_config(const cfg::Node& config);
