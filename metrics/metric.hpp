@@ -51,6 +51,9 @@ class MetricInputs {
   const torch::Tensor& clip_text(const std::vector<std::string>& texts);  // cached for one list of texts
   const torch::Tensor& dino_generated();
   const torch::Tensor& dino_real();
+  // The source images' embeddings, one row per generated image (a single source repeated).
+  const torch::Tensor& clip_source();
+  const torch::Tensor& dino_source();
 
  private:
   const ClipBackbone& clip() const;
@@ -59,7 +62,7 @@ class MetricInputs {
   std::vector<std::string> prompts_;
   std::string unique_token_;
   MetricBackbones backbones_;
-  torch::Tensor clip_generated_, clip_real_, clip_text_, dino_generated_, dino_real_;
+  torch::Tensor clip_generated_, clip_real_, clip_text_, dino_generated_, dino_real_, clip_source_, dino_source_;
   std::vector<std::string> clip_text_for_;
 };
 

@@ -79,6 +79,23 @@ const torch::Tensor& MetricInputs::dino_real() {
   return dino_real_;
 }
 
+namespace {
+// Row i of `embeddings` for generated image i: one source row serves every image.
+torch::Tensor per_generated(const torch::Tensor& embeddings, int64_t n) {
+  return embeddings.size(0) == 1 ? embeddings.expand({n, embeddings.size(1)}).contiguous() : embeddings;
+}
+}  // namespace
+
+const torch::Tensor& MetricInputs::clip_source() {
+  if (!clip_source_.defined()) clip_source_ = per_generated(clip_image_embeddings(clip(), source()), num_generated());
+  return clip_source_;
+}
+
+const torch::Tensor& MetricInputs::dino_source() {
+  if (!dino_source_.defined()) dino_source_ = per_generated(dino_embeddings(dino(), source()), num_generated());
+  return dino_source_;
+}
+
 MetricResult result_of(torch::Tensor per_image, std::optional<double> real_baseline) {
   MetricResult r;
   r.per_image = per_image.to(torch::kFloat64).contiguous();

@@ -10,4 +10,6 @@
   X(clip_t)                   \
   X(dino)                     \
   X(psnr)                     \
-  X(ssim)
+  X(ssim)                     \
+  X(clip_i_source)            \
+  X(dino_source)

@@ -22,6 +22,8 @@ std::vector<PbenchCommand> pbench_commands() {
        options_command},
       {"invert", "invert an image into the model and reconstruct it: pbench invert <image> [--method ddim|null_text|edict]",
        invert_command},
+      {"edit", "edit an image with Prompt-to-Prompt: pbench edit <image> --source \"a red cube\" --target \"a blue cube\"",
+       edit_command},
       {"export", "write a model in diffusers / Hugging Face layout: pbench export <model> <folder>", export_command},
       {"export-delta", "a run's delta for diffusers / PEFT / kohya (A1111, ComfyUI): pbench export-delta <run.h5> <out> --format F",
        export_delta_command},

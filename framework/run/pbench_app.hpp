@@ -34,6 +34,8 @@ int options_command(int argc, char** argv);
 int pretrain_command(int argc, char** argv);
 // `pbench invert <image>` (framework/workloads/invert/invert_command.cpp).
 int invert_command(int argc, char** argv);
+// `pbench edit <image>` (framework/workloads/edit/edit_command.cpp).
+int edit_command(int argc, char** argv);
 // `pbench export <model> <folder>` (export_command.cpp).
 int export_command(int argc, char** argv);
 

@@ -161,9 +161,11 @@ BOOST_AUTO_TEST_CASE(embeddings_run_the_metric_preprocessing_and_the_right_heads
 
 BOOST_AUTO_TEST_CASE(registry_lists_the_metrics_with_their_backbones) {
   auto& r = metrics_registry();
-  BOOST_TEST(r.names() == (std::vector<std::string>{"clip_i", "clip_t", "dino", "psnr", "ssim"}),
+  BOOST_TEST(r.names() == (std::vector<std::string>{"clip_i", "clip_i_source", "clip_t", "dino", "dino_source", "psnr", "ssim"}),
              boost::test_tools::per_element());
   BOOST_TEST(r.get("psnr", "t").factory.backbone == "");  // pixels only (tests/nn/test_inversion.cpp)
+  BOOST_TEST(r.get("clip_i_source", "t").factory.backbone == "clip");  // editing (tests/nn/test_editing.cpp)
+  BOOST_TEST(r.get("dino_source", "t").factory.backbone == "dino");
   BOOST_TEST(r.get("clip_i", "t").factory.backbone == "clip");
   BOOST_TEST(r.get("clip_t", "t").factory.backbone == "clip");
   BOOST_TEST(r.get("dino", "t").factory.backbone == "dino");
@@ -220,4 +222,17 @@ BOOST_AUTO_TEST_CASE(missing_backbone_or_prompt_count_is_an_input_error) {
   MetricInputs clip_only(images, {"a", "b", "c"}, images, "sks", {&backbones().clip, nullptr});
   BOOST_TEST(input_error([&] { metrics_registry().get("dino", "t").factory.compute(clip_only); }, "DINO"));
   BOOST_TEST(input_error([&] { MetricInputs(images, {"a"}, images, "sks", backbones().both()); }, "prompt"));
+}
+
+BOOST_AUTO_TEST_CASE(source_similarity_scores_one_for_the_source_itself_and_less_for_another) {
+  torch::Tensor images = test_images();
+  torch::Tensor generated = images.slice(0, 0, 2);  // [gradient, board]
+  MetricInputs in(generated, {"a", "b"}, images.slice(0, 0, 1), "", backbones().both());
+  in.set_source(torch::stack({images[0], images[2]}));  // gradient's own source; board's is the striped image
+  for (const char* name : {"clip_i_source", "dino_source"}) {
+    MetricResult r = metrics_registry().get(name, "t").factory.compute(in);
+    BOOST_TEST(r.per_image[0].item<double>() == 1.0, boost::test_tools::tolerance(1e-5));
+    BOOST_TEST(r.per_image[1].item<double>() < 0.999);
+    BOOST_TEST(!r.real_baseline.has_value());
+  }
 }

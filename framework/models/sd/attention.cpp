@@ -15,12 +15,17 @@ torch::Tensor merge_heads(const torch::Tensor& x, int64_t heads) {
 }
 }  // namespace
 
-torch::Tensor scaled_dot_product_attention(const torch::Tensor& q, const torch::Tensor& k, const torch::Tensor& v,
-                                           double scale, const torch::Tensor& additive_mask) {
+torch::Tensor attention_probabilities(const torch::Tensor& q, const torch::Tensor& k, double scale,
+                                      const torch::Tensor& additive_mask) {
   // The reference computes baddbmm(mask, q, k^T, beta=1, alpha=scale) = mask + scale * (q k^T).
   torch::Tensor scores = torch::bmm(q, k.transpose(1, 2)) * scale;
   if (additive_mask.defined()) scores = scores + additive_mask;
-  return torch::bmm(scores.softmax(-1), v);
+  return scores.softmax(-1);
+}
+
+torch::Tensor scaled_dot_product_attention(const torch::Tensor& q, const torch::Tensor& k, const torch::Tensor& v,
+                                           double scale, const torch::Tensor& additive_mask) {
+  return torch::bmm(attention_probabilities(q, k, scale, additive_mask), v);
 }
 
 AttentionImpl::AttentionImpl(const AttentionOptions& options, const torch::TensorOptions& to) : options_(options) {
@@ -61,7 +66,9 @@ torch::Tensor AttentionImpl::forward(const torch::Tensor& input, const torch::Te
   v = split_heads(v, heads);
   if (mask.defined()) mask = mask.repeat_interleave(heads, 0);
   const double scale = 1.0 / std::sqrt(double(options_.head_dim));
-  torch::Tensor out = to_out_0_(merge_heads(scaled_dot_product_attention(q, k, v, scale, mask), heads));
+  torch::Tensor attended = controller_ ? torch::bmm(controller_->control(attention_probabilities(q, k, scale, mask), heads, site_), v)
+                                      : scaled_dot_product_attention(q, k, v, scale, mask);
+  torch::Tensor out = to_out_0_(merge_heads(attended, heads));
 
   if (spatial) out = out.transpose(-1, -2).reshape({b, c, h, w});
   if (options_.residual_connection) out = out + input;

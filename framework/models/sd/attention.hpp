@@ -5,6 +5,7 @@
 // the VAE form, group_norm.
 #include <torch/torch.h>
 
+#include "framework/models/sd/attention_control.hpp"
 #include "framework/models/sd/kv_prefix.hpp"
 #include "framework/tensor/adaptable_layers.hpp"
 
@@ -39,6 +40,12 @@ class AttentionImpl : public torch::nn::Module, public PrefixableAttention {
 
   const AttentionOptions& options() const { return options_; }
 
+  // The attention-control seam (attention_control.hpp): set_attention_controller calls this.
+  void set_controller(std::shared_ptr<AttentionController> controller, AttentionSite site) {
+    controller_ = std::move(controller);
+    site_ = std::move(site);
+  }
+
   int64_t key_value_dim() const override { return options_.heads * options_.head_dim; }
   int64_t key_value_source_dim() const override {
     return options_.context_dim > 0 ? options_.context_dim : options_.query_dim;
@@ -54,6 +61,8 @@ class AttentionImpl : public torch::nn::Module, public PrefixableAttention {
   AttentionOptions options_;
   pbench::nn::GroupNorm group_norm_{nullptr};
   pbench::nn::Linear to_q_{nullptr}, to_k_{nullptr}, to_v_{nullptr}, to_out_0_{nullptr};
+  std::shared_ptr<AttentionController> controller_;
+  AttentionSite site_;
 };
 TORCH_MODULE(Attention);
 
@@ -62,5 +71,8 @@ TORCH_MODULE(Attention);
 // input and sporadically yields NaN (TRAPS.md).
 torch::Tensor scaled_dot_product_attention(const torch::Tensor& q, const torch::Tensor& k, const torch::Tensor& v,
                                            double scale, const torch::Tensor& additive_mask = {});
+// softmax(scale * q k^T + mask): the maps scaled_dot_product_attention multiplies v with.
+torch::Tensor attention_probabilities(const torch::Tensor& q, const torch::Tensor& k, double scale,
+                                      const torch::Tensor& additive_mask = {});
 
 }  // namespace pbench::models

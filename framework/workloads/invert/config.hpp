@@ -8,6 +8,7 @@
 
 #include "framework/config/node.hpp"
 #include "framework/config/options.hpp"
+#include "framework/sample/null_text_inversion.hpp"
 #include "framework/workloads/pipeline_options.hpp"
 
 namespace pbench::invert {
@@ -26,6 +27,17 @@ struct NullTextSection {
   double lr = 1e-2;
   double early_stop = 1e-5;
   double early_stop_growth = 2e-5;
+  // The optimization's settings for N steps at `guidance`.
+  sample::NullTextOptions with(int64_t steps, double guidance) const {
+    sample::NullTextOptions o;
+    o.num_steps = steps;
+    o.guidance = guidance;
+    o.inner_steps = inner_steps;
+    o.lr = lr;
+    o.early_stop = early_stop;
+    o.early_stop_growth = early_stop_growth;
+    return o;
+  }
   template <class V>
   void fields(V& v) {
     v("inner_steps", inner_steps, "Adam steps per sampling step, at most", cfg::at_least(1));

@@ -1,39 +1,18 @@
 // `pbench invert <image> [--method ddim|null_text|edict] [--prompt P] [--model M] [--out DIR]`: one
-// image through the invert workload. It writes the run config it executes (DIR/run.yaml), runs
-// it as `pbench run` does (same checks, provenance and run file: DIR/run.h5), and saves the
-// reconstruction as DIR/reconstruction.png.
+// image through the invert workload (run_one_image_config: DIR/run.yaml, DIR/run.h5), and the
+// reconstruction saved as DIR/reconstruction.png.
 #include <filesystem>
-#include <fstream>
 #include <iostream>
 
 #include "framework/config/access.hpp"
-#include "framework/config/yaml_io.hpp"
-#include "framework/h5/h5.hpp"
-#include "framework/h5/run_file.hpp"
-#include "framework/io/image.hpp"
 #include "framework/run/pbench_app.hpp"
 #include "framework/util/cli.hpp"
 #include "framework/util/errors.hpp"
+#include "framework/workloads/invert/one_image_command.hpp"
 
 namespace fs = std::filesystem;
 
 namespace pbench {
-
-namespace {
-
-// The reconstruction stored in a complete invert run file, as an image.
-Image reconstruction_of(const fs::path& run_file) {
-  h5::Handle file = h5::open_file(run_file.string(), false);
-  h5::Handle g = h5::open_group(file.id(), "samples/reconstruction");
-  std::vector<hsize_t> dims = h5::dims_of(g.id(), "images");
-  Image image;
-  image.height = int(dims.at(1));
-  image.width = int(dims.at(2));
-  image.rgb = h5::read_uint8s(g.id(), "images");
-  return image;
-}
-
-}  // namespace
 
 int invert_command(int argc, char** argv) {
   CLI::App app{"Invert a real image into a diffusion model and reconstruct it from the inverted noise; reports the "
@@ -61,42 +40,23 @@ int invert_command(int argc, char** argv) {
   try {
     std::error_code ec;
     if (!fs::is_regular_file(image, ec)) throw InputError(image + ": no such image file");
-    fs::create_directories(out, ec);
-    if (ec) throw InputError(out + ": cannot create the output folder (" + ec.message() + ")");
-
     cfg::Node config = cfg::Node::map();
     auto set = [&](const std::string& key, cfg::Node value) { cfg::assign(config, key, std::move(value), true); };
     set("workload", cfg::Node::string("invert"));
     set("seed", cfg::Node::integer(seed));
-    set(fs::is_directory(model, ec) ? "model.path" : "model.name",
-        cfg::Node::string(fs::is_directory(model, ec) ? fs::absolute(model).string() : model));
+    set_model(config, model);
     set("invert.method", cfg::Node::string(method));
     set("invert.image", cfg::Node::string(fs::absolute(image).string()));
     set("invert.prompt", cfg::Node::string(prompt));
     set("invert.steps", cfg::Node::integer(steps));
     set("invert.guidance", cfg::Node::real(guidance));
-    const fs::path config_file = fs::path(out) / "run.yaml";
-    {
-      std::ofstream f(config_file);
-      f << "# written by pbench invert; rerun with: pbench run " << config_file.string() << " --out "
-        << (fs::path(out) / "run.h5").string() << "\n"
-        << cfg::to_yaml(config);
-      if (!f) throw InputError(config_file.string() + ": cannot write the run config");
-    }
-    const fs::path run_file = fs::path(out) / "run.h5";
-    std::vector<std::string> args{"pbench run", config_file.string(), "--out", run_file.string()};
-    if (threads > 0) args.insert(args.end(), {"--threads", std::to_string(threads)});
-    std::vector<char*> argv_run;
-    for (auto& a : args) argv_run.push_back(a.data());
-    if (int rc = run_command(int(argv_run.size()), argv_run.data()); rc != kExitOk) return rc;
+    if (int rc = run_one_image_config(config, out, threads, "pbench invert"); rc != kExitOk) return rc;
 
-    const fs::path png = fs::path(out) / "reconstruction.png";
-    write_png(png, reconstruction_of(run_file));
-    h5::Handle file = h5::open_file(run_file.string(), false);
-    h5::Handle metrics = h5::open_group(file.id(), "metrics/reconstruction");
+    const fs::path run_file = fs::path(out) / "run.h5", png = fs::path(out) / "reconstruction.png";
+    write_png(png, sample_image(run_file, "reconstruction"));
     std::cout << "reconstruction " << png.string() << " (" << method << ", " << steps << " steps): psnr "
-              << h5::attr_double(metrics.id(), "psnr") << " dB, ssim " << h5::attr_double(metrics.id(), "ssim")
-              << "; run file " << run_file.string() << "\n";
+              << metric_mean(run_file, "reconstruction", "psnr") << " dB, ssim "
+              << metric_mean(run_file, "reconstruction", "ssim") << "; run file " << run_file.string() << "\n";
     return kExitOk;
   } catch (...) {
     return report_current_exception("pbench invert");

@@ -1,0 +1,193 @@
+#include "framework/sample/prompt_to_prompt.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <sstream>
+
+#include "framework/models/sd/attention_control.hpp"
+#include "framework/sample/ddim_sampling.hpp"
+#include "framework/util/errors.hpp"
+
+namespace pbench::sample {
+
+namespace {
+
+// The edit's controller: the conditional half of the batch is [source, edit] (the last two
+// samples); the edit's maps are replaced while the step is inside the replacement windows.
+class PromptToPromptController : public models::AttentionController {
+ public:
+  PromptToPromptController(torch::Tensor mapper, torch::Tensor equalizer, int64_t cross_steps, int64_t self_steps,
+                           int64_t self_max_queries)
+      : mapper_(std::move(mapper)),
+        equalizer_(std::move(equalizer)),
+        cross_steps_(cross_steps),
+        self_steps_(self_steps),
+        self_max_queries_(self_max_queries) {}
+
+  void set_step(int64_t step) { step_ = step; }
+
+  torch::Tensor control(const torch::Tensor& probs, int64_t heads, const models::AttentionSite& site) override {
+    const bool replace = site.cross ? step_ < cross_steps_ : step_ < self_steps_ && probs.size(1) <= self_max_queries_;
+    if (!replace) return probs;
+    const int64_t batch = probs.size(0) / heads;
+    torch::Tensor maps = probs.view({batch, heads, probs.size(1), probs.size(2)});
+    const torch::Tensor base = maps[batch - 2];  // the source prompt's conditional maps
+    torch::Tensor edited = site.cross ? torch::einsum("hqs,se->hqe", {base, mapper_.to(base.dtype())}) *
+                                            equalizer_.to(base.dtype())
+                                      : base;
+    std::vector<torch::Tensor> rows;
+    for (int64_t b = 0; b + 1 < batch; ++b) rows.push_back(maps[b]);
+    rows.push_back(edited);
+    return torch::stack(rows).view(probs.sizes());
+  }
+
+ private:
+  torch::Tensor mapper_, equalizer_;
+  int64_t cross_steps_, self_steps_, self_max_queries_;
+  int64_t step_ = 0;
+};
+
+}  // namespace
+
+int64_t default_self_max_queries(const models::UNetConfig& config, int64_t latent_side) {
+  std::vector<int64_t> sides;
+  int64_t side = latent_side;
+  for (size_t i = 0; i < config.down_block_types.size(); ++i) {
+    if (config.down_block_types[i].find("CrossAttn") != std::string::npos) sides.push_back(side);
+    if (i + 1 < config.down_block_types.size()) side /= 2;  // every block but the last downsamples
+  }
+  if (config.mid_block_type.find("CrossAttn") != std::string::npos) sides.push_back(side);
+  std::sort(sides.begin(), sides.end());
+  sides.erase(std::unique(sides.begin(), sides.end()), sides.end());
+  if (sides.empty()) return 0;
+  const int64_t largest_low = sides[(sides.size() - 1) / 2];  // the top of the smaller half
+  return largest_low * largest_low;
+}
+
+std::vector<std::string> prompt_words(const std::string& prompt) {
+  std::istringstream in(prompt);
+  std::vector<std::string> words;
+  for (std::string w; in >> w;) words.push_back(w);
+  return words;
+}
+
+std::vector<std::vector<int64_t>> word_token_positions(const ClipTokenizer& tokenizer, const std::string& prompt) {
+  std::vector<std::vector<int64_t>> positions;
+  int64_t next = 1;  // after SOT
+  for (const std::string& word : prompt_words(prompt)) {
+    std::vector<int64_t> span;
+    for (size_t k = 0; k < tokenizer.tokenize_ids(word).size(); ++k) span.push_back(next++);
+    positions.push_back(span);
+  }
+  return positions;
+}
+
+torch::Tensor word_swap_mapper(const ClipTokenizer& tokenizer, const std::string& source, const std::string& edit,
+                               int64_t max_length) {
+  const std::vector<std::string> a = prompt_words(source), b = prompt_words(edit);
+  if (a.size() != b.size())
+    throw InputError("prompt-to-prompt: word swap needs prompts with the same number of words; \"" + source +
+                     "\" has " + std::to_string(a.size()) + ", \"" + edit + "\" has " + std::to_string(b.size()) +
+                     " (refinement, for added words, is not supported yet)");
+  const auto pa = word_token_positions(tokenizer, source), pb = word_token_positions(tokenizer, edit);
+  std::vector<size_t> changed;
+  for (size_t w = 0; w < a.size(); ++w)
+    if (a[w] != b[w]) changed.push_back(w);
+  auto m = torch::zeros({max_length, max_length}, torch::kFloat64);
+  auto acc = m.accessor<double, 2>();
+  // Walk both token sequences: unchanged tokens map one to one, shifted past changed words of
+  // other lengths; a changed word's tokens map onto the new word's. (Past the last changed word
+  // the official get_replacement_mapper maps target position j to itself, not the shifted source
+  // token; the two agree whenever the swapped words have equal token counts, the usual case.)
+  int64_t i = 0, j = 0;
+  size_t next = 0;
+  while (i < max_length && j < max_length) {
+    if (next < changed.size() && !pa[changed[next]].empty() && pa[changed[next]].front() == i) {
+      const auto& s = pa[changed[next]];
+      const auto& t = pb[changed[next]];
+      for (size_t k = 0; k < s.size(); ++k) {
+        if (s.size() == t.size()) {
+          if (s[k] < max_length && t[k] < max_length) acc[s[k]][t[k]] = 1.0;
+        } else {
+          for (int64_t tt : t)
+            if (s[k] < max_length && tt < max_length) acc[s[k]][tt] = 1.0 / double(t.size());
+        }
+      }
+      i += int64_t(s.size());
+      j += int64_t(t.size());
+      ++next;
+    } else if (next < changed.size()) {
+      acc[i++][j++] = 1.0;
+    } else {
+      acc[i++][j++] = 1.0;  // the official code writes [j][j] here: the same when lengths match
+    }
+  }
+  return m.to(torch::kFloat32);
+}
+
+torch::Tensor word_equalizer(const ClipTokenizer& tokenizer, const std::string& prompt,
+                             const std::vector<std::pair<std::string, double>>& scales, int64_t max_length) {
+  auto e = torch::ones({max_length}, torch::kFloat32);
+  const std::vector<std::string> words = prompt_words(prompt);
+  const auto positions = word_token_positions(tokenizer, prompt);
+  for (const auto& [word, scale] : scales) {
+    bool found = false;
+    for (size_t w = 0; w < words.size(); ++w) {
+      if (words[w] != word) continue;
+      found = true;
+      for (int64_t p : positions[w])
+        if (p < max_length) e[p] = scale;
+    }
+    if (!found) throw InputError("prompt-to-prompt: re-weighted word '" + word + "' is not a word of \"" + prompt + "\"");
+  }
+  return e;
+}
+
+EditLatents prompt_to_prompt(models::Pipeline& pipeline, const torch::Tensor& z_n, const std::string& source,
+                             const std::string& edit, const std::vector<torch::Tensor>& uncond_per_step,
+                             const PromptToPromptOptions& options, const StepCallback& on_step) {
+  if (!(options.cross_replace >= 0 && options.cross_replace <= 1) || !(options.self_replace >= 0 && options.self_replace <= 1))
+    throw InputError("prompt-to-prompt: cross_replace and self_replace: expected fractions in [0, 1]");
+  if (!(options.guidance >= 1)) throw InputError("prompt-to-prompt: guidance: expected >= 1");
+  torch::NoGradGuard no_grad;
+  const std::vector<int64_t> timesteps = sampling_timesteps(pipeline, options.num_steps);
+  const int64_t n = int64_t(timesteps.size());
+  if (uncond_per_step.size() != 1 && int64_t(uncond_per_step.size()) != n)
+    throw std::invalid_argument("prompt_to_prompt: expected 1 or " + std::to_string(n) + " unconditional contexts");
+  const int64_t max_length = pipeline.tokenizer->max_length();
+  const int64_t side = z_n.size(-1);
+  const int64_t self_max = options.self_max_queries > 0 ? options.self_max_queries
+                                                        : default_self_max_queries(pipeline.unet->config(), side);
+  auto controller = std::make_shared<PromptToPromptController>(
+      word_swap_mapper(*pipeline.tokenizer, source, edit, max_length),
+      word_equalizer(*pipeline.tokenizer, edit, options.reweight, max_length),
+      int64_t(std::floor(options.cross_replace * double(n))), int64_t(std::floor(options.self_replace * double(n))),
+      self_max);
+  models::ScopedAttentionController installed(*pipeline.unet, controller);
+
+  const torch::Tensor cond = models::encode_prompts(pipeline, {source, edit});
+  sched::DDIMScheduler scheduler(pipeline.scheduler);
+  scheduler.set_timesteps(options.num_steps);
+  torch::Tensor latents = torch::cat({z_n, z_n});
+  const bool guided = options.guidance != 1.0;
+  for (int64_t i = 0; i < n; ++i) {
+    controller->set_step(i);
+    const torch::Tensor t = torch::tensor(timesteps[size_t(i)], torch::kInt64);
+    torch::Tensor eps;
+    if (guided) {
+      const torch::Tensor& u = uncond_per_step[uncond_per_step.size() == 1 ? 0 : size_t(i)];
+      // [u, u, c_source, c_edit]: the order the official code batches in.
+      auto both = pipeline.unet->forward(torch::cat({latents, latents}), t,
+                                         models::cat_contexts({models::expand_context_batch(u, 2), cond}))
+                      .chunk(2);
+      eps = guided_noise(both[0], both[1], options.guidance);
+    } else {
+      eps = pipeline.unet->forward(latents, t, cond);
+    }
+    latents = scheduler.step(eps, timesteps[size_t(i)], latents).prev_sample;
+    if (on_step) on_step(i + 1, n);
+  }
+  return {latents.narrow(0, 0, 1), latents.narrow(0, 1, 1)};
+}
+
+}  // namespace pbench::sample

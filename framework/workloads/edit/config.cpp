@@ -1,0 +1,60 @@
+#include "framework/workloads/edit/config.hpp"
+
+#include <cmath>
+#include <sstream>
+
+#include "framework/models/sd/pipeline.hpp"
+#include "framework/sample/prompt_to_prompt.hpp"
+#include "framework/util/errors.hpp"
+#include "framework/workloads/invert/source_image.hpp"
+#include "framework/workloads/section_checks.hpp"
+
+namespace pbench::edit {
+
+EditOptions read_options(const cfg::Node& resolved) { return cfg::read_declared_options<EditOptions>(resolved); }
+
+const cfg::Node& edit_defaults() {
+  static const cfg::Node defaults = workload_defaults<EditOptions>("edit");
+  return defaults;
+}
+
+std::vector<std::pair<std::string, double>> reweight_scales(const EditSection& edit, const cfg::Node& resolved) {
+  std::vector<std::pair<std::string, double>> out;
+  for (const std::string& entry : edit.reweight) {
+    const size_t eq = entry.find('=');
+    std::istringstream number(eq == std::string::npos ? "" : entry.substr(eq + 1));
+    double scale = 0;
+    if (eq == std::string::npos || eq == 0 || !(number >> scale) || !number.eof() || !std::isfinite(scale))
+      throw InputError(where_is(resolved, "edit.reweight") + ": '" + entry +
+                       "': expected word=scale with a finite number, e.g. fluffy=5");
+    out.emplace_back(entry.substr(0, eq), scale);
+  }
+  return out;
+}
+
+void check_config(const cfg::Node& resolved) {
+  const EditOptions options = read_options(resolved);
+  check_dtype_on_device(options.device, options.dtype, resolved);
+  check_metric_inputs(resolved, "edit.metrics", options.edit.metrics, {"generated", "prompts", "source"}, "edit");
+  models::check_pipeline_spec(options.model.spec());
+  if (options.edit.target.empty())
+    throw InputError(where_is(resolved, "edit.target") + ": the edit prompt is empty; set edit.target, e.g. "
+                     "edit.target='a blue cube'");
+  reweight_scales(options.edit, resolved);
+  const EditSection& e = options.edit;
+  if (e.source && sample::prompt_words(*e.source).size() != sample::prompt_words(e.target).size())
+    throw InputError(where_is(resolved, "edit.target") + ": \"" + e.target + "\" and the source \"" + *e.source +
+                     "\" differ in their number of words; word swap aligns them word by word (refinement, for "
+                     "added words, is not supported yet)");
+  if (e.image && !e.source)
+    throw InputError(where_is(resolved, "edit.source") + ": null for an image file; set it to the prompt that "
+                     "describes the image, with the words the target swaps (\"a dog\" -> \"a cat\")");
+  if (e.inversion != EditInversion::none || e.image || resolved.find("dataset")) {
+    check_source_image(resolved, "edit", e.image);
+  } else if (!e.source) {
+    throw InputError(where_is(resolved, "edit.source") + ": null, with no image and no dataset to take a class "
+                     "prompt from; set edit.source to the prompt the generated image is drawn from");
+  }
+}
+
+}  // namespace pbench::edit

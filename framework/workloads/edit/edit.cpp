@@ -1,0 +1,144 @@
+// The `edit` workload (edit.hpp):
+//   load the pipeline -> the source image and its prompt -> the initial latent and per-step
+//   unconditional contexts: NULL-text inversion (the paper's way for real images), DDIM
+//   inversion, or none (noise of the run's seed: a generated image) -> Prompt-to-Prompt over
+//   [source, edit] (framework/sample/prompt_to_prompt.hpp) -> decode both branches -> score.
+// Run file additions (docs/run_file_schema.md, "Edit run files"): /edit attrs, /inversion,
+// /samples/{source,reconstruction,edit}, /metrics/{edit,reconstruction}.
+#include "framework/workloads/edit/edit.hpp"
+
+#include <ATen/CPUGeneratorImpl.h>
+
+#include <algorithm>
+#include <ostream>
+
+#include "framework/models/sd/pipeline.hpp"
+#include "framework/sample/ddim_inversion.hpp"
+#include "framework/sample/ddim_sampling.hpp"
+#include "framework/sample/null_text_inversion.hpp"
+#include "framework/sample/prompt_to_prompt.hpp"
+#include "framework/train/trainer.hpp"
+#include "framework/util/errors.hpp"
+#include "framework/workloads/edit/config.hpp"
+#include "framework/workloads/invert/source_image.hpp"
+
+namespace pbench {
+namespace {
+
+using namespace edit;
+
+// Where the edit starts: z_N and the unconditional context of each step.
+struct EditStart {
+  torch::Tensor z_n;
+  std::vector<torch::Tensor> uncond_per_step;
+};
+
+EditStart invert_source(RunContext& ctx, models::Pipeline& pipeline, const EditSection& e, const SourceImage& src,
+                        const torch::Tensor& uncond) {
+  const torch::Tensor cond = models::encode_prompts(pipeline, {src.prompt}).detach();
+  const torch::Tensor z0 = sample::image_latent(pipeline, images_u8({src.image})[0]);
+  InversionRecord record{cfg::enum_name(e.inversion), src.prompt, src.description, e.steps, e.guidance, 0.0, {}, {}, {}};
+  EditStart start;
+  if (e.inversion == EditInversion::null_text) {
+    auto report = sample::StepCallback(progress_log(ctx.log, "edit", "null-text step"));
+    sample::NullTextResult r = sample::null_text_invert(
+        pipeline, z0, cond, uncond, e.null_text.with(e.steps, e.guidance),
+        [&](int64_t i, const sample::NullTextStep&) { report(i + 1, e.steps); });
+    start = {r.pivots.back(), r.null_embeddings};
+    record.latents = r.pivots;
+    record.null_embeddings = r.null_embeddings;
+    record.null_steps = r.steps;
+  } else {
+    record.latents = sample::ddim_invert(pipeline, z0, cond, e.steps, {}, 1.0, progress_log(ctx.log, "edit", "inversion step"));
+    start = {record.latents.back(), {uncond}};
+  }
+  record.latent_mse = std::nan("");  // the source branch's fidelity is /metrics/reconstruction
+  write_inversion(ctx.file, pipeline, record);
+  return start;
+}
+
+void run_edit(RunContext& ctx) {
+  const EditOptions o = read_options(ctx.config);
+  const EditSection& e = o.edit;
+  models::Pipeline pipeline = models::load_pipeline(o.model.spec(), pipeline_tensor_options(o.device, o.dtype, ctx.config));
+  const bool real = e.inversion != EditInversion::none;
+  std::optional<SourceImage> src;
+  if (real || e.image || ctx.config.find("dataset"))
+    src = load_source_image(ctx.config, "edit", e.image, e.image_index, e.source, int(pipeline.resolution));
+  const std::string source_prompt = src ? src->prompt : e.source.value_or("");
+  ctx.log << "[edit] \"" << source_prompt << "\" -> \"" << e.target << "\" on "
+          << (real ? src->description : "a generated image (seed " + std::to_string(ctx.seed) + ")") << ", "
+          << cfg::enum_name(e.inversion) << " inversion, " << e.steps << " steps\n";
+
+  torch::Tensor uncond;
+  {
+    torch::NoGradGuard no_grad;
+    uncond = models::encode_prompts(pipeline, {""});
+  }
+  EditStart start;
+  if (real) {
+    start = invert_source(ctx, pipeline, e, *src, uncond);
+  } else {
+    // The same initial latent sample_images draws for prompt 0, image 0 of this seed.
+    const auto param = pipeline.unet->parameters().front();
+    const int64_t side = sample::latent_side(pipeline);
+    auto generator = at::make_generator<at::CPUGeneratorImpl>(uint64_t(sample::image_seed(ctx.seed, 0, 0)));
+    start = {torch::randn({1, pipeline.unet->config().in_channels, side, side}, generator,
+                          torch::TensorOptions().dtype(param.dtype()).device(param.device())),
+             {uncond}};
+  }
+  sample::PromptToPromptOptions p2p;
+  p2p.num_steps = e.steps;
+  p2p.guidance = e.guidance;
+  p2p.cross_replace = e.cross_replace;
+  p2p.self_replace = e.self_replace;
+  p2p.self_max_queries = e.self_max_queries;
+  p2p.reweight = reweight_scales(e, ctx.config);
+  sample::EditLatents latents = sample::prompt_to_prompt(pipeline, start.z_n, source_prompt, e.target,
+                                                         start.uncond_per_step, p2p,
+                                                         progress_log(ctx.log, "edit", "edit step"));
+  const torch::Tensor reconstruction = sample::decode_latents_u8(pipeline, latents.source);
+  const torch::Tensor edited = sample::decode_latents_u8(pipeline, latents.edit);
+  const torch::Tensor source = real ? images_u8({src->image}) : reconstruction;
+
+  {
+    h5::Handle g = h5::ensure_group(ctx.file.root(), "edit");
+    h5::set_attr(g.id(), "source", source_prompt);
+    h5::set_attr(g.id(), "target", e.target);
+    h5::set_attr(g.id(), "inversion", cfg::enum_name(e.inversion));
+    h5::set_attr(g.id(), "steps", e.steps);
+    h5::set_attr(g.id(), "guidance", e.guidance);
+    h5::set_attr(g.id(), "cross_replace", e.cross_replace);
+    h5::set_attr(g.id(), "self_replace", e.self_replace);
+    const int64_t side = start.z_n.size(-1);
+    h5::set_attr(g.id(), "self_max_queries", e.self_max_queries > 0 ? e.self_max_queries
+                                             : sample::default_self_max_queries(pipeline.unet->config(), side));
+    std::string reweight;
+    for (const auto& r : e.reweight) reweight += (reweight.empty() ? "" : " ") + r;
+    h5::set_attr(g.id(), "reweight", reweight);
+  }
+  write_image_sample(ctx.file, "source", source, source_prompt);
+  write_image_sample(ctx.file, "reconstruction", reconstruction, source_prompt);
+  write_image_sample(ctx.file, "edit", edited, e.target);
+  // Both branches scored alike: CLIP-T to the edit prompt, similarity to the source image; the
+  // unedited branch is the edit's control (what CLIP-T to the target is without the edit).
+  const SourceMetricBackbones backbones = load_metric_backbones(e.metrics, e.clip_backbone, e.dino_backbone);
+  score_against_source(ctx, "edit", edited, {e.target}, source, e.metrics, backbones, "edit");
+  std::vector<std::string> control_metrics = e.metrics;
+  if (real)
+    for (const char* m : {"psnr", "ssim"})
+      if (std::find(control_metrics.begin(), control_metrics.end(), m) == control_metrics.end())
+        control_metrics.push_back(m);
+  score_against_source(ctx, "reconstruction", reconstruction, {e.target}, source, control_metrics, backbones, "edit");
+  ctx.file.flush();
+}
+
+}  // namespace
+
+void register_edit_workload(Registry<Workload>& registry) {
+  registry.add(EntryInfo{"edit", "edit an image with Prompt-to-Prompt (word swap, re-weighting) after NULL-text inversion",
+                         edit::edit_defaults()},
+               Workload{run_edit, edit::check_config, nullptr, cfg::option_docs<EditOptions>()});
+}
+
+}  // namespace pbench
