@@ -16,9 +16,11 @@ namespace {
 // samples); the edit's maps are replaced while the step is inside the replacement windows.
 class PromptToPromptController : public models::AttentionController {
  public:
-  PromptToPromptController(torch::Tensor mapper, torch::Tensor equalizer, int64_t cross_steps, int64_t self_steps,
-                           int64_t self_max_queries)
+  // Word swap: `mapper` [T, T]; refinement: `refinement` (then mapper is undefined).
+  PromptToPromptController(torch::Tensor mapper, RefinementMap refinement, torch::Tensor equalizer, int64_t cross_steps,
+                           int64_t self_steps, int64_t self_max_queries)
       : mapper_(std::move(mapper)),
+        refinement_(std::move(refinement)),
         equalizer_(std::move(equalizer)),
         cross_steps_(cross_steps),
         self_steps_(self_steps),
@@ -26,15 +28,20 @@ class PromptToPromptController : public models::AttentionController {
 
   void set_step(int64_t step) { step_ = step; }
 
+  // The source's cross maps [heads, S, T] carried over to the edit's tokens.
+  torch::Tensor replace_cross(const torch::Tensor& base, const torch::Tensor& edit) const {
+    if (mapper_.defined()) return torch::einsum("hqs,se->hqe", {base, mapper_.to(base.dtype())});
+    const torch::Tensor alpha = refinement_.alpha.to(base.dtype());
+    return base.index_select(2, refinement_.source_index.clamp_min(0).to(base.device())) * alpha + edit * (1 - alpha);
+  }
+
   torch::Tensor control(const torch::Tensor& probs, int64_t heads, const models::AttentionSite& site) override {
     const bool replace = site.cross ? step_ < cross_steps_ : step_ < self_steps_ && probs.size(1) <= self_max_queries_;
     if (!replace) return probs;
     const int64_t batch = probs.size(0) / heads;
     torch::Tensor maps = probs.view({batch, heads, probs.size(1), probs.size(2)});
     const torch::Tensor base = maps[batch - 2];  // the source prompt's conditional maps
-    torch::Tensor edited = site.cross ? torch::einsum("hqs,se->hqe", {base, mapper_.to(base.dtype())}) *
-                                            equalizer_.to(base.dtype())
-                                      : base;
+    torch::Tensor edited = site.cross ? replace_cross(base, maps[batch - 1]) * equalizer_.to(base.dtype()) : base;
     std::vector<torch::Tensor> rows;
     for (int64_t b = 0; b + 1 < batch; ++b) rows.push_back(maps[b]);
     rows.push_back(edited);
@@ -42,7 +49,9 @@ class PromptToPromptController : public models::AttentionController {
   }
 
  private:
-  torch::Tensor mapper_, equalizer_;
+  torch::Tensor mapper_;
+  RefinementMap refinement_;
+  torch::Tensor equalizer_;
   int64_t cross_steps_, self_steps_, self_max_queries_;
   int64_t step_ = 0;
 };
@@ -88,7 +97,7 @@ torch::Tensor word_swap_mapper(const ClipTokenizer& tokenizer, const std::string
   if (a.size() != b.size())
     throw InputError("prompt-to-prompt: word swap needs prompts with the same number of words; \"" + source +
                      "\" has " + std::to_string(a.size()) + ", \"" + edit + "\" has " + std::to_string(b.size()) +
-                     " (refinement, for added words, is not supported yet)");
+                     " (for added or removed words use refinement: refine)");
   const auto pa = word_token_positions(tokenizer, source), pb = word_token_positions(tokenizer, edit);
   std::vector<size_t> changed;
   for (size_t w = 0; w < a.size(); ++w)
@@ -125,6 +134,46 @@ torch::Tensor word_swap_mapper(const ClipTokenizer& tokenizer, const std::string
   return m.to(torch::kFloat32);
 }
 
+RefinementMap refinement_map(const ClipTokenizer& tokenizer, const std::string& source, const std::string& edit,
+                             int64_t max_length) {
+  auto with_ends = [&](const std::string& text) {
+    std::vector<int64_t> ids{tokenizer.bos_id()};
+    for (int64_t id : tokenizer.tokenize_ids(text)) ids.push_back(id);
+    ids.push_back(tokenizer.eos_id());
+    return ids;
+  };
+  const std::vector<int64_t> x = with_ends(source), y = with_ends(edit);
+  const size_t n = x.size(), m = y.size();
+  enum Move : uint8_t { kStart, kLeft, kUp, kDiagonal };
+  std::vector<std::vector<int>> score(n + 1, std::vector<int>(m + 1, 0));  // gap 0: the borders are 0
+  std::vector<std::vector<Move>> move(n + 1, std::vector<Move>(m + 1, kStart));
+  for (size_t j = 1; j <= m; ++j) move[0][j] = kLeft;
+  for (size_t i = 1; i <= n; ++i) move[i][0] = kUp;
+  for (size_t i = 1; i <= n; ++i)
+    for (size_t j = 1; j <= m; ++j) {
+      const int left = score[i][j - 1], up = score[i - 1][j];
+      const int diagonal = score[i - 1][j - 1] + (x[i - 1] == y[j - 1] ? 1 : -1);
+      score[i][j] = std::max({left, up, diagonal});
+      move[i][j] = score[i][j] == left ? kLeft : score[i][j] == up ? kUp : kDiagonal;
+    }
+  std::vector<int64_t> source_of(m, -1);  // per edit token: its source token, or -1 (inserted)
+  for (size_t i = n, j = m; (i > 0 || j > 0) && move[i][j] != kStart;) {
+    if (move[i][j] == kDiagonal) {
+      source_of[--j] = int64_t(--i);
+    } else if (move[i][j] == kLeft) {
+      --j;
+    } else {
+      --i;
+    }
+  }
+  RefinementMap r{torch::arange(max_length, torch::kInt64), torch::ones({max_length}, torch::kFloat32)};
+  for (size_t j = 0; j < m && int64_t(j) < max_length; ++j) {
+    r.source_index[int64_t(j)] = source_of[j];
+    r.alpha[int64_t(j)] = source_of[j] >= 0 ? 1.0f : 0.0f;
+  }
+  return r;
+}
+
 torch::Tensor word_equalizer(const ClipTokenizer& tokenizer, const std::string& prompt,
                              const std::vector<std::pair<std::string, double>>& scales, int64_t max_length) {
   auto e = torch::ones({max_length}, torch::kFloat32);
@@ -159,7 +208,8 @@ EditLatents prompt_to_prompt(models::Pipeline& pipeline, const torch::Tensor& z_
   const int64_t self_max = options.self_max_queries > 0 ? options.self_max_queries
                                                         : default_self_max_queries(pipeline.unet->config(), side);
   auto controller = std::make_shared<PromptToPromptController>(
-      word_swap_mapper(*pipeline.tokenizer, source, edit, max_length),
+      options.refine ? torch::Tensor() : word_swap_mapper(*pipeline.tokenizer, source, edit, max_length),
+      options.refine ? refinement_map(*pipeline.tokenizer, source, edit, max_length) : RefinementMap{},
       word_equalizer(*pipeline.tokenizer, edit, options.reweight, max_length),
       int64_t(std::floor(options.cross_replace * double(n))), int64_t(std::floor(options.self_replace * double(n))),
       self_max);

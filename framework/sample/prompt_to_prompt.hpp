@@ -11,8 +11,9 @@
 // in the official AttentionControl. On a real image the initial latent and the
 // per-step unconditional contexts come from NULL-text inversion.
 //
-// Not yet (issue 19): refinement (token alignment of added words) and local
-// blending; both are refused by name rather than approximated.
+// With `refine` (the official AttentionRefine, for prompts that add words) the
+// edit's tokens take the maps of the source tokens a global alignment pairs them
+// with, and added tokens keep their own. Not yet (issue 19): local blending.
 #include <torch/torch.h>
 
 #include <string>
@@ -36,6 +37,8 @@ struct PromptToPromptOptions {
   // Words of the edit prompt whose attention is multiplied by a scale while cross maps are
   // replaced (the official AttentionReweight / equalizer, e.g. {"fluffy", 5}).
   std::vector<std::pair<std::string, double>> reweight;
+  // Refinement instead of word swap: the prompts may differ in words (added, removed).
+  bool refine = false;
 };
 
 // The query count at and below which self-attention is injected by default: the smaller half
@@ -58,6 +61,19 @@ std::vector<std::vector<int64_t>> word_token_positions(const ClipTokenizer& toke
 // InputError when the word counts differ (refinement, not yet supported).
 torch::Tensor word_swap_mapper(const ClipTokenizer& tokenizer, const std::string& source, const std::string& edit,
                                int64_t max_length);
+
+// The refinement map (AttentionRefine): for each edit token position j < T, the source token
+// position a global alignment of the two token sequences (SOT and EOT included) pairs with it,
+// and alpha 1; a token the alignment inserts has alpha 0 (it keeps its own map). The alignment is
+// the official seq_aligner's: Needleman-Wunsch with match +1, mismatch −1, gap 0, ties resolved
+// left (insertion), then up (deletion), then diagonal; positions past the edit's tokens map to
+// themselves with alpha 1.
+struct RefinementMap {
+  torch::Tensor source_index;  // int64 [T]
+  torch::Tensor alpha;         // float32 [T]
+};
+RefinementMap refinement_map(const ClipTokenizer& tokenizer, const std::string& source, const std::string& edit,
+                             int64_t max_length);
 
 // [T] ones, with each listed word's token positions in `prompt` set to its scale.
 // InputError naming a word the prompt lacks.

@@ -118,12 +118,45 @@ BOOST_AUTO_TEST_CASE(word_swap_aligns_tokens_word_by_word) {
     for (int64_t t : pb[1]) BOOST_TEST(m[s][t].item<float>() == 1.0f / float(pb[1].size()));
   BOOST_TEST(m[pa[2][0]][pb[2][0]].item<float>() == 1.0f);  // "cube" follows the swapped word
   BOOST_TEST(m[0][0].item<float>() == 1.0f);
-  BOOST_CHECK_THROW(sample::word_swap_mapper(tok, "a red cube", "a red cube on grass", T), InputError);
+  BOOST_CHECK_THROW(sample::word_swap_mapper(tok, "a red cube", "a red cube on grass", T), InputError);  // refine's
   // The equalizer scales one word's tokens.
   torch::Tensor e = sample::word_equalizer(tok, "a red cube", {{"red", 5.0}}, T);
   BOOST_TEST(e[pa[1][0]].item<float>() == 5.0f);
   BOOST_TEST(e.sum().item<float>() == float(T - 1) + 5.0f);
   BOOST_CHECK_THROW(sample::word_equalizer(tok, "a red cube", {{"blue", 2.0}}, T), InputError);
+}
+
+BOOST_AUTO_TEST_CASE(refinement_aligns_the_shared_tokens_and_leaves_added_ones_their_own_maps) {
+  const ClipTokenizer& tok = *mini().tokenizer;
+  const int64_t T = tok.max_length();
+  // "a cube" -> "a striped cube": SOT, a, cube and EOT align; the added word's tokens do not.
+  auto pa = sample::word_token_positions(tok, "a cube"), pb = sample::word_token_positions(tok, "a striped cube");
+  sample::RefinementMap r = sample::refinement_map(tok, "a cube", "a striped cube", T);
+  BOOST_TEST(r.source_index[0].item<int64_t>() == 0);
+  BOOST_TEST(r.source_index[pb[0][0]].item<int64_t>() == pa[0][0]);
+  for (int64_t t : pb[1]) BOOST_TEST(r.alpha[t].item<float>() == 0.0f);
+  BOOST_TEST(r.source_index[pb[2][0]].item<int64_t>() == pa[1][0]);
+  BOOST_TEST(r.source_index[pb[2].back() + 1].item<int64_t>() == pa[1].back() + 1);  // EOT to EOT
+  BOOST_TEST(r.alpha.sum().item<float>() == float(T - int64_t(pb[1].size())));
+  // Identical prompts: the identity; past the tokens, positions map to themselves.
+  sample::RefinementMap same = sample::refinement_map(tok, "a red cube", "a red cube", T);
+  BOOST_TEST(torch::equal(same.source_index, torch::arange(T)));
+  // Removed words: the edit's tokens still find theirs.
+  sample::RefinementMap removed = sample::refinement_map(tok, "a striped cube", "a cube", T);
+  BOOST_TEST(removed.source_index[pa[1][0]].item<int64_t>() == pb[2][0]);
+
+  // Refinement on the same prompt edits nothing; with an added word it runs and edits.
+  models::Pipeline& p = mini();
+  torch::manual_seed(5);
+  const torch::Tensor z = torch::randn({1, 4, 16, 16});
+  const torch::Tensor uncond = models::encode_prompts(p, {""}).detach();
+  sample::PromptToPromptOptions o;
+  o.num_steps = 6;
+  o.refine = true;
+  sample::EditLatents same_edit = sample::prompt_to_prompt(p, z, "a red cube", "a red cube", {uncond}, o);
+  BOOST_TEST(torch::equal(same_edit.source, same_edit.edit));
+  sample::EditLatents added = sample::prompt_to_prompt(p, z, "a cube", "a red cube", {uncond}, o);
+  BOOST_TEST(!torch::equal(added.source, added.edit));
 }
 
 BOOST_AUTO_TEST_CASE(prompt_to_prompt_keeps_a_word_swap_close_to_the_source) {
@@ -184,10 +217,11 @@ BOOST_AUTO_TEST_CASE(pbench_edit_writes_the_edit_and_refuses_bad_input) {
     BOOST_TEST(std::isfinite(h5::attr_double(r.id(), name)), name);
   }
   BOOST_TEST(h5::attr_double(r.id(), "psnr") > 10.0);
-  // Input errors, exit 2 before any run: refinement, word counts that differ, a bad re-weight.
+  // Input errors, exit 2 before any run: swap with refine, word counts that differ without
+  // refine, a bad re-weight.
   const std::string bad = (dir / "bad").string();
-  BOOST_TEST(invoke({"pbench edit", image, "--source", "a red cube", "--target", "a red cube", "--refine", "--out", bad}) ==
-             kExitInput);
+  BOOST_TEST(invoke({"pbench edit", image, "--source", "a red cube", "--target", "a big red cube", "--swap", "--refine",
+                     "--out", bad}) == kExitInput);
   BOOST_TEST(invoke({"pbench edit", image, "--source", "a red cube", "--target", "a big red cube", "--out", bad}) ==
              kExitInput);
   BOOST_TEST(invoke({"pbench edit", image, "--source", "a red cube", "--reweight", "red", "--out", bad}) == kExitInput);

@@ -42,10 +42,10 @@ void check_config(const cfg::Node& resolved) {
                      "edit.target='a blue cube'");
   reweight_scales(options.edit, resolved);
   const EditSection& e = options.edit;
-  if (e.source && sample::prompt_words(*e.source).size() != sample::prompt_words(e.target).size())
+  if (!e.refine && e.source && sample::prompt_words(*e.source).size() != sample::prompt_words(e.target).size())
     throw InputError(where_is(resolved, "edit.target") + ": \"" + e.target + "\" and the source \"" + *e.source +
-                     "\" differ in their number of words; word swap aligns them word by word (refinement, for "
-                     "added words, is not supported yet)");
+                     "\" differ in their number of words; word swap aligns them word by word (for added or removed "
+                     "words set edit.refine=true)");
   if (e.image && !e.source)
     throw InputError(where_is(resolved, "edit.source") + ": null for an image file; set it to the prompt that "
                      "describes the image, with the words the target swaps (\"a dog\" -> \"a cat\")");

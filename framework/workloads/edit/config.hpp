@@ -35,6 +35,7 @@ struct EditSection {
   double self_replace = 0.4;
   int64_t self_max_queries = 0;
   std::vector<std::string> reweight;  // "word=scale" entries
+  bool refine = false;
   invert::NullTextSection null_text;
   std::vector<std::string> metrics{"clip_t", "clip_i_source", "dino_source"};
   std::string clip_backbone = "builtin:mini-clip";
@@ -45,7 +46,7 @@ struct EditSection {
     v("image_index", image_index, "which of the subject's images (sorted by file name) when image is null",
       cfg::at_least(0));
     v("source", source, "the prompt describing the image; null = the subject's class prompt, or \"\" for a file");
-    v("target", target, "the edit prompt: the source with words swapped (same word count), e.g. \"a blue cube\"");
+    v("target", target, "the edit prompt: the source with words swapped (same word count), or with words added when refine");
     v("inversion", inversion,
       "null_text (real images, as the paper), ddim, or none (edit a generated image: noise of the run's seed)");
     v("steps", steps, "DDIM steps", cfg::at_least(1));
@@ -58,6 +59,7 @@ struct EditSection {
       "self-attention is injected at layers with at most this many positions; 0 = the lower half of the UNet's attention resolutions (256 on SD v1.5, 64 on builtin:mini)",
       cfg::at_least(0));
     v("reweight", reweight, "word=scale entries: scale a target word's cross-attention (e.g. [fluffy=5])");
+    v("refine", refine, "refinement (words added or removed: tokens aligned globally) instead of word swap");
     v("null_text", null_text, "null_text inversion's optimization");
     v("metrics", metrics, "metrics of the edit: clip_t to the target prompt; clip_i_source, dino_source, psnr, ssim to the image");
     v("clip_backbone", clip_backbone, "the CLIP of clip_i / clip_t (a built-in or an HF folder)");

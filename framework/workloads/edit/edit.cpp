@@ -94,6 +94,7 @@ void run_edit(RunContext& ctx) {
   p2p.self_replace = e.self_replace;
   p2p.self_max_queries = e.self_max_queries;
   p2p.reweight = reweight_scales(e, ctx.config);
+  p2p.refine = e.refine;
   sample::EditLatents latents = sample::prompt_to_prompt(pipeline, start.z_n, source_prompt, e.target,
                                                          start.uncond_per_step, p2p,
                                                          progress_log(ctx.log, "edit", "edit step"));
@@ -116,6 +117,7 @@ void run_edit(RunContext& ctx) {
     std::string reweight;
     for (const auto& r : e.reweight) reweight += (reweight.empty() ? "" : " ") + r;
     h5::set_attr(g.id(), "reweight", reweight);
+    h5::set_attr(g.id(), "mode", e.refine ? "refine" : "swap");
   }
   write_image_sample(ctx.file, "source", source, source_prompt);
   write_image_sample(ctx.file, "reconstruction", reconstruction, source_prompt);

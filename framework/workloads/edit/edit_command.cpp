@@ -32,7 +32,8 @@ int edit_command(int argc, char** argv) {
                                       "(default: the source, for re-weighting alone)");
   app.add_option("--method", method, "p2p (Prompt-to-Prompt)")->check(CLI::IsMember({"p2p"}))->capture_default_str();
   app.add_flag("--swap", swap, "word swap (what a target with swapped words does; the default)");
-  app.add_flag("--refine", refine, "refinement for added words (not supported yet)");
+  app.add_flag("--refine", refine, "refinement: the target adds or removes words (\"a cube\" -> \"a striped cube\"), "
+                                   "tokens aligned globally");
   app.add_option("--reweight", reweight, "word=scale: scale a target word's cross-attention (repeatable), e.g. "
                                          "--reweight red=3");
   app.add_option("--inversion", inversion, "null_text (as the paper) or ddim")
@@ -50,9 +51,7 @@ int edit_command(int argc, char** argv) {
   app.add_option("--out", out, "output folder")->capture_default_str();
   if (auto rc = parse_command_line(app, argc, argv)) return *rc;
   try {
-    if (refine)
-      throw InputError("pbench edit: --refine (Prompt-to-Prompt's refinement for added words) is not supported yet; "
-                       "use a target with the same words swapped (--swap) or --reweight");
+    if (refine && swap) throw InputError("pbench edit: --swap and --refine exclude each other");
     std::error_code ec;
     if (!fs::is_regular_file(image, ec)) throw InputError(image + ": no such image file");
     if (target.empty()) target = source;
@@ -69,6 +68,7 @@ int edit_command(int argc, char** argv) {
     set("edit.guidance", cfg::Node::real(guidance));
     set("edit.cross_replace", cfg::Node::real(cross_replace));
     set("edit.self_replace", cfg::Node::real(self_replace));
+    set("edit.refine", cfg::Node::boolean(refine));
     cfg::Node words = cfg::Node::list();
     for (const auto& r : reweight) words.push_back(cfg::Node::string(r));
     set("edit.reweight", words);
