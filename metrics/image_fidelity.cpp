@@ -31,6 +31,18 @@ double psnr_u8(const torch::Tensor& image, const torch::Tensor& reference) {
   return 10.0 * std::log10(kPeak * kPeak / mse);
 }
 
+double psnr_outside_u8(const torch::Tensor& image, const torch::Tensor& reference, const torch::Tensor& mask) {
+  auto [a, b] = as_pair(image, reference, "background_psnr");
+  if (mask.dim() != 2 || mask.size(0) != a.size(2) || mask.size(1) != a.size(3))
+    throw InputError("background_psnr: expected a mask [H, W] of the image's size");
+  const torch::Tensor outside = mask.to(torch::kFloat64).eq(0).to(torch::kFloat64);  // [H, W]
+  const double count = outside.sum().item<double>() * 3.0;
+  if (count == 0.0) return std::numeric_limits<double>::quiet_NaN();
+  const double mse = ((a - b).pow(2) * outside).sum().item<double>() / count;
+  if (mse == 0.0) return std::numeric_limits<double>::infinity();
+  return 10.0 * std::log10(kPeak * kPeak / mse);
+}
+
 torch::Tensor ssim_window(int64_t side, double sigma) {
   torch::Tensor x = torch::arange(side, torch::kFloat64) - double(side - 1) / 2.0;
   torch::Tensor g = torch::exp(-x.pow(2) / (2.0 * sigma * sigma));

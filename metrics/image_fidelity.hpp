@@ -10,6 +10,11 @@ namespace pbench::metrics {
 // [H, W, 3]; +inf for identical images (as skimage's peak_signal_noise_ratio).
 double psnr_u8(const torch::Tensor& image, const torch::Tensor& reference);
 
+// PSNR over the pixels where `mask` (bool or 0/1, [H, W]) is 0: what an edit confined to the mask
+// left of the rest (the background preservation of Prompt-to-Prompt's local blending). NaN when
+// the mask covers every pixel; +inf when the outside is unchanged.
+double psnr_outside_u8(const torch::Tensor& image, const torch::Tensor& reference, const torch::Tensor& mask);
+
 // SSIM of Wang et al. 2004 (IEEE TIP 13(4)) as their reference ssim_index.m
 // computes it: an 11×11 Gaussian window of σ = 1.5 (shrunk to the image's odd
 // side when smaller), "valid" filtering (no padding), population moments,

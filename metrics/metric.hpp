@@ -43,6 +43,10 @@ class MetricInputs {
   // read them (InputError when not set).
   void set_source(torch::Tensor source);
   const torch::Tensor& source() const;
+  // Where an edit was allowed to change the image (local blending), [N or 1, H, W] of 0/1;
+  // metrics consuming "mask" read it (InputError when not set).
+  void set_mask(torch::Tensor mask);
+  const torch::Tensor& mask() const;
 
   // Lazily computed, cached embeddings (float32, CPU). InputError when the
   // backbone a metric needs was not given.
@@ -58,7 +62,7 @@ class MetricInputs {
  private:
   const ClipBackbone& clip() const;
   const DinoBackbone& dino() const;
-  torch::Tensor generated_, real_, source_;
+  torch::Tensor generated_, real_, source_, mask_;
   std::vector<std::string> prompts_;
   std::string unique_token_;
   MetricBackbones backbones_;
@@ -74,8 +78,8 @@ struct MetricResult {
 
 // What a metric reads; a workload runs only the metrics whose inputs it has (the
 // personalize workload: generated images, their prompts, the subject's real images;
-// an editing workload adds the source images).
-inline const std::vector<std::string> kMetricInputKinds{"generated", "prompts", "real", "source"};
+// an editing workload adds the source images, and the edit's mask when it blends locally).
+inline const std::vector<std::string> kMetricInputKinds{"generated", "prompts", "real", "source", "mask"};
 
 struct MetricEntry {
   std::string backbone;  // "clip", "dino" or "" (none): the backbone the engine must load for it

@@ -32,6 +32,20 @@ const torch::Tensor& MetricInputs::source() const {
   return source_;
 }
 
+void MetricInputs::set_mask(torch::Tensor mask) {
+  if (mask.dim() != 3 || (mask.size(0) != 1 && mask.size(0) != generated_.size(0)) || mask.size(1) != generated_.size(1) ||
+      mask.size(2) != generated_.size(2))
+    throw InputError("metrics: expected the edit mask as [1 or " + std::to_string(generated_.size(0)) +
+                     ", H, W] of the generated images' size");
+  mask_ = std::move(mask);
+}
+
+const torch::Tensor& MetricInputs::mask() const {
+  if (!mask_.defined())
+    throw InputError("metrics: a metric needing the edit's mask was requested, but this run has none (local blending off)");
+  return mask_;
+}
+
 torch::Tensor per_source_pair(MetricInputs& in, double (*pair)(const torch::Tensor&, const torch::Tensor&)) {
   const torch::Tensor& source = in.source();
   const torch::Tensor& generated = in.generated();

@@ -12,4 +12,5 @@
   X(psnr)                     \
   X(ssim)                     \
   X(clip_i_source)            \
-  X(dino_source)
+  X(dino_source)              \
+  X(background_psnr)

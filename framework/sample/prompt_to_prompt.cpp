@@ -28,6 +28,12 @@ class PromptToPromptController : public models::AttentionController {
 
   void set_step(int64_t step) { step_ = step; }
 
+  // LocalBlend: keep the conditional maps of cross layers with `queries` positions (down and up
+  // blocks), summed over heads, layers and steps, per prompt: [2, queries, T].
+  void store_cross_maps(int64_t queries) { store_queries_ = queries; }
+  const torch::Tensor& stored_maps() const { return stored_; }
+  int64_t stored_layers() const { return stored_layers_; }
+
   // The source's cross maps [heads, S, T] carried over to the edit's tokens.
   torch::Tensor replace_cross(const torch::Tensor& base, const torch::Tensor& edit) const {
     if (mapper_.defined()) return torch::einsum("hqs,se->hqe", {base, mapper_.to(base.dtype())});
@@ -36,6 +42,18 @@ class PromptToPromptController : public models::AttentionController {
   }
 
   torch::Tensor control(const torch::Tensor& probs, int64_t heads, const models::AttentionSite& site) override {
+    torch::Tensor out = edit_maps(probs, heads, site);
+    if (store_queries_ > 0 && site.cross && site.place != models::UNetPlace::mid && out.size(1) == store_queries_) {
+      const int64_t batch = out.size(0) / heads;
+      torch::Tensor pair = out.view({batch, heads, out.size(1), out.size(2)}).narrow(0, batch - 2, 2).sum(1);
+      stored_ = stored_.defined() ? stored_ + pair : pair;
+      stored_layers_ += heads;
+    }
+    return out;
+  }
+
+ private:
+  torch::Tensor edit_maps(const torch::Tensor& probs, int64_t heads, const models::AttentionSite& site) {
     const bool replace = site.cross ? step_ < cross_steps_ : step_ < self_steps_ && probs.size(1) <= self_max_queries_;
     if (!replace) return probs;
     const int64_t batch = probs.size(0) / heads;
@@ -54,7 +72,24 @@ class PromptToPromptController : public models::AttentionController {
   torch::Tensor equalizer_;
   int64_t cross_steps_, self_steps_, self_max_queries_;
   int64_t step_ = 0;
+  int64_t store_queries_ = 0, stored_layers_ = 0;
+  torch::Tensor stored_;
 };
+
+// LocalBlend's mask from the stored maps: the words' tokens of each prompt, mean over layers and
+// heads, 3×3 max-pool, resized (nearest) to the latent, normalized by the maximum, thresholded;
+// the union of the two prompts' masks, float [1, 1, side, side].
+torch::Tensor blend_mask(const torch::Tensor& stored, int64_t stored_layers, const torch::Tensor& word_tokens,
+                         double threshold, int64_t side) {
+  const int64_t queries = stored.size(1), map_side = int64_t(std::lround(std::sqrt(double(queries))));
+  torch::Tensor maps = (stored * word_tokens.to(stored.dtype()).unsqueeze(1)).sum(-1) / double(stored_layers);
+  maps = maps.view({2, 1, map_side, map_side});
+  maps = torch::max_pool2d(maps, {3, 3}, {1, 1}, {1, 1});
+  maps = torch::upsample_nearest2d(maps, {side, side});
+  maps = maps / maps.amax({2, 3}, true);
+  torch::Tensor mask = maps.gt(threshold);
+  return torch::logical_or(mask[0], mask[1]).unsqueeze(0).to(stored.dtype());
+}
 
 }  // namespace
 
@@ -71,6 +106,32 @@ int64_t default_self_max_queries(const models::UNetConfig& config, int64_t laten
   if (sides.empty()) return 0;
   const int64_t largest_low = sides[(sides.size() - 1) / 2];  // the top of the smaller half
   return largest_low * largest_low;
+}
+
+// [2, T]: 1 at the tokens of words[b] in prompts[b] (LocalBlend's alpha_layers); InputError
+// naming a word a prompt lacks.
+torch::Tensor blend_word_tokens(const ClipTokenizer& tokenizer, const std::string& source, const std::string& edit,
+                                const std::vector<std::string>& words, int64_t max_length) {
+  if (words.size() != 2)
+    throw InputError("prompt-to-prompt: local blending takes two words, one of each prompt (e.g. cube ball); got " +
+                     std::to_string(words.size()));
+  torch::Tensor out = torch::zeros({2, max_length}, torch::kFloat32);
+  const std::string* prompts[2] = {&source, &edit};
+  for (int b = 0; b < 2; ++b) {
+    const std::vector<std::string> ws = prompt_words(*prompts[b]);
+    const auto positions = word_token_positions(tokenizer, *prompts[b]);
+    bool found = false;
+    for (size_t w = 0; w < ws.size(); ++w)
+      if (ws[w] == words[size_t(b)]) {
+        found = true;
+        for (int64_t pos : positions[w])
+          if (pos < max_length) out[b][pos] = 1.0f;
+      }
+    if (!found)
+      throw InputError("prompt-to-prompt: local blending word '" + words[size_t(b)] + "' is not a word of \"" +
+                       *prompts[b] + "\"");
+  }
+  return out;
 }
 
 std::vector<std::string> prompt_words(const std::string& prompt) {
@@ -214,6 +275,15 @@ EditLatents prompt_to_prompt(models::Pipeline& pipeline, const torch::Tensor& z_
       int64_t(std::floor(options.cross_replace * double(n))), int64_t(std::floor(options.self_replace * double(n))),
       self_max);
   models::ScopedAttentionController installed(*pipeline.unet, controller);
+  const bool blend = !options.blend_words.empty();
+  torch::Tensor blend_tokens;
+  if (blend) {
+    blend_tokens = blend_word_tokens(*pipeline.tokenizer, source, edit, options.blend_words, max_length);
+    const int64_t blend_side = int64_t(std::lround(std::sqrt(double(default_self_max_queries(pipeline.unet->config(), side)))));
+    controller->store_cross_maps(blend_side * blend_side);
+  }
+  const int64_t blend_from = int64_t(std::floor(options.blend_start * double(n)));
+  torch::Tensor mask;
 
   const torch::Tensor cond = models::encode_prompts(pipeline, {source, edit});
   sched::DDIMScheduler scheduler(pipeline.scheduler);
@@ -235,9 +305,14 @@ EditLatents prompt_to_prompt(models::Pipeline& pipeline, const torch::Tensor& z_
       eps = pipeline.unet->forward(latents, t, cond);
     }
     latents = scheduler.step(eps, timesteps[size_t(i)], latents).prev_sample;
+    if (blend && i >= blend_from && controller->stored_maps().defined()) {
+      mask = blend_mask(controller->stored_maps(), controller->stored_layers(), blend_tokens, options.blend_threshold, side);
+      const torch::Tensor x_source = latents.narrow(0, 0, 1);
+      latents = x_source + mask * (latents - x_source);  // the source row is unchanged
+    }
     if (on_step) on_step(i + 1, n);
   }
-  return {latents.narrow(0, 0, 1), latents.narrow(0, 1, 1)};
+  return {latents.narrow(0, 0, 1), latents.narrow(0, 1, 1), mask};
 }
 
 }  // namespace pbench::sample

@@ -13,7 +13,9 @@
 //
 // With `refine` (the official AttentionRefine, for prompts that add words) the
 // edit's tokens take the maps of the source tokens a global alignment pairs them
-// with, and added tokens keep their own. Not yet (issue 19): local blending.
+// with, and added tokens keep their own. With `blend_words` (LocalBlend) the edit
+// is confined to where those words attend: after each step past `blend_start`,
+// the edit latent outside the mask keeps the source's.
 #include <torch/torch.h>
 
 #include <string>
@@ -39,6 +41,15 @@ struct PromptToPromptOptions {
   std::vector<std::pair<std::string, double>> reweight;
   // Refinement instead of word swap: the prompts may differ in words (added, removed).
   bool refine = false;
+  // LocalBlend: a word of the source and a word of the edit prompt (e.g. {"cube", "ball"}); empty: off.
+  // Their cross-attention, summed over the steps so far at the down and up blocks' layers of the
+  // blending side (the official 16×16 of SD at 512 px: the largest side of the lower half of the
+  // attention resolutions, as for self-attention; 8×8 on builtin:mini), averaged over layers and
+  // heads, max-pooled 3×3, resized to the latent, divided by its maximum and thresholded; the union
+  // of the two prompts' masks is where the edit may change the latent.
+  std::vector<std::string> blend_words;
+  double blend_threshold = 0.3;
+  double blend_start = 0.2;  // blending from step ⌊blend_start·N⌋ on (the NULL-text notebook's 20%)
 };
 
 // The query count at and below which self-attention is injected by default: the smaller half
@@ -82,6 +93,7 @@ torch::Tensor word_equalizer(const ClipTokenizer& tokenizer, const std::string& 
 
 struct EditLatents {
   torch::Tensor source, edit;  // z_0 of each branch, [1, C, h, w]
+  torch::Tensor blend_mask;    // LocalBlend's last mask, float [1, 1, h, w] of 0/1; undefined when off
 };
 
 // Denoises z_n under `source` and `edit` together with the controller installed; step i uses

@@ -103,6 +103,24 @@ BOOST_AUTO_TEST_CASE(psnr_matches_its_closed_form) {
   BOOST_CHECK_THROW(metrics::psnr_u8(constant_image(16, 0), constant_image(8, 0)), InputError);
 }
 
+BOOST_AUTO_TEST_CASE(background_psnr_scores_outside_the_mask_only) {
+  // Left half changed by d inside the mask, right half by e outside it: PSNR = 20·log10(255/e).
+  torch::Tensor a = constant_image(16, 100), b = constant_image(16, 100);
+  b.narrow(1, 0, 8).fill_(140);  // inside (masked): ignored
+  b.narrow(1, 8, 8).fill_(103);  // outside: off by 3
+  torch::Tensor mask = torch::zeros({16, 16});
+  mask.narrow(1, 0, 8).fill_(1);
+  BOOST_TEST(metrics::psnr_outside_u8(b, a, mask) == 20.0 * std::log10(255.0 / 3.0), boost::test_tools::tolerance(1e-12));
+  BOOST_TEST(std::isnan(metrics::psnr_outside_u8(b, a, torch::ones({16, 16}))));
+  BOOST_TEST(std::isinf(metrics::psnr_outside_u8(a, a, mask)));
+  metrics::MetricInputs inputs(b.unsqueeze(0), {"x"}, a.unsqueeze(0), "", {});
+  inputs.set_source(a.unsqueeze(0));
+  BOOST_CHECK_THROW(metrics::metrics_registry().get("background_psnr", "t").factory.compute(inputs), InputError);
+  inputs.set_mask(mask.unsqueeze(0));
+  BOOST_TEST(metrics::metrics_registry().get("background_psnr", "t").factory.compute(inputs).mean ==
+             20.0 * std::log10(255.0 / 3.0), boost::test_tools::tolerance(1e-12));
+}
+
 BOOST_AUTO_TEST_CASE(ssim_matches_closed_form_and_an_independent_loop) {
   // Constant images a, b: no variance, so SSIM is the luminance term (2ab + C1)/(a² + b² + C1).
   const double c1 = std::pow(0.01 * 255, 2);

@@ -161,7 +161,7 @@ BOOST_AUTO_TEST_CASE(embeddings_run_the_metric_preprocessing_and_the_right_heads
 
 BOOST_AUTO_TEST_CASE(registry_lists_the_metrics_with_their_backbones) {
   auto& r = metrics_registry();
-  BOOST_TEST(r.names() == (std::vector<std::string>{"clip_i", "clip_i_source", "clip_t", "dino", "dino_source", "psnr", "ssim"}),
+  BOOST_TEST(r.names() == (std::vector<std::string>{"background_psnr", "clip_i", "clip_i_source", "clip_t", "dino", "dino_source", "psnr", "ssim"}),
              boost::test_tools::per_element());
   BOOST_TEST(r.get("psnr", "t").factory.backbone == "");  // pixels only (tests/nn/test_inversion.cpp)
   BOOST_TEST(r.get("clip_i_source", "t").factory.backbone == "clip");  // editing (tests/nn/test_editing.cpp)

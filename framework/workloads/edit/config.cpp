@@ -35,7 +35,14 @@ std::vector<std::pair<std::string, double>> reweight_scales(const EditSection& e
 void check_config(const cfg::Node& resolved) {
   const EditOptions options = read_options(resolved);
   check_dtype_on_device(options.device, options.dtype, resolved);
-  check_metric_inputs(resolved, "edit.metrics", options.edit.metrics, {"generated", "prompts", "source"}, "edit");
+  const bool blends = !options.edit.blend_words.empty();
+  if (blends && options.edit.blend_words.size() != 2)
+    throw InputError(where_is(resolved, "edit.blend_words") + ": expected two words, one of the source and one of "
+                     "the edit prompt (e.g. [cube, ball]), or [] for no local blending");
+  std::vector<std::string> inputs{"generated", "prompts", "source"};
+  if (blends) inputs.push_back("mask");
+  check_metric_inputs(resolved, "edit.metrics", options.edit.metrics, inputs,
+                      blends ? "edit" : "edit (without local blending, no mask)");
   models::check_pipeline_spec(options.model.spec());
   if (options.edit.target.empty())
     throw InputError(where_is(resolved, "edit.target") + ": the edit prompt is empty; set edit.target, e.g. "

@@ -36,6 +36,9 @@ struct EditSection {
   int64_t self_max_queries = 0;
   std::vector<std::string> reweight;  // "word=scale" entries
   bool refine = false;
+  std::vector<std::string> blend_words;  // [source word, edit word]: local blending; []: off
+  double blend_threshold = 0.3;
+  double blend_start = 0.2;
   invert::NullTextSection null_text;
   std::vector<std::string> metrics{"clip_t", "clip_i_source", "dino_source"};
   std::string clip_backbone = "builtin:mini-clip";
@@ -60,6 +63,10 @@ struct EditSection {
       cfg::at_least(0));
     v("reweight", reweight, "word=scale entries: scale a target word's cross-attention (e.g. [fluffy=5])");
     v("refine", refine, "refinement (words added or removed: tokens aligned globally) instead of word swap");
+    v("blend_words", blend_words, "local blending: [a source word, an edit word], e.g. [cube, ball]; [] = off");
+    v("blend_threshold", blend_threshold, "local blending's mask threshold on the normalized attention",
+      cfg::between(0, 1));
+    v("blend_start", blend_start, "local blending from this fraction of the steps on", cfg::between(0, 1));
     v("null_text", null_text, "null_text inversion's optimization");
     v("metrics", metrics, "metrics of the edit: clip_t to the target prompt; clip_i_source, dino_source, psnr, ssim to the image");
     v("clip_backbone", clip_backbone, "the CLIP of clip_i / clip_t (a built-in or an HF folder)");

@@ -95,6 +95,9 @@ void run_edit(RunContext& ctx) {
   p2p.self_max_queries = e.self_max_queries;
   p2p.reweight = reweight_scales(e, ctx.config);
   p2p.refine = e.refine;
+  p2p.blend_words = e.blend_words;
+  p2p.blend_threshold = e.blend_threshold;
+  p2p.blend_start = e.blend_start;
   sample::EditLatents latents = sample::prompt_to_prompt(pipeline, start.z_n, source_prompt, e.target,
                                                          start.uncond_per_step, p2p,
                                                          progress_log(ctx.log, "edit", "edit step"));
@@ -118,6 +121,10 @@ void run_edit(RunContext& ctx) {
     for (const auto& r : e.reweight) reweight += (reweight.empty() ? "" : " ") + r;
     h5::set_attr(g.id(), "reweight", reweight);
     h5::set_attr(g.id(), "mode", e.refine ? "refine" : "swap");
+    std::string blend;
+    for (const auto& w : e.blend_words) blend += (blend.empty() ? "" : " ") + w;
+    h5::set_attr(g.id(), "blend_words", blend);
+    if (latents.blend_mask.defined()) write_float_array(g.id(), "blend_mask", latents.blend_mask);
   }
   write_image_sample(ctx.file, "source", source, source_prompt);
   write_image_sample(ctx.file, "reconstruction", reconstruction, source_prompt);
@@ -125,7 +132,16 @@ void run_edit(RunContext& ctx) {
   // Both branches scored alike: CLIP-T to the edit prompt, similarity to the source image; the
   // unedited branch is the edit's control (what CLIP-T to the target is without the edit).
   const SourceMetricBackbones backbones = load_metric_backbones(e.metrics, e.clip_backbone, e.dino_backbone);
-  score_against_source(ctx, "edit", edited, {e.target}, source, e.metrics, backbones, "edit");
+  // With local blending, the mask at the image's size (nearest, as the latent's pixels map) lets
+  // background_psnr score what the edit left outside it.
+  torch::Tensor pixel_mask;
+  std::vector<std::string> edit_metrics = e.metrics;
+  if (latents.blend_mask.defined()) {
+    pixel_mask = torch::upsample_nearest2d(latents.blend_mask.to(torch::kFloat32).cpu(), {source.size(1), source.size(2)})[0];
+    if (std::find(edit_metrics.begin(), edit_metrics.end(), "background_psnr") == edit_metrics.end())
+      edit_metrics.push_back("background_psnr");
+  }
+  score_against_source(ctx, "edit", edited, {e.target}, source, edit_metrics, backbones, "edit", pixel_mask);
   std::vector<std::string> control_metrics = e.metrics;
   if (real)
     for (const char* m : {"psnr", "ssim"})

@@ -1,5 +1,5 @@
 // `pbench edit <image> --source "…" --target "…" [--method p2p] [--swap] [--reweight word=w]
-// [--inversion null_text|ddim] [--model M] [--out DIR]`: one image through the edit workload
+// [--blend W1 W2] [--inversion null_text|ddim] [--model M] [--out DIR]`: one image through the edit workload
 // (run_one_image_config: DIR/run.yaml, DIR/run.h5), the edit saved as DIR/edit.png and the
 // unedited branch as DIR/reconstruction.png.
 #include <filesystem>
@@ -21,7 +21,8 @@ int edit_command(int argc, char** argv) {
                "metrics), DIR/edit.png and DIR/reconstruction.png (the same run without the edit).",
                argv[0]};
   std::string image, source, target, method = "p2p", inversion = "null_text", model = "builtin:mini", out = "edit_out";
-  std::vector<std::string> reweight;
+  std::vector<std::string> reweight, blend;
+  double blend_threshold = 0.3;
   bool swap = false, refine = false;
   int64_t steps = 50, seed = 0;
   double guidance = 7.5, cross_replace = 0.8, self_replace = 0.4;
@@ -36,6 +37,11 @@ int edit_command(int argc, char** argv) {
                                    "tokens aligned globally");
   app.add_option("--reweight", reweight, "word=scale: scale a target word's cross-attention (repeatable), e.g. "
                                          "--reweight red=3");
+  app.add_option("--blend", blend, "local blending: a source word and an edit word, e.g. --blend cube ball; the edit "
+                                   "may change only where they attend")
+      ->expected(2);
+  app.add_option("--blend-threshold", blend_threshold, "local blending's mask threshold (0.3 as the paper)")
+      ->capture_default_str();
   app.add_option("--inversion", inversion, "null_text (as the paper) or ddim")
       ->check(CLI::IsMember({"null_text", "ddim"}))
       ->capture_default_str();
@@ -72,6 +78,10 @@ int edit_command(int argc, char** argv) {
     cfg::Node words = cfg::Node::list();
     for (const auto& r : reweight) words.push_back(cfg::Node::string(r));
     set("edit.reweight", words);
+    cfg::Node blend_words = cfg::Node::list();
+    for (const auto& w : blend) blend_words.push_back(cfg::Node::string(w));
+    set("edit.blend_words", blend_words);
+    set("edit.blend_threshold", cfg::Node::real(blend_threshold));
     if (int rc = run_one_image_config(config, out, threads, "pbench edit"); rc != kExitOk) return rc;
 
     const fs::path run_file = fs::path(out) / "run.h5";

@@ -114,10 +114,11 @@ SourceMetricBackbones load_metric_backbones(const std::vector<std::string>& metr
 void score_against_source(RunContext& ctx, const std::string& point, const torch::Tensor& generated,
                           const std::vector<std::string>& prompts, const torch::Tensor& source,
                           const std::vector<std::string>& metrics, const SourceMetricBackbones& backbones,
-                          const std::string& tag) {
+                          const std::string& tag, const torch::Tensor& mask) {
   metrics::MetricBackbones use{backbones.clip ? &*backbones.clip : nullptr, backbones.dino ? &*backbones.dino : nullptr};
   metrics::MetricInputs inputs(generated, prompts, source, "", use);
   inputs.set_source(source);
+  if (mask.defined()) inputs.set_mask(mask);
   MetricPoint mp;
   mp.clip_backbone = backbones.clip ? backbones.clip->source : "";
   mp.dino_backbone = backbones.dino ? backbones.dino->source : "";
