@@ -1,5 +1,6 @@
 #include "framework/report/table_format.hpp"
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <sstream>
@@ -45,6 +46,10 @@ std::string value_text(const std::string& key, double v) {
   if (is_derived_key(key)) return printf_string("%+.3f", v);
   if (key == "trainable" || key == "sd15_trainable") return count_text(v);
   if (key == "delta_bytes" || key == "sd15_delta_bytes" || key == "peak_memory") return bytes_text(v);
+  const auto& known = metric_keys();
+  // A registered metric beyond the schema's three (psnr, ssim, clip_i_source, ...): cosines and
+  // SSIM live in [-1, 1], so one decimal would hide every difference.
+  if (std::find(known.begin(), known.end(), key) == known.end()) return printf_string("%.3f", v);
   return printf_string("%.1f", v);  // steps and seconds
 }
 
