@@ -18,7 +18,10 @@
 #include "framework/models/sd/pipeline.hpp"
 #include "framework/run/pbench_app.hpp"
 #include "framework/sample/prompt_to_prompt.hpp"
+#include "framework/tensor/safetensors_torch.hpp"
+#include "framework/train/method.hpp"
 #include "framework/train/trainer.hpp"
+#include "framework/workloads/invert/one_image_command.hpp"
 #include "framework/util/assets.hpp"
 #include "framework/util/errors.hpp"
 #include "tests/support/test_paths.hpp"
@@ -254,4 +257,49 @@ BOOST_AUTO_TEST_CASE(pbench_edit_writes_the_edit_and_refuses_bad_input) {
              kExitInput);
   BOOST_TEST(invoke({"pbench edit", image, "--source", "a red cube", "--reweight", "red", "--out", bad}) == kExitInput);
   BOOST_TEST(!fs::exists(dir / "bad" / "run.h5"));
+}
+
+BOOST_AUTO_TEST_CASE(personalized_editing_applies_a_learned_delta) {
+  fs::path dir = test::scratch_dir("personalized_edit");
+  write_png(dir / "input.png", mini_world_image("red_white_striped_cube"));
+  // A LoRA delta of the mini pipeline: random (it must change the edit) and zero (it must not).
+  models::Pipeline fresh = models::load_pipeline(models::kBuiltinMini);
+  const auto& dataset = datasets().get("mini_world", "test");
+  SubjectData subject = dataset.factory.load(
+      cfg::with_defaults(cfg::parse_yaml_text("name: mini_world\nsubject: red_white_striped_cube\n", {"test", 0}),
+                         dataset.info.defaults),
+      int(fresh.resolution), dir / "cache");
+  const auto& lora = methods().get("lora", "test");
+  auto method = lora.factory.create(lora.info.defaults);
+  MethodTarget target{fresh, &subject};
+  method->attach(target);
+  TensorMap random_delta, zero_delta;
+  torch::manual_seed(9);
+  for (const auto& [name, t] : method->delta()) {
+    random_delta[name] = torch::randn_like(t) * 0.05;
+    zero_delta[name] = torch::zeros_like(t);
+  }
+  save_safetensors(dir / "random.delta.safetensors", random_delta, {{"method", "lora"}});
+  save_safetensors(dir / "zero.delta.safetensors", zero_delta, {{"method", "lora"}});
+
+  auto edit_with = [&](const std::string& delta, const std::string& name) {
+    std::string yaml = "workload: edit\nseed: 0\nmodel: {name: builtin:mini}\nmethod: {name: lora}\n"
+                       "dataset: {name: mini_world, subject: red_white_striped_cube}\n"
+                       "edit: {image: " + (dir / "input.png").string() +
+                       ", source: a sks cube, target: a sks ball, steps: 4, inversion: ddim" +
+                       (delta.empty() ? std::string() : ", delta: " + (dir / delta).string()) + "}\n";
+    BOOST_REQUIRE(run_one_image_config(cfg::parse_yaml_text(yaml, {"test", 0}), dir / name, 1, "test") == kExitOk);
+    return sample_image(dir / name / "run.h5", "edit").rgb;
+  };
+  const auto plain = edit_with("", "plain");
+  BOOST_TEST((edit_with("zero.delta.safetensors", "zero") == plain));     // LoRA at zero: the model itself
+  BOOST_TEST((edit_with("random.delta.safetensors", "random") != plain));  // the delta reaches the edit
+  h5::Handle file = h5::open_file((dir / "random" / "run.h5").string(), false);
+  BOOST_TEST(h5::attr_string(h5::open_group(file.id(), "edit").id(), "delta").find("random.delta") != std::string::npos);
+  // A delta without its method section is refused at plan time.
+  cfg::Node no_method = cfg::parse_yaml_text(
+      "workload: edit\nmodel: {name: builtin:mini}\nedit: {image: " + (dir / "input.png").string() +
+          ", source: a cube, target: a ball, delta: " + (dir / "zero.delta.safetensors").string() + "}\n",
+      {"test", 0});
+  BOOST_TEST(run_one_image_config(no_method, dir / "bad", 1, "test") == kExitInput);
 }

@@ -1,10 +1,12 @@
 #include "framework/workloads/edit/config.hpp"
 
 #include <cmath>
+#include <filesystem>
 #include <sstream>
 
 #include "framework/models/sd/pipeline.hpp"
 #include "framework/sample/prompt_to_prompt.hpp"
+#include "framework/train/method.hpp"
 #include "framework/util/errors.hpp"
 #include "framework/workloads/invert/source_image.hpp"
 #include "framework/workloads/section_checks.hpp"
@@ -53,6 +55,17 @@ void check_config(const cfg::Node& resolved) {
     throw InputError(where_is(resolved, "edit.target") + ": \"" + e.target + "\" and the source \"" + *e.source +
                      "\" differ in their number of words; word swap aligns them word by word (for added or removed "
                      "words set edit.refine=true)");
+  if (e.delta) {
+    std::error_code ec;
+    if (!std::filesystem::is_regular_file(*e.delta, ec))
+      throw InputError(where_is(resolved, "edit.delta") + ": " + *e.delta + ": no such delta file (a personalize run "
+                       "writes results/<sweep>/runs/<id>.delta.safetensors)");
+    if (!resolved.find("method") || !resolved.find("dataset"))
+      throw InputError(where_is(resolved, "edit.delta") + ": a delta needs the method and dataset sections it was "
+                       "trained with (method: {name: lora, ...}, dataset: {name: ..., subject: ...})");
+    auto method = chosen_entry(resolved, "method", methods());
+    method.entry.factory.create(method.section);  // the method's typed options, checked
+  }
   if (e.image && !e.source)
     throw InputError(where_is(resolved, "edit.source") + ": null for an image file; set it to the prompt that "
                      "describes the image, with the words the target swaps (\"a dog\" -> \"a cat\")");

@@ -39,6 +39,7 @@ struct EditSection {
   std::vector<std::string> blend_words;  // [source word, edit word]: local blending; []: off
   double blend_threshold = 0.3;
   double blend_start = 0.2;
+  std::optional<std::string> delta;  // a learned delta (<run>.delta.safetensors) applied before editing
   invert::NullTextSection null_text;
   std::vector<std::string> metrics{"clip_t", "clip_i_source", "dino_source"};
   std::string clip_backbone = "builtin:mini-clip";
@@ -67,6 +68,8 @@ struct EditSection {
     v("blend_threshold", blend_threshold, "local blending's mask threshold on the normalized attention",
       cfg::between(0, 1));
     v("blend_start", blend_start, "local blending from this fraction of the steps on", cfg::between(0, 1));
+    v("delta", delta, "personalized editing: a run's <id>.delta.safetensors, applied with the config's method and "
+                      "dataset sections (as trained) so prompts may name the subject (\"a sks dog\"); null = none");
     v("null_text", null_text, "null_text inversion's optimization");
     v("metrics", metrics, "metrics of the edit: clip_t to the target prompt; clip_i_source, dino_source, psnr, ssim to the image");
     v("clip_backbone", clip_backbone, "the CLIP of clip_i / clip_t (a built-in or an HF folder)");

@@ -21,6 +21,11 @@
 #include "framework/util/errors.hpp"
 #include "framework/workloads/edit/config.hpp"
 #include "framework/workloads/invert/source_image.hpp"
+#include "framework/workloads/section_checks.hpp"
+#include "datasets/dataset.hpp"
+#include "framework/io/image_cache.hpp"
+#include "framework/tensor/safetensors_torch.hpp"
+#include "framework/train/method.hpp"
 
 namespace pbench {
 namespace {
@@ -57,6 +62,23 @@ EditStart invert_source(RunContext& ctx, models::Pipeline& pipeline, const EditS
   return start;
 }
 
+// Personalized editing: the config's method attached to the pipeline with the delta loaded, so
+// the prompts may name the learned subject. Returns the method (it must outlive the edit) and
+// rewrites the prompts as the method's evaluation does (Textual Inversion's placeholder, ...).
+std::unique_ptr<Method> apply_delta(RunContext& ctx, models::Pipeline& pipeline, const std::string& delta,
+                                    SubjectData& subject) {
+  auto chosen = chosen_entry(ctx.config, "method", methods());
+  std::unique_ptr<Method> method = chosen.entry.factory.create(chosen.section);
+  MethodTarget target{pipeline, &subject, method_init_generator(ctx.seed)};
+  method->attach(target);
+  method->load_delta(load_safetensors(delta));
+  for (auto& p : pipeline.unet->parameters()) p.requires_grad_(false);
+  if (!pipeline.text_encoder.is_empty())
+    for (auto& p : pipeline.text_encoder->parameters()) p.requires_grad_(false);
+  ctx.log << "[edit] " << method->describe() << ", delta " << delta << "\n";
+  return method;
+}
+
 void run_edit(RunContext& ctx) {
   const EditOptions o = read_options(ctx.config);
   const EditSection& e = o.edit;
@@ -65,8 +87,20 @@ void run_edit(RunContext& ctx) {
   std::optional<SourceImage> src;
   if (real || e.image || ctx.config.find("dataset"))
     src = load_source_image(ctx.config, "edit", e.image, e.image_index, e.source, int(pipeline.resolution));
-  const std::string source_prompt = src ? src->prompt : e.source.value_or("");
-  ctx.log << "[edit] \"" << source_prompt << "\" -> \"" << e.target << "\" on "
+  const std::string source_text = src ? src->prompt : e.source.value_or("");
+  std::string source_prompt = source_text, target_prompt = e.target;  // what the model reads
+  std::unique_ptr<Method> method;
+  SubjectData subject;
+  if (e.delta) {
+    auto dataset = chosen_entry(ctx.config, "dataset", datasets());
+    subject = dataset.entry.factory.load(
+        dataset.section, int(pipeline.resolution),
+        std::filesystem::path(cfg::get_string(ctx.config, "runtime.cache_dir", default_cache_dir().string())));
+    method = apply_delta(ctx, pipeline, *e.delta, subject);
+    source_prompt = method->eval_prompt(source_prompt, subject);
+    target_prompt = method->eval_prompt(target_prompt, subject);
+  }
+  ctx.log << "[edit] \"" << source_prompt << "\" -> \"" << target_prompt << "\" on "
           << (real ? src->description : "a generated image (seed " + std::to_string(ctx.seed) + ")") << ", "
           << cfg::enum_name(e.inversion) << " inversion, " << e.steps << " steps\n";
 
@@ -77,7 +111,9 @@ void run_edit(RunContext& ctx) {
   }
   EditStart start;
   if (real) {
-    start = invert_source(ctx, pipeline, e, *src, uncond);
+    SourceImage inverted = *src;
+    inverted.prompt = source_prompt;  // the method's rewrite, when a delta is applied
+    start = invert_source(ctx, pipeline, e, inverted, uncond);
   } else {
     // The same initial latent sample_images draws for prompt 0, image 0 of this seed.
     const auto param = pipeline.unet->parameters().front();
@@ -98,7 +134,7 @@ void run_edit(RunContext& ctx) {
   p2p.blend_words = e.blend_words;
   p2p.blend_threshold = e.blend_threshold;
   p2p.blend_start = e.blend_start;
-  sample::EditLatents latents = sample::prompt_to_prompt(pipeline, start.z_n, source_prompt, e.target,
+  sample::EditLatents latents = sample::prompt_to_prompt(pipeline, start.z_n, source_prompt, target_prompt,
                                                          start.uncond_per_step, p2p,
                                                          progress_log(ctx.log, "edit", "edit step"));
   const torch::Tensor reconstruction = sample::decode_latents_u8(pipeline, latents.source);
@@ -107,7 +143,8 @@ void run_edit(RunContext& ctx) {
 
   {
     h5::Handle g = h5::ensure_group(ctx.file.root(), "edit");
-    h5::set_attr(g.id(), "source", source_prompt);
+    h5::set_attr(g.id(), "source", source_text);
+    h5::set_attr(g.id(), "delta", e.delta.value_or(""));
     h5::set_attr(g.id(), "target", e.target);
     h5::set_attr(g.id(), "inversion", cfg::enum_name(e.inversion));
     h5::set_attr(g.id(), "steps", e.steps);
@@ -126,8 +163,8 @@ void run_edit(RunContext& ctx) {
     h5::set_attr(g.id(), "blend_words", blend);
     if (latents.blend_mask.defined()) write_float_array(g.id(), "blend_mask", latents.blend_mask);
   }
-  write_image_sample(ctx.file, "source", source, source_prompt);
-  write_image_sample(ctx.file, "reconstruction", reconstruction, source_prompt);
+  write_image_sample(ctx.file, "source", source, source_text);
+  write_image_sample(ctx.file, "reconstruction", reconstruction, source_text);
   write_image_sample(ctx.file, "edit", edited, e.target);
   // Both branches scored alike: CLIP-T to the edit prompt, similarity to the source image; the
   // unedited branch is the edit's control (what CLIP-T to the target is without the edit).
@@ -141,13 +178,16 @@ void run_edit(RunContext& ctx) {
     if (std::find(edit_metrics.begin(), edit_metrics.end(), "background_psnr") == edit_metrics.end())
       edit_metrics.push_back("background_psnr");
   }
-  score_against_source(ctx, "edit", edited, {e.target}, source, edit_metrics, backbones, "edit", pixel_mask);
+  // CLIP-T reads the edit prompt without the subject's rare token, as for personalize runs.
+  const std::string token = e.delta ? subject.unique_token : "";
+  score_against_source(ctx, "edit", edited, {e.target}, source, edit_metrics, backbones, "edit", pixel_mask, token);
   std::vector<std::string> control_metrics = e.metrics;
   if (real)
     for (const char* m : {"psnr", "ssim"})
       if (std::find(control_metrics.begin(), control_metrics.end(), m) == control_metrics.end())
         control_metrics.push_back(m);
-  score_against_source(ctx, "reconstruction", reconstruction, {e.target}, source, control_metrics, backbones, "edit");
+  score_against_source(ctx, "reconstruction", reconstruction, {e.target}, source, control_metrics, backbones, "edit", {},
+                       token);
   ctx.file.flush();
 }
 

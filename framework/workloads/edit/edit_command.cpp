@@ -21,6 +21,7 @@ int edit_command(int argc, char** argv) {
                "metrics), DIR/edit.png and DIR/reconstruction.png (the same run without the edit).",
                argv[0]};
   std::string image, source, target, method = "p2p", inversion = "null_text", model = "builtin:mini", out = "edit_out";
+  std::string delta;
   std::vector<std::string> reweight, blend;
   double blend_threshold = 0.3;
   bool swap = false, refine = false;
@@ -42,6 +43,8 @@ int edit_command(int argc, char** argv) {
       ->expected(2);
   app.add_option("--blend-threshold", blend_threshold, "local blending's mask threshold (0.3 as the paper)")
       ->capture_default_str();
+  app.add_option("--delta", delta, "personalized editing: a personalize run's <id>.delta.safetensors; its run file "
+                                   "<id>.h5 beside it gives the method and subject, so prompts may say \"a sks dog\"");
   app.add_option("--inversion", inversion, "null_text (as the paper) or ddim")
       ->check(CLI::IsMember({"null_text", "ddim"}))
       ->capture_default_str();
@@ -82,6 +85,24 @@ int edit_command(int argc, char** argv) {
     for (const auto& w : blend) blend_words.push_back(cfg::Node::string(w));
     set("edit.blend_words", blend_words);
     set("edit.blend_threshold", cfg::Node::real(blend_threshold));
+    if (!delta.empty()) {
+      // The delta's own run file holds the method and dataset sections it was trained with.
+      const std::string suffix = ".delta.safetensors";
+      const fs::path run_of_delta =
+          delta.size() > suffix.size() && delta.compare(delta.size() - suffix.size(), suffix.size(), suffix) == 0
+              ? fs::path(delta.substr(0, delta.size() - suffix.size()) + ".h5")
+              : fs::path();
+      if (run_of_delta.empty() || !fs::is_regular_file(run_of_delta, ec))
+        throw InputError(delta + ": expected a personalize run's <id>.delta.safetensors with its run file <id>.h5 "
+                         "beside it (for another delta, write a run config with edit.delta, method and dataset)");
+      const cfg::Node trained = read_run_config(run_of_delta);
+      for (const char* section : {"method", "dataset"}) {
+        const cfg::Node* value = trained.find(section);
+        if (!value) throw InputError(run_of_delta.string() + ": /config/resolved has no " + section + " section");
+        set(section, *value);
+      }
+      set("edit.delta", cfg::Node::string(fs::absolute(delta).string()));
+    }
     if (int rc = run_one_image_config(config, out, threads, "pbench edit"); rc != kExitOk) return rc;
 
     const fs::path run_file = fs::path(out) / "run.h5";

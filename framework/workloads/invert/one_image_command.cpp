@@ -49,6 +49,12 @@ double metric_mean(const fs::path& run_file, const std::string& point, const std
   return h5::attr_double(g.id(), name);
 }
 
+cfg::Node read_run_config(const fs::path& run_file) {
+  h5::Handle file = h5::open_file(run_file.string(), false);
+  h5::Handle g = h5::open_group(file.id(), "config");
+  return cfg::parse_yaml_text(h5::read_string(g.id(), "resolved"), cfg::Origin{run_file.string() + ":/config/resolved", 0});
+}
+
 void set_model(cfg::Node& config, const std::string& model) {
   std::error_code ec;
   if (fs::is_directory(model, ec))

@@ -20,6 +20,9 @@ Image sample_image(const std::filesystem::path& run_file, const std::string& poi
 // The mean of metric `name` at /metrics/<point> of a run file.
 double metric_mean(const std::filesystem::path& run_file, const std::string& point, const std::string& name);
 
+// The resolved config a run file records (/config/resolved); InputError naming the file.
+cfg::Node read_run_config(const std::filesystem::path& run_file);
+
 // `model` as the run config's model section: a folder sets model.path, anything else model.name.
 void set_model(cfg::Node& config, const std::string& model);
 

@@ -114,9 +114,9 @@ SourceMetricBackbones load_metric_backbones(const std::vector<std::string>& metr
 void score_against_source(RunContext& ctx, const std::string& point, const torch::Tensor& generated,
                           const std::vector<std::string>& prompts, const torch::Tensor& source,
                           const std::vector<std::string>& metrics, const SourceMetricBackbones& backbones,
-                          const std::string& tag, const torch::Tensor& mask) {
+                          const std::string& tag, const torch::Tensor& mask, const std::string& unique_token) {
   metrics::MetricBackbones use{backbones.clip ? &*backbones.clip : nullptr, backbones.dino ? &*backbones.dino : nullptr};
-  metrics::MetricInputs inputs(generated, prompts, source, "", use);
+  metrics::MetricInputs inputs(generated, prompts, source, unique_token, use);
   inputs.set_source(source);
   if (mask.defined()) inputs.set_mask(mask);
   MetricPoint mp;

@@ -65,11 +65,13 @@ SourceMetricBackbones load_metric_backbones(const std::vector<std::string>& metr
 
 // Scores `generated` (uint8 [N, H, W, 3], one prompt each) with `metrics`; the source images
 // are both the metrics' `source` and their `real` images (so clip_i / dino measure similarity
-// to the source); `mask` ([1, H, W], local blending's) when defined. Writes /metrics/<point> and
+// to the source); `mask` ([1, H, W], local blending's) when defined; `unique_token` is dropped
+// from CLIP-T's prompts (a personalized edit's subject token). Writes /metrics/<point> and
 // logs each mean.
 void score_against_source(RunContext& ctx, const std::string& point, const torch::Tensor& generated,
                           const std::vector<std::string>& prompts, const torch::Tensor& source,
                           const std::vector<std::string>& metrics, const SourceMetricBackbones& backbones,
-                          const std::string& tag, const torch::Tensor& mask = {});
+                          const std::string& tag, const torch::Tensor& mask = {},
+                          const std::string& unique_token = "");
 
 }  // namespace pbench
