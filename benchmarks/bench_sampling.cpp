@@ -5,6 +5,12 @@
 //   (4 images guided together); one iteration = 4 images (counter s/image),
 //   VAE decode included, prompts pre-encoded (the text encoder runs once per
 //   prompt, outside the loop).
+// - W7.invert: one 16x16 image on the same pipeline and scheduler: VAE posterior mean, DDIM
+//   inversion at guidance 1 (50 steps, latent [1,4,8,8]), reconstruction at 7.5 (50 steps of
+//   [2,4,8,8]), decode (framework/sample/ddim_inversion.hpp); counter s/image.
+// - W7.edit: Prompt-to-Prompt on the same pipeline with a tiny text encoder (D=32) and the CLIP
+//   tokenizer: "a sks dog" -> "a sks cat" from one latent [1,4,8,8], 50 steps at 7.5 (UNet
+//   batch [4,4,8,8] with the attention controller), both branches decoded; counter s/edit.
 // - builtin_tiny.sample: the same loop on builtin:tiny as shipped (latents
 //   16x16, context 64); builtin_mini.sample on builtin:mini (pretrained).
 // - metrics.clip_image_embeddings / metrics.dino_embeddings: CLIP / DINO
@@ -19,7 +25,10 @@
 #include <memory>
 
 #include "benchmarks/support/bench_support.hpp"
+#include "framework/sample/ddim_inversion.hpp"
 #include "framework/sample/ddim_sampling.hpp"
+#include "framework/sample/prompt_to_prompt.hpp"
+#include "framework/util/assets.hpp"
 #include "metrics/backbones.hpp"
 #include "tests/support/tiny_configs.hpp"
 
@@ -79,6 +88,60 @@ void w7_sample(benchmark::State& state, int work) {
   // Fixed random contexts per prompt ([1,77,32]): the loop, not the text encoder, is measured.
   static SamplingWorkload w(tiny_pipeline(), [](const std::string&) { return torch::randn({1, 77, 32}); });
   run_sampling(state, work, w);
+}
+
+void w7_invert(benchmark::State& state, int work) {
+  struct Fixture {
+    models::Pipeline pipeline = tiny_pipeline();
+    torch::Tensor image = torch::randint(0, 256, {16, 16, 3}, torch::kUInt8);
+    torch::Tensor cond = torch::randn({1, 77, 32}), uncond = torch::randn({1, 77, 32});
+    torch::Tensor run() {
+      torch::Tensor z0 = sample::image_latent(pipeline, image);
+      std::vector<torch::Tensor> trajectory = sample::ddim_invert(pipeline, z0, cond, 50);
+      return sample::decode_latents_u8(pipeline, sample::ddim_denoise(pipeline, trajectory.back(), cond, {uncond}, 7.5, 50));
+    }
+  };
+  static Fixture f = [] {
+    torch::manual_seed(0);
+    Fixture x;
+    x.run();  // warm-up
+    return x;
+  }();
+  for (auto _ : state)
+    for (int i = 0; i < work; ++i) benchmark::DoNotOptimize(f.run());
+  state.counters["s/image"] = benchmark::Counter(double(state.iterations()), benchmark::Counter::kIsRate |
+                                                                                 benchmark::Counter::kInvert);
+}
+
+void w7_edit(benchmark::State& state, int work) {
+  struct Fixture {
+    models::Pipeline pipeline;
+    torch::Tensor z = torch::randn({1, 4, 8, 8});
+    torch::Tensor uncond;
+    torch::Tensor run() {
+      sample::PromptToPromptOptions o;  // 50 steps, 7.5, cross 0.8, self 0.4
+      sample::EditLatents r = sample::prompt_to_prompt(pipeline, z, "a sks dog", "a sks cat", {uncond}, o);
+      return sample::decode_latents_u8(pipeline, torch::cat({r.source, r.edit}));
+    }
+  };
+  static Fixture f = [] {
+    torch::manual_seed(0);
+    Fixture x;
+    x.pipeline = tiny_pipeline();
+    x.pipeline.tokenizer = std::make_shared<ClipTokenizer>(ClipTokenizer::from_folder(assets_dir() / "clip_tokenizer"));
+    models::ClipTextConfig text;
+    text.encoder = models::ClipEncoderConfig{32, 64, 1, 2, 1e-5, models::Activation::kQuickGelu};
+    x.pipeline.text_encoder = models::ClipTextModel(text);
+    x.pipeline.text_encoder->eval();
+    torch::NoGradGuard no_grad;
+    x.uncond = models::encode_prompts(x.pipeline, {""});
+    x.run();  // warm-up
+    return x;
+  }();
+  for (auto _ : state)
+    for (int i = 0; i < work; ++i) benchmark::DoNotOptimize(f.run());
+  state.counters["s/edit"] = benchmark::Counter(double(state.iterations()), benchmark::Counter::kIsRate |
+                                                                                benchmark::Counter::kInvert);
 }
 
 // The same on builtin:tiny as shipped (its own latent size and text encoder;
@@ -151,6 +214,8 @@ void dino_embeddings(benchmark::State& state, int work) {
 
 void register_benchmarks() {
   add("W7.sample", w7_sample);
+  add("W7.invert", w7_invert);
+  add("W7.edit", w7_edit);
   add("builtin_tiny.sample", builtin_tiny_sample);
   add("builtin_mini.sample", builtin_mini_sample);
   add("metrics.clip_image_embeddings", clip_image_embeddings);
