@@ -14,7 +14,7 @@ MetricResult compute_background_psnr(MetricInputs& in) {
   const torch::Tensor& mask = in.mask();
   torch::Tensor out = torch::empty({generated.size(0)}, torch::kFloat64);
   for (int64_t i = 0; i < generated.size(0); ++i)
-    out[i] = psnr_outside_u8(generated[i], source[source.size(0) == 1 ? 0 : i], mask[mask.size(0) == 1 ? 0 : i]);
+    out[i] = psnr_outside_u8(generated[i], row_for(source, i), row_for(mask, i));
   return result_of(out);
 }
 

@@ -96,6 +96,9 @@ Registry<MetricEntry>& metrics_registry();
 PBENCH_METRIC_LIST(PBENCH_DECLARE_METRIC)
 #undef PBENCH_DECLARE_METRIC
 
+// Row i of `t` for generated image i, or its only row (one source or mask for every image).
+inline torch::Tensor row_for(const torch::Tensor& t, int64_t i) { return t[t.size(0) == 1 ? 0 : i]; }
+
 // Per generated image i, pair(generated[i], source[i or 0]) as float64 [N]
 // (the pixel-fidelity metrics, metrics/image_fidelity.hpp).
 torch::Tensor per_source_pair(MetricInputs& in, double (*pair)(const torch::Tensor&, const torch::Tensor&));

@@ -51,7 +51,7 @@ torch::Tensor per_source_pair(MetricInputs& in, double (*pair)(const torch::Tens
   const torch::Tensor& generated = in.generated();
   torch::Tensor out = torch::empty({generated.size(0)}, torch::kFloat64);
   for (int64_t i = 0; i < generated.size(0); ++i)
-    out[i] = pair(generated[i], source[source.size(0) == 1 ? 0 : i]);
+    out[i] = pair(generated[i], row_for(source, i));
   return out;
 }
 

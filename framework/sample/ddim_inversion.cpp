@@ -7,12 +7,6 @@ namespace pbench::sample {
 
 namespace {
 
-// The UNet's parameter dtype and device: latents and contexts are moved there.
-torch::TensorOptions unet_options(const models::Pipeline& pipeline) {
-  const auto param = pipeline.unet->parameters().front();
-  return torch::TensorOptions().dtype(param.dtype()).device(param.device());
-}
-
 void check_pipeline(const models::Pipeline& pipeline, const char* what) {
   if (pipeline.unet.is_empty() || pipeline.vae.is_empty())
     throw InputError(std::string(what) + ": pipeline '" + pipeline.source + "': expected a UNet and a VAE");
@@ -28,7 +22,7 @@ torch::Tensor image_latent(models::Pipeline& pipeline, const torch::Tensor& imag
                      std::to_string(pipeline.resolution) + "x" + std::to_string(pipeline.resolution) + ", got " +
                      c10::str(image_hwc_u8.sizes()));
   torch::NoGradGuard no_grad;
-  torch::Tensor pixels = models::vae_preprocess_u8(image_hwc_u8).to(unet_options(pipeline));
+  torch::Tensor pixels = models::vae_preprocess_u8(image_hwc_u8).to(latent_options(pipeline));
   return pipeline.vae->encode(pixels).mean * pipeline.vae->scaling_factor();
 }
 
@@ -47,16 +41,19 @@ torch::Tensor guided_prediction(models::Pipeline& pipeline, const torch::Tensor&
   return guided_noise(both[0], both[1], guidance);
 }
 
-std::vector<int64_t> sampling_timesteps(const models::Pipeline& pipeline, int64_t num_steps) {
+sched::DDIMScheduler ddim_scheduler(const models::Pipeline& pipeline, int64_t num_steps) {
   sched::DDIMScheduler scheduler(pipeline.scheduler);
   scheduler.set_timesteps(num_steps);
+  return scheduler;
+}
+
+std::vector<int64_t> sampling_timesteps(const sched::DDIMScheduler& scheduler) {
   const torch::Tensor t = scheduler.timesteps().contiguous();
   return std::vector<int64_t>(t.data_ptr<int64_t>(), t.data_ptr<int64_t>() + t.numel());
 }
 
 std::vector<torch::Tensor> ddim_invert(models::Pipeline& pipeline, const torch::Tensor& z0, const torch::Tensor& cond,
-                                       int64_t num_steps, const torch::Tensor& uncond, double guidance,
-                                       const StepCallback& on_step) {
+                                       int64_t num_steps, const StepCallback& on_step) {
   check_pipeline(pipeline, "DDIM inversion");
   torch::NoGradGuard no_grad;
   sched::DDIMInverseScheduler inverse(pipeline.scheduler);
@@ -66,8 +63,7 @@ std::vector<torch::Tensor> ddim_invert(models::Pipeline& pipeline, const torch::
   torch::Tensor latent = z0;
   for (int64_t i = 0; i < ascending.size(0); ++i) {
     const int64_t t = ascending[i].item<int64_t>();
-    torch::Tensor eps = guided_prediction(pipeline, latent, t, cond, uncond, guidance);
-    latent = inverse.step(eps, t, latent).prev_sample;
+    latent = inverse.step(pipeline.unet->forward(latent, torch::tensor(t, torch::kInt64), cond), t, latent).prev_sample;
     trajectory.push_back(latent);
     if (on_step) on_step(i + 1, ascending.size(0));
   }
@@ -78,14 +74,13 @@ torch::Tensor ddim_denoise(models::Pipeline& pipeline, const torch::Tensor& z_n,
                            const std::vector<torch::Tensor>& uncond_per_step, double guidance, int64_t num_steps,
                            const StepCallback& on_step) {
   check_pipeline(pipeline, "DDIM denoising");
-  const std::vector<int64_t> timesteps = sampling_timesteps(pipeline, num_steps);
+  const sched::DDIMScheduler scheduler = ddim_scheduler(pipeline, num_steps);
+  const std::vector<int64_t> timesteps = sampling_timesteps(scheduler);
   if (uncond_per_step.size() != 1 && uncond_per_step.size() != timesteps.size())
     throw std::invalid_argument("ddim_denoise: expected 1 or " + std::to_string(timesteps.size()) +
                                 " unconditional contexts, got " + std::to_string(uncond_per_step.size()));
   torch::NoGradGuard no_grad;
-  sched::DDIMScheduler scheduler(pipeline.scheduler);
-  scheduler.set_timesteps(num_steps);
-  torch::Tensor latent = z_n.to(unet_options(pipeline));
+  torch::Tensor latent = z_n.to(latent_options(pipeline));
   for (size_t i = 0; i < timesteps.size(); ++i) {
     const torch::Tensor& uncond = uncond_per_step[uncond_per_step.size() == 1 ? 0 : i];
     torch::Tensor eps = guided_prediction(pipeline, latent, timesteps[i], cond, uncond, guidance);

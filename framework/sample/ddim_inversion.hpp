@@ -33,20 +33,22 @@ torch::Tensor decode_latents_u8(models::Pipeline& pipeline, const torch::Tensor&
 torch::Tensor guided_prediction(models::Pipeline& pipeline, const torch::Tensor& latent, int64_t t,
                                 const torch::Tensor& cond, const torch::Tensor& uncond, double guidance);
 
-// The timesteps of an N-step DDIM sampler for the pipeline's scheduler config, in sampling
-// (descending) order: denoising step i runs at timesteps[i]; inversion visits them reversed.
-std::vector<int64_t> sampling_timesteps(const models::Pipeline& pipeline, int64_t num_steps);
+// The pipeline's DDIM scheduler set to N steps (what every loop here steps with).
+sched::DDIMScheduler ddim_scheduler(const models::Pipeline& pipeline, int64_t num_steps);
+
+// Its timesteps in sampling (descending) order: denoising step i runs at timesteps[i];
+// inversion visits them reversed.
+std::vector<int64_t> sampling_timesteps(const sched::DDIMScheduler& scheduler);
 
 // Called after each step with (steps done, steps in all).
 using StepCallback = std::function<void(int64_t done, int64_t total)>;
 
 // DDIM inversion: the trajectory [z_0, z_1, …, z_N] (N + 1 latents [1, C, h, w]), z_0 the given
 // latent and z_{i+1} its inverse DDIM step to the (i+1)-th smallest sampling timestep, with the
-// guided prediction at `guidance` (1: the conditional prompt alone, as NULL-text inversion does;
-// `uncond` may then be undefined). No gradients.
+// conditional prompt alone (guidance 1, as NULL-text inversion does: guided inversion drifts).
+// No gradients.
 std::vector<torch::Tensor> ddim_invert(models::Pipeline& pipeline, const torch::Tensor& z0, const torch::Tensor& cond,
-                                       int64_t num_steps, const torch::Tensor& uncond = {}, double guidance = 1.0,
-                                       const StepCallback& on_step = {});
+                                       int64_t num_steps, const StepCallback& on_step = {});
 
 // DDIM denoising (eta 0) of z_N over the N sampling timesteps, step i guided with
 // uncond_per_step[i] (NULL-text inversion's optimized embeddings) or, when it holds one

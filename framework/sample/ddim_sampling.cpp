@@ -76,22 +76,38 @@ torch::Tensor draw_batch(std::vector<ImageStream>& streams, at::IntArrayRef shap
   return torch::cat(parts);
 }
 
+// The shape of one image's latent.
+std::vector<int64_t> latent_shape_of(const models::Pipeline& pipeline) {
+  const int64_t side = latent_side(pipeline);
+  return {1, pipeline.unet->config().in_channels, side, side};
+}
+
+ImageStream image_stream(int64_t seed) { return ImageStream{at::make_generator<at::CPUGeneratorImpl>(uint64_t(seed))}; }
+
 }  // namespace
+
+torch::TensorOptions latent_options(const models::Pipeline& pipeline) {
+  const auto param = pipeline.unet->parameters().front();
+  return torch::TensorOptions().dtype(param.dtype()).device(param.device());
+}
+
+torch::Tensor initial_latent(const models::Pipeline& pipeline, int64_t seed) {
+  if (pipeline.unet.is_empty()) throw InputError("sampling: pipeline '" + pipeline.source + "': expected a UNet");
+  return image_stream(seed).draw(latent_shape_of(pipeline), latent_options(pipeline));
+}
 
 SampleSet sample_images(models::Pipeline& pipeline, const std::vector<ImageJob>& jobs, int64_t run_seed,
                         const SamplingOptions& options, const PromptEncoder& encode_arg,
                         const PromptEncoder& encode_negative_arg, const ProgressCallback& progress) {
   check_options(options);
   if (pipeline.unet.is_empty()) throw InputError("sampling: pipeline '" + pipeline.source + "': expected a UNet");
-  const int64_t side = latent_side(pipeline);
   const PromptEncoder encode = encode_arg ? encode_arg : default_prompt_encoder(pipeline);
   const PromptEncoder encode_negative = encode_negative_arg ? encode_negative_arg : encode;
   const bool guided = options.guidance_scale != 1.0;
 
   torch::NoGradGuard no_grad;
-  const auto param = pipeline.unet->parameters().front();
-  const auto options_f = torch::TensorOptions().dtype(param.dtype()).device(param.device());
-  const std::vector<int64_t> latent_shape{1, pipeline.unet->config().in_channels, side, side};
+  const auto options_f = latent_options(pipeline);
+  const std::vector<int64_t> latent_shape = latent_shape_of(pipeline);
 
   // Every distinct prompt is encoded once, alone (see PromptEncoder).
   std::map<std::string, torch::Tensor> contexts;
@@ -120,7 +136,7 @@ SampleSet sample_images(models::Pipeline& pipeline, const std::vector<ImageJob>&
     for (int64_t j = begin; j < end; ++j) {
       const ImageJob& job = jobs[size_t(j)];
       int64_t seed = image_seed(run_seed, job.prompt_index, job.image_index);
-      streams.push_back(ImageStream{at::make_generator<at::CPUGeneratorImpl>(uint64_t(seed))});
+      streams.push_back(image_stream(seed));
       conds.push_back(context_of(job.prompt));
       out.prompts.push_back(job.prompt);
       out.seeds.push_back(seed);

@@ -68,6 +68,13 @@ struct SampleSet {
 // bits, so it is stored as a non-negative int64 and seeds a torch generator.
 int64_t image_seed(int64_t run_seed, int64_t prompt_index, int64_t image_index);
 
+// The UNet's parameter dtype and device: what latents and contexts are moved to.
+torch::TensorOptions latent_options(const models::Pipeline& pipeline);
+
+// The initial latent [1, C, side, side] of an image of this seed: the first draw of its own
+// random stream, exactly as sample_images draws it (editing a generated image starts here).
+torch::Tensor initial_latent(const models::Pipeline& pipeline, int64_t seed);
+
 // Prompt-major grid: prompt 0 images 0..n-1, prompt 1 images 0..n-1, ...
 std::vector<ImageJob> grid_jobs(const std::vector<std::string>& prompts, int64_t images_per_prompt);
 

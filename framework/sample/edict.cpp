@@ -25,16 +25,6 @@ StepCoefficients coefficients(const sched::DDIMScheduler& scheduler, int64_t t, 
   return c;
 }
 
-// The DDIM scheduler of the pipeline's config at N steps, and its sampling timesteps.
-struct EdictSchedule {
-  sched::DDIMScheduler scheduler;
-  std::vector<int64_t> timesteps;
-  EdictSchedule(const models::Pipeline& pipeline, int64_t num_steps)
-      : scheduler(pipeline.scheduler), timesteps(sampling_timesteps(pipeline, num_steps)) {
-    scheduler.set_timesteps(num_steps);
-  }
-};
-
 void check_options(const EdictOptions& o) {
   if (o.num_steps < 1) throw InputError("EDICT: num_steps: expected >= 1");
   if (!(o.mix > 0.0 && o.mix <= 1.0)) throw InputError("EDICT: mix: expected a number in (0, 1]");
@@ -50,13 +40,13 @@ EdictPair edict_generate(models::Pipeline& pipeline, const EdictPair& start, con
                          const torch::Tensor& uncond, const EdictOptions& options, const StepCallback& on_step) {
   check_options(options);
   torch::NoGradGuard no_grad;
-  const EdictSchedule schedule(pipeline, options.num_steps);
-  const std::vector<int64_t>& timesteps = schedule.timesteps;
+  const sched::DDIMScheduler scheduler = ddim_scheduler(pipeline, options.num_steps);
+  const std::vector<int64_t> timesteps = sampling_timesteps(scheduler);
   torch::Tensor pair[2] = {start.x, start.y};
   const double p = options.mix;
   for (size_t i = 0; i < timesteps.size(); ++i) {
     const int64_t t = timesteps[i];
-    const StepCoefficients c = coefficients(schedule.scheduler, t, options.num_steps);
+    const StepCoefficients c = coefficients(scheduler, t, options.num_steps);
     const int first = first_updated(int64_t(i), options.leapfrog);
     for (int k : {first, 1 - first}) {  // each sequence steps with the noise predicted from the other
       torch::Tensor eps = guided_prediction(pipeline, pair[1 - k], t, cond, uncond, options.guidance);
@@ -73,15 +63,15 @@ EdictPair edict_invert(models::Pipeline& pipeline, const torch::Tensor& z0, cons
                        const torch::Tensor& uncond, const EdictOptions& options, const StepCallback& on_step) {
   check_options(options);
   torch::NoGradGuard no_grad;
-  const EdictSchedule schedule(pipeline, options.num_steps);
-  const std::vector<int64_t>& timesteps = schedule.timesteps;
+  const sched::DDIMScheduler scheduler = ddim_scheduler(pipeline, options.num_steps);
+  const std::vector<int64_t> timesteps = sampling_timesteps(scheduler);
   torch::Tensor pair[2] = {z0, z0.clone()};
   const double p = options.mix;
   const int64_t n = int64_t(timesteps.size());
   for (int64_t j = 0; j < n; ++j) {
     const int64_t i = n - 1 - j;  // the generative step this undoes
     const int64_t t = timesteps[size_t(i)];
-    const StepCoefficients c = coefficients(schedule.scheduler, t, options.num_steps);
+    const StepCoefficients c = coefficients(scheduler, t, options.num_steps);
     pair[1] = (pair[1] - (1 - p) * pair[0]) / p;  // un-mix: y first (it was mixed last), then x
     pair[0] = (pair[0] - (1 - p) * pair[1]) / p;
     const int first = first_updated(i, options.leapfrog);

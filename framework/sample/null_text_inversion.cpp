@@ -50,10 +50,9 @@ NullTextResult null_text_invert(models::Pipeline& pipeline, const torch::Tensor&
   FrozenWeights frozen(pipeline);
   NullTextResult result;
   result.pivots = ddim_invert(pipeline, z0, cond, options.num_steps);  // guidance 1: the prompt alone
-  const std::vector<int64_t> timesteps = sampling_timesteps(pipeline, options.num_steps);
+  const sched::DDIMScheduler scheduler = ddim_scheduler(pipeline, options.num_steps);
+  const std::vector<int64_t> timesteps = sampling_timesteps(scheduler);
   const int64_t n = int64_t(timesteps.size());
-  sched::DDIMScheduler scheduler(pipeline.scheduler);
-  scheduler.set_timesteps(options.num_steps);
 
   torch::Tensor latent = result.pivots.back();
   torch::Tensor null_embedding = uncond.detach().clone();

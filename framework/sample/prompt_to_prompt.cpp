@@ -146,7 +146,8 @@ std::vector<std::vector<int64_t>> word_token_positions(const ClipTokenizer& toke
   int64_t next = 1;  // after SOT
   for (const std::string& word : prompt_words(prompt)) {
     std::vector<int64_t> span;
-    for (size_t k = 0; k < tokenizer.tokenize_ids(word).size(); ++k) span.push_back(next++);
+    const size_t count = tokenizer.tokenize_ids(word).size();
+    for (size_t k = 0; k < count; ++k) span.push_back(next++);
     positions.push_back(span);
   }
   return positions;
@@ -260,7 +261,8 @@ EditLatents prompt_to_prompt(models::Pipeline& pipeline, const torch::Tensor& z_
     throw InputError("prompt-to-prompt: cross_replace and self_replace: expected fractions in [0, 1]");
   if (!(options.guidance >= 1)) throw InputError("prompt-to-prompt: guidance: expected >= 1");
   torch::NoGradGuard no_grad;
-  const std::vector<int64_t> timesteps = sampling_timesteps(pipeline, options.num_steps);
+  const sched::DDIMScheduler scheduler = ddim_scheduler(pipeline, options.num_steps);
+  const std::vector<int64_t> timesteps = sampling_timesteps(scheduler);
   const int64_t n = int64_t(timesteps.size());
   if (uncond_per_step.size() != 1 && int64_t(uncond_per_step.size()) != n)
     throw std::invalid_argument("prompt_to_prompt: expected 1 or " + std::to_string(n) + " unconditional contexts");
@@ -286,8 +288,6 @@ EditLatents prompt_to_prompt(models::Pipeline& pipeline, const torch::Tensor& z_
   torch::Tensor mask;
 
   const torch::Tensor cond = models::encode_prompts(pipeline, {source, edit});
-  sched::DDIMScheduler scheduler(pipeline.scheduler);
-  scheduler.set_timesteps(options.num_steps);
   torch::Tensor latents = torch::cat({z_n, z_n});
   const bool guided = options.guidance != 1.0;
   for (int64_t i = 0; i < n; ++i) {
@@ -312,7 +312,7 @@ EditLatents prompt_to_prompt(models::Pipeline& pipeline, const torch::Tensor& z_
     }
     if (on_step) on_step(i + 1, n);
   }
-  return {latents.narrow(0, 0, 1), latents.narrow(0, 1, 1), mask};
+  return {latents.narrow(0, 0, 1), latents.narrow(0, 1, 1), mask, self_max};
 }
 
 }  // namespace pbench::sample

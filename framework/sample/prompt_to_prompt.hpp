@@ -94,6 +94,7 @@ torch::Tensor word_equalizer(const ClipTokenizer& tokenizer, const std::string& 
 struct EditLatents {
   torch::Tensor source, edit;  // z_0 of each branch, [1, C, h, w]
   torch::Tensor blend_mask;    // LocalBlend's last mask, float [1, 1, h, w] of 0/1; undefined when off
+  int64_t self_max_queries = 0;  // the self-injection bound that ran (options' or the default)
 };
 
 // Denoises z_n under `source` and `edit` together with the controller installed; step i uses

@@ -17,6 +17,19 @@ torch::Tensor images_u8(const std::vector<Image>& images) {
   return torch::stack(out);
 }
 
+std::vector<uint8_t> bytes_of(const torch::Tensor& u8) {
+  torch::Tensor c = u8.contiguous();
+  return std::vector<uint8_t>(c.data_ptr<uint8_t>(), c.data_ptr<uint8_t>() + c.numel());
+}
+
+Image image_at(const torch::Tensor& u8, int64_t i) {
+  Image img;
+  img.height = int(u8.size(1));
+  img.width = int(u8.size(2));
+  img.rgb = bytes_of(u8[i]);
+  return img;
+}
+
 void clear_gradients(const std::vector<torch::Tensor>& params) {
   for (const auto& p : params) p.mutable_grad() = torch::Tensor();
 }

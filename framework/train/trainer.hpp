@@ -171,6 +171,10 @@ void clear_gradients(const std::vector<torch::Tensor>& params);
 
 // uint8 RGB images -> uint8 [N, H, W, 3] (as run files and metrics take them).
 torch::Tensor images_u8(const std::vector<Image>& images);
+// u8 image tensor [N, H, W, 3] -> its bytes (run-file samples).
+std::vector<uint8_t> bytes_of(const torch::Tensor& u8);
+// Image i of a u8 image tensor [N, H, W, 3] (to write it as a PNG).
+Image image_at(const torch::Tensor& u8, int64_t i);
 // uint8 RGB images -> float NCHW in [-1, 1] (the VAE's input).
 torch::Tensor images_to_tensor(const std::vector<Image>& images);
 

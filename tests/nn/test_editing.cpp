@@ -34,7 +34,7 @@ namespace {
 models::Pipeline& mini() {
   static models::Pipeline pipeline = [] {
     models::Pipeline p = models::load_pipeline(models::kBuiltinMini);
-    for (auto& param : p.unet->parameters()) param.requires_grad_(false);
+    freeze_pipeline(p);
     return p;
   }();
   return pipeline;

@@ -19,6 +19,7 @@
 #include "framework/sample/ddim_inversion.hpp"
 #include "framework/sample/edict.hpp"
 #include "framework/sample/null_text_inversion.hpp"
+#include "framework/train/method.hpp"
 #include "framework/train/trainer.hpp"
 #include "framework/util/errors.hpp"
 #include "metrics/image_fidelity.hpp"
@@ -73,7 +74,7 @@ double ssim_by_loops(const torch::Tensor& a, const torch::Tensor& b) {
 const models::Pipeline& mini() {
   static models::Pipeline pipeline = [] {
     models::Pipeline p = models::load_pipeline(models::kBuiltinMini);
-    for (auto& param : p.unet->parameters()) param.requires_grad_(false);
+    freeze_pipeline(p);
     return p;
   }();
   return pipeline;
@@ -168,7 +169,7 @@ BOOST_AUTO_TEST_CASE(ddim_inversion_steps_as_the_null_text_code) {
   // The sampler's timesteps reversed are the inversion's; its first step goes from ᾱ_0
   // (set_alpha_to_one false) to the smallest timestep t with ε(z_0, t): x̂0 = (z0 − √(1−ᾱ_0)ε)/√ᾱ_0,
   // z_1 = √ᾱ_t·x̂0 + √(1−ᾱ_t)·ε — the NULL-text code's next_step, written out here.
-  std::vector<int64_t> ts = sample::sampling_timesteps(pipeline, steps);
+  std::vector<int64_t> ts = sample::sampling_timesteps(sample::ddim_scheduler(pipeline, steps));
   BOOST_TEST(ts.front() > ts.back());
   BOOST_TEST(!pipeline.scheduler.set_alpha_to_one);
   sched::NoiseSchedule schedule(pipeline.scheduler);

@@ -7,8 +7,6 @@
 // /samples/{source,reconstruction,edit}, /metrics/{edit,reconstruction}.
 #include "framework/workloads/edit/edit.hpp"
 
-#include <ATen/CPUGeneratorImpl.h>
-
 #include <algorithm>
 #include <ostream>
 
@@ -17,15 +15,13 @@
 #include "framework/sample/ddim_sampling.hpp"
 #include "framework/sample/null_text_inversion.hpp"
 #include "framework/sample/prompt_to_prompt.hpp"
+#include "framework/tensor/safetensors_torch.hpp"
+#include "framework/train/method.hpp"
 #include "framework/train/trainer.hpp"
 #include "framework/util/errors.hpp"
 #include "framework/workloads/edit/config.hpp"
 #include "framework/workloads/invert/source_image.hpp"
 #include "framework/workloads/section_checks.hpp"
-#include "datasets/dataset.hpp"
-#include "framework/io/image_cache.hpp"
-#include "framework/tensor/safetensors_torch.hpp"
-#include "framework/train/method.hpp"
 
 namespace pbench {
 namespace {
@@ -54,7 +50,7 @@ EditStart invert_source(RunContext& ctx, models::Pipeline& pipeline, const EditS
     record.null_embeddings = r.null_embeddings;
     record.null_steps = r.steps;
   } else {
-    record.latents = sample::ddim_invert(pipeline, z0, cond, e.steps, {}, 1.0, progress_log(ctx.log, "edit", "inversion step"));
+    record.latents = sample::ddim_invert(pipeline, z0, cond, e.steps, progress_log(ctx.log, "edit", "inversion step"));
     start = {record.latents.back(), {uncond}};
   }
   record.latent_mse = std::nan("");  // the source branch's fidelity is /metrics/reconstruction
@@ -72,9 +68,7 @@ std::unique_ptr<Method> apply_delta(RunContext& ctx, models::Pipeline& pipeline,
   MethodTarget target{pipeline, &subject, method_init_generator(ctx.seed)};
   method->attach(target);
   method->load_delta(load_safetensors(delta));
-  for (auto& p : pipeline.unet->parameters()) p.requires_grad_(false);
-  if (!pipeline.text_encoder.is_empty())
-    for (auto& p : pipeline.text_encoder->parameters()) p.requires_grad_(false);
+  freeze_pipeline(pipeline);  // editing trains nothing
   ctx.log << "[edit] " << method->describe() << ", delta " << delta << "\n";
   return method;
 }
@@ -84,21 +78,22 @@ void run_edit(RunContext& ctx) {
   const EditSection& e = o.edit;
   models::Pipeline pipeline = models::load_pipeline(o.model.spec(), pipeline_tensor_options(o.device, o.dtype, ctx.config));
   const bool real = e.inversion != EditInversion::none;
+  // The dataset's subject, loaded once: the source image and prompt when no file is given, and
+  // the subject a delta was trained on (check_config requires the dataset for both).
+  std::optional<SubjectData> subject;
+  if (ctx.config.find("dataset") && (!e.image || e.delta))
+    subject = load_config_subject(ctx.config, int(pipeline.resolution));
   std::optional<SourceImage> src;
-  if (real || e.image || ctx.config.find("dataset"))
-    src = load_source_image(ctx.config, "edit", e.image, e.image_index, e.source, int(pipeline.resolution));
+  if (e.image || subject)
+    src = load_source_image(ctx.config, "edit", e.image, e.image_index, e.source, int(pipeline.resolution),
+                            subject ? &*subject : nullptr);
   const std::string source_text = src ? src->prompt : e.source.value_or("");
   std::string source_prompt = source_text, target_prompt = e.target;  // what the model reads
   std::unique_ptr<Method> method;
-  SubjectData subject;
   if (e.delta) {
-    auto dataset = chosen_entry(ctx.config, "dataset", datasets());
-    subject = dataset.entry.factory.load(
-        dataset.section, int(pipeline.resolution),
-        std::filesystem::path(cfg::get_string(ctx.config, "runtime.cache_dir", default_cache_dir().string())));
-    method = apply_delta(ctx, pipeline, *e.delta, subject);
-    source_prompt = method->eval_prompt(source_prompt, subject);
-    target_prompt = method->eval_prompt(target_prompt, subject);
+    method = apply_delta(ctx, pipeline, *e.delta, *subject);
+    source_prompt = method->eval_prompt(source_prompt, *subject);
+    target_prompt = method->eval_prompt(target_prompt, *subject);
   }
   ctx.log << "[edit] \"" << source_prompt << "\" -> \"" << target_prompt << "\" on "
           << (real ? src->description : "a generated image (seed " + std::to_string(ctx.seed) + ")") << ", "
@@ -115,13 +110,8 @@ void run_edit(RunContext& ctx) {
     inverted.prompt = source_prompt;  // the method's rewrite, when a delta is applied
     start = invert_source(ctx, pipeline, e, inverted, uncond);
   } else {
-    // The same initial latent sample_images draws for prompt 0, image 0 of this seed.
-    const auto param = pipeline.unet->parameters().front();
-    const int64_t side = sample::latent_side(pipeline);
-    auto generator = at::make_generator<at::CPUGeneratorImpl>(uint64_t(sample::image_seed(ctx.seed, 0, 0)));
-    start = {torch::randn({1, pipeline.unet->config().in_channels, side, side}, generator,
-                          torch::TensorOptions().dtype(param.dtype()).device(param.device())),
-             {uncond}};
+    // The image sample_images would draw for prompt 0, image 0 of this seed.
+    start = {sample::initial_latent(pipeline, sample::image_seed(ctx.seed, 0, 0)), {uncond}};
   }
   sample::PromptToPromptOptions p2p;
   p2p.num_steps = e.steps;
@@ -151,9 +141,7 @@ void run_edit(RunContext& ctx) {
     h5::set_attr(g.id(), "guidance", e.guidance);
     h5::set_attr(g.id(), "cross_replace", e.cross_replace);
     h5::set_attr(g.id(), "self_replace", e.self_replace);
-    const int64_t side = start.z_n.size(-1);
-    h5::set_attr(g.id(), "self_max_queries", e.self_max_queries > 0 ? e.self_max_queries
-                                             : sample::default_self_max_queries(pipeline.unet->config(), side));
+    h5::set_attr(g.id(), "self_max_queries", latents.self_max_queries);
     std::string reweight;
     for (const auto& r : e.reweight) reweight += (reweight.empty() ? "" : " ") + r;
     h5::set_attr(g.id(), "reweight", reweight);
@@ -179,7 +167,7 @@ void run_edit(RunContext& ctx) {
       edit_metrics.push_back("background_psnr");
   }
   // CLIP-T reads the edit prompt without the subject's rare token, as for personalize runs.
-  const std::string token = e.delta ? subject.unique_token : "";
+  const std::string token = e.delta ? subject->unique_token : "";
   score_against_source(ctx, "edit", edited, {e.target}, source, edit_metrics, backbones, "edit", pixel_mask, token);
   std::vector<std::string> control_metrics = e.metrics;
   if (real)

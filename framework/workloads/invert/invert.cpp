@@ -28,8 +28,10 @@ void run_invert(RunContext& ctx) {
   const InvertOptions o = read_options(ctx.config);
   const InvertSection& inv = o.invert;
   models::Pipeline pipeline = models::load_pipeline(o.model.spec(), pipeline_tensor_options(o.device, o.dtype, ctx.config));
+  std::optional<SubjectData> subject;
+  if (!inv.image) subject = load_config_subject(ctx.config, int(pipeline.resolution));
   const SourceImage src = load_source_image(ctx.config, "invert", inv.image, inv.image_index, inv.prompt,
-                                            int(pipeline.resolution));
+                                            int(pipeline.resolution), subject ? &*subject : nullptr);
   const torch::Tensor source = images_u8({src.image});  // [1, H, W, 3]
   ctx.log << "[invert] " << cfg::enum_name(inv.method) << " inversion of " << src.description << " with \""
           << src.prompt << "\", " << inv.steps << " steps, reconstruction at guidance " << inv.guidance << "\n";
@@ -54,7 +56,7 @@ void run_invert(RunContext& ctx) {
     trajectory = {inverted.x, inverted.y};  // the inverted pair (x_N, y_N)
     z_rec = sample::edict_generate(pipeline, inverted, cond, uncond, eo, progress_log(ctx.log, "invert", "reconstruction step")).x;
   } else if (inv.method == InversionMethod::ddim) {
-    trajectory = sample::ddim_invert(pipeline, z0, cond, inv.steps, {}, 1.0, progress_log(ctx.log, "invert", "inversion step"));
+    trajectory = sample::ddim_invert(pipeline, z0, cond, inv.steps, progress_log(ctx.log, "invert", "inversion step"));
     null_embeddings = {uncond};
   } else {
     const sample::NullTextOptions nt = inv.null_text.with(inv.steps, inv.guidance);

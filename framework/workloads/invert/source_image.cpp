@@ -5,6 +5,7 @@
 
 #include "datasets/dataset.hpp"
 #include "framework/io/image_cache.hpp"
+#include "framework/train/trainer.hpp"
 #include "framework/util/duration.hpp"
 #include "framework/util/errors.hpp"
 #include "framework/workloads/pipeline_options.hpp"
@@ -15,8 +16,15 @@ namespace fs = std::filesystem;
 
 namespace pbench {
 
+SubjectData load_config_subject(const cfg::Node& config, int resolution) {
+  auto dataset = chosen_entry(config, "dataset", datasets());
+  fs::path cache = fs::path(cfg::get_string(config, "runtime.cache_dir", default_cache_dir().string()));
+  return dataset.entry.factory.load(dataset.section, resolution, cache);
+}
+
 SourceImage load_source_image(const cfg::Node& config, const std::string& key, const std::optional<std::string>& image,
-                              int64_t image_index, const std::optional<std::string>& prompt, int resolution) {
+                              int64_t image_index, const std::optional<std::string>& prompt, int resolution,
+                              const SubjectData* subject_ptr) {
   SourceImage src;
   if (image) {
     src.image = resize_image(center_crop_square(decode_image_file(*image)), resolution, resolution);
@@ -24,9 +32,8 @@ SourceImage load_source_image(const cfg::Node& config, const std::string& key, c
     src.prompt = prompt.value_or("");
     return src;
   }
-  auto dataset = chosen_entry(config, "dataset", datasets());
-  fs::path cache = fs::path(cfg::get_string(config, "runtime.cache_dir", default_cache_dir().string()));
-  SubjectData subject = dataset.entry.factory.load(dataset.section, resolution, cache);
+  if (!subject_ptr) throw std::logic_error("load_source_image: no image file and no subject");
+  const SubjectData& subject = *subject_ptr;
   if (image_index >= int64_t(subject.images.size()))
     throw InputError(where_is(config, key + ".image_index") + ": " + std::to_string(image_index) + ", but subject '" +
                      subject.subject + "' has " + std::to_string(subject.images.size()) + " images (0-based)");
@@ -93,11 +100,9 @@ void write_inversion(RunFileWriter& file, const models::Pipeline& pipeline, cons
 
 void write_image_sample(RunFileWriter& file, const std::string& point, const torch::Tensor& u8, const std::string& prompt,
                         int64_t seed) {
-  torch::Tensor c = u8.contiguous();
-  std::vector<uint8_t> bytes(c.data_ptr<uint8_t>(), c.data_ptr<uint8_t>() + c.numel());
-  std::vector<std::string> prompts(size_t(c.size(0)), prompt);
-  std::vector<int64_t> seeds(size_t(c.size(0)), seed);
-  file.set_samples(point, bytes, c.size(0), c.size(1), c.size(2), prompts, seeds);
+  std::vector<std::string> prompts(size_t(u8.size(0)), prompt);
+  std::vector<int64_t> seeds(size_t(u8.size(0)), seed);
+  file.set_samples(point, bytes_of(u8), u8.size(0), u8.size(1), u8.size(2), prompts, seeds);
 }
 
 SourceMetricBackbones load_metric_backbones(const std::vector<std::string>& metrics, const std::string& clip_spec,
@@ -116,6 +121,8 @@ void score_against_source(RunContext& ctx, const std::string& point, const torch
                           const std::vector<std::string>& metrics, const SourceMetricBackbones& backbones,
                           const std::string& tag, const torch::Tensor& mask, const std::string& unique_token) {
   metrics::MetricBackbones use{backbones.clip ? &*backbones.clip : nullptr, backbones.dino ? &*backbones.dino : nullptr};
+  // The source stands in as `real` too: no metric these workloads allow reads it (their checks
+  // refuse metrics consuming `real`), and MetricInputs needs one.
   metrics::MetricInputs inputs(generated, prompts, source, unique_token, use);
   inputs.set_source(source);
   if (mask.defined()) inputs.set_mask(mask);

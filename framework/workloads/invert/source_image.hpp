@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "datasets/dataset.hpp"
 #include "framework/config/node.hpp"
 #include "framework/h5/h5.hpp"
 #include "framework/io/image.hpp"
@@ -25,10 +26,14 @@ struct SourceImage {
   std::string prompt;       // the prompt that describes it (given, else the subject's class prompt, else "")
 };
 
-// `image` (a file; center-cropped and resized) when set, else image `image_index` of the
-// config's dataset subject. `key` names the config section in messages ("invert", "edit").
+// The config's dataset subject at `resolution` (its images and prompts), from the run's cache.
+SubjectData load_config_subject(const cfg::Node& config, int resolution);
+
+// `image` (a file; center-cropped and resized) when set, else image `image_index` of `subject`
+// (load_config_subject; required then). `key` names the config section in messages ("invert", "edit").
 SourceImage load_source_image(const cfg::Node& config, const std::string& key, const std::optional<std::string>& image,
-                              int64_t image_index, const std::optional<std::string>& prompt, int resolution);
+                              int64_t image_index, const std::optional<std::string>& prompt, int resolution,
+                              const SubjectData* subject);
 
 // InputError unless the section can name an image: `image` an existing file, or a dataset section
 // with a valid subject.
@@ -63,9 +68,8 @@ struct SourceMetricBackbones {
 SourceMetricBackbones load_metric_backbones(const std::vector<std::string>& metrics, const std::string& clip_spec,
                                             const std::string& dino_spec);
 
-// Scores `generated` (uint8 [N, H, W, 3], one prompt each) with `metrics`; the source images
-// are both the metrics' `source` and their `real` images (so clip_i / dino measure similarity
-// to the source); `mask` ([1, H, W], local blending's) when defined; `unique_token` is dropped
+// Scores `generated` (uint8 [N, H, W, 3], one prompt each) with `metrics` against the source
+// images (metrics consuming `source`: psnr, ssim, clip_i_source, ...); `mask` ([1, H, W], local blending's) when defined; `unique_token` is dropped
 // from CLIP-T's prompts (a personalized edit's subject token). Writes /metrics/<point> and
 // logs each mean.
 void score_against_source(RunContext& ctx, const std::string& point, const torch::Tensor& generated,

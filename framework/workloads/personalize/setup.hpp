@@ -39,9 +39,5 @@ void set_up(RunContext& ctx, Setup& s);
 std::vector<Image> real_class_images(const std::string& dir, int64_t count, int resolution, const std::string& key,
                                      std::ostream& log);
 
-// u8 image tensor [N, H, W, 3] -> its bytes (run-file samples).
-std::vector<uint8_t> bytes_of(const torch::Tensor& u8);
-// Image i of a u8 image tensor [N, H, W, 3] (to write it as a PNG).
-Image image_at(const torch::Tensor& u8, int64_t i);
 
 }  // namespace pbench::personalize
