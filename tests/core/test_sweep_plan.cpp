@@ -8,6 +8,7 @@
 #include "framework/config/resolve.hpp"
 #include "framework/config/yaml_io.hpp"
 #include "framework/sweep/plan.hpp"
+#include "framework/sweep/sweep_runs.hpp"
 #include "framework/util/errors.hpp"
 #include "framework/util/sha256.hpp"
 #include "tests/support/test_paths.hpp"
@@ -126,4 +127,24 @@ BOOST_AUTO_TEST_CASE(bad_sweep_blocks_are_input_errors) {
   BOOST_CHECK_THROW(plan_sweep(write("a: 1\nsweep:\n  name: ../up\n"), {}, nullptr), pbench::InputError);
   BOOST_CHECK_THROW(plan_sweep(write("a: 1\n"), {"a=range(0,0)"}, nullptr), pbench::InputError);
   BOOST_CHECK_THROW(plan_sweep(write("a: 1\n"), {"b=1,2"}, nullptr), pbench::InputError);  // b not in config
+}
+
+// The launchers' starting point: a run is complete only when its final file says so, and
+// the states print as INTERFACES.md's words (run_sweep's JSON "status").
+BOOST_AUTO_TEST_CASE(initial_runs_are_pending_until_a_complete_file_exists_and_states_print_as_words) {
+  auto plan = plan_sweep(fixture("grid.yaml"), {}, nullptr);
+  const fs::path sweep_dir = fs::temp_directory_path() / "pbench_initial_runs_test";
+  fs::remove_all(sweep_dir);
+  fs::create_directories(sweep_dir / "runs");
+  std::ofstream(pbench::run_file(sweep_dir, plan.runs[1].id)) << "not an HDF5 file";  // a corrupt file is not complete
+  const auto runs = pbench::initial_runs(plan, sweep_dir);
+  BOOST_TEST(runs.size() == plan.runs.size());
+  for (size_t i = 0; i < runs.size(); ++i) {
+    BOOST_TEST(runs[i].run == &plan.runs[i]);
+    BOOST_TEST(std::string(pbench::state_name(runs[i].state)) == "pending");
+  }
+  fs::remove_all(sweep_dir);
+  BOOST_TEST(std::string(pbench::state_name(pbench::RunState::running_elsewhere)) == "running elsewhere");
+  BOOST_TEST(std::string(pbench::state_name(pbench::RunState::complete)) == "complete");
+  BOOST_TEST(std::string(pbench::state_name(pbench::RunState::interrupted)) == "interrupted");
 }

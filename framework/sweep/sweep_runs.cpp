@@ -1,0 +1,58 @@
+#include "framework/sweep/sweep_runs.hpp"
+
+#include <fstream>
+
+#include "framework/config/access.hpp"
+#include "framework/config/yaml_io.hpp"
+#include "framework/h5/run_file.hpp"
+
+namespace fs = std::filesystem;
+
+namespace pbench {
+
+const char* state_name(RunState state) {
+  switch (state) {
+    case RunState::pending: return "pending";
+    case RunState::running: return "running";
+    case RunState::running_elsewhere: return "running elsewhere";
+    case RunState::complete: return "complete";
+    case RunState::failed: return "failed";
+    case RunState::interrupted: return "interrupted";
+  }
+  return "unknown";
+}
+
+fs::path run_file(const fs::path& sweep_dir, const std::string& run_id) { return sweep_dir / "runs" / (run_id + ".h5"); }
+
+std::vector<SweepRun> initial_runs(const SweepPlan& plan, const fs::path& sweep_dir) {
+  std::vector<SweepRun> runs;
+  runs.reserve(plan.runs.size());
+  for (const auto& run : plan.runs) {
+    SweepRun s;
+    s.run = &run;
+    s.state = is_complete_run(run_file(sweep_dir, run.id)) ? RunState::complete : RunState::pending;
+    runs.push_back(s);
+  }
+  return runs;
+}
+
+std::string join_words(const std::vector<std::string>& words, const std::string& separator) {
+  std::string out;
+  for (const auto& w : words) out += (out.empty() ? "" : separator) + w;
+  return out;
+}
+
+fs::path write_run_config(const SweepPlan& plan, const PlannedRun& run, const fs::path& sweep_dir, int threads) {
+  cfg::Node config = run.composed;
+  cfg::assign(config, "runtime.sweep", cfg::Node::string(plan.name), true);
+  cfg::assign(config, "runtime.output", cfg::Node::string(fs::absolute(run_file(sweep_dir, run.id)).string()), true);
+  cfg::assign(config, "runtime.threads", cfg::Node::integer(threads), true);
+  fs::path config_file = sweep_dir / "configs" / (run.id + ".yaml");
+  std::ofstream out(config_file);
+  out << "# run " << run.id << " of sweep " << plan.name << " (" << join_words(run.overrides)
+      << ")\n# written by run_sweep; rerun one run with: pbench run " << config_file.string() << "\n"
+      << cfg::to_yaml(config);
+  return config_file;
+}
+
+}  // namespace pbench
