@@ -25,8 +25,8 @@
 #include "framework/train/method_options.hpp"
 #include "framework/util/errors.hpp"
 #include "methods/low_rank_parameterization.hpp"
+#include "methods/layer_adapter_method.hpp"
 #include "methods/methods.hpp"
-#include "methods/parameterized_method.hpp"
 
 namespace pbench::peft {
 namespace {
@@ -52,47 +52,45 @@ struct DyloraOptions {
     v("lr", lr, "learning rate; null = train.lr", cfg::learning_rate());
     v("weight_decay", weight_decay, "AdamW weight decay", cfg::at_least(0));
   }
+
+  // Both evaluation ranks are prefixes of the r_max trained components.
+  void check(const cfg::Node& section) const {
+    if (eval_rank && *eval_rank > rank)
+      throw InputError(section.find("eval_rank")->origin().describe() + ": method.eval_rank: expected 1.." +
+                       std::to_string(rank) + ", got " + std::to_string(*eval_rank));
+    for (int64_t b : eval_ranks.value_or(std::vector<int64_t>{}))
+      if (b > rank)
+        throw InputError(section.find("eval_ranks")->origin().describe() + ": method.eval_ranks: expected integers in 1.." +
+                         std::to_string(rank) + " (method.rank), got " + std::to_string(b));
+  }
 };
 
-// `eval_ranks`: null = powers of two below `rank`, then `rank`; else ranks in 1..rank
-// (sorted, duplicates dropped).
-std::vector<int64_t> resolve_eval_ranks(const DyloraOptions& o, const cfg::Node& section) {
+// `eval_ranks`: null = powers of two below `rank`, then `rank`; else the ranks given (in 1..rank,
+// DyloraOptions::check), sorted, duplicates dropped.
+std::vector<int64_t> resolve_eval_ranks(const DyloraOptions& o) {
   std::vector<int64_t> ranks;
   if (!o.eval_ranks) {
     for (int64_t b = 1; b < o.rank; b *= 2) ranks.push_back(b);
     ranks.push_back(o.rank);
     return ranks;
   }
-  for (int64_t b : *o.eval_ranks) {
-    if (b > o.rank)
-      throw InputError(section.find("eval_ranks")->origin().describe() + ": method.eval_ranks: expected integers in 1.." +
-                       std::to_string(o.rank) + " (method.rank), got " + std::to_string(b));
-    ranks.push_back(b);
-  }
+  ranks = *o.eval_ranks;
   std::sort(ranks.begin(), ranks.end());
   ranks.erase(std::unique(ranks.begin(), ranks.end()), ranks.end());
   return ranks;
 }
 
-class Dylora : public ParameterizedMethod {
+class Dylora : public LayerAdapterMethod<DyloraOptions> {
  public:
-  Dylora(const DyloraOptions& o, const cfg::Node& section) : opt_(o), cfg_(section) {
-    name_ = "dylora";
+  Dylora(const DyloraOptions& o, const cfg::Node& section) : LayerAdapterMethod("dylora", o, section) {
     eval_rank_ = o.eval_rank.value_or(opt_.rank);
     configured_eval_rank_ = eval_rank_;
-    if (eval_rank_ > opt_.rank)
-      throw InputError(cfg_.find("eval_rank")->origin().describe() + ": method.eval_rank: expected 1.." +
-                       std::to_string(opt_.rank) + ", got " + std::to_string(eval_rank_));
-    eval_ranks_ = resolve_eval_ranks(o, cfg_);
-    set_group_lr("unet", o.lr);
-    set_weight_decay(o.weight_decay);
+    eval_ranks_ = resolve_eval_ranks(o);
   }
 
   void attach(MethodTarget& target) override {
     freeze_pipeline(target.pipeline);
-    auto layers =
-        select_or_throw(*target.pipeline.unet, opt_.targets, {"linear", "conv2d"}, cfg_, "targets");
-    attach_each(layers, kUnetPrefix, "dylora", "unet", [this, &target](const nn::AdaptableRef& r) {
+    adapt(target, Component::unet, opt_.targets, "targets", kLinearAndConv, "dylora", [this, &target](const nn::AdaptableRef& r) {
       auto p = std::make_shared<DyloraParameterization>(r.weight(), std::string(r.layer->layer_kind()) == "linear",
                                                         opt_.rank, opt_.alpha, target.generator);
       adapters_.emplace_back(kUnetPrefix + r.name + ".dylora", p);
@@ -142,8 +140,7 @@ class Dylora : public ParameterizedMethod {
   }
 
   std::string describe() const override {
-    return "DyLoRA r_max=" + std::to_string(opt_.rank) + " (eval rank " + std::to_string(eval_rank_) + ") on " +
-           std::to_string(adapters_.size()) + " UNet layers";
+    return on_layers("DyLoRA r_max=" + std::to_string(opt_.rank) + " (eval rank " + std::to_string(eval_rank_) + ")");
   }
 
  private:
@@ -151,8 +148,6 @@ class Dylora : public ParameterizedMethod {
     for (const auto& entry : adapters_) entry.second->set_eval_rank(b);
   }
 
-  DyloraOptions opt_;
-  cfg::Node cfg_;  // the section, for the file:line of keys
   // eval_rank_ is what runs outside steps now; configured_eval_rank_ the config's (variant "").
   int64_t eval_rank_ = 16, configured_eval_rank_ = 16;
   std::vector<int64_t> eval_ranks_;

@@ -10,8 +10,8 @@
 //   -> 99,840 (ΣC = 12,480 over the 16 transformer blocks); text encoder 12·(768+768+3072) = 55,296.
 // Delta keys: unet.<layer>.ia3.scale, text_encoder.<layer>.ia3.scale.
 #include "framework/train/method_options.hpp"
+#include "methods/layer_adapter_method.hpp"
 #include "methods/methods.hpp"
-#include "methods/parameterized_method.hpp"
 
 namespace pbench::peft {
 namespace {
@@ -61,41 +61,31 @@ class InputScale : public nn::Parameterization {
 };
 
 
-class Ia3 : public ParameterizedMethod {
+class Ia3 : public LayerAdapterMethod<Ia3Options> {
  public:
-  Ia3(const Ia3Options& o, const cfg::Node& section) : opt_(o), cfg_(section) {
-    name_ = "ia3";
-    set_group_lr("unet", opt_.lr);
-    set_group_lr("text_encoder", opt_.text_lr ? opt_.text_lr : opt_.lr);
-    set_weight_decay(opt_.weight_decay);
-  }
+  Ia3(const Ia3Options& o, const cfg::Node& section) : LayerAdapterMethod("ia3", o, section) {}
 
   void attach(MethodTarget& target) override {
     freeze_pipeline(target.pipeline);
-    attach_to(*target.pipeline.unet, kUnetPrefix, "unet", "output_targets", opt_.output_targets, "input_targets",
-              opt_.input_targets);
+    scale(target, Component::unet, "output_targets", opt_.output_targets, "input_targets", opt_.input_targets);
     if (opt_.text_encoder)
-      attach_to(text_encoder_or_throw(target.pipeline, cfg_, "text_encoder"), kTextPrefix, "text_encoder",
-                "text_output_targets", opt_.text_output_targets, "text_input_targets", opt_.text_input_targets);
+      scale(target, Component::text_encoder, "text_output_targets", opt_.text_output_targets, "text_input_targets",
+            opt_.text_input_targets);
   }
 
   std::string describe() const override {
-    return "(IA)3: " + std::to_string(layers_) + " scaling vectors, " + std::to_string(tracked_elements()) + " scales";
+    return "(IA)3: " + std::to_string(unet_layers_ + text_layers_) + " scaling vectors, " +
+           std::to_string(tracked_elements()) + " scales";
   }
 
  private:
-  void attach_to(torch::nn::Module& root, const std::string& prefix, const std::string& group,
-                 const std::string& out_key, const std::vector<std::string>& outputs, const std::string& in_key,
-                 const std::vector<std::string>& inputs) {
-    layers_ += attach_each(select_or_throw(root, outputs, {"linear"}, cfg_, out_key), prefix, "ia3",
-                           group, [](const nn::AdaptableRef& r) { return std::make_shared<OutputScale>(r.weight()); });
-    layers_ += attach_each(select_or_throw(root, inputs, {"linear"}, cfg_, in_key), prefix, "ia3",
-                           group, [](const nn::AdaptableRef& r) { return std::make_shared<InputScale>(r.weight()); });
+  void scale(MethodTarget& target, Component component, const std::string& out_key,
+             const std::vector<std::string>& outputs, const std::string& in_key, const std::vector<std::string>& inputs) {
+    adapt(target, component, outputs, out_key, {"linear"}, "ia3",
+          [](const nn::AdaptableRef& r) { return std::make_shared<OutputScale>(r.weight()); });
+    adapt(target, component, inputs, in_key, {"linear"}, "ia3",
+          [](const nn::AdaptableRef& r) { return std::make_shared<InputScale>(r.weight()); });
   }
-
-  Ia3Options opt_;
-  cfg::Node cfg_;  // the section, for the file:line of keys
-  size_t layers_ = 0;
 };
 
 }  // namespace

@@ -9,8 +9,8 @@
 #include "framework/train/method_options.hpp"
 #include "framework/util/errors.hpp"
 #include "methods/factorizations.hpp"
+#include "methods/layer_adapter_method.hpp"
 #include "methods/methods.hpp"
-#include "methods/parameterized_method.hpp"
 
 namespace pbench::peft {
 namespace {
@@ -56,29 +56,16 @@ class HadamardLowRank : public nn::Parameterization {
   double scale_;
 };
 
-class Loha : public ParameterizedMethod {
+class Loha : public LayerAdapterMethod<LohaOptions> {
  public:
-  Loha(const LohaOptions& o, const cfg::Node& section) : opt_(o), cfg_(section) {
-    name_ = "loha";
-    set_group_lr("unet", opt_.lr);
-    set_weight_decay(opt_.weight_decay);
-  }
+  Loha(const LohaOptions& o, const cfg::Node& section) : LayerAdapterMethod("loha", o, section) {}
   void attach(MethodTarget& target) override {
     freeze_pipeline(target.pipeline);
-    layers_ = attach_each(
-        select_or_throw(*target.pipeline.unet, opt_.targets, {"linear", "conv2d"}, cfg_, "targets"),
-        kUnetPrefix, "loha", "unet", [this, &target](const nn::AdaptableRef& r) {
-          return std::make_shared<HadamardLowRank>(r.weight(), opt_.rank, opt_.alpha, target.generator);
-        });
+    adapt(target, Component::unet, opt_.targets, "targets", kLinearAndConv, "loha", [this, &target](const nn::AdaptableRef& r) {
+      return std::make_shared<HadamardLowRank>(r.weight(), opt_.rank, opt_.alpha, target.generator);
+    });
   }
-  std::string describe() const override {
-    return "LoHa r=" + std::to_string(opt_.rank) + " on " + std::to_string(layers_) + " UNet layers";
-  }
-
- private:
-  LohaOptions opt_;
-  cfg::Node cfg_;  // the section, for the file:line of target patterns
-  size_t layers_ = 0;
+  std::string describe() const override { return on_layers("LoHa r=" + std::to_string(opt_.rank)); }
 };
 
 }  // namespace

@@ -19,8 +19,8 @@
 #include "framework/train/method_options.hpp"
 #include "framework/util/errors.hpp"
 #include "methods/factorizations.hpp"
+#include "methods/layer_adapter_method.hpp"
 #include "methods/methods.hpp"
-#include "methods/parameterized_method.hpp"
 
 namespace pbench::peft {
 namespace {
@@ -71,30 +71,18 @@ class KroneckerUpdate : public nn::Parameterization {
   double scale_;
 };
 
-class Lokr : public ParameterizedMethod {
+class Lokr : public LayerAdapterMethod<LokrOptions> {
  public:
-  Lokr(const LokrOptions& o, const cfg::Node& section) : opt_(o), cfg_(section) {
-    name_ = "lokr";
-    set_group_lr("unet", opt_.lr);
-    set_weight_decay(opt_.weight_decay);
-  }
+  Lokr(const LokrOptions& o, const cfg::Node& section) : LayerAdapterMethod("lokr", o, section) {}
   void attach(MethodTarget& target) override {
     freeze_pipeline(target.pipeline);
-    layers_ = attach_each(
-        select_or_throw(*target.pipeline.unet, opt_.targets, {"linear", "conv2d"}, cfg_, "targets"),
-        kUnetPrefix, "lokr", "unet", [this, &target](const nn::AdaptableRef& r) {
-          return std::make_shared<KroneckerUpdate>(r.weight(), opt_.factor, opt_.rank, opt_.alpha, target.generator);
-        });
+    adapt(target, Component::unet, opt_.targets, "targets", kLinearAndConv, "lokr", [this, &target](const nn::AdaptableRef& r) {
+      return std::make_shared<KroneckerUpdate>(r.weight(), opt_.factor, opt_.rank, opt_.alpha, target.generator);
+    });
   }
   std::string describe() const override {
-    return "LoKr factor=" + std::to_string(opt_.factor) + " r=" + std::to_string(opt_.rank) + " on " + std::to_string(layers_) +
-           " UNet layers";
+    return on_layers("LoKr factor=" + std::to_string(opt_.factor) + " r=" + std::to_string(opt_.rank));
   }
-
- private:
-  LokrOptions opt_;
-  cfg::Node cfg_;  // the section, for the file:line of target patterns
-  size_t layers_ = 0;
 };
 
 }  // namespace

@@ -8,9 +8,9 @@
 // Delta keys: unet.<layer>.lora.down / .lora.up (PEFT's lora_A / lora_B), text_encoder.<layer>.lora.*.
 #include "framework/train/method_options.hpp"
 #include "framework/util/errors.hpp"
+#include "methods/layer_adapter_method.hpp"
 #include "methods/low_rank_parameterization.hpp"
 #include "methods/methods.hpp"
-#include "methods/parameterized_method.hpp"
 
 namespace pbench::peft {
 namespace {
@@ -39,40 +39,22 @@ struct LoraOptions {
   }
 };
 
-class Lora : public ParameterizedMethod {
+class Lora : public LayerAdapterMethod<LoraOptions> {
  public:
-  Lora(const LoraOptions& o, const cfg::Node& section) : opt_(o), cfg_(section) {
-    name_ = "lora";
-    set_group_lr("unet", opt_.lr);
-    set_group_lr("text_encoder", opt_.text_lr ? opt_.text_lr : opt_.lr);
-    set_weight_decay(opt_.weight_decay);
-  }
+  Lora(const LoraOptions& o, const cfg::Node& section) : LayerAdapterMethod("lora", o, section) {}
 
   void attach(MethodTarget& target) override {
     freeze_pipeline(target.pipeline);
-    const std::vector<std::string> kinds{"linear", "conv2d"};
     auto make = [this, &target](const nn::AdaptableRef& ref) -> std::shared_ptr<nn::Parameterization> {
       bool linear = std::string(ref.layer->layer_kind()) == "linear";
-      const auto& w = ref.weight();
-      return std::make_shared<LowRankParameterization>(w, linear, opt_.rank, opt_.alpha, target.generator);
+      return std::make_shared<LowRankParameterization>(ref.weight(), linear, opt_.rank, opt_.alpha, target.generator);
     };
-    layers_ = attach_each(select_or_throw(*target.pipeline.unet, opt_.targets, kinds, cfg_, "targets"),
-                          kUnetPrefix, "lora", "unet", make);
+    adapt(target, Component::unet, opt_.targets, "targets", kLinearAndConv, "lora", make);
     if (opt_.text_encoder)
-      text_layers_ = attach_each(select_or_throw(text_encoder_or_throw(target.pipeline, cfg_, "text_encoder"), opt_.text_targets, kinds, cfg_, "text_targets"),
-                                 kTextPrefix, "lora", "text_encoder", make);
+      adapt(target, Component::text_encoder, opt_.text_targets, "text_targets", kLinearAndConv, "lora", make);
   }
 
-  std::string describe() const override {
-    std::string s = "LoRA r=" + std::to_string(opt_.rank) + " on " + std::to_string(layers_) + " UNet layers";
-    if (text_layers_) s += " + " + std::to_string(text_layers_) + " text-encoder layers";
-    return s;
-  }
-
- private:
-  LoraOptions opt_;
-  cfg::Node cfg_;  // the section, for the file:line of target patterns
-  size_t layers_ = 0, text_layers_ = 0;
+  std::string describe() const override { return on_layers("LoRA r=" + std::to_string(opt_.rank)); }
 };
 
 }  // namespace

@@ -80,7 +80,7 @@ void check_root_keys(const cfg::Node& resolved, const cfg::Node& workload_defaul
 
 void validate_run_config(cfg::Node& resolved) {
   validate_section(resolved, "dataset", datasets());
-  validate_section(resolved, "method", methods());
+  if (const cfg::Node* method = resolved.find("method")) read_method(*method);  // the typed options: the one check
   std::string name = cfg::get_string(resolved, "workload", kDefaultWorkload);
   const cfg::Node* at = cfg::lookup(resolved, "workload");
   std::string where = at ? at->origin().describe() + ": workload" : resolved.origin().describe() + ": workload";

@@ -37,12 +37,12 @@ std::vector<MethodRow> count_methods(const std::string& list, const std::string&
   }
   std::vector<MethodRow> rows;
   for (const auto& name : names) {
-    const auto& entry = methods().get(name, "--methods");
+    const ChosenMethod method{name, methods().get(name, "--methods").factory.read(cfg::Node::null())};
     models::Pipeline pipeline = models::sd15_meta_pipeline();
     if (!base.empty())
       pipeline.unet = models::UNet2DCondition(models::UNetConfig::from_file(base),
                                               torch::TensorOptions().device(torch::kMeta));
-    rows.push_back(MethodRow{name, count_method(entry.info.defaults, pipeline)});
+    rows.push_back(MethodRow{name, count_method(method, pipeline)});
   }
   return rows;
 }

@@ -107,11 +107,18 @@ MethodCounts counts_of_attached(Method& method, models::Pipeline& pipeline) {
   return counts;
 }
 
-MethodCounts count_method(const cfg::Node& section, models::Pipeline& pipeline) {
-  std::string name = cfg::get_string(section, "name");
-  const auto& entry = methods().get(name, section.origin().describe() + ": method.name");
+ChosenMethod read_method(const cfg::Node& section) {
+  if (!section.is_map())
+    throw InputError(section.origin().describe() + ": method: expected a map with a `name`, got " +
+                     section.describe_value());
+  const std::string name = cfg::get_string(section, "name");
+  const auto& entry = methods().get(name, section.find("name")->origin().describe() + ": method.name");
+  return ChosenMethod{name, entry.factory.read(section)};
+}
+
+MethodCounts count_method(const ChosenMethod& chosen, models::Pipeline& pipeline) {
   int64_t unet_before = count_params(pipeline.unet.ptr().get());
-  std::unique_ptr<Method> method = entry.factory.create(cfg::with_defaults(section, entry.info.defaults));
+  std::unique_ptr<Method> method = chosen.build();
   freeze_pipeline(pipeline);
   MethodTarget target{pipeline, nullptr};
   method->attach(target);

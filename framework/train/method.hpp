@@ -119,15 +119,34 @@ struct MethodBudget {
   std::string source;  // where the numbers come from, or "chosen: …" where no reference gives them
 };
 
+// Builds instances of one method from options already read and checked.
+using MethodBuilder = std::function<std::unique_ptr<Method>()>;
+
 struct MethodEntry {
-  // Builds the method from its section (the user's keys; absent ones take the defaults).
-  std::function<std::unique_ptr<Method>(const cfg::Node& section)> create;
+  // Reads a method section (the user's keys; absent ones take the defaults) into the
+  // method's typed options and checks them (types, ranges, choices, unknown keys, the
+  // options' cross-field rules) without building anything: InputError at the first bad
+  // key's file:line. The builder it returns makes instances from those options.
+  std::function<MethodBuilder(const cfg::Node& section)> read;
   // Its typed options, one row per key (`pbench methods <name>`); see method_options.hpp.
   std::vector<cfg::OptionDoc> options;
   MethodBudget budget;
+
+  // One instance: read(section)().
+  std::unique_ptr<Method> create(const cfg::Node& section) const { return read(section)(); }
 };
 // The registry of methods (methods/registry.cpp).
 Registry<MethodEntry>& methods();
+
+// A run's `method:` section read once (the one check of its keys and values): which
+// method, and the builder of its instances (the run's, the SD v1.5 count's).
+struct ChosenMethod {
+  std::string name;
+  MethodBuilder build;
+};
+// InputError naming the section when it is no map, names no registered method, or a key
+// or value is wrong.
+ChosenMethod read_method(const cfg::Node& section);
 
 // ---- helpers every method uses --------------------------------------------
 
@@ -157,7 +176,7 @@ struct MethodCounts {
   std::string describe;
 };
 // Attaches a fresh instance of the method to `pipeline` and counts.
-MethodCounts count_method(const cfg::Node& method_section, models::Pipeline& pipeline);
+MethodCounts count_method(const ChosenMethod& method, models::Pipeline& pipeline);
 // Counts a method already attached to `pipeline`.
 MethodCounts counts_of_attached(Method& method, models::Pipeline& pipeline);
 

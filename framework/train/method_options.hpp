@@ -13,8 +13,11 @@
 //
 // `M` is built as M(options, section): `section` is the user's section over the
 // defaults, kept for what needs a key's file:line (layer patterns that match
-// nothing, a token the tokenizer splits).
+// nothing, a token the tokenizer splits). A rule across fields (DyLoRA's
+// eval_rank <= rank) is the options' `void check(const cfg::Node& section) const`,
+// called when the section is read, so a section is checked without building M.
 #include <memory>
+#include <type_traits>
 #include <string>
 
 #include "framework/config/options.hpp"
@@ -24,16 +27,27 @@
 
 namespace pbench {
 
+namespace detail {
+template <class Options, class = void>
+struct has_check : std::false_type {};
+template <class Options>
+struct has_check<Options, std::void_t<decltype(std::declval<const Options&>().check(std::declval<const cfg::Node&>()))>>
+    : std::true_type {};
+}  // namespace detail
+
 template <class M, class Options>
 void register_method(Registry<MethodEntry>& registry, const std::string& name, const std::string& help,
                      MethodBudget budget) {
   cfg::Node defaults = cfg::options_node<Options>(name);
   defaults.set_origin_recursive(cfg::Origin{"built-in defaults of method '" + name + "'", 0});
   registry.add(EntryInfo{name, help, defaults},
-               MethodEntry{[defaults](const cfg::Node& user) -> std::unique_ptr<Method> {
+               MethodEntry{[defaults](const cfg::Node& user) -> MethodBuilder {
                              cfg::Node section = cfg::with_defaults(user, defaults);
                              Options options = cfg::read_options<Options>(section, "method");
-                             return std::make_unique<M>(options, section);
+                             if constexpr (detail::has_check<Options>::value) options.check(section);
+                             return [options = std::move(options), section = std::move(section)] {
+                               return std::make_unique<M>(options, section);
+                             };
                            },
                            cfg::option_docs<Options>(), std::move(budget)});
 }

@@ -178,14 +178,14 @@ BOOST_AUTO_TEST_CASE(sd15_adapter_counts_match_the_formulas) {
   // ΣC = 12,480 over 16 transformer blocks (methods.md §0.2).
   {
     models::Pipeline p = models::sd15_meta_pipeline();
-    auto c = count_method(method_yaml("name: closer_look_adapter\n"), p);
+    auto c = count_method(read_method(method_yaml("name: closer_look_adapter\n")), p);
     BOOST_TEST(c.trainable == 121 * 12480 + 16 * 60);  // Σ (2·60·C + 60 + C) = 1,511,040
     BOOST_TEST(c.trainable == 1511040);
     BOOST_TEST(c.delta_bytes_fp32 == 4 * c.trainable);
   }
   {
     models::Pipeline p = models::sd15_meta_pipeline();
-    auto c = count_method(method_yaml("name: houlsby_adapter\n"), p);
+    auto c = count_method(read_method(method_yaml("name: houlsby_adapter\n")), p);
     BOOST_TEST(c.trainable == 3 * (129 * 12480 + 16 * 64) + 6 * 12480);  // 4,907,712
     BOOST_TEST(c.trainable == 4907712);
   }

@@ -487,3 +487,48 @@ BOOST_AUTO_TEST_CASE(every_registered_method_has_a_contract_test) {
     BOOST_TEST(sources.find("check_method_contract(\"name: " + name + "\\n") != std::string::npos,
                name << ": no check_method_contract(\"name: " << name << "\\n…\") in tests/nn/");
 }
+
+// ---- the family's scaffold and the one read of a method section (issue 37) -----
+BOOST_AUTO_TEST_CASE(a_method_section_is_checked_when_read_before_anything_is_built) {
+  // DyLoRA's rules across fields live in its options' check(): read() refuses, no builder is returned.
+  const MethodEntry& dylora = methods().get("dylora", "test").factory;
+  BOOST_CHECK_THROW(dylora.read(method_yaml("name: dylora\nrank: 3\neval_rank: 4\n")), InputError);
+  BOOST_CHECK_THROW(dylora.read(method_yaml("name: dylora\nrank: 4\neval_ranks: [5]\n")), InputError);
+  BOOST_CHECK_NO_THROW(dylora.read(method_yaml("name: dylora\nrank: 4\neval_rank: 4\neval_ranks: [4, 2]\n")));
+  BOOST_CHECK_THROW(read_method(method_yaml("name: lora\nrnak: 4\n")), InputError);  // unknown key
+  BOOST_CHECK_THROW(read_method(method_yaml("name: lora\nrank: 0\n")), InputError);  // range
+  BOOST_CHECK_THROW(read_method(method_yaml("name: lorra\n")), InputError);          // no such method
+  BOOST_CHECK_THROW(read_method(method_yaml("[lora]\n")), InputError);               // not a map
+  // One read builds any number of independent instances with the options it read.
+  const ChosenMethod lora = read_method(method_yaml("name: lora\nrank: 2\ntext_encoder: true\n"));
+  BOOST_TEST(lora.name == "lora");
+  models::Pipeline p1 = small_pipeline(), p2 = small_pipeline();
+  auto a = lora.build(), b = lora.build();
+  BOOST_TEST(a.get() != b.get());
+  MethodTarget t1{p1, nullptr}, t2{p2, nullptr};
+  a->attach(t1);
+  b->attach(t2);
+  BOOST_TEST(delta_keys(*a) == delta_keys(*b));
+  BOOST_TEST(a->delta().begin()->second.size(0) == 2);  // rank 2 as read
+}
+
+BOOST_AUTO_TEST_CASE(the_layer_adapter_family_counts_layers_per_component_and_groups_their_lrs) {
+  models::Pipeline p = small_pipeline();
+  const int64_t projections = count_attention_projections(p);
+  auto lora = attached(p, "name: lora\nrank: 2\nlr: 0.001\ntext_encoder: true\ntext_lr: 0.0005\n");
+  const std::string d = lora->describe();
+  BOOST_TEST(d.rfind("LoRA r=2 on " + std::to_string(projections) + " UNet layers + ", 0) == 0, d);
+  BOOST_TEST(ends_with(d, " text-encoder layers"), d);
+  auto groups = lora->parameter_groups(1.0);
+  BOOST_REQUIRE(groups.size() == 2u);
+  BOOST_TEST(groups[0].name == "unet");
+  BOOST_TEST(groups[0].lr == 0.001);
+  BOOST_TEST(groups[1].name == "text_encoder");
+  BOOST_TEST(groups[1].lr == 0.0005);
+  models::Pipeline q = small_pipeline();
+  auto ia3 = attached(q, "name: ia3\nlr: null\n");  // null lr = the engine's train.lr
+  BOOST_TEST(ia3->parameter_groups(0.25).front().lr == 0.25);
+  BOOST_TEST(ia3->describe().rfind("(IA)3: ", 0) == 0);
+  models::Pipeline r = small_pipeline();
+  BOOST_TEST(attached(r, "name: lokr\n")->describe() == "LoKr factor=-1 r=8 on " + std::to_string(projections) + " UNet layers");
+}

@@ -63,8 +63,6 @@ void check_config(const cfg::Node& resolved) {
     if (!resolved.find("method") || !resolved.find("dataset"))
       throw InputError(where_is(resolved, "edit.delta") + ": a delta needs the method and dataset sections it was "
                        "trained with (method: {name: lora, ...}, dataset: {name: ..., subject: ...})");
-    auto method = chosen_entry(resolved, "method", methods());
-    method.entry.factory.create(method.section);  // the method's typed options, checked
   }
   if (e.image && !e.source)
     throw InputError(where_is(resolved, "edit.source") + ": null for an image file; set it to the prompt that "

@@ -44,11 +44,7 @@ void check_config(const cfg::Node& config) {
   check_dtype_on_device(options.device, options.dtype, config);
   check_metric_inputs(config, "eval.metrics", options.eval.metrics, {"generated", "prompts", "real"}, "personalize");
   models::check_pipeline_spec(options.model.spec());
-
-  auto method = chosen_entry(config, "method", methods());
-  // The method's typed options: types, ranges (lr >= 0 and finite, rank >= 1, …), choices.
-  method.entry.factory.create(method.section);
-
+  // The method section was read and checked with the run config's sections (validate_run_config).
   check_dataset_subject(config);
 }
 

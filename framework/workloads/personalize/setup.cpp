@@ -71,10 +71,8 @@ void set_up(RunContext& ctx, Setup& s) {
   const EvalOptions& eval = s.options.eval;
   const std::string& model_spec = s.options.model.spec();
 
-  auto method = chosen_entry(config, "method", methods());
-  const auto& method_entry = method.entry;
-  s.method_name = cfg::get_string(method.section, "name");
-  s.method_section = std::move(method.section);
+  const ChosenMethod method = read_method(cfg::require(config, "method"));  // read once, built twice below
+  s.method_name = method.name;
 
   auto dataset = chosen_entry(config, "dataset", datasets());
   const auto& dataset_entry = dataset.entry;
@@ -89,9 +87,9 @@ void set_up(RunContext& ctx, Setup& s) {
   // Parameter counts on SD v1.5 come from a fresh instance on the meta-device architecture.
   {
     models::Pipeline sd15 = models::sd15_meta_pipeline();
-    ctx.file.set_params("params/sd15", to_counts(s.method_name, count_method(s.method_section, sd15)));
+    ctx.file.set_params("params/sd15", to_counts(s.method_name, count_method(method, sd15)));
   }
-  s.method = method_entry.factory.create(s.method_section);
+  s.method = method.build();
   freeze_pipeline(s.pipeline);
   s.prior = s.method->regularization_set(s.subject);
   if (s.prior) {

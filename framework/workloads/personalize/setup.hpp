@@ -19,7 +19,6 @@ namespace pbench::personalize {
 
 struct Setup {
   PersonalizeOptions options;  // the engine's sections, read once (config.hpp)
-  cfg::Node method_section;    // the run's method section over its registry defaults
   std::string method_name;
   models::Pipeline pipeline;
   SubjectData subject;
