@@ -44,7 +44,7 @@ void validate_against(const Node& section, const Node& defaults, const std::stri
 }
 
 Node with_defaults(const Node& section, const Node& defaults) {
-  if (!defaults.is_map() || !(section.is_map() || section.is_null())) return section.is_null() ? defaults : section;
+  if (!defaults.is_map() || !(section.is_map() || section.is_null())) return section;
   Node out = section.is_null() ? Node::map(defaults.origin()) : section;
   for (size_t i = 0; i < defaults.keys().size(); ++i) {
     const std::string& key = defaults.keys()[i];

@@ -14,7 +14,10 @@ namespace pbench::cfg {
 // found and what is allowed.
 void validate_against(const Node& section, const Node& defaults, const std::string& path, const std::string& owner);
 
-// Fills keys missing from `section` with the defaults (recursively).
+// Fills keys missing from `section` with the defaults (recursively). A key the section
+// sets to null keeps its null where the default is a value ("lr: null" means what the
+// option's help says null means, e.g. train.lr); a null section, or a null where the
+// default is a map, takes the defaults.
 Node with_defaults(const Node& section, const Node& defaults);
 
 }  // namespace pbench::cfg

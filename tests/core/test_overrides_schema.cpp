@@ -103,7 +103,9 @@ BOOST_AUTO_TEST_CASE(schema_rejects_unknown_keys_and_wrong_types) {
   cfg::Node nested = yaml("init: {mean: 0}\n", "x.yaml");
   BOOST_TEST(error_of([&] { cfg::validate_against(nested, defaults, "method", "m"); }).find("method.init.mean") !=
              std::string::npos);
-  cfg::Node filled = cfg::with_defaults(yaml("rank: 8\n"), defaults);
+  cfg::Node filled = cfg::with_defaults(yaml("rank: 8\nalpha: null\ninit: null\n"), defaults);
+  BOOST_TEST(filled.find("alpha")->is_null());                  // an explicit null is the user's value
+  BOOST_TEST(cfg::get_double(filled, "init.std") == 0.02);       // a null section takes the defaults
   BOOST_TEST(cfg::get_int(filled, "rank") == 8);
   BOOST_TEST(cfg::get_double(filled, "init.std") == 0.02);
 }

@@ -526,8 +526,12 @@ BOOST_AUTO_TEST_CASE(the_layer_adapter_family_counts_layers_per_component_and_gr
   BOOST_TEST(groups[1].name == "text_encoder");
   BOOST_TEST(groups[1].lr == 0.0005);
   models::Pipeline q = small_pipeline();
-  auto ia3 = attached(q, "name: ia3\nlr: null\n");  // null lr = the engine's train.lr
-  BOOST_TEST(ia3->parameter_groups(0.25).front().lr == 0.25);
+  auto ia3 = attached(q, "name: ia3\nlr: 0.002\ntext_encoder: true\n");  // text_lr unset = lr
+  auto ia3_groups = ia3->parameter_groups(1.0);
+  models::Pipeline s = small_pipeline();  // lr: null = the engine's train.lr, as the option's help says
+  BOOST_TEST(attached(s, "name: ia3\nlr: null\n")->parameter_groups(0.25).front().lr == 0.25);
+  BOOST_REQUIRE(ia3_groups.size() == 2u);
+  BOOST_TEST(ia3_groups[1].lr == 0.002);
   BOOST_TEST(ia3->describe().rfind("(IA)3: ", 0) == 0);
   models::Pipeline r = small_pipeline();
   BOOST_TEST(attached(r, "name: lokr\n")->describe() == "LoKr factor=-1 r=8 on " + std::to_string(projections) + " UNet layers");
