@@ -24,6 +24,8 @@ class LowRankParameterization : public nn::Parameterization {
   torch::Tensor output(const torch::Tensor& input, const torch::Tensor& out) override;
   bool rewrites_weight() const override { return !linear_; }
   bool rewrites_output() const override { return linear_; }
+  // ΔW in the weight's matrix view [out, in*kh*kw]: scale · up · down.
+  torch::Tensor update() const;
 
   torch::Tensor down, up;  // [r, in*kh*kw], [out, r]
 

@@ -11,6 +11,7 @@
   X(pbench, dreambooth)                    \
   X(pbench, textual_inversion)             \
   X(pbench::peft, lora)                    \
+  X(pbench::peft, c_lora)                  \
   X(pbench::peft, svdiff)                  \
   X(pbench::peft, ia3)                     \
   X(pbench::peft, loha)                    \

@@ -390,7 +390,7 @@ BOOST_AUTO_TEST_CASE(method_group_options_are_the_registered_methods_defaults) {
     cfg::compose(dir / "exp.yaml", {cfg::parse_override("method=lorra")});
     BOOST_FAIL("method=lorra composed");
   } catch (const InputError& e) {
-    BOOST_TEST(std::string(e.what()).find("available: closer_look_adapter") != std::string::npos, e.what());
+    BOOST_TEST(std::string(e.what()).find("available: c_lora, closer_look_adapter") != std::string::npos, e.what());
   }
 }
 

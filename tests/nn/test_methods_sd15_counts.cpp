@@ -107,3 +107,10 @@ BOOST_AUTO_TEST_CASE(text_side_counts) {
   BOOST_TEST(mlp.trainable == 13072256);
   BOOST_TEST(mlp.delta_bytes_fp32 == 4 * 249600);
 }
+
+// C-LoRA (arXiv 2304.06027): LoRA on the 16 cross-attention K and V (768 -> C each) + one token row;
+// wave2-methods.md §2: 49,536 · r per task (+768).
+BOOST_AUTO_TEST_CASE(c_lora_count) {
+  BOOST_TEST(count("name: c_lora\nrank: 1\n").trainable == 49536 + 768);
+  BOOST_TEST(count("name: c_lora\n").trainable == 49536 * 16 + 768);  // default rank 16
+}
