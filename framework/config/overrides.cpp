@@ -1,7 +1,8 @@
 #include "framework/config/overrides.hpp"
 
+#include <algorithm>
+#include <cctype>
 #include <cmath>
-#include <regex>
 
 #include "framework/config/yaml_io.hpp"
 #include "framework/util/errors.hpp"
@@ -102,15 +103,40 @@ Override Override::with_value(size_t i) const {
   return o;
 }
 
+// `v` is "<name>(<args>)": sets args. By hand, not std::regex, which recurses per character
+// of a long command-line value (issue 41).
+bool call_of(const std::string& v, const std::string& name, std::string& args) {
+  if (v.size() < name.size() + 2 || v.compare(0, name.size() + 1, name + "(") != 0 || v.back() != ')') return false;
+  args = v.substr(name.size() + 1, v.size() - name.size() - 2);
+  return true;
+}
+
+// A dotted key: [A-Za-z_][A-Za-z0-9_-/]* then (.[A-Za-z0-9_-]+)*, at most kMaxKeyLevels parts.
+bool valid_key(const std::string& key) {
+  auto word = [](char c) { return std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '-'; };
+  if (key.empty() || !(std::isalpha(static_cast<unsigned char>(key[0])) || key[0] == '_')) return false;
+  bool first = true;
+  size_t part_length = 0;
+  for (char c : key) {
+    if (c == '.') {
+      if (part_length == 0) return false;
+      first = false;
+      part_length = 0;
+      continue;
+    }
+    if (!(word(c) || (first && c == '/'))) return false;
+    ++part_length;
+  }
+  return part_length > 0;
+}
+
 std::vector<Node> parse_override_values(const std::string& value_text, const Origin& origin, bool& is_sweep) {
-  static const std::regex range_re(R"(^range\((.*)\)$)");
-  static const std::regex choice_re(R"(^choice\((.*)\)$)");
-  std::smatch m;
+  std::string args;
   std::string v = trim(value_text);
   is_sweep = false;
-  if (std::regex_match(v, m, range_re)) {
+  if (call_of(v, "range", args)) {
     is_sweep = true;
-    return parse_range(m[1].str(), origin);
+    return parse_range(args, origin);
   }
   // A trailing or doubled comma would add an empty-string point (seed=0,1, -> seed='').
   auto sweep_values = [&](const std::vector<std::string>& parts) {
@@ -123,9 +149,9 @@ std::vector<Node> parse_override_values(const std::string& value_text, const Ori
     }
     return values;
   };
-  if (std::regex_match(v, m, choice_re)) {
+  if (call_of(v, "choice", args)) {
     is_sweep = true;
-    return sweep_values(split_top_level(m[1].str()));
+    return sweep_values(split_top_level(args));
   }
   std::vector<std::string> parts = split_top_level(v);
   if (parts.size() > 1) {
@@ -153,8 +179,14 @@ Override parse_override(const std::string& text, const std::string& origin_label
   }
   size_t eq = rest.find('=');
   o.key = trim(eq == std::string::npos ? rest : rest.substr(0, eq));
-  static const std::regex key_re(R"(^[A-Za-z_][A-Za-z0-9_\-/]*(\.[A-Za-z0-9_\-]+)*$)");
-  if (!std::regex_match(o.key, key_re))
+  // The depth first: keys are walked recursively later, and a key of 20,000 levels
+  // (`++k.k.k…=1`) overflowed the stack (issue 41). A config file has the same cap.
+  const size_t levels = 1 + size_t(std::count(o.key.begin(), o.key.end(), '.'));
+  if (levels > size_t(kMaxConfigDepth))
+    throw InputError((origin_label.empty() ? "command line '" + text.substr(0, 40) + "…'" : origin_label) +
+                     ": the key has " + std::to_string(levels) +
+                     " levels; a config key has at most " + std::to_string(kMaxConfigDepth));
+  if (!valid_key(o.key))
     throw InputError(origin.describe() + ": '" + o.key +
                      "' is not a valid key; expected a dotted path such as train.lr=1e-4");
   if (eq == std::string::npos) {
@@ -168,6 +200,19 @@ Override parse_override(const std::string& text, const std::string& origin_label
     throw InputError(origin.describe() + ": a delete (~) cannot sweep over values");
   if (o.values.empty()) throw InputError(origin.describe() + ": the sweep has no values");
   return o;
+}
+
+std::vector<Override> parse_command_line_overrides(const std::vector<std::string>& texts) {
+  std::vector<Override> out;
+  for (const auto& text : texts) {
+    Override o = parse_override(text);
+    for (const auto& earlier : out)
+      if (earlier.key == o.key)
+        throw InputError("command line: " + o.key + " is given twice ('" + earlier.text + "' and '" + o.text +
+                         "'); give it once (a sweep lists its values in one override: " + o.key + "=a,b,c)");
+    out.push_back(std::move(o));
+  }
+  return out;
 }
 
 }  // namespace pbench::cfg

@@ -26,6 +26,9 @@ struct Override {
 
 // `origin_label` names where the text came from in messages.
 Override parse_override(const std::string& text, const std::string& origin_label = "");
+// The overrides of one command line, in order. A key given twice (`seed=0,1 seed=2,3`, or a
+// value and a delete) is refused, naming both: which one was meant is not ours to guess.
+std::vector<Override> parse_command_line_overrides(const std::vector<std::string>& texts);
 
 // Parses a sweep/override value expression into its list of values.
 std::vector<Node> parse_override_values(const std::string& value_text, const Origin& origin, bool& is_sweep);

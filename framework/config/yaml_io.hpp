@@ -8,6 +8,11 @@
 
 namespace pbench::cfg {
 
+// Nesting a config needs is a handful of levels; "[[[[…" thousands deep overflowed the stack
+// of the recursive conversion (tests/fuzz/fuzz_config), and so did a command-line key of
+// 20,000 levels (issue 41): files and overrides share this cap.
+inline constexpr int kMaxConfigDepth = 64;
+
 // Loads a YAML file; `display` is the name used in messages (a path relative
 // to where the user ran the command reads best). Throws InputError on syntax
 // errors, naming the file and line.

@@ -9,6 +9,7 @@
 #include <cstdlib>
 #include <ctime>
 #include <fstream>
+#include <optional>
 
 #include "framework/util/errors.hpp"
 #include "framework/util/version.hpp"
@@ -273,6 +274,33 @@ RunFileSummary read_run_summary(const fs::path& path) {
     throw InputError(path.string() + ": not a pbench run file (" + e.what() + ")");
   }
   return s;
+}
+
+void refuse_to_replace_run_outputs(const fs::path& target, const std::vector<fs::path>& inputs,
+                                   const std::string& argument) {
+  std::error_code ec;
+  for (const auto& input : inputs)
+    if (fs::equivalent(target, input, ec))
+      throw InputError(argument + " " + target.string() + ": is also the input " + input.string() +
+                       "; write the output to another file");
+  if (!fs::exists(target, ec)) return;
+  if (target.extension() == ".h5") {
+    std::optional<RunFileSummary> run;
+    try {
+      run = read_run_summary(target);
+    } catch (const InputError&) {  // not a run file: an ordinary file the user may replace
+    }
+    if (run)
+      throw InputError(argument + " " + target.string() + ": is the run file of run " + run->run_id +
+                       "; it is never replaced: write the output to another file");
+  }
+  const std::string name = target.filename().string(), suffix = ".delta.safetensors";
+  if (name.size() > suffix.size() && name.compare(name.size() - suffix.size(), suffix.size(), suffix) == 0) {
+    const fs::path run = target.parent_path() / (name.substr(0, name.find('.')) + ".h5");
+    if (fs::exists(run, ec))
+      throw InputError(argument + " " + target.string() + ": is the learned delta of " + run.string() +
+                       "; it is never replaced: write the output to another file");
+  }
 }
 
 bool is_complete_run(const fs::path& path) {

@@ -125,4 +125,10 @@ RunFileSummary read_run_summary(const std::filesystem::path& path);
 // True when `path` exists and reads as a run whose status is "complete".
 bool is_complete_run(const std::filesystem::path& path);
 
+// InputError (naming both paths; `argument` names the output, "--out") when a command would write `target` over one of its own
+// `inputs`, over a run file, or over a run's learned delta (<id>[.<point>].delta.safetensors
+// beside <id>.h5): nothing a run produced is ever replaced by another command (issue 41).
+void refuse_to_replace_run_outputs(const std::filesystem::path& target,
+                                   const std::vector<std::filesystem::path>& inputs, const std::string& argument);
+
 }  // namespace pbench

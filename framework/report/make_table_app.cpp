@@ -12,6 +12,7 @@
 #include "framework/report/run_records.hpp"
 #include "framework/report/table.hpp"
 #include "framework/report/table_format.hpp"
+#include "framework/h5/run_file.hpp"
 #include "framework/util/errors.hpp"
 #include "framework/util/version.hpp"
 
@@ -25,6 +26,24 @@ void write_text(const fs::path& path, const std::string& text) {
   if (!out) throw InputError(path.string() + ": cannot write (is the folder writable?)");
   out << text;
   if (!out.flush()) throw InputError(path.string() + ": write failed (disk full?)");
+}
+
+// figures/ and report.md, staged beside the old ones and swapped in by renames: a make_table
+// stopped midway (SIGTERM) leaves the old report with its own figures, or the new report with
+// its own, never a report that links figures another call deleted (issue 41). Returns the figures.
+std::vector<report::Figure> write_report(const fs::path& dir, const report::SweepRuns& runs, const report::Table& table,
+                                         const std::string& group_by) {
+  const fs::path figures = dir / "figures", staged = dir / "figures.new", old = dir / "figures.old";
+  std::error_code ec;
+  fs::remove_all(staged, ec);  // leftovers of a call stopped midway
+  fs::remove_all(old, ec);
+  std::vector<report::Figure> made = report::write_figures(runs, staged, group_by);
+  write_text(dir / "report.md.new", report::render_report(table, made, {"table.md", "table.tex", "table.csv"}));
+  if (fs::exists(figures, ec)) fs::rename(figures, old);
+  fs::rename(staged, figures);
+  fs::rename(dir / "report.md.new", dir / "report.md");
+  fs::remove_all(old, ec);
+  return made;
 }
 
 std::string all_metrics() {
@@ -67,6 +86,7 @@ int make_table_main(int argc, char** argv) {
 
     if (point.empty() || point.find('/') != std::string::npos)
       throw InputError("--point: expected a point name such as final or final_rank_4, got '" + point + "'");
+    if (!out_file.empty()) refuse_to_replace_run_outputs(out_file, {}, "--out");
     report::SweepRuns runs = report::load_sweep(sweep_dir, group_by, point);
     std::vector<std::string> columns;
     if (app.count("--metrics")) {
@@ -87,8 +107,7 @@ int make_table_main(int argc, char** argv) {
     write_text(dir / "table.md", md);
     write_text(dir / "table.tex", tex);
     write_text(dir / "table.csv", csv);
-    std::vector<report::Figure> figures = report::write_figures(runs, dir / "figures", group_by);
-    write_text(dir / "report.md", report::render_report(table, figures, {"table.md", "table.tex", "table.csv"}));
+    std::vector<report::Figure> figures = write_report(dir, runs, table, group_by);
 
     const std::string& chosen = fmt == report::TableFormat::Markdown ? md : fmt == report::TableFormat::Latex ? tex : csv;
     if (out_file.empty()) {

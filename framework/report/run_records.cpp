@@ -239,6 +239,10 @@ SweepRuns load_sweep(const fs::path& sweep_dir, const std::string& group_by, con
   for (const auto& entry : fs::directory_iterator(runs)) files.push_back(entry.path());
   std::sort(files.begin(), files.end());
   const std::string partial_suffix = ".h5.partial";
+  // A copied run file ("runs/A (copy).h5") holds A's run id: it is one run, counted once, from
+  // the file named after its id (else the first in sorted order); the copies are reported, never
+  // averaged in (issue 41).
+  std::map<std::string, std::string> file_of_run;
   for (const auto& path : files) {
     std::string name = path.filename().string();
     if (name.size() > partial_suffix.size() &&
@@ -261,6 +265,14 @@ SweepRuns load_sweep(const fs::path& sweep_dir, const std::string& group_by, con
         out.excluded.push_back({s.run_id, "failed", s.error.empty() ? "(no error recorded)" : s.error});
       } else if (s.status != "complete") {
         out.excluded.push_back({s.run_id, "incomplete", "status '" + s.status + "'"});
+      } else if (auto [first, fresh] = file_of_run.emplace(s.run_id, path.filename().string()); !fresh) {
+        std::string copy = path.filename().string();
+        if (stem == s.run_id) {  // the file named after the run is the one counted
+          std::swap(copy, first->second);
+          for (auto& r : out.complete)
+            if (r.run_id == s.run_id) r = read_run_record(path, group_by, point);
+        }
+        out.excluded.push_back({s.run_id, "duplicate", copy + " holds the same run as " + first->second + "; counted once"});
       } else {
         out.complete.push_back(read_run_record(path, group_by, point));
       }

@@ -37,7 +37,7 @@ struct RunRecord {
 // A run that must be named under the table and kept out of every average.
 struct ExcludedRun {
   std::string run_id;
-  std::string state;  // failed | incomplete | unreadable
+  std::string state;  // failed | incomplete | unreadable | duplicate (a copy of a run already read)
   std::string detail;  // the recorded error, or why it is incomplete
 };
 

@@ -68,12 +68,14 @@ std::string md_escape(const std::string& s) {
 std::string excluded_line(const ExcludedRun& e) { return e.run_id + " (" + e.state + "): " + e.detail; }
 
 std::string excluded_summary(const Table& t) {
-  size_t failed = 0, incomplete = 0, unreadable = 0;
-  for (const auto& e : t.excluded) (e.state == "failed" ? failed : e.state == "incomplete" ? incomplete : unreadable)++;
+  size_t failed = 0, incomplete = 0, unreadable = 0, duplicate = 0;
+  for (const auto& e : t.excluded)
+    (e.state == "failed" ? failed : e.state == "incomplete" ? incomplete : e.state == "duplicate" ? duplicate : unreadable)++;
   std::ostringstream s;
   s << t.excluded.size() << " run(s) excluded from every average: " << failed << " failed, " << incomplete
     << " incomplete";
   if (unreadable) s << ", " << unreadable << " unreadable";
+  if (duplicate) s << ", " << duplicate << " duplicate cop" << (duplicate == 1 ? "y" : "ies") << " of a counted run";
   return s.str();
 }
 

@@ -96,6 +96,9 @@ void validate_run_config(cfg::Node& resolved) {
     }
   }
   check_root_keys(resolved, defaults, name);
+  // The run's seed: a whole number (`seed=1.5` passed the plan and failed every run, issue 41).
+  if (const cfg::Node* seed = resolved.find("seed"); seed && cfg::get_int(resolved, "seed") < 0)
+    throw InputError(seed->origin().describe() + ": seed: expected a whole number >= 0, got " + seed->describe_value());
   if (entry.factory.check) entry.factory.check(resolved);
 }
 

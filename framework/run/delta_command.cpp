@@ -6,6 +6,7 @@
 #include "framework/config/access.hpp"
 #include "framework/config/yaml_io.hpp"
 #include "framework/h5/h5.hpp"
+#include "framework/h5/run_file.hpp"
 #include "framework/io/safetensors.hpp"
 #include "framework/run/pbench_app.hpp"
 #include "framework/tensor/delta_formats.hpp"
@@ -64,6 +65,7 @@ int export_delta_command(int argc, char** argv) {
       info.method = meta.count("method") ? meta.at("method") : method;
       info.run_id = meta.count("run_id") ? meta.at("run_id") : "";
     }
+    refuse_to_replace_run_outputs(output, {input, delta_path}, "output");
     if (!method.empty() && method != info.method)
       throw InputError(input + ": a " + info.method + " delta, not " + method);
     if (info.method.empty()) throw InputError(input + ": the delta's method is not recorded; pass --method NAME");
@@ -92,6 +94,7 @@ int import_delta_command(int argc, char** argv) {
   app.add_option("--format", format, "diffusers, peft, kohya or a1111")->required();
   if (auto rc = parse_command_line(app, argc, argv)) return *rc;
   try {
+    refuse_to_replace_run_outputs(output, {input}, "output");
     interop::DeltaFile in{load_safetensors(input), file_metadata(input)};
     interop::DeltaInfo info;
     TensorMap delta = interop::import_delta(in, method, format, info, input);

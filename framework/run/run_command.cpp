@@ -45,7 +45,8 @@ int run_command(int argc, char** argv) {
   std::string out;
   app.add_option("run_yaml", file, "run config (as written to results/<sweep>/configs/<id>.yaml)")->required();
   app.add_option("overrides", override_texts, "overrides: key=value, +key=value, ++key=value, ~key");
-  app.add_option("--threads", threads, "intra-op threads (default: runtime.threads, else every core)");
+  app.add_option("--threads", threads, "intra-op threads (default: runtime.threads, else every core)")
+      ->check(count_in(1, kMaxThreads));
   app.add_option("--out", out, "run file path (default: runtime.output, else results/<sweep>/runs/<id>.h5)");
   if (auto rc = parse_command_line(app, argc, argv)) return *rc;
   // Past a file-size limit (ulimit -f, a quota) the kernel would kill the run with
@@ -54,12 +55,10 @@ int run_command(int argc, char** argv) {
   signal(SIGXFSZ, SIG_IGN);
 
   try {
-    std::vector<cfg::Override> overrides;
-    for (const auto& t : override_texts) {
-      overrides.push_back(cfg::parse_override(t));
-      if (overrides.back().sweep)
-        throw InputError("command line '" + t + "': pbench run executes one run; use run_sweep for sweeps");
-    }
+    const std::vector<cfg::Override> overrides = cfg::parse_command_line_overrides(override_texts);
+    for (const auto& o : overrides)
+      if (o.sweep)
+        throw InputError("command line '" + o.text + "': pbench run executes one run; use run_sweep for sweeps");
     install_builtin_group_options();
     cfg::ComposeResult composed = cfg::compose(file, overrides);
     if (!composed.sweep.is_null() && cfg::lookup(composed.sweep, "params"))
@@ -75,11 +74,17 @@ int run_command(int argc, char** argv) {
     // A file named after a run id holds that run: overrides on a config that run_sweep
     // wrote change the id, and the result must not land under the old run's name
     // (run_sweep would then take a different run for the one it planned).
-    if (out.empty() && output.stem().string() != id && output.extension() == ".h5" &&
-        cfg::looks_like_run_id(output.stem().string()))
-      throw InputError(composed.primary_display + ": the overrides change this run (its id is now " + id +
-                       ", not " + output.stem().string() + "), so its file cannot be " + output.string() +
-                       "; pass --out FILE, or add the overrides to the sweep and run it with run_sweep");
+    if (output.stem().string() != id && output.extension() == ".h5" && cfg::looks_like_run_id(output.stem().string()))
+      throw InputError(out.empty() ? composed.primary_display + ": the overrides change this run (its id is now " + id +
+                                         ", not " + output.stem().string() + "), so its file cannot be " +
+                                         output.string() +
+                                         "; pass --out FILE, or add the overrides to the sweep and run it with run_sweep"
+                                   : "--out " + output.string() + ": a file named after run " + output.stem().string() +
+                                         " holds that run, and this is run " + id + "; choose another --out");
+    // A complete run file of another run is never replaced (issue 41); this run's own may be redone.
+    if (is_complete_run(output) && read_run_summary(output).run_id != id)
+      throw InputError(output.string() + ": holds the complete run " + read_run_summary(output).run_id +
+                       ", and this is run " + id + "; choose another --out");
     std::error_code ec;
     if (fs::is_directory(output, ec))
       throw InputError(output.string() + ": is a folder; the run file needs a file name (--out FILE.h5)");

@@ -76,11 +76,8 @@ SweepPlan plan_sweep(const fs::path& experiment, const std::vector<std::string>&
                      const ConfigValidator& validate, const PointExpander& expand) {
   SweepPlan plan;
   plan.experiment = experiment;
-  std::vector<cfg::Override> cli;
-  for (const auto& text : cli_overrides) {
-    cli.push_back(cfg::parse_override(text));
-    expand_group_all(cli.back(), experiment);  // `method=all` on the command line is a sweep too
-  }
+  std::vector<cfg::Override> cli = cfg::parse_command_line_overrides(cli_overrides);
+  for (auto& o : cli) expand_group_all(o, experiment);  // `method=all` on the command line is a sweep too
 
   // The sweep block is read from the experiment file itself (with sweep.* overrides applied).
   std::vector<cfg::Override> fixed;

@@ -12,7 +12,7 @@ std::optional<int> parse_sweep_command(int argc, char** argv, SweepCommand& c) {
   app.add_option("overrides", c.overrides,
                  "overrides: key=value, +key=value, ++key=value, ~key, group=option; sweeps: key=a,b  key=range(0,5)");
   app.add_option("--jobs,-j", c.jobs, "runs in parallel (threads per run = cores / jobs unless runtime.threads is set)")
-      ->check(CLI::PositiveNumber);
+      ->check(count_in(1, kMaxThreads));
   app.add_flag("--plan", c.plan_only, "print run ids with their overrides and status; run nothing");
   app.add_flag("--list", c.list, "list every registered method, metric, dataset and model");
   app.add_option("--results", c.results_dir, "results root (default ./results); runs go to <results>/<sweep>/runs");
@@ -28,12 +28,12 @@ std::optional<int> parse_sweep_command(int argc, char** argv, SweepCommand& c) {
   app.add_option("--partition", slurm.partition, "slurm: partition (-p)");
   app.add_option("--account", slurm.account, "slurm: account (-A)");
   app.add_option("--time", slurm.time, "slurm: time limit per run, e.g. 02:00:00");
-  app.add_option("--gpus-per-task", slurm.gpus_per_task, "slurm: GPUs per run")->check(CLI::NonNegativeNumber);
+  app.add_option("--gpus-per-task", slurm.gpus_per_task, "slurm: GPUs per run")->check(count_in(0, 1024));
   app.add_option("--cpus-per-task", slurm.cpus_per_task, "slurm: CPUs per run, also its runtime.threads (default 1)")
-      ->check(CLI::PositiveNumber);
+      ->check(count_in(1, kMaxThreads));
   app.add_option("--mem", slurm.mem, "slurm: memory per run, e.g. 16G");
   app.add_option("--max-parallel", slurm.max_parallel, "slurm: at most K array tasks at once (--array=...%K)")
-      ->check(CLI::PositiveNumber);
+      ->check(count_in(1, 1000000));
   app.add_option("--sbatch-arg", slurm.sbatch_args, "slurm: one more #SBATCH line, e.g. --sbatch-arg=--qos=short (repeatable)");
   const std::optional<int> decided = parse_command_line(app, argc, argv);
   c.launcher = launcher == "slurm" ? Launcher::slurm : Launcher::local;

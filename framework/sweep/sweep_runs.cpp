@@ -5,6 +5,7 @@
 #include "framework/config/access.hpp"
 #include "framework/config/yaml_io.hpp"
 #include "framework/h5/run_file.hpp"
+#include "framework/util/errors.hpp"
 
 namespace fs = std::filesystem;
 
@@ -30,7 +31,16 @@ std::vector<SweepRun> initial_runs(const SweepPlan& plan, const fs::path& sweep_
   for (const auto& run : plan.runs) {
     SweepRun s;
     s.run = &run;
-    s.state = is_complete_run(run_file(sweep_dir, run.id)) ? RunState::complete : RunState::pending;
+    const fs::path file = run_file(sweep_dir, run.id);
+    if (is_complete_run(file)) {
+      // A file named after this run that holds another (copied or renamed by hand) is neither
+      // this run's result nor ours to replace (issue 41).
+      const std::string held = read_run_summary(file).run_id;
+      if (held != run.id)
+        throw InputError(file.string() + ": holds run " + held + ", not " + run.id +
+                         " (a copied or renamed run file?); move it out of runs/ and run the sweep again");
+      s.state = RunState::complete;
+    }
     runs.push_back(s);
   }
   return runs;
@@ -42,6 +52,16 @@ std::string join_words(const std::vector<std::string>& words, const std::string&
   return out;
 }
 
+namespace {
+// Text for the one-line comment at the top of a run's config: a line break in an override
+// value (a prompt, say) would end the comment and the rest would be read as YAML (issue 41).
+std::string one_line(const std::string& text) {
+  std::string out;
+  for (char c : text) out += c == '\n' ? "\\n" : c == '\r' ? "\\r" : std::string(1, c);
+  return out;
+}
+}  // namespace
+
 fs::path write_run_config(const SweepPlan& plan, const PlannedRun& run, const fs::path& sweep_dir, int threads) {
   cfg::Node config = run.composed;
   cfg::assign(config, "runtime.sweep", cfg::Node::string(plan.name), true);
@@ -49,7 +69,7 @@ fs::path write_run_config(const SweepPlan& plan, const PlannedRun& run, const fs
   cfg::assign(config, "runtime.threads", cfg::Node::integer(threads), true);
   fs::path config_file = sweep_dir / "configs" / (run.id + ".yaml");
   std::ofstream out(config_file);
-  out << "# run " << run.id << " of sweep " << plan.name << " (" << join_words(run.overrides)
+  out << "# run " << run.id << " of sweep " << plan.name << " (" << one_line(join_words(run.overrides))
       << ")\n# written by run_sweep; rerun one run with: pbench run " << config_file.string() << "\n"
       << cfg::to_yaml(config);
   return config_file;

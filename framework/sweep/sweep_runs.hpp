@@ -34,7 +34,8 @@ struct SweepRun {
 // <sweep>/runs/<id>.h5
 std::filesystem::path run_file(const std::filesystem::path& sweep_dir, const std::string& run_id);
 
-// One entry per planned run, complete where its final run file says so, else pending.
+// One entry per planned run, complete where its final run file says so, else pending;
+// InputError when a run's file holds another run id (a copy put under its name).
 std::vector<SweepRun> initial_runs(const SweepPlan& plan, const std::filesystem::path& sweep_dir);
 
 // Writes <sweep>/configs/<id>.yaml: the one resolved config a run's worker executes,

@@ -9,9 +9,16 @@
 
 namespace pbench {
 
-void check_dataset_subject(const cfg::Node& resolved) {
+void check_dataset_section(const cfg::Node& resolved) {
   auto dataset = chosen_entry(resolved, "dataset", datasets());
   const cfg::Node& section = dataset.section;
+  for (const char* key : {"num_images", "num_eval_prompts"}) {
+    if (!section.find(key)) continue;
+    const int64_t n = cfg::get_int(section, key);
+    if (n < 1 || n > kMaxDatasetCount)
+      throw InputError(where_is(resolved, std::string("dataset.") + key) + ": expected 1.." +
+                       std::to_string(kMaxDatasetCount) + ", got " + std::to_string(n));
+  }
   const std::string subject = cfg::get_string(section, "subject");
   const std::vector<std::string> subjects = dataset.entry.factory.subjects(section);
   if (std::find(subjects.begin(), subjects.end(), subject) != subjects.end()) return;

@@ -36,8 +36,11 @@ cfg::Node workload_defaults(const std::string& workload) {
 }
 
 // InputError at `resolved`'s dataset.subject when the dataset section's subject is not one of
-// its dataset's subjects (listing them); the dataset section itself must be present.
-void check_dataset_subject(const cfg::Node& resolved);
+// its dataset's subjects (listing them), or at a count (num_images, num_eval_prompts) outside
+// 1..kMaxDatasetCount: 0 prompts made "complete" runs of NaN metrics, 1e9 images ran out of
+// memory (issue 41). The dataset section itself must be present.
+void check_dataset_section(const cfg::Node& resolved);
+inline constexpr int64_t kMaxDatasetCount = 10000;
 
 // InputError at `resolved`'s `key` when a metric of `names` is unregistered or consumes an
 // input (metrics/metric.hpp kMetricInputKinds) that `workload` does not have (`available`).

@@ -117,6 +117,32 @@ BOOST_AUTO_TEST_CASE(a_run_file_of_a_future_schema_is_excluded_not_averaged) {
   for (const auto& r : runs.complete) BOOST_TEST(r.run_id != id);
 }
 
+// Issue 41, class 3: a copied run file raised the run count and weighted the means.
+BOOST_AUTO_TEST_CASE(a_copied_run_file_is_counted_once_and_reported) {
+  fs::path dir = test::scratch_dir("make_table_copies") / "copies";
+  fs::remove_all(dir);
+  fs::create_directories(dir / "runs");
+  for (const auto& e : fs::directory_iterator(sweep_dir() / "runs"))
+    if (e.path().extension() == ".h5") fs::copy_file(e.path(), dir / "runs" / e.path().filename());
+  const SweepRuns original = load_sweep(dir, "method");
+  const RunRecord& copied = original.complete.front();
+  fs::copy_file(copied.file, dir / "runs" / (copied.run_id + " (copy).h5"));
+  fs::copy_file(copied.file, dir / "runs" / "zz_renamed.h5");
+  const SweepRuns runs = load_sweep(dir, "method");
+  BOOST_TEST(runs.complete.size() == original.complete.size());
+  size_t duplicates = 0;
+  for (const auto& e : runs.excluded)
+    if (e.state == "duplicate") {
+      ++duplicates;
+      BOOST_TEST(e.run_id == copied.run_id);
+      BOOST_TEST(e.detail.find("holds the same run as " + copied.run_id + ".h5") != std::string::npos, e.detail);
+    }
+  BOOST_TEST(duplicates == 2u);
+  const Table a = build_table(original, "method", metric_keys(), false), b = build_table(runs, "method", metric_keys(), false);
+  for (size_t i = 0; i < a.rows.size(); ++i) BOOST_TEST(a.rows[i].runs == b.rows[i].runs);
+  BOOST_TEST(render_markdown(b).find("2 duplicate copies of a counted run") != std::string::npos);
+}
+
 BOOST_AUTO_TEST_CASE(aggregates_equal_hand_computed_values) {
   SweepRuns runs = load_sweep(sweep_dir(), "method");
   Table t = build_table(runs, "method", metric_keys(), true);

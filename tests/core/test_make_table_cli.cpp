@@ -63,12 +63,20 @@ BOOST_AUTO_TEST_CASE(outputs_are_deterministic_and_report_links_everything) {
   auto before = outputs(sweep);
   BOOST_TEST(before.size() == 4u + 5u);
 
-  // Remove one figure and change nothing else: a second call restores identical bytes.
+  // Remove one figure and change nothing else: a second call restores identical bytes. The
+  // staging folders a call stopped midway leaves (issue 41: figures and report are swapped in by
+  // renames) are cleared, and a stale figure in them never reaches figures/.
   fs::remove(sweep / "figures" / "grid_cat.png");
+  fs::create_directories(sweep / "figures.new");
+  std::ofstream(sweep / "figures.new" / "stale.png") << "x";
+  fs::create_directories(sweep / "figures.old");
   Result second = run("'" + sweep.string() + "' --format csv --metrics dino,clip_i --ci", scratch);
   BOOST_TEST_REQUIRE(second.rc == 0, second.err);
   BOOST_TEST(second.out == first.out);
   auto after = outputs(sweep);
+  BOOST_TEST(!fs::exists(sweep / "figures.new"));
+  BOOST_TEST(!fs::exists(sweep / "figures.old"));
+  BOOST_TEST(!fs::exists(sweep / "report.md.new"));
   BOOST_REQUIRE(after.size() == before.size());
   for (const auto& [name, bytes] : before) BOOST_TEST((after[name] == bytes), name << " differs between calls");
 

@@ -121,3 +121,33 @@ BOOST_AUTO_TEST_CASE(registry_lists_sorted_and_names_unknown_entries) {
              "experiments/a.yaml:3: method.name: unknown method 'lorra'; registered: lora, svdiff (see run_sweep --list)");
   BOOST_TEST(reg.infos()[0].defaults.find("rank")->as_int() == 4);
 }
+
+// Issue 41, class 1: user input is never walked by recursion without a cap. A key of 20,000
+// levels and values of 200,000 characters overflowed the stack (std::regex recurses per character).
+BOOST_AUTO_TEST_CASE(huge_override_keys_and_values_are_refused_or_read_without_recursion) {
+  std::string deep = "k";
+  for (int i = 0; i < 20000; ++i) deep += ".k";
+  const std::string msg = error_of([&] { cfg::parse_override("++" + deep + "=1"); });
+  BOOST_TEST(msg.find("20001 levels; a config key has at most 64") != std::string::npos, msg);
+  BOOST_CHECK_NO_THROW(cfg::parse_override(deep.substr(0, 2 * 64 - 1) + "=1"));  // 64 levels: allowed
+  const std::string digits(200000, '7');
+  cfg::Override big = cfg::parse_override("seed=" + digits);
+  BOOST_TEST(big.values.size() == 1u);  // read (as text: no int64 or double holds it), not a crash
+  cfg::Override word = cfg::parse_override("dataset.root=" + std::string(200000, 'a'));
+  BOOST_TEST(word.values.front().is_string());
+  BOOST_TEST(cfg::parse_override("x=range(0,11)").values.size() == 11u);
+  BOOST_TEST(cfg::parse_override("x=choice(a,b)").values.size() == 2u);
+  BOOST_TEST(cfg::parse_override(std::string(200000, 'k') + "=1").key.size() == 200000u);
+  // Scalars keep their YAML types after the hand-written scan (it replaced a regex).
+  for (const char* f : {"1e-4", ".5", "5.", "-2.5E+3", "+3"}) BOOST_TEST(cfg::parse_override(std::string("x=") + f).values.front().is_number(), f);
+  for (const char* s : {"1e", ".", "e5", "1.2.3", "--1", "0x10"}) BOOST_TEST(cfg::parse_override(std::string("x=") + s).values.front().is_string(), s);
+  BOOST_TEST((cfg::parse_override("x=42").values.front().kind() == cfg::Node::Kind::Int));
+}
+
+// Issue 41, class 4: an axis given twice was half-dropped; it is refused, naming both.
+BOOST_AUTO_TEST_CASE(a_key_given_twice_on_the_command_line_is_refused) {
+  const std::string msg = error_of([] { cfg::parse_command_line_overrides({"seed=0,1", "train.lr=1", "seed=2,3"}); });
+  BOOST_TEST(msg.find("seed is given twice ('seed=0,1' and 'seed=2,3')") != std::string::npos, msg);
+  BOOST_CHECK_THROW(cfg::parse_command_line_overrides({"~seed", "seed=1"}), pbench::InputError);
+  BOOST_TEST(cfg::parse_command_line_overrides({"seed=1", "method.rank=4", "method=lora"}).size() == 3u);
+}

@@ -8,6 +8,7 @@
 #include "framework/config/resolve.hpp"
 #include "framework/config/yaml_io.hpp"
 #include "framework/sweep/plan.hpp"
+#include "framework/h5/run_file.hpp"
 #include "framework/sweep/sweep_runs.hpp"
 #include "framework/util/errors.hpp"
 #include "framework/util/sha256.hpp"
@@ -143,8 +144,40 @@ BOOST_AUTO_TEST_CASE(initial_runs_are_pending_until_a_complete_file_exists_and_s
     BOOST_TEST(runs[i].run == &plan.runs[i]);
     BOOST_TEST(std::string(pbench::state_name(runs[i].state)) == "pending");
   }
+  // A complete run file under run 0's name that holds another run is refused, not counted (issue 41).
+  {
+    pbench::RunFileWriter w(pbench::run_file(sweep_dir, plan.runs[0].id), "0123456789abcdef", "grid_fixture", "x: 1\n",
+                            "x: 1\n", pbench::current_provenance());
+    w.complete();
+  }
+  try {
+    pbench::initial_runs(plan, sweep_dir);
+    BOOST_FAIL("a foreign run file was taken for run 0");
+  } catch (const pbench::InputError& e) {
+    BOOST_TEST(std::string(e.what()).find("holds run 0123456789abcdef, not " + plan.runs[0].id) != std::string::npos, e.what());
+  }
   fs::remove_all(sweep_dir);
   BOOST_TEST(std::string(pbench::state_name(pbench::RunState::running_elsewhere)) == "running elsewhere");
   BOOST_TEST(std::string(pbench::state_name(pbench::RunState::complete)) == "complete");
   BOOST_TEST(std::string(pbench::state_name(pbench::RunState::interrupted)) == "interrupted");
+}
+
+// Issue 41, class 7: a line break in an override value ended the `# run …` comment of every
+// generated config, and the rest was read as YAML; the comment escapes it and the value survives.
+BOOST_AUTO_TEST_CASE(a_line_break_in_an_override_value_stays_inside_the_config) {
+  // "\n" in a double-quoted YAML value is a line break; the point's label re-renders it raw.
+  auto plan = plan_sweep(fixture("grid.yaml"), {"note=\"first\\nsecond: 1\",other"}, nullptr);
+  BOOST_REQUIRE(plan.runs.front().overrides.back().find('\n') != std::string::npos);
+  const fs::path sweep_dir = fs::temp_directory_path() / "pbench_newline_test";
+  fs::remove_all(sweep_dir);
+  fs::create_directories(sweep_dir / "configs");
+  const fs::path file = pbench::write_run_config(plan, plan.runs.front(), sweep_dir, 1);
+  cfg::Node config = cfg::load_yaml_file(file, file.string());
+  BOOST_TEST(cfg::get_string(config, "note") == "first\nsecond: 1");
+  BOOST_TEST(!config.find("second"));
+  std::ifstream in(file);
+  std::string first_line;
+  std::getline(in, first_line);
+  BOOST_TEST(first_line.find("first\\nsecond: 1") != std::string::npos, first_line);
+  fs::remove_all(sweep_dir);
 }

@@ -53,10 +53,10 @@ int edit_command(int argc, char** argv) {
   app.add_option("--self-replace", self_replace, "fraction of steps with the source's self-attention")
       ->capture_default_str();
   app.add_option("--model", model, "a built-in model or a diffusers folder")->capture_default_str();
-  app.add_option("--steps", steps, "DDIM steps")->check(CLI::PositiveNumber)->capture_default_str();
+  app.add_option("--steps", steps, "DDIM steps")->check(count_in(1, 10000))->capture_default_str();
   app.add_option("--guidance", guidance, "classifier-free guidance")->capture_default_str();
   app.add_option("--seed", seed, "the run's seed (names the run)")->capture_default_str();
-  app.add_option("--threads", threads, "intra-op threads (default: every core)");
+  app.add_option("--threads", threads, "intra-op threads (default: every core)")->check(count_in(1, kMaxThreads));
   app.add_option("--out", out, "output folder")->capture_default_str();
   if (auto rc = parse_command_line(app, argc, argv)) return *rc;
   try {

@@ -30,11 +30,11 @@ int invert_command(int argc, char** argv) {
       ->capture_default_str();
   app.add_option("--prompt", prompt, "the prompt inverted with (default: \"\")");
   app.add_option("--model", model, "a built-in model or a diffusers folder")->capture_default_str();
-  app.add_option("--steps", steps, "DDIM steps")->check(CLI::PositiveNumber)->capture_default_str();
+  app.add_option("--steps", steps, "DDIM steps")->check(count_in(1, 10000))->capture_default_str();
   app.add_option("--guidance", guidance, "classifier-free guidance of the reconstruction (and of null_text)")
       ->capture_default_str();
   app.add_option("--seed", seed, "the run's seed (inversion draws no noise; it names the run)")->capture_default_str();
-  app.add_option("--threads", threads, "intra-op threads (default: every core)");
+  app.add_option("--threads", threads, "intra-op threads (default: every core)")->check(count_in(1, kMaxThreads));
   app.add_option("--out", out, "output folder")->capture_default_str();
   if (auto rc = parse_command_line(app, argc, argv)) return *rc;
   try {

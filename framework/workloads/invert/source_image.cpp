@@ -54,7 +54,7 @@ void check_source_image(const cfg::Node& resolved, const std::string& key, const
   if (!resolved.find("dataset"))
     throw InputError(where_is(resolved, key + ".image") + ": null, and the config has no dataset section to take the " +
                      "image from; set " + key + ".image to a file, or add dataset: {name: mini_world, subject: <name>}");
-  check_dataset_subject(resolved);
+  check_dataset_section(resolved);
 }
 
 sample::StepCallback progress_log(std::ostream& log, const std::string& tag, const std::string& what) {

@@ -45,7 +45,7 @@ void check_config(const cfg::Node& config) {
   check_metric_inputs(config, "eval.metrics", options.eval.metrics, {"generated", "prompts", "real"}, "personalize");
   models::check_pipeline_spec(options.model.spec());
   // The method section was read and checked with the run config's sections (validate_run_config).
-  check_dataset_subject(config);
+  check_dataset_section(config);
 }
 
 }  // namespace pbench::personalize

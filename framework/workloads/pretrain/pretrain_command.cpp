@@ -60,7 +60,7 @@ int pretrain_command(int argc, char** argv) {
                                        "(0 = no limit)")->check(CLI::NonNegativeNumber);
   app.add_flag("--resume", resume, "continue from <out>/checkpoints/<component>.pt (without it, an existing "
                                    "checkpoint is an error)");
-  app.add_option("--threads", threads, "torch threads (0 = keep the default)")->check(CLI::NonNegativeNumber);
+  app.add_option("--threads", threads, "torch threads (0 = keep the default)")->check(count_in(0, kMaxThreads));
   if (auto rc = parse_command_line(app, argc, argv)) return *rc;
   try {
     const pretrain::Component& chosen = pretrain::find_component(component, list.str());
