@@ -208,10 +208,15 @@ const TensorInfo* File::find(const std::string& name) const {
 }
 
 File File::read(const fs::path& path) {
+  std::error_code ec;
+  if (fs::is_directory(path, ec))  // an ifstream opens a folder, and its size reads as -1 (issue 41: bad_alloc)
+    throw InputError(path.string() + ": is a folder; expected a .safetensors file");
   std::ifstream in(path, std::ios::binary);
   if (!in) throw InputError(path.string() + ": cannot open safetensors file");
   in.seekg(0, std::ios::end);
-  const auto size = static_cast<std::size_t>(in.tellg());
+  const std::streamoff end = in.tellg();
+  if (end < 0) throw InputError(path.string() + ": cannot read its size; expected a .safetensors file");
+  const auto size = static_cast<std::size_t>(end);
   in.seekg(0);
   std::vector<uint8_t> bytes(size);
   if (size && !in.read(reinterpret_cast<char*>(bytes.data()), std::streamsize(size)))

@@ -1,5 +1,6 @@
 #include "framework/sweep/plan.hpp"
 
+#include <algorithm>
 #include <set>
 
 #include "framework/config/compose.hpp"
@@ -103,6 +104,18 @@ SweepPlan plan_sweep(const fs::path& experiment, const std::vector<std::string>&
   if (name.empty() || name.find('/') != std::string::npos || name == "." || name == "..")
     throw InputError(base.primary_display + ": sweep.name: '" + name + "' is not a valid folder name");
   plan.name = name;
+
+  // The grid's size, before anything is expanded: two 100,000-value axes (each within its own
+  // cap) were expanded point by point until memory ran out (issue 41).
+  size_t points = 1;
+  std::string sizes;
+  for (const auto& a : axes) {
+    points = points > kMaxSweepPoints ? points : points * std::max<size_t>(1, a.values.size());
+    sizes += (sizes.empty() ? "" : " x ") + a.key + " (" + std::to_string(a.values.size()) + ")";
+  }
+  if (points > kMaxSweepPoints)
+    throw InputError(base.primary_display + ": the sweep grid " + sizes + " has more than " +
+                     std::to_string(kMaxSweepPoints) + " points; split it into several sweeps");
 
   // Cartesian product, first axis slowest.
   std::vector<size_t> index(axes.size(), 0);

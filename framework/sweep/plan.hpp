@@ -18,6 +18,9 @@
 
 namespace pbench {
 
+// The most grid points one sweep may have (checked before the grid is expanded).
+inline constexpr size_t kMaxSweepPoints = 100000;
+
 struct PlannedRun {
   std::string id;
   std::vector<std::string> overrides;  // this point's axis values ("seed=1", "method=lora")

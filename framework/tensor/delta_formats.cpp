@@ -1,6 +1,8 @@
 #include "framework/tensor/delta_formats.hpp"
 
 #include <algorithm>
+#include <cmath>
+#include <cstdlib>
 #include <set>
 #include <sstream>
 
@@ -95,6 +97,29 @@ int64_t lora_rank(const TensorMap& delta, const std::string& source) {
   return rank;
 }
 
+// A layer's `.alpha`: one finite number > 0 (issue 41: a [3]-shaped alpha printed LibTorch's stack,
+// a NaN one was written as is).
+double alpha_of(const torch::Tensor& t, const std::string& where) {
+  if (t.numel() != 1)
+    throw InputError(where + ": expected one number, got a tensor of " + std::to_string(t.numel()) + " values");
+  const double a = t.to(torch::kDouble).item<double>();
+  if (!std::isfinite(a) || a <= 0) throw InputError(where + ": expected a finite alpha > 0, got " + std::to_string(a));
+  return a;
+}
+// `lora_alpha` of a file's metadata: a number > 0.
+double alpha_of(const std::string& text, const std::string& where) {
+  char* end = nullptr;
+  const double a = std::strtod(text.c_str(), &end);
+  if (text.empty() || *end != '\0' || !std::isfinite(a) || a <= 0)
+    throw InputError(where + ": expected a finite alpha > 0, got '" + text + "'");
+  return a;
+}
+// Rank 0 factors make an empty update that every tool divides by (alpha / r).
+int64_t checked_rank(int64_t rank, const std::string& source) {
+  if (rank < 1) throw InputError(source + ": rank " + std::to_string(rank) + "; a low-rank delta has rank >= 1");
+  return rank;
+}
+
 std::map<std::string, std::string> common_metadata(const DeltaInfo& info, const std::string& format) {
   return {{"pbench_method", info.method}, {"pbench_base_model", info.base_model}, {"pbench_run_id", info.run_id},
           {"pbench_version", pbench_version()}, {"format", format}};
@@ -163,7 +188,7 @@ TensorMap import_lora(const DeltaFile& file, const std::string& format, DeltaInf
                        "or lora_te_<module>.* (LoHa/LoKr keys are not read yet)");
     module = dotted_name(module.substr(0, module.size() - std::string(half).size()), source + ": " + key);
     if (std::string(half) == ".alpha") {
-      alphas.insert(t.item<double>());
+      alphas.insert(alpha_of(t, source + ": " + key));
       continue;
     }
     delta[prefix + module + (std::string(half) == ".lora_down.weight" ? ".lora.down" : ".lora.up")] = t;
@@ -174,13 +199,14 @@ TensorMap import_lora(const DeltaFile& file, const std::string& format, DeltaInf
     std::string other = ends_with(key, ".down") ? key.substr(0, key.size() - 4) + "up" : key.substr(0, key.size() - 2) + "down";
     if (!delta.count(other)) throw InputError(source + ": " + key + " has no matching " + other);
   }
-  info.rank = lora_rank(factors, source);
+  info.rank = checked_rank(lora_rank(factors, source), source);
   if (format == "kohya" || format == "a1111") {
     if (alphas.size() > 1) throw InputError(source + ": layers with different .alpha values are not supported");
     info.alpha = alphas.empty() ? double(info.rank) : *alphas.begin();  // kohya: no .alpha means alpha = r
   } else {
     auto it = file.metadata.find("lora_alpha");
-    info.alpha = it != file.metadata.end() ? std::stod(it->second) : double(info.rank);  // diffusers: alpha = r
+    info.alpha = it != file.metadata.end() ? alpha_of(it->second, source + ": metadata lora_alpha")
+                                           : double(info.rank);  // diffusers: alpha = r
   }
   return delta;
 }
@@ -266,7 +292,7 @@ TensorMap import_lycoris(const DeltaFile& file, const std::string& method, Delta
     const std::string theirs = rest.substr(dot + 1);
     const std::string module = dotted_name(rest.substr(0, dot), source + ": " + key);
     if (theirs == "alpha") {
-      alphas.insert(t.item<double>());
+      alphas.insert(alpha_of(t, source + ": " + key));
       continue;
     }
     const char* ours = nullptr;
@@ -296,7 +322,7 @@ TensorMap import_lycoris(const DeltaFile& file, const std::string& method, Delta
     if (!complete) throw InputError(source + ": " + at + "*: incomplete " + method + " factors for this layer");
   }
   if (alphas.size() > 1) throw InputError(source + ": layers with different .alpha values are not supported");
-  info.rank = rank;
+  info.rank = method == "lokr" && rank == 0 ? 0 : checked_rank(rank, source);  // a full-W2 LoKr has no rank
   info.alpha = alphas.empty() ? double(rank) : *alphas.begin();  // LyCORIS: no .alpha means alpha = dim
   return delta;
 }

@@ -181,3 +181,14 @@ BOOST_AUTO_TEST_CASE(a_line_break_in_an_override_value_stays_inside_the_config) 
   BOOST_TEST(first_line.find("first\\nsecond: 1") != std::string::npos, first_line);
   fs::remove_all(sweep_dir);
 }
+
+// Issue 41, class 5: the grid's size is checked before it is expanded.
+BOOST_AUTO_TEST_CASE(a_grid_too_large_is_refused_before_it_is_expanded) {
+  try {
+    plan_sweep(fixture("grid.yaml"), {"seed=range(0,1000)", "lr=range(0,1000)"}, nullptr);
+    BOOST_FAIL("a 2 x 1000 x 1000 grid was planned");
+  } catch (const pbench::InputError& e) {
+    const std::string msg = e.what();
+    BOOST_TEST(msg.find("variant (2) x seed (1000) x lr (1000) has more than 100000 points") != std::string::npos, msg);
+  }
+}

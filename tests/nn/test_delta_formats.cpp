@@ -12,6 +12,7 @@
 #include "framework/tensor/delta_formats.hpp"
 #include "framework/train/method.hpp"
 #include "framework/util/errors.hpp"
+#include "tests/support/test_paths.hpp"
 
 using namespace pbench;
 using interop::DeltaFile;
@@ -163,6 +164,23 @@ BOOST_AUTO_TEST_CASE(bad_files_are_refused_naming_the_key) {
                 "textual_inversion deltas are written as diffusers, a1111");
   check_refused([&] { interop::import_delta(DeltaFile{{{"emb_params", torch::zeros({1, 768})}}, {}}, "textual_inversion", "a1111", info, "e.safetensors"); },
                 "no metadata 'name'");
+  // Issue 41: an alpha that is not one finite number > 0, and rank-0 factors, are refused by name.
+  const std::string alpha_key = "lora_unet_down_blocks_0_attentions_0_transformer_blocks_0_attn1_to_q.alpha";
+  DeltaFile wide = f;
+  wide.tensors[alpha_key] = torch::ones({3});
+  check_refused([&] { interop::import_delta(wide, "lora", "kohya", info, "f"); }, alpha_key + ": expected one number, got a tensor of 3 values");
+  DeltaFile nan = f;
+  nan.tensors[alpha_key] = torch::tensor(std::nanf(""));
+  check_refused([&] { interop::import_delta(nan, "lora", "kohya", info, "f"); }, "expected a finite alpha > 0, got nan");
+  DeltaFile rank0;
+  rank0.tensors["lora_unet_down_blocks_0_attentions_0_transformer_blocks_0_attn1_to_q.lora_down.weight"] = torch::zeros({0, 320});
+  rank0.tensors["lora_unet_down_blocks_0_attentions_0_transformer_blocks_0_attn1_to_q.lora_up.weight"] = torch::zeros({320, 0});
+  check_refused([&] { interop::import_delta(rank0, "lora", "kohya", info, "f"); }, "f: rank 0; a low-rank delta has rank >= 1");
+  auto peft = interop::export_delta(random_like(sd15_lora_delta()), DeltaInfo{"lora", "sd15", "", 0, 4}, "peft");
+  peft.metadata["lora_alpha"] = "four";
+  check_refused([&] { interop::import_delta(peft, "lora", "peft", info, "p"); }, "p: metadata lora_alpha: expected a finite alpha > 0, got 'four'");
+  // A folder where a delta file is expected: one line, not std::bad_alloc.
+  check_refused([&] { load_safetensors(pbench::test::scratch_dir("delta_as_folder")); }, "is a folder; expected a .safetensors file");
 }
 
 BOOST_AUTO_TEST_CASE(lycoris_loha_and_lokr_keys_on_sd15_are_the_documented_ones) {
