@@ -44,6 +44,11 @@ std::string init_word_or_class(const std::string& init_word, const MethodTarget&
   return target.subject ? target.subject->class_noun : "";
 }
 
+torch::Tensor random_table_rows(models::Pipeline& pipeline, at::IntArrayRef shape, torch::Generator& generator) {
+  torch::NoGradGuard no_grad;
+  return torch::randn(shape, generator) * token_embedding_table(pipeline).std().item<double>();
+}
+
 void init_rows_from_word(models::Pipeline& pipeline, nn::AddedTokenRows& rows, const std::string& word) {
   if (word.empty() || shapes_only(pipeline)) return;
   // A multi-token word starts from the mean of its tokens' rows.

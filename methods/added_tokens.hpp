@@ -36,6 +36,10 @@ std::string init_word_or_class(const std::string& init_word, const MethodTarget&
 // shapes-only pipeline.
 void init_rows_from_word(models::Pipeline& pipeline, nn::AddedTokenRows& rows, const std::string& word);
 
+// Rows of `shape` drawn from N(0, σ²) with σ the std of the frozen table: random embeddings at
+// the scale of real ones (prompt tuning's random init, C-LoRA's "completely random" token).
+torch::Tensor random_table_rows(models::Pipeline& pipeline, at::IntArrayRef shape, torch::Generator& generator);
+
 // True when the pipeline only has shapes (meta device): nothing to initialise from.
 bool shapes_only(models::Pipeline& pipeline);
 

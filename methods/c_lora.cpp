@@ -68,28 +68,27 @@ struct CLoraOptions {
 class ContinualLowRank : public LowRankParameterization {
  public:
   ContinualLowRank(const torch::Tensor& weight, int64_t rank, double alpha, torch::Generator& gen)
-      : LowRankParameterization(weight, /*linear=*/true, rank, alpha, gen) {
-    past = register_buffer("past", torch::zeros_like(weight));
-  }
+      : LowRankParameterization(weight, /*linear=*/true, rank, alpha, gen) {}
   torch::Tensor output(const torch::Tensor& input, const torch::Tensor& out) override {
     torch::Tensor y = LowRankParameterization::output(input, out);
-    return has_past_ ? y + torch::linear(input, past) : y;
+    return past.defined() ? y + torch::linear(input, past) : y;
   }
-  // Adds an earlier task's ΔW to the frozen sum.
-  void add_past(const torch::Tensor& update) {
+  // Adds an earlier task's factors (this task's rank and alpha) to the frozen sum; the sum is
+  // made at the first earlier task, so a first task carries no [out, in] matrix per layer.
+  void add_past(const torch::Tensor& past_up, const torch::Tensor& past_down) {
     torch::NoGradGuard no_grad;
-    past.add_(update.to(past.options()));
-    has_past_ = true;
+    const torch::Tensor delta = (low_rank_product(past_up, past_down) * scale()).to(down.options());
+    if (past.defined())
+      past.add_(delta);
+    else
+      past = register_buffer("past", delta);
   }
   // ‖ |P| ⊙ ΔW_t ‖²_F of this layer; undefined without a past task.
   torch::Tensor forget_loss() const {
-    if (!has_past_) return {};
+    if (!past.defined()) return {};
     return (past.abs() * update()).pow(2).sum();
   }
-  torch::Tensor past;  // Σ_{t'<t} ΔW_t' [out, in], a buffer: frozen, not in the delta
-
- private:
-  bool has_past_ = false;
+  torch::Tensor past;  // Σ_{t'<t} ΔW_t' [out, in], a buffer: frozen, not in the delta; undefined for task 1
 };
 
 class CLora : public LayerAdapterMethod<CLoraOptions> {
@@ -139,7 +138,7 @@ class CLora : public LayerAdapterMethod<CLoraOptions> {
     std::error_code ec;
     if (!std::filesystem::is_regular_file(file, ec))
       throw InputError(where + ": no such delta file (a c_lora run writes results/<sweep>/runs/<id>.delta.safetensors)");
-    ++past_tasks_;
+    const int64_t task = past_tasks_++;
     // Counting on another architecture (a run's /params/sd15: shapes only): the past sums are
     // frozen and not counted, and the file's shapes are the run model's, not these.
     if (shapes_only(pipeline)) return;
@@ -150,8 +149,7 @@ class CLora : public LayerAdapterMethod<CLoraOptions> {
         throw InputError(where + ": no " + key + ".down/.up; expected a c_lora delta of the same targets");
       if (!down->second.sizes().equals(p->down.sizes()) || !up->second.sizes().equals(p->up.sizes()))
         throw InputError(where + ": " + key + " has another shape; every task of a sequence uses one rank");
-      p->add_past(low_rank_product(up->second.to(torch::kFloat), down->second.to(torch::kFloat)) *
-                  (opt_.alpha / double(opt_.rank)));
+      p->add_past(up->second.to(torch::kFloat), down->second.to(torch::kFloat));
     }
     std::vector<std::string> names;
     std::vector<torch::Tensor> rows;
@@ -163,7 +161,7 @@ class CLora : public LayerAdapterMethod<CLoraOptions> {
       rows.push_back(t.reshape({1, -1}));
     }
     if (!names.empty()) {
-      auto past = add_trainable_tokens(pipeline, names, "c_lora_past_" + std::to_string(past_tasks_ - 1), "method.past").rows;
+      auto past = add_trainable_tokens(pipeline, names, "c_lora_past_" + std::to_string(task), "method.past").rows;
       torch::NoGradGuard no_grad;
       past->rows.copy_(torch::cat(rows).to(past->rows.options()));
       past->rows.set_requires_grad(false);
@@ -173,8 +171,7 @@ class CLora : public LayerAdapterMethod<CLoraOptions> {
   void init_random_row(MethodTarget& target) {
     if (shapes_only(target.pipeline)) return;
     torch::NoGradGuard no_grad;
-    const double sigma = token_embedding_table(target.pipeline).std().item<double>();
-    token_->rows.copy_(torch::randn(token_->rows.sizes(), target.generator, token_->rows.options()) * sigma);
+    token_->rows.copy_(random_table_rows(target.pipeline, token_->rows.sizes(), target.generator));
   }
 
   std::vector<std::pair<std::string, std::shared_ptr<ContinualLowRank>>> layers_;

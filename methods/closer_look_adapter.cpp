@@ -19,6 +19,7 @@
 //   unet.<block>.<target>.closer_look.adapter.… (into: input / output).
 #include "framework/train/method_options.hpp"
 #include "framework/util/errors.hpp"
+#include "framework/util/strings.hpp"
 #include "methods/bottleneck_adapter.hpp"
 #include "methods/methods.hpp"
 #include "methods/parameterized_method.hpp"
@@ -51,10 +52,6 @@ struct CloserLookOptions {
     v("weight_decay", weight_decay, "AdamW weight decay", cfg::at_least(0));
   }
 };
-
-bool ends_with(const std::string& s, const std::string& tail) {
-  return s.size() >= tail.size() && s.compare(s.size() - tail.size(), tail.size(), tail) == 0;
-}
 
 class CloserLookAdapter : public ParameterizedMethod {
  public:

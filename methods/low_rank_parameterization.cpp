@@ -18,7 +18,7 @@ torch::Tensor LowRankParameterization::weight(const torch::Tensor& base) {
   return base + to_weight_shape(low_rank_product(up, down), base) * scale_;
 }
 
-torch::Tensor LowRankParameterization::update() const { return low_rank_product(up, down) * scale_; }
+torch::Tensor LowRankParameterization::update() const { return low_rank_product(up, down) * scale(); }
 
 torch::Tensor LowRankParameterization::output(const torch::Tensor& input, const torch::Tensor& out) {
   return out + low_rank_apply(input, up, down) * scale_;

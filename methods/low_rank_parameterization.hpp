@@ -26,6 +26,7 @@ class LowRankParameterization : public nn::Parameterization {
   bool rewrites_output() const override { return linear_; }
   // ΔW in the weight's matrix view [out, in*kh*kw]: scale · up · down.
   torch::Tensor update() const;
+  double scale() const { return scale_; }  // alpha / r
 
   torch::Tensor down, up;  // [r, in*kh*kw], [out, r]
 

@@ -97,7 +97,7 @@ class PromptTuning : public peft::ParameterizedMethod {
     torch::NoGradGuard no_grad;
     torch::Tensor init;
     if (init_ == "random") {
-      init = torch::randn(rows_->rows.sizes(), gen) * table.std().item<double>();
+      init = random_table_rows(p, rows_->rows.sizes(), gen);
     } else {
       const int64_t count = std::min(kCommonTokens, table.size(0) - kCommonTokensFirst);
       torch::Tensor ids = torch::randint(kCommonTokensFirst, kCommonTokensFirst + count, {length_}, gen, torch::kInt64);

@@ -6,6 +6,7 @@
 
 #include "framework/config/yaml_io.hpp"
 #include "framework/util/errors.hpp"
+#include "framework/util/strings.hpp"
 
 namespace pbench::cfg {
 namespace {
@@ -103,15 +104,16 @@ Override Override::with_value(size_t i) const {
   return o;
 }
 
+namespace {
 // `v` is "<name>(<args>)": sets args. By hand, not std::regex, which recurses per character
 // of a long command-line value (issue 41).
 bool call_of(const std::string& v, const std::string& name, std::string& args) {
-  if (v.size() < name.size() + 2 || v.compare(0, name.size() + 1, name + "(") != 0 || v.back() != ')') return false;
+  if (v.size() < name.size() + 2 || !starts_with(v, name + "(") || v.back() != ')') return false;
   args = v.substr(name.size() + 1, v.size() - name.size() - 2);
   return true;
 }
 
-// A dotted key: [A-Za-z_][A-Za-z0-9_-/]* then (.[A-Za-z0-9_-]+)*, at most kMaxKeyLevels parts.
+// A dotted key: [A-Za-z_][A-Za-z0-9_-/]* then (.[A-Za-z0-9_-]+)*, scanned by hand for the same reason.
 bool valid_key(const std::string& key) {
   auto word = [](char c) { return std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '-'; };
   if (key.empty() || !(std::isalpha(static_cast<unsigned char>(key[0])) || key[0] == '_')) return false;
@@ -129,6 +131,7 @@ bool valid_key(const std::string& key) {
   }
   return part_length > 0;
 }
+}  // namespace
 
 std::vector<Node> parse_override_values(const std::string& value_text, const Origin& origin, bool& is_sweep) {
   std::string args;

@@ -12,6 +12,7 @@
 #include <optional>
 
 #include "framework/util/errors.hpp"
+#include "framework/util/strings.hpp"
 #include "framework/util/version.hpp"
 
 namespace fs = std::filesystem;
@@ -294,8 +295,8 @@ void refuse_to_replace_run_outputs(const fs::path& target, const std::vector<fs:
       throw InputError(argument + " " + target.string() + ": is the run file of run " + run->run_id +
                        "; it is never replaced: write the output to another file");
   }
-  const std::string name = target.filename().string(), suffix = ".delta.safetensors";
-  if (name.size() > suffix.size() && name.compare(name.size() - suffix.size(), suffix.size(), suffix) == 0) {
+  const std::string name = target.filename().string();
+  if (ends_with(name, ".delta.safetensors")) {
     const fs::path run = target.parent_path() / (name.substr(0, name.find('.')) + ".h5");
     if (fs::exists(run, ec))
       throw InputError(argument + " " + target.string() + ": is the learned delta of " + run.string() +
@@ -303,14 +304,17 @@ void refuse_to_replace_run_outputs(const fs::path& target, const std::vector<fs:
   }
 }
 
-bool is_complete_run(const fs::path& path) {
+std::optional<RunFileSummary> complete_run_summary(const fs::path& path) {
   std::error_code ec;
-  if (!fs::is_regular_file(path, ec)) return false;
+  if (!fs::is_regular_file(path, ec)) return std::nullopt;
   try {
-    return read_run_summary(path).status == "complete";
+    RunFileSummary s = read_run_summary(path);
+    if (s.status == "complete") return s;
   } catch (const std::exception&) {
-    return false;
   }
+  return std::nullopt;
 }
+
+bool is_complete_run(const fs::path& path) { return complete_run_summary(path).has_value(); }
 
 }  // namespace pbench

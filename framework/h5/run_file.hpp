@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <filesystem>
 #include <limits>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -122,6 +123,9 @@ struct RunFileSummary {
 };
 // Throws InputError when the file is not a readable pbench run file.
 RunFileSummary read_run_summary(const std::filesystem::path& path);
+// The summary of `path` when it exists and reads as a run whose status is "complete", else
+// nullopt (missing, unreadable, failed or unfinished): one read for callers that need the id too.
+std::optional<RunFileSummary> complete_run_summary(const std::filesystem::path& path);
 // True when `path` exists and reads as a run whose status is "complete".
 bool is_complete_run(const std::filesystem::path& path);
 

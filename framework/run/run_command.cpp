@@ -82,9 +82,9 @@ int run_command(int argc, char** argv) {
                                    : "--out " + output.string() + ": a file named after run " + output.stem().string() +
                                          " holds that run, and this is run " + id + "; choose another --out");
     // A complete run file of another run is never replaced (issue 41); this run's own may be redone.
-    if (is_complete_run(output) && read_run_summary(output).run_id != id)
-      throw InputError(output.string() + ": holds the complete run " + read_run_summary(output).run_id +
-                       ", and this is run " + id + "; choose another --out");
+    if (const auto done = complete_run_summary(output); done && done->run_id != id)
+      throw InputError(output.string() + ": holds the complete run " + done->run_id + ", and this is run " + id +
+                       "; choose another --out");
     std::error_code ec;
     if (fs::is_directory(output, ec))
       throw InputError(output.string() + ": is a folder; the run file needs a file name (--out FILE.h5)");

@@ -16,7 +16,7 @@ namespace pbench {
 namespace {
 
 struct Submission {
-  std::vector<SweepRun*> todo;
+  std::vector<SweepRun*> to_submit;
   size_t complete = 0, active = 0;
 };
 
@@ -30,7 +30,7 @@ Submission sort_runs(std::vector<SweepRun>& runs, const fs::path& sweep_dir, boo
     if (s.state == RunState::complete) ++out.complete;
     else if (run_is_locked(run_file(sweep_dir, s.run->id)) || (t != tasks.end() && slurm_task_active(t->second.state)))
       ++out.active;
-    else out.todo.push_back(&s);
+    else out.to_submit.push_back(&s);
   }
   return out;
 }
@@ -43,20 +43,20 @@ void print_submission(const SweepPlan& plan, const Submission& sub, const SlurmA
     doc["results"] = sweep_dir.string();
     doc["launcher"] = "slurm";
     doc["job_id"] = job;
-    doc["submitted"] = sub.todo.size();
+    doc["submitted"] = sub.to_submit.size();
     doc["complete"] = sub.complete;
     doc["active"] = sub.active;
-    doc["script"] = sub.todo.empty() ? "" : array.script.string();
+    doc["script"] = sub.to_submit.empty() ? "" : array.script.string();
     doc["runs"] = nlohmann::ordered_json::array();
-    for (size_t i = 0; i < sub.todo.size(); ++i)
-      doc["runs"].push_back({{"run_id", sub.todo[i]->run->id}, {"array_task", i}});
+    for (size_t i = 0; i < sub.to_submit.size(); ++i)
+      doc["runs"].push_back({{"run_id", sub.to_submit[i]->run->id}, {"array_task", i}});
     std::cout << doc.dump(2) << "\n";
-  } else if (sub.todo.empty()) {
+  } else if (sub.to_submit.empty()) {
     std::cout << "sweep " << plan.name << ": nothing to submit (" << sub.complete << " complete, " << sub.active
               << " queued or running)\n";
   } else {
-    std::cout << "sweep " << plan.name << ": submitted " << sub.todo.size() << " runs as Slurm job " << job
-              << " (array 0-" << sub.todo.size() - 1 << "; " << sub.complete << " complete, " << sub.active
+    std::cout << "sweep " << plan.name << ": submitted " << sub.to_submit.size() << " runs as Slurm job " << job
+              << " (array 0-" << sub.to_submit.size() - 1 << "; " << sub.complete << " complete, " << sub.active
               << " queued or running skipped)\n  script " << array.script.string() << "\n  logs   "
               << array.logs.string() << "\n  status run_sweep --status " << sweep_dir.string() << "\n";
   }
@@ -73,23 +73,23 @@ int launch_slurm(const SweepPlan& plan, std::vector<SweepRun>& runs, const fs::p
   };
   // One script for the array: every run gets the thread environment of the first
   // (runtime.threads is one value per sweep unless an axis varies it; each config keeps its own).
-  const auto env = thread_environment(sub.todo.empty() ? options.slurm.cpus_per_task : threads_of(*sub.todo.front()));
+  const auto env = thread_environment(sub.to_submit.empty() ? options.slurm.cpus_per_task : threads_of(*sub.to_submit.front()));
   const SlurmArray array =
-      slurm_array_script(options.slurm, plan.name, sweep_dir, options.worker, env, sub.todo.size(), n);
+      slurm_array_script(options.slurm, plan.name, sweep_dir, options.worker, env, sub.to_submit.size(), n);
   if (options.dry_run) {
     std::cout << array.text;
-    std::cerr << "[run_sweep] dry run: " << sub.todo.size() << " of " << runs.size()
+    std::cerr << "[run_sweep] dry run: " << sub.to_submit.size() << " of " << runs.size()
               << " runs would be submitted; nothing written\n";
     return kExitOk;
   }
   if (access(options.worker.c_str(), X_OK) != 0)
     throw InputError(options.worker.string() + ": worker program not found or not executable (build pbench first)");
   std::string job;
-  if (!sub.todo.empty()) {
+  if (!sub.to_submit.empty()) {
     fs::create_directories(sweep_dir / "runs");
     fs::create_directories(sweep_dir / "configs");
     std::vector<std::string> ids;
-    for (SweepRun* s : sub.todo) {
+    for (SweepRun* s : sub.to_submit) {
       write_run_config(plan, *s->run, sweep_dir, threads_of(*s));
       ids.push_back(s->run->id);
     }

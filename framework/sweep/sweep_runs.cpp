@@ -32,12 +32,11 @@ std::vector<SweepRun> initial_runs(const SweepPlan& plan, const fs::path& sweep_
     SweepRun s;
     s.run = &run;
     const fs::path file = run_file(sweep_dir, run.id);
-    if (is_complete_run(file)) {
+    if (const auto done = complete_run_summary(file)) {
       // A file named after this run that holds another (copied or renamed by hand) is neither
       // this run's result nor ours to replace (issue 41).
-      const std::string held = read_run_summary(file).run_id;
-      if (held != run.id)
-        throw InputError(file.string() + ": holds run " + held + ", not " + run.id +
+      if (done->run_id != run.id)
+        throw InputError(file.string() + ": holds run " + done->run_id + ", not " + run.id +
                          " (a copied or renamed run file?); move it out of runs/ and run the sweep again");
       s.state = RunState::complete;
     }
@@ -46,9 +45,9 @@ std::vector<SweepRun> initial_runs(const SweepPlan& plan, const fs::path& sweep_
   return runs;
 }
 
-std::string join_words(const std::vector<std::string>& words, const std::string& separator) {
+std::string join_words(const std::vector<std::string>& words) {
   std::string out;
-  for (const auto& w : words) out += (out.empty() ? "" : separator) + w;
+  for (const auto& w : words) out += (out.empty() ? "" : " ") + w;
   return out;
 }
 

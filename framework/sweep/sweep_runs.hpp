@@ -43,7 +43,7 @@ std::vector<SweepRun> initial_runs(const SweepPlan& plan, const std::filesystem:
 std::filesystem::path write_run_config(const SweepPlan& plan, const PlannedRun& run,
                                        const std::filesystem::path& sweep_dir, int threads);
 
-// "a b c" from {"a", "b", "c"}
-std::string join_words(const std::vector<std::string>& words, const std::string& separator = " ");
+// "a b c" from {"a", "b", "c"}: a run's overrides as one line of text.
+std::string join_words(const std::vector<std::string>& words);
 
 }  // namespace pbench

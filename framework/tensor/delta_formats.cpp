@@ -7,6 +7,7 @@
 #include <sstream>
 
 #include "framework/util/errors.hpp"
+#include "framework/util/strings.hpp"
 #include "framework/util/version.hpp"
 
 namespace pbench::interop {
@@ -15,10 +16,6 @@ namespace {
 const std::string kUnet = "unet.", kText = "text_encoder.";
 const std::string kKohyaUnet = "lora_unet_", kKohyaText = "lora_te_";
 
-bool starts_with(const std::string& s, const std::string& p) { return s.rfind(p, 0) == 0; }
-bool ends_with(const std::string& s, const std::string& x) {
-  return s.size() >= x.size() && s.compare(s.size() - x.size(), x.size(), x) == 0;
-}
 
 // Module-path parts of the diffusers UNet and the HF CLIP text model that contain
 // an underscore themselves: kohya joins every part with '_', so reading a kohya

@@ -3,6 +3,7 @@
 // self-regularization checked against the formula computed from the delta files.
 #include <boost/test/unit_test.hpp>
 
+#include "framework/util/strings.hpp"
 #include "methods/factorizations.hpp"
 #include "tests/nn/method_test_kit.hpp"
 
@@ -37,8 +38,7 @@ void train(Method& m, models::Pipeline& p, const Batch& b, int steps) {
 std::map<std::string, torch::Tensor> updates(const TensorMap& delta) {
   std::map<std::string, torch::Tensor> out;
   for (const auto& [key, t] : delta) {
-    const std::string tail = ".c_lora.down";
-    if (key.size() < tail.size() || key.compare(key.size() - tail.size(), tail.size(), tail) != 0) continue;
+    if (!ends_with(key, ".c_lora.down")) continue;
     const std::string layer = key.substr(0, key.size() - 5);
     out[layer] = peft::low_rank_product(delta.at(layer + ".up"), t) * 0.5;
   }
@@ -75,13 +75,12 @@ BOOST_AUTO_TEST_CASE(c_lora_adapts_only_cross_attention_keys_values_and_its_toke
   for (const auto& key : delta_keys(*m)) {
     if (key == "<c_lora>") continue;
     BOOST_TEST((key.find(".attn2.to_k.c_lora.") != std::string::npos || key.find(".attn2.to_v.c_lora.") != std::string::npos), key);
-    layers += key.size() > 12 && key.compare(key.size() - 12, 12, ".c_lora.down") == 0;
+    layers += ends_with(key, ".c_lora.down");
   }
   int64_t cross_kv = 0;  // the UNet's cross-attention key and value projections, counted from its layer names
   for (const auto& ref : nn::adaptable_layers(*p.unet)) {
     const std::string& n = ref.name;
-    for (const std::string tail : {".attn2.to_k", ".attn2.to_v"})
-      cross_kv += n.size() > tail.size() && n.compare(n.size() - tail.size(), tail.size(), tail) == 0;
+    cross_kv += ends_with(n, ".attn2.to_k") || ends_with(n, ".attn2.to_v");
   }
   BOOST_TEST(cross_kv > 0);
   BOOST_TEST(layers == cross_kv);

@@ -11,6 +11,7 @@
 #include "framework/config/yaml_io.hpp"
 #include "framework/run/catalog.hpp"
 #include "framework/util/errors.hpp"
+#include "framework/util/strings.hpp"
 #include "tests/support/test_paths.hpp"
 #include "framework/train/method_options.hpp"
 #include "methods/parameterized_method.hpp"
@@ -27,9 +28,6 @@ std::unique_ptr<Method> attached(models::Pipeline& p, const std::string& yaml, c
   MethodTarget t{p, subject};
   m->attach(t);
   return m;
-}
-bool ends_with(const std::string& s, const std::string& tail) {
-  return s.size() >= tail.size() && s.compare(s.size() - tail.size(), tail.size(), tail) == 0;
 }
 }  // namespace
 

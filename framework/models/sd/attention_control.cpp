@@ -2,16 +2,9 @@
 
 #include "framework/models/sd/attention.hpp"
 #include "framework/models/sd/unet.hpp"
+#include "framework/util/strings.hpp"
 
 namespace pbench::models {
-
-namespace {
-
-bool ends_with(const std::string& s, const std::string& suffix) {
-  return s.size() >= suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
-}
-
-}  // namespace
 
 int64_t set_attention_controller(UNet2DConditionImpl& unet, const std::shared_ptr<AttentionController>& controller) {
   int64_t count = 0;
