@@ -78,9 +78,16 @@ void check_root_keys(const cfg::Node& resolved, const cfg::Node& workload_defaul
 
 }  // namespace
 
-void validate_run_config(cfg::Node& resolved) {
+const ChosenMethod& RunContext::chosen_method() const {
+  if (!method) throw InputError(config.origin().describe() + ": this workload needs a `method:` section");
+  return *method;
+}
+
+CheckedRun validate_run_config(cfg::Node& resolved) {
+  CheckedRun checked;
   validate_section(resolved, "dataset", datasets());
-  if (const cfg::Node* method = resolved.find("method")) read_method(*method);  // the typed options: the one check
+  // The typed options: the one check and the one read of the section (RunContext::method).
+  if (const cfg::Node* method = resolved.find("method")) checked.method = read_method(*method);
   std::string name = cfg::get_string(resolved, "workload", kDefaultWorkload);
   const cfg::Node* at = cfg::lookup(resolved, "workload");
   std::string where = at ? at->origin().describe() + ": workload" : resolved.origin().describe() + ": workload";
@@ -100,6 +107,7 @@ void validate_run_config(cfg::Node& resolved) {
   if (const cfg::Node* seed = resolved.find("seed"); seed && cfg::get_int(resolved, "seed") < 0)
     throw InputError(seed->origin().describe() + ": seed: expected a whole number >= 0, got " + seed->describe_value());
   if (entry.factory.check) entry.factory.check(resolved);
+  return checked;
 }
 
 }  // namespace pbench

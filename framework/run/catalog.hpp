@@ -1,10 +1,12 @@
 #pragma once
 // Everything registered in this build, and the checks a resolved run config
 // must pass before any run starts.
+#include <optional>
 #include <vector>
 
 #include "framework/config/node.hpp"
 #include "framework/registry/registry.hpp"
+#include "framework/train/method.hpp"
 
 namespace pbench {
 
@@ -19,6 +21,10 @@ void install_builtin_group_options();
 // method's own budget), then throws InputError for an unknown workload (or
 // registry entry) or a section that does not match its entry's defaults
 // (unknown key, wrong type) or a value its workload rejects.
-void validate_run_config(cfg::Node& resolved);
+// What the checks read, typed, for the run to use without reading it again.
+struct CheckedRun {
+  std::optional<ChosenMethod> method;  // the `method:` section, when there is one
+};
+CheckedRun validate_run_config(cfg::Node& resolved);
 
 }  // namespace pbench

@@ -65,7 +65,7 @@ int run_command(int argc, char** argv) {
       throw InputError(composed.primary_display + ": sweep.params: this file describes a sweep; run it with run_sweep");
     cfg::Node resolved = cfg::resolve(composed.config);
     cfg::require_no_missing(resolved);
-    validate_run_config(resolved);
+    const CheckedRun checked = validate_run_config(resolved);
     std::string id = cfg::run_id(resolved);
     std::string sweep = cfg::get_string(resolved, "runtime.sweep", fs::path(file).stem().string());
     fs::path output = !out.empty() ? fs::path(out)
@@ -103,7 +103,7 @@ int run_command(int argc, char** argv) {
               << " threads) -> " << writer.partial_path().string() << "\n";
     auto start = std::chrono::steady_clock::now();
     try {
-      RunContext ctx{resolved, id, seed, threads, writer, std::cerr};
+      RunContext ctx{resolved, id, seed, threads, writer, std::cerr, checked.method ? &*checked.method : nullptr};
       workload.factory.run(ctx);
     } catch (const std::exception& e) {
       writer.fail(e.what());

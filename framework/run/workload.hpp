@@ -14,6 +14,8 @@
 
 namespace pbench {
 
+struct ChosenMethod;  // framework/train/method.hpp
+
 struct RunContext {
   const cfg::Node& config;  // resolved run config
   std::string run_id;
@@ -21,6 +23,12 @@ struct RunContext {
   int threads = 1;
   RunFileWriter& file;
   std::ostream& log;  // progress for humans (the run's log file under run_sweep)
+  // The config's `method:` section as validate_run_config read and checked it (typed
+  // options and their builder), handed over so that no workload reads it again; null
+  // when the config has no method section.
+  const ChosenMethod* method = nullptr;
+  // *method, or InputError saying that this workload needs a `method:` section.
+  const ChosenMethod& chosen_method() const;
 };
 
 struct Workload {

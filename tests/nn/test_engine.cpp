@@ -19,6 +19,7 @@
 #include "framework/config/access.hpp"
 #include "framework/config/resolve.hpp"
 #include "framework/run/catalog.hpp"
+#include "framework/run/workload.hpp"
 #include "framework/config/schema.hpp"
 #include "framework/config/yaml_io.hpp"
 #include "framework/h5/run_file.hpp"
@@ -546,6 +547,24 @@ BOOST_AUTO_TEST_CASE(method_budget_fills_train_and_dvar_keys_before_the_run_id) 
     BOOST_TEST(b.batch_size >= 1, info.name);
     BOOST_TEST(!b.source.empty(), info.name << ": say where the budget comes from");
   }
+}
+
+BOOST_AUTO_TEST_CASE(the_checked_method_section_is_handed_to_the_run) {
+  // Issue 37: the run reads its `method:` section once, in validate_run_config, and the
+  // workload builds from that read (RunContext::method), never from the Node again.
+  cfg::Node c = cfg::resolve(cfg::parse_yaml_text(
+      "method: {name: lora, rank: 3}\ndataset: {name: builtin, subject: red_cube}\n", {"exp.yaml", 0}));
+  const CheckedRun checked = validate_run_config(c);
+  BOOST_REQUIRE(checked.method.has_value());
+  BOOST_TEST(checked.method->name == "lora");
+  BOOST_TEST(checked.method->build()->describe().find("r=3") != std::string::npos, checked.method->build()->describe());
+  cfg::Node none = cfg::resolve(cfg::parse_yaml_text("dataset: {name: builtin, subject: red_cube}\n", {"exp.yaml", 0}));
+  BOOST_TEST(!validate_run_config(none).method.has_value());
+  // A workload that needs a method says so when the config has none.
+  std::ostringstream log;
+  RunFileWriter file(test::scratch_dir("checked_method") / "r.h5", "id", "s", "", "", Provenance{});
+  RunContext ctx{none, "id", 0, 1, file, log};
+  BOOST_CHECK_THROW(ctx.chosen_method(), InputError);
 }
 
 BOOST_AUTO_TEST_CASE(real_class_images_come_from_the_folder_sorted_cropped_and_resized) {

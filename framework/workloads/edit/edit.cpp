@@ -63,7 +63,7 @@ EditStart invert_source(RunContext& ctx, models::Pipeline& pipeline, const EditS
 // rewrites the prompts as the method's evaluation does (Textual Inversion's placeholder, ...).
 std::unique_ptr<Method> apply_delta(RunContext& ctx, models::Pipeline& pipeline, const std::string& delta,
                                     SubjectData& subject) {
-  std::unique_ptr<Method> method = read_method(cfg::require(ctx.config, "method")).build();
+  std::unique_ptr<Method> method = ctx.chosen_method().build();
   MethodTarget target{pipeline, &subject, method_init_generator(ctx.seed)};
   method->attach(target);
   method->load_delta(load_safetensors(delta));

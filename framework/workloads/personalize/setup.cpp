@@ -71,7 +71,7 @@ void set_up(RunContext& ctx, Setup& s) {
   const EvalOptions& eval = s.options.eval;
   const std::string& model_spec = s.options.model.spec();
 
-  const ChosenMethod method = read_method(cfg::require(config, "method"));  // read once, built twice below
+  const ChosenMethod& method = ctx.chosen_method();  // read once (validate_run_config), built twice below
   s.method_name = method.name;
 
   auto dataset = chosen_entry(config, "dataset", datasets());
