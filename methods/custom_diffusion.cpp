@@ -9,12 +9,18 @@
 //   class noun. Prompts say "a V* dog" where the dataset says "a sks dog".
 //   The token rows are added-token rows on the token embedding (framework/tensor/added_token_rows.hpp,
 //   shared with Textual Inversion), so the base table stays frozen and only the new rows train.
-//   Learning rate (reference README): 1e-5 scaled by the effective batch (--scale_lr; 2 GPUs x
-//   batch 2 -> 4e-5): lr x scale_lr_by when scale_lr is true.
+//   Learning rate (reference scripts): 1e-5 per image, multiplied by the effective batch
+//   (--scale_lr: GPUs x batch x accumulation; the README's 2 GPUs x batch 2 -> 4e-5). Here
+//   scale_lr multiplies by train.batch_size x train.grad_accum, so the budget's batch 2 trains
+//   at 2e-5 (one device).
+//   Augmentation (augment, the reference's default; its --noaug turns it off): each drawn image
+//   is rescaled at random, the loss masked to the cells it covers and the prompt prefixed
+//   ("a far away ", "zoomed in ", ...): framework/train/random_scale.hpp for the distribution,
+//   trainer.cpp for the masked loss and its reference arithmetic.
 //   Regularization: the paper uses 200 real LAION images retrieved by caption similarity:
 //   class_data_dir points at such a folder; without one the engine generates num_class_images
-//   (200) with the frozen model. Weight prior_loss_weight (1.0, the reference's).
-//   Not yet: the reference's random-scale augmentation with its loss mask (issue 15, item 4).
+//   (200) with the frozen model. Weight prior_loss_weight (1.0, the reference's); the class
+//   images are neither augmented nor masked (the reference's class_mask is all ones).
 // Trainable count: Σ over cross-attentions of 2 · 768 · C (+ biases: none in SD) + 768 per token.
 //   SD v1.5: 1536 · ΣC = 1536 · 12,480 = 19,169,280, + 768 · modifier tokens.
 // Delta keys: unet.<…>.attn2.to_k.weight, unet.<…>.attn2.to_v.weight,
@@ -22,6 +28,7 @@
 #include "framework/train/method_options.hpp"
 #include "framework/tensor/added_token_rows.hpp"
 #include "framework/util/errors.hpp"
+#include "methods/class_image_options.hpp"
 #include "methods/methods.hpp"
 #include "methods/parameterized_method.hpp"
 
@@ -34,12 +41,9 @@ struct CustomDiffusionOptions {
   std::string initializer_token = "pll";
   std::optional<double> lr = 1e-5;
   bool scale_lr = true;
-  double scale_lr_by = 4.0;
   double weight_decay = 1e-2;
-  std::optional<std::string> class_prompt;
-  int64_t num_class_images = 200;
-  double prior_loss_weight = 1.0;
-  std::optional<std::string> class_data_dir;
+  bool augment = true;
+  ClassImageOptions class_images{200, "the paper: 200 retrieved real ones"};
 
   template <class V>
   void fields(V& v) {
@@ -48,17 +52,15 @@ struct CustomDiffusionOptions {
     v("modifier_token", modifier_token, "the new token V* that replaces the subject's unique token in prompts");
     v("initializer_token", initializer_token,
       "a single CLIP token the new row starts from (a rare one); \"{class}\" = the subject's class noun");
-    v("lr", lr, "base learning rate of K/V and the token row; null = train.lr", cfg::learning_rate());
-    v("scale_lr", scale_lr, "multiply lr by scale_lr_by, as the reference recipe does");
-    v("scale_lr_by", scale_lr_by, "the reference recipe's GPUs x batch (2 x 2)", cfg::greater_than(0));
+    v("lr", lr, "base learning rate of K/V and the token row (per image when scale_lr); null = train.lr",
+      cfg::learning_rate());
+    v("scale_lr", scale_lr,
+      "multiply lr by the effective batch (train.batch_size x train.grad_accum), as the reference's --scale_lr");
     v("weight_decay", weight_decay, "AdamW weight decay", cfg::at_least(0));
-    v("class_prompt", class_prompt, "prompt of the regularization images; null = the subject's (\"a dog\")");
-    v("num_class_images", num_class_images,
-      "regularization images (the paper: 200 retrieved real ones); train.num_class_images caps it", cfg::at_least(1));
-    v("prior_loss_weight", prior_loss_weight, "weight of their loss (the reference's prior_loss_weight)",
-      cfg::at_least(0));
-    v("class_data_dir", class_data_dir,
-      "a folder of real regularization images (e.g. retrieved LAION ones); null = the frozen model generates them");
+    v("augment", augment,
+      "the reference's random-scale augmentation: zoom in/out, loss masked to the image, \"a far away \"/\"zoomed in \" "
+      "prompts (its --noaug = false)");
+    class_images.fields(v);
   }
 };
 
@@ -69,10 +71,9 @@ class CustomDiffusion : public ParameterizedMethod {
     targets_ = opt_.freeze_model == "crossattn_kv"
                    ? std::vector<std::string>{"attn2.to_k", "attn2.to_v"}
                    : std::vector<std::string>{"attn2.to_q", "attn2.to_k", "attn2.to_v", "attn2.to_out.0"};
-    auto lr = opt_.lr;
-    if (lr && opt_.scale_lr) *lr *= opt_.scale_lr_by;
-    set_group_lr("unet", lr);
-    set_group_lr("token", lr);  // the reference optimizes K/V and the embedding with one lr
+    set_group_lr("unet", opt_.lr);
+    set_group_lr("token", opt_.lr);  // the reference optimizes K/V and the embedding with one lr
+    set_lr_per_image(opt_.scale_lr);
     set_weight_decay(opt_.weight_decay);
   }
 
@@ -88,11 +89,13 @@ class CustomDiffusion : public ParameterizedMethod {
   std::string eval_prompt(const std::string& prompt, const SubjectData& subject) const override {
     return with_modifier(prompt, subject);
   }
+  InstanceAugmentation instance_augmentation() const override {
+    return opt_.augment ? InstanceAugmentation::random_scale : InstanceAugmentation::none;
+  }
   // The paper retrieves 200 real LAION images (clip-retrieval, which needs the network): give
   // them as class_data_dir; without it the frozen model generates them from the class prompt.
   std::optional<RegularizationSet> regularization_set(const SubjectData& subject) const override {
-    return RegularizationSet{opt_.class_prompt.value_or(subject.class_prompt), opt_.num_class_images,
-                             opt_.prior_loss_weight, opt_.class_data_dir.value_or("")};
+    return opt_.class_images.for_subject(subject);
   }
 
   std::string describe() const override {

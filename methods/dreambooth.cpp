@@ -12,6 +12,7 @@
 // train.weight_decay (diffusers' adam_weight_decay, 1e-2).
 #include "framework/train/method_options.hpp"
 #include "framework/util/errors.hpp"
+#include "methods/class_image_options.hpp"
 #include "methods/methods.hpp"
 #include "methods/parameterized_method.hpp"
 
@@ -23,10 +24,7 @@ struct DreamBoothOptions {
   std::optional<double> lr = 5e-6;
   std::optional<double> text_encoder_lr;
   bool prior_preservation = true;
-  double prior_loss_weight = 1.0;
-  int64_t num_class_images = 200;
-  std::optional<std::string> class_prompt;
-  std::optional<std::string> class_data_dir;
+  ClassImageOptions class_images{200, "diffusers' README with prior: 200; the paper 100-1000"};
 
   template <class V>
   void fields(V& v) {
@@ -34,13 +32,7 @@ struct DreamBoothOptions {
     v("lr", lr, "learning rate of the UNet (diffusers' SD reference); null = train.lr", cfg::learning_rate());
     v("text_encoder_lr", text_encoder_lr, "learning rate of the text encoder; null = lr", cfg::learning_rate());
     v("prior_preservation", prior_preservation, "add the class-specific prior-preservation loss");
-    v("prior_loss_weight", prior_loss_weight, "its weight lambda", cfg::at_least(0));
-    v("num_class_images", num_class_images,
-      "class images for the prior (diffusers' README with prior: 200; the paper 100-1000); "
-      "train.num_class_images caps it for CPU-sized sweeps",
-      cfg::at_least(1));
-    v("class_prompt", class_prompt, "prompt of the class images; null = the subject's (\"a dog\")");
-    v("class_data_dir", class_data_dir, "a folder of real class images to use; null = the frozen model generates them");
+    class_images.fields(v);
   }
 };
 
@@ -92,9 +84,7 @@ class DreamBooth : public Method {
   }
   std::optional<RegularizationSet> regularization_set(const SubjectData& subject) const override {
     if (!opt_.prior_preservation) return std::nullopt;
-    // class_prompt null = the subject's ("a dog"), as the paper's "a [class noun]".
-    return RegularizationSet{opt_.class_prompt.value_or(subject.class_prompt), opt_.num_class_images,
-                             opt_.prior_loss_weight, opt_.class_data_dir.value_or("")};
+    return opt_.class_images.for_subject(subject);
   }
 
  private:

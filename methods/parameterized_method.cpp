@@ -44,6 +44,7 @@ std::vector<ParamGroup> ParameterizedMethod::parameter_groups(double base_lr) {
     auto it = group_lr_.find(name);
     g.lr = it != group_lr_.end() && it->second ? *it->second : base_lr;
     g.weight_decay = weight_decay_;
+    g.lr_per_image = lr_per_image_;
     for (const auto& t : tracked_)
       if (t.group == name) g.params.push_back(t.tensor);
     groups.push_back(std::move(g));
@@ -91,13 +92,12 @@ void ParameterizedMethod::load_delta(const TensorMap& delta) {
   for (auto& t : tracked_) t.tensor.copy_(delta.at(t.key));
 }
 
-std::vector<nn::AdaptableRef> select_or_throw(torch::nn::Module& root, const std::vector<std::string>& patterns,
-                                              const std::vector<std::string>& kinds, const cfg::Node& section,
-                                              const std::string& key) {
-  std::vector<nn::AdaptableRef> all;
+void require_patterns_match(const std::vector<torch::nn::Module*>& roots, const std::vector<std::string>& patterns,
+                            const std::vector<std::string>& kinds, const cfg::Node& section, const std::string& key) {
   for (const auto& pattern : patterns) {
-    auto found = select_layers(root, {pattern}, kinds);
-    if (found.empty()) {
+    bool found = false;
+    for (torch::nn::Module* root : roots) found = found || !select_layers(*root, {pattern}, kinds).empty();
+    if (!found) {
       const cfg::Node* at = section.find(key);
       std::string where = at ? at->origin().describe() : section.origin().describe();
       std::string allowed;
@@ -106,6 +106,12 @@ std::vector<nn::AdaptableRef> select_or_throw(torch::nn::Module& root, const std
                        (allowed.empty() ? "adaptable" : allowed) + " layer of the model");
     }
   }
+}
+
+std::vector<nn::AdaptableRef> select_or_throw(torch::nn::Module& root, const std::vector<std::string>& patterns,
+                                              const std::vector<std::string>& kinds, const cfg::Node& section,
+                                              const std::string& key) {
+  require_patterns_match({&root}, patterns, kinds, section, key);
   return select_layers(root, patterns, kinds);  // each layer once, in module order
 }
 

@@ -34,6 +34,8 @@ class ParameterizedMethod : public Method {
   // Learning rate of a group (absolute); nullopt = the engine's train.lr.
   void set_group_lr(const std::string& group, std::optional<double> lr) { group_lr_[group] = lr; }
   void set_weight_decay(double wd) { weight_decay_ = wd; }
+  // Every group's rate is per image (ParamGroup::lr_per_image).
+  void set_lr_per_image(bool on) { lr_per_image_ = on; }
   // Makes `tensor` trainable and records it under `key` in `group`.
   void track(const std::string& key, torch::Tensor tensor, const std::string& group);
   // Attaches make(layer) as child `tag` of every layer in `layers` and tracks
@@ -56,12 +58,18 @@ class ParameterizedMethod : public Method {
   std::vector<std::string> group_order_;
   std::map<std::string, std::optional<double>> group_lr_;
   std::optional<double> weight_decay_;  // unset = train.weight_decay
+  bool lr_per_image_ = false;
 };
 
 // InputError unless `delta` holds exactly the keys of `expected`, each a float tensor of the
 // same shape: what every method's load_delta checks before it copies anything.
 void check_delta(const TensorMap& delta, const TensorMap& expected, const std::string& method);
 
+// InputError naming the key's file:line when a pattern selects no layer (of `kinds`) in any of
+// `roots`: patterns that apply to several modules (SVDiff's, on the UNet and the text encoder)
+// need only match in one.
+void require_patterns_match(const std::vector<torch::nn::Module*>& roots, const std::vector<std::string>& patterns,
+                            const std::vector<std::string>& kinds, const cfg::Node& section, const std::string& key);
 // Layers of `root` selected by `patterns` (of `kinds`; the option at `key`); InputError
 // naming the key's file:line when a pattern selects nothing, so a typo never trains nothing.
 std::vector<nn::AdaptableRef> select_or_throw(torch::nn::Module& root, const std::vector<std::string>& patterns,

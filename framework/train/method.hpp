@@ -35,6 +35,18 @@ struct ParamGroup {
   double lr = 0.0;                   // absolute learning rate of this group
   // AdamW's decoupled weight decay; unset = the engine's train.weight_decay.
   std::optional<double> weight_decay;
+  // `lr` is per image: the optimizer takes lr x train.batch_size x train.grad_accum (the
+  // reference scripts' --scale_lr, x GPUs: one here). Custom Diffusion's recipe.
+  bool lr_per_image = false;
+};
+
+// How the engine draws each training image beyond train.flip.
+enum class InstanceAugmentation {
+  none,
+  // Custom Diffusion's random zoom: a random scale placed on an empty canvas or cropped,
+  // the loss masked to the image's cells, the prompt told "a far away " / "zoomed in "
+  // (framework/train/random_scale.hpp).
+  random_scale,
 };
 
 // Class images a method trains on beside the subject's (its prior term).
@@ -85,6 +97,8 @@ class Method {
   // 2211.09794) opts in here; its eval_prompt then rewrites the negative
   // prompt too. Default: no.
   virtual bool owns_negative_prompt() const { return false; }
+  // How the training images are augmented (the trainer draws them). Default: none.
+  virtual InstanceAugmentation instance_augmentation() const { return InstanceAugmentation::none; }
   // Extra loss added to the denoising loss (undefined tensor = none).
   virtual torch::Tensor extra_loss() { return {}; }
   // The method's regularization set (DreamBooth's prior preservation, Custom

@@ -5,6 +5,7 @@
 #include <iomanip>
 #include <ostream>
 
+#include "framework/train/random_scale.hpp"
 #include "framework/util/errors.hpp"
 #include "framework/util/seeds.hpp"
 
@@ -64,6 +65,10 @@ Trainer::Trainer(models::Pipeline& pipeline, Method& method, const SubjectData& 
     latent_std_flipped_ = flipped.std;
   }
   if (!text_encoder_trains()) cached_context_ = encode_prompts(prompts_);
+  if (method_.instance_augmentation() == InstanceAugmentation::random_scale) {
+    instance_pixels_ = pixels;
+    latent_factor_ = pixels.size(-1) / latent_mean_.size(-1);
+  }
 
   // DVAR's frozen batch: drawn once from its own stream, never disturbing training.
   if (dvar_.mode != StopMode::off) {
@@ -107,14 +112,20 @@ torch::Tensor Trainer::encode_prompts(const std::vector<std::string>& prompts) {
 }
 
 torch::Tensor Trainer::denoising_loss(const torch::Tensor& latents, const torch::Tensor& noise,
-                                      const torch::Tensor& timesteps, const torch::Tensor& context) {
+                                      const torch::Tensor& timesteps, const torch::Tensor& context,
+                                      const torch::Tensor& mask) {
   torch::Tensor noisy = schedule_.add_noise(latents, noise, timesteps);
   torch::Tensor pred = pipeline_.unet->forward(noisy, timesteps, context);
   const std::string& type = pipeline_.scheduler.prediction_type;
   torch::Tensor target = type == "v_prediction" ? schedule_.get_velocity(latents, noise, timesteps)
                          : type == "sample"     ? latents
                                                 : noise;
-  return torch::mse_loss(pred, target);
+  return mask.defined() ? masked_mse(pred, target, mask) : torch::mse_loss(pred, target);
+}
+
+torch::Tensor masked_mse(const torch::Tensor& pred, const torch::Tensor& target, const torch::Tensor& mask) {
+  torch::Tensor squared = (pred - target).pow(2) * mask;
+  return (squared.sum({1, 2, 3}) / mask.sum({1, 2, 3}).clamp_min(1.0)).mean();
 }
 
 double Trainer::deterministic_objective() {
@@ -128,12 +139,13 @@ Trainer::Optimization Trainer::make_optimizer() const {
   std::vector<torch::optim::OptimizerParamGroup> optim_groups;
   for (const auto& g : method_.parameter_groups(train_.lr)) {
     if (g.params.empty()) continue;
-    auto options = std::make_unique<torch::optim::AdamWOptions>(g.lr);
+    const double lr = g.lr_per_image ? g.lr * double(train_.batch_size * train_.grad_accum) : g.lr;
+    auto options = std::make_unique<torch::optim::AdamWOptions>(lr);
     options->weight_decay(g.weight_decay.value_or(train_.weight_decay))
         .betas({train_.adam_beta1, train_.adam_beta2})
         .eps(train_.adam_eps);
     optim_groups.emplace_back(g.params, std::move(options));
-    o.base_lrs.push_back(g.lr);
+    o.base_lrs.push_back(lr);
     o.params.insert(o.params.end(), g.params.begin(), g.params.end());
   }
   if (o.params.empty()) throw std::logic_error("method '" + method_.describe() + "' has no trainable parameters");
@@ -147,6 +159,7 @@ void Trainer::Optimization::set_lr_factor(double factor) {
 }
 
 TrainingBatch Trainer::draw_batch(torch::Generator& gen) {
+  if (instance_pixels_.defined()) return draw_scaled_batch(gen);
   const int64_t b = train_.batch_size;
   TrainingBatch batch;
   torch::Tensor idx = torch::randint(int64_t(subject_.images.size()), {b}, gen, torch::kInt64);
@@ -170,6 +183,33 @@ TrainingBatch Trainer::draw_batch(torch::Generator& gen) {
   return batch;
 }
 
+TrainingBatch Trainer::draw_scaled_batch(torch::Generator& gen) {
+  const int64_t b = train_.batch_size;
+  TrainingBatch batch;
+  torch::Tensor idx = torch::randint(instance_pixels_.size(0), {b}, gen, torch::kInt64);
+  torch::Tensor prompt_idx = torch::randint(int64_t(prompts_.size()), {b}, gen, torch::kInt64);
+  std::vector<torch::Tensor> pixels, masks;
+  std::vector<std::string> batch_prompts;
+  for (int64_t i = 0; i < b; ++i) {
+    torch::Tensor image = instance_pixels_[idx[i].item<int64_t>()];
+    if (train_.flip && torch::rand({1}, gen).item<double>() < 0.5) image = image.flip({2});
+    ScaledInstance scaled = random_scale_instance(image, latent_factor_, gen);
+    pixels.push_back(scaled.pixels);
+    masks.push_back(scaled.mask);
+    batch_prompts.push_back(scaled.prompt_prefix + prompts_[size_t(prompt_idx[i].item<int64_t>())]);
+  }
+  {
+    torch::NoGradGuard no_grad;  // the VAE is frozen: a fresh posterior for each augmented image
+    auto dist = pipeline_.vae->encode(torch::stack(pixels));
+    batch.latents = (dist.mean + dist.std * torch::randn(dist.mean.sizes(), gen)) * pipeline_.vae->scaling_factor();
+  }
+  batch.noise = torch::randn(batch.latents.sizes(), gen);
+  batch.timesteps = torch::randint(pipeline_.scheduler.num_train_timesteps, {b}, gen, torch::kInt64);
+  batch.context = encode_prompts(batch_prompts);
+  batch.mask = torch::stack(masks).to(batch.latents.device(), batch.latents.scalar_type());
+  return batch;
+}
+
 torch::Tensor Trainer::prior_loss(torch::Generator& gen) {
   const int64_t b = train_.batch_size;
   torch::Tensor idx = torch::randint(prior_mean_.size(0), {b}, gen, torch::kInt64);
@@ -187,7 +227,7 @@ double Trainer::accumulate_gradients(int64_t step, torch::Generator& gen) {
   double step_loss = 0.0;
   for (int64_t micro = 0; micro < train_.grad_accum; ++micro) {
     TrainingBatch batch = draw_batch(gen);
-    torch::Tensor loss = denoising_loss(batch.latents, batch.noise, batch.timesteps, batch.context);
+    torch::Tensor loss = denoising_loss(batch.latents, batch.noise, batch.timesteps, batch.context, batch.mask);
     if (prior_weight_ > 0.0) loss = loss + prior_weight_ * prior_loss(gen);
     torch::Tensor extra = method_.extra_loss();
     if (extra.defined()) loss = loss + extra;

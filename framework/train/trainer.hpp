@@ -93,6 +93,8 @@ struct TrainResult {
 // (scaled), their noise and timesteps, and the captions' context.
 struct TrainingBatch {
   torch::Tensor latents, noise, timesteps, context;
+  // [B, 1, h, w] latent cells the loss sees (Custom Diffusion's random scale); undefined = all.
+  torch::Tensor mask;
 };
 
 class Trainer {
@@ -124,7 +126,8 @@ class Trainer {
     double ratio = 1.0;
   };
   DvarCheck check_dvar(int64_t step, DvarRule& rule, const TrainCallbacks& callbacks);
-  // One micro-batch, drawn from `gen` in a fixed order (reproducible runs).
+  // One micro-batch, drawn from `gen` in a fixed order (reproducible runs); augmented as
+  // the method asks (Method::instance_augmentation).
   TrainingBatch draw_batch(torch::Generator& gen);
   // The prior-preservation term on a batch of class images (set_prior first).
   torch::Tensor prior_loss(torch::Generator& gen);
@@ -137,8 +140,11 @@ class Trainer {
  private:
   torch::Tensor encode_prompts(const std::vector<std::string>& prompts);
   bool text_encoder_trains() const;
+  // The MSE of the prediction; with a mask, Custom Diffusion's masked form (trainer.cpp).
   torch::Tensor denoising_loss(const torch::Tensor& latents, const torch::Tensor& noise, const torch::Tensor& timesteps,
-                               const torch::Tensor& context);
+                               const torch::Tensor& context, const torch::Tensor& mask = {});
+  // draw_batch for InstanceAugmentation::random_scale: images rescaled and encoded each draw.
+  TrainingBatch draw_scaled_batch(torch::Generator& gen);
 
   models::Pipeline& pipeline_;
   Method& method_;
@@ -151,6 +157,9 @@ class Trainer {
   // Posterior statistics of every training image (and of its mirror image when flips are on).
   torch::Tensor latent_mean_, latent_std_, latent_mean_flipped_, latent_std_flipped_;
   torch::Tensor cached_context_;  // prompt embeddings when the text encoder is frozen
+  // The training images as the VAE takes them, kept when each draw re-encodes an augmented copy.
+  torch::Tensor instance_pixels_;
+  int64_t latent_factor_ = 8;  // pixels per latent cell
   // Prior preservation.
   torch::Tensor prior_mean_, prior_std_, prior_context_;
   double prior_weight_ = 0.0;
@@ -168,6 +177,15 @@ class Trainer {
 // LibTorch 1.13's Optimizer::zero_grad() fills zeros, which AdamW would decay
 // and push along its running averages.
 void clear_gradients(const std::vector<torch::Tensor>& params);
+
+// Custom Diffusion's masked denoising loss, with the reference's arithmetic (diffusers'
+// examples/custom_diffusion): squared errors ([B, C, h, w]) summed over channels and the
+// cells of `mask` ([B, 1, h, w], 0/1), divided by the mask's cell count, then the batch
+// mean. That is C (4 latent channels) x the masked mean, so the instance term weighs C x
+// the prior term's plain mean; kept, as it is what the reference trains with. An image
+// whose mask has no cell (a tiny model's smallest scales; never at 512 px) adds zero,
+// where the reference would divide by zero.
+torch::Tensor masked_mse(const torch::Tensor& pred, const torch::Tensor& target, const torch::Tensor& mask);
 
 // uint8 RGB images -> uint8 [N, H, W, 3] (as run files and metrics take them).
 torch::Tensor images_u8(const std::vector<Image>& images);

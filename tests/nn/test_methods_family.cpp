@@ -297,7 +297,7 @@ BOOST_AUTO_TEST_CASE(custom_diffusion_token_and_prompts) {
   BOOST_REQUIRE(delta.count(key));
   int64_t dog = p.tokenizer->tokenize_ids("dog").at(0);
   BOOST_TEST(torch::equal(delta[key][0], p.text_encoder->text_model->embeddings->token_embedding->weight[dog]));
-  // Only attn2 K/V (and the token) train; lr 1e-5 scaled by 4 as the reference's --scale_lr.
+  // Only attn2 K/V (and the token) train; lr 1e-5 per image (the trainer multiplies by the batch).
   int64_t kv = 0;
   for (const auto& [k, t] : delta) {
     if (k == key) continue;
@@ -305,7 +305,13 @@ BOOST_AUTO_TEST_CASE(custom_diffusion_token_and_prompts) {
     kv += t.numel();
   }
   BOOST_TEST(kv == 2 * p.unet->config().cross_attention_dim.at(0) * sum_transformer_widths(p));  // 2 · context dim · ΣC
-  for (const auto& g : m->parameter_groups(1.0)) BOOST_TEST(std::abs(g.lr - 4e-5) < 1e-12);
+  for (const auto& g : m->parameter_groups(1.0)) {
+    BOOST_TEST(std::abs(g.lr - 1e-5) < 1e-15);
+    BOOST_TEST(g.lr_per_image);
+  }
+  BOOST_TEST((m->instance_augmentation() == InstanceAugmentation::random_scale));  // the reference's default
+  BOOST_TEST((methods().get("custom_diffusion", "test").factory.create(method_yaml("name: custom_diffusion\naugment: false\n"))
+                  ->instance_augmentation() == InstanceAugmentation::none));
   BOOST_CHECK_THROW(attached(p, "name: custom_diffusion\nfreeze_model: everything\n"), InputError);
 }
 

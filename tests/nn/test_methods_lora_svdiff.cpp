@@ -61,8 +61,25 @@ BOOST_AUTO_TEST_CASE(svdiff_contract) {
   check_method_contract("name: svdiff\n");
 }
 
-BOOST_AUTO_TEST_CASE(svdiff_with_text_encoder_contract) {
-  check_method_contract("name: svdiff\ntext_encoder: true\n");
+BOOST_AUTO_TEST_CASE(svdiff_unet_only_contract) {
+  check_method_contract("name: svdiff\ntext_encoder: false\n");
+}
+
+BOOST_AUTO_TEST_CASE(svdiff_prior_preservation_is_opt_in) {
+  // svdiff-pytorch's --with_prior_preservation: off by default; on, 100 class images at weight 1.0.
+  SubjectData dog{"builtin", "dog", "dog", "sks", false, {}, {}, "a sks dog", "a dog", {}};
+  const auto& entry = methods().get("svdiff", "test");
+  BOOST_TEST(!entry.factory.create(method_yaml("name: svdiff\n"))->regularization_set(dog).has_value());
+  auto prior = entry.factory.create(method_yaml("name: svdiff\nprior_preservation: true\n"))->regularization_set(dog);
+  BOOST_REQUIRE(prior.has_value());
+  BOOST_TEST(prior->num_images == 100);
+  BOOST_TEST(prior->loss_weight == 1.0);
+  BOOST_TEST(prior->class_prompt == "a dog");
+  auto weighted = entry.factory.create(method_yaml("name: svdiff\nprior_preservation: true\nprior_loss_weight: 0.5\n"
+                                                   "class_prompt: a photo of a dog\n"))
+                      ->regularization_set(dog);
+  BOOST_TEST(weighted->loss_weight == 0.5);
+  BOOST_TEST(weighted->class_prompt == "a photo of a dog");
 }
 
 BOOST_AUTO_TEST_CASE(svdiff_shift_lengths_equal_the_counting_rule) {
@@ -100,6 +117,20 @@ BOOST_AUTO_TEST_CASE(svdiff_shift_lengths_equal_the_counting_rule) {
   BOOST_TEST(groups[0].lr == 1e-3);
   BOOST_TEST(groups[1].name == "norm_1d");
   BOOST_TEST(groups[1].lr == 1e-6);
+}
+
+BOOST_AUTO_TEST_CASE(svdiff_targets_need_a_match_in_one_of_the_two_modules) {
+  // Patterns apply to the UNet and the text encoder: a UNet-only or a text-only one is fine,
+  // one that matches nowhere is a typo and refused.
+  const auto& entry = methods().get("svdiff", "test");
+  for (const char* pattern : {"conv_in", "q_proj"}) {
+    models::Pipeline p = small_pipeline();
+    MethodTarget t{p, nullptr};
+    entry.factory.create(method_yaml(std::string("name: svdiff\ntargets: [") + pattern + "]\n"))->attach(t);
+  }
+  models::Pipeline p = small_pipeline();
+  MethodTarget t{p, nullptr};
+  BOOST_CHECK_THROW(entry.factory.create(method_yaml("name: svdiff\ntargets: [conv_inn]\n"))->attach(t), InputError);
 }
 
 BOOST_AUTO_TEST_CASE(svdiff_shift_acts_on_singular_values) {

@@ -11,6 +11,7 @@
 #include "framework/config/access.hpp"
 #include "framework/config/schema.hpp"
 #include "framework/config/yaml_io.hpp"
+#include "framework/train/random_scale.hpp"
 #include "framework/train/trainer.hpp"
 
 using namespace pbench;
@@ -139,4 +140,119 @@ BOOST_AUTO_TEST_CASE(accumulate_gradients_reaches_only_the_methods_tensors) {
   for (size_t i = 0; i < opt.base_lrs.size(); ++i)
     BOOST_TEST(static_cast<torch::optim::AdamWOptions&>(opt.optimizer->param_groups()[i].options()).lr() ==
                opt.base_lrs[i] * 0.5);
+}
+
+// ---- Custom Diffusion's random-scale augmentation (issue 15, item 4) ---------------
+
+BOOST_AUTO_TEST_CASE(random_scale_places_the_image_and_masks_the_cells_it_covers) {
+  const torch::Tensor image = torch::full({3, 64, 64}, 0.5);
+  // Shrunk to 30 px at (5, 7): the rest of the canvas is empty, and the mask keeps rows and
+  // columns [start/8 + 1, end/8 - 1) of the 8x8 latent grid, the reference's cell-inside edge.
+  ScaledInstance small = place_at_scale(image, 30, 5, 7, 8, 0);
+  torch::Tensor inside = torch::zeros({64, 64}, torch::kBool);
+  inside.slice(0, 5, 35).slice(1, 7, 37).fill_(true);
+  BOOST_TEST(torch::allclose(small.pixels.select(0, 0).masked_select(inside), torch::full({30 * 30}, 0.5)));
+  BOOST_TEST(small.pixels.select(0, 0).masked_select(inside.logical_not()).abs().max().item<double>() == 0.0);
+  torch::Tensor cells = torch::zeros({1, 8, 8});
+  cells.slice(1, 1, 3).slice(2, 1, 3).fill_(1.0);  // rows 5/8+1 .. 35/8-1, columns 7/8+1 .. 37/8-1
+  BOOST_TEST(torch::equal(small.mask, cells));
+  BOOST_TEST(small.prompt_prefix == "a far away ");  // 30 < 0.6 x 64
+  BOOST_TEST(place_at_scale(image, 30, 5, 7, 8, 1).prompt_prefix == "very small ");
+  BOOST_TEST(place_at_scale(image, 50, 0, 0, 8, 0).prompt_prefix == "");  // between 0.6 S and S
+  BOOST_TEST(place_at_scale(image, 50, 0, 0, 8, 0).mask.sum().item<double>() == 16.0);  // rows/cols [1, 5)
+  // Zoomed to 80 px: cropped at (3, 10) of the resized image, every cell seen.
+  torch::Tensor ramp = torch::linspace(-1, 1, 64).view({1, 1, 64}).expand({3, 64, 64}).contiguous();
+  ScaledInstance big = place_at_scale(ramp, 80, 3, 10, 8, 1);
+  torch::Tensor resized = torch::nn::functional::interpolate(
+      ramp.unsqueeze(0),
+      torch::nn::functional::InterpolateFuncOptions().size(std::vector<int64_t>{80, 80}).mode(torch::kBilinear).align_corners(false));
+  BOOST_TEST(torch::allclose(big.pixels, resized[0].slice(1, 3, 67).slice(2, 10, 74)));
+  BOOST_TEST(torch::equal(big.mask, torch::ones({1, 8, 8})));
+  BOOST_TEST(big.prompt_prefix == "close up ");
+  BOOST_CHECK_THROW(place_at_scale(image, 30, 40, 0, 8, 0), std::invalid_argument);  // 40 + 30 > 64
+  BOOST_CHECK_THROW(place_at_scale(image, 80, 0, 17, 8, 0), std::invalid_argument);  // crop past the edge
+}
+
+BOOST_AUTO_TEST_CASE(random_scale_draws_follow_the_reference_distribution) {
+  // s ~ U{S/3 .. S} with probability 0.66, else U{int(1.2 S) .. int(1.4 S) - 1}; offsets in range.
+  const torch::Tensor image = torch::zeros({3, 64, 64});
+  torch::Generator gen = at::make_generator<at::CPUGeneratorImpl>(5);
+  int shrunk = 0, far = 0, near = 0;
+  int64_t lo = 1000, hi = 0, zoom_lo = 1000, zoom_hi = 0;
+  const int n = 3000;
+  for (int i = 0; i < n; ++i) {
+    ScaledInstance d = random_scale_instance(image, 8, gen);
+    const int64_t room = std::max<int64_t>(d.scale, 64) - std::min<int64_t>(d.scale, 64);
+    BOOST_REQUIRE(d.top >= 0);
+    BOOST_REQUIRE(d.top <= room);
+    BOOST_REQUIRE(d.left <= room);
+    if (d.scale <= 64) {
+      ++shrunk;
+      lo = std::min(lo, d.scale), hi = std::max(hi, d.scale);
+    } else {
+      zoom_lo = std::min(zoom_lo, d.scale), zoom_hi = std::max(zoom_hi, d.scale);
+    }
+    far += d.prompt_prefix == "a far away " || d.prompt_prefix == "very small ";
+    near += d.prompt_prefix == "zoomed in " || d.prompt_prefix == "close up ";
+  }
+  BOOST_TEST(std::abs(double(shrunk) / n - 0.66) < 0.03);
+  BOOST_TEST(lo == 21);  // 64 / 3
+  BOOST_TEST(hi == 64);
+  BOOST_TEST(zoom_lo == 76);  // int(1.2 x 64)
+  BOOST_TEST(zoom_hi == 88);  // int(1.4 x 64) - 1
+  BOOST_TEST(near == n - shrunk);  // every zoom says so
+  // Scales 21..38 of the 44 shrink values are under 0.6 S: about 0.66 x 18/44 of the draws.
+  BOOST_TEST(std::abs(double(far) / n - 0.66 * 18.0 / 44.0) < 0.03);
+}
+
+BOOST_AUTO_TEST_CASE(masked_mse_is_the_references_arithmetic) {
+  torch::manual_seed(3);
+  torch::Tensor pred = torch::randn({2, 4, 3, 3}), target = torch::randn({2, 4, 3, 3});
+  torch::Tensor mask = torch::zeros({2, 1, 3, 3});
+  mask[0].slice(1, 0, 2).fill_(1.0);  // 6 cells of image 0; image 1 has none
+  // Written out: image 0's squared errors over 4 channels x its 6 cells, / 6; image 1 adds 0.
+  const double expected = (pred[0] - target[0]).pow(2).slice(1, 0, 2).sum().item<double>() / 6.0 / 2.0;
+  BOOST_TEST(masked_mse(pred, target, mask).item<double>() == expected, boost::test_tools::tolerance(1e-6));
+  // All cells: 4 (channels) x the plain mean, as the reference's [B, 1, h, w] mask gives.
+  BOOST_TEST(masked_mse(pred, target, torch::ones({2, 1, 3, 3})).item<double>() ==
+                 4.0 * torch::mse_loss(pred, target).item<double>(),
+             boost::test_tools::tolerance(1e-6));
+  // No gradient reaches a cell outside the mask.
+  torch::Tensor p = pred.clone().requires_grad_(true);
+  masked_mse(p, target, mask).backward();
+  BOOST_TEST(p.grad()[1].abs().max().item<double>() == 0.0);
+  BOOST_TEST(p.grad()[0].slice(1, 2, 3).abs().max().item<double>() == 0.0);
+  BOOST_TEST(p.grad()[0].slice(1, 0, 2).abs().max().item<double>() > 0.0);
+}
+
+BOOST_AUTO_TEST_CASE(custom_diffusion_draws_rescaled_masked_batches_at_a_per_image_rate) {
+  Setup s("name: custom_diffusion\n");
+  TrainOptions t = small_train(1);
+  t.batch_size = 2;
+  t.grad_accum = 3;
+  Trainer trainer(s.pipeline, *s.method, s.subject, t, DvarOptions{}, 7);
+  auto gen = [] { return at::make_generator<at::CPUGeneratorImpl>(11); };
+  torch::Generator g1 = gen(), g2 = gen();
+  TrainingBatch a = trainer.draw_batch(g1), b = trainer.draw_batch(g2);
+  BOOST_REQUIRE(a.mask.defined());
+  BOOST_TEST((a.mask.sizes() == std::vector<int64_t>{2, 1, a.latents.size(2), a.latents.size(3)}));
+  BOOST_TEST(((a.mask == 0) | (a.mask == 1)).all().item<bool>());
+  BOOST_TEST(torch::equal(a.latents, b.latents));  // a function of the generator
+  BOOST_TEST(torch::equal(a.mask, b.mask));
+  BOOST_TEST(torch::equal(a.context, b.context));
+  // Different draws rescale differently: over a few batches the masks differ.
+  bool differs = false;
+  for (int i = 0; i < 4 && !differs; ++i) differs = !torch::equal(trainer.draw_batch(g1).mask, a.mask);
+  BOOST_TEST(differs);
+  torch::Generator g3 = gen();
+  BOOST_TEST(std::isfinite(trainer.accumulate_gradients(1, g3)));
+  // --scale_lr: 1e-5 per image x batch 2 x accumulation 3.
+  Trainer::Optimization opt = trainer.make_optimizer();
+  for (double lr : opt.base_lrs) BOOST_TEST(lr == 6e-5, boost::test_tools::tolerance(1e-12));
+  // augment: false draws the cached posteriors, unmasked; scale_lr: false keeps the rate.
+  Setup plain("name: custom_diffusion\naugment: false\nscale_lr: false\n");
+  Trainer plain_trainer(plain.pipeline, *plain.method, plain.subject, t, DvarOptions{}, 7);
+  torch::Generator g4 = gen();
+  BOOST_TEST(!plain_trainer.draw_batch(g4).mask.defined());
+  for (double lr : plain_trainer.make_optimizer().base_lrs) BOOST_TEST(lr == 1e-5, boost::test_tools::tolerance(1e-12));
 }
