@@ -18,8 +18,9 @@ int mini_world_command(int argc, char** argv) {
   mini::MiniWorldOptions options;
   app.add_option("out_dir", out_dir, "output folder (created; files in it are overwritten)")->required();
   app.add_option("--resolution", options.resolution, "image side in pixels")->check(CLI::Range(8, 4096))->capture_default_str();
-  app.add_option("--train-count", options.train_count, "training images")->check(CLI::NonNegativeNumber)->capture_default_str();
-  app.add_option("--held-out-count", options.held_out_count, "held-out images")->check(CLI::NonNegativeNumber)->capture_default_str();
+  // A million scenes is 100x the default, gigabytes of PNGs: past it is a typo (issue 41).
+  app.add_option("--train-count", options.train_count, "training images")->check(count_in(0, 1000000))->capture_default_str();
+  app.add_option("--held-out-count", options.held_out_count, "held-out images")->check(count_in(0, 1000000))->capture_default_str();
   app.add_option("--seed", options.seed, "seed of the training and held-out scenes (the subjects never change)")
       ->capture_default_str();
   if (auto rc = parse_command_line(app, argc, argv)) return *rc;

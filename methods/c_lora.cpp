@@ -47,7 +47,7 @@ struct CLoraOptions {
 
   template <class V>
   void fields(V& v) {
-    v("rank", rank, "rank r of each task's update (chosen: the top of the r 4-16 LoRA range)", cfg::at_least(1));
+    v("rank", rank, "rank r of each task's update (chosen: the top of the r 4-16 LoRA range)", layer_width());
     v("alpha", alpha, "scale alpha/r (chosen: alpha = r, scale 1, diffusers' LoRA default)");
     v("targets", targets, "layers adapted: the cross-attention keys and values (the paper)");
     v("self_regularization", self_regularization,

@@ -45,7 +45,7 @@ struct CloserLookOptions {
       "input / output = of `target`",
       cfg::one_of({"residual", "input", "output"}));
     v("target", target, "the layer for into: input / output (unused with residual)");
-    v("bottleneck", bottleneck, "adapter width (mid_dim of the reference config)", cfg::at_least(1));
+    v("bottleneck", bottleneck, "adapter width (mid_dim of the reference config)", layer_width());
     v("activation", activation, "adapter nonlinearity", cfg::one_of(kAdapterActivationNames));
     v("scale", scale, "multiplier of the adapter's output");
     v("lr", lr, "learning rate; null = train.lr", cfg::learning_rate());

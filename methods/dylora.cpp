@@ -42,10 +42,10 @@ struct DyloraOptions {
 
   template <class V>
   void fields(V& v) {
-    v("rank", rank, "r_max; every prefix 1..r is trained", cfg::at_least(1));
+    v("rank", rank, "r_max; every prefix 1..r is trained", layer_width());
     v("alpha", alpha, "scale alpha/b for the rank b sampled each step");
     v("targets", targets, "UNet layers adapted (name patterns; linear and conv)");
-    v("eval_rank", eval_rank, "rank used outside training steps (sampling, metrics); null = rank", cfg::at_least(1));
+    v("eval_rank", eval_rank, "rank used outside training steps (sampling, metrics); null = rank", layer_width());
     v("eval_ranks", eval_ranks,
       "ranks the run is also scored at after training (final_rank_<b>); null = 1, 2, 4, ... < rank, and rank",
       cfg::at_least(1));

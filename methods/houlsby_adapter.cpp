@@ -32,7 +32,7 @@ struct HoulsbyOptions {
   template <class V>
   void fields(V& v) {
     v("targets", targets, "layers followed by an adapter on their output");
-    v("bottleneck", bottleneck, "adapter width m (the paper sweeps 8..256)", cfg::at_least(1));
+    v("bottleneck", bottleneck, "adapter width m (the paper sweeps 8..256)", layer_width());
     v("activation", activation, "adapter nonlinearity (adapter-bert: gelu)", cfg::one_of(kAdapterActivationNames));
     v("scale", scale, "multiplier of the adapter's output");
     v("train_norms", train_norms, "also tune the layer norms of adapted blocks, as the paper does");

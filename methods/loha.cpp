@@ -24,7 +24,7 @@ struct LohaOptions {
 
   template <class V>
   void fields(V& v) {
-    v("rank", rank, "rank r of each factor pair (LyCORIS maintainers: dim 2-8, issue #29)", cfg::at_least(1));
+    v("rank", rank, "rank r of each factor pair (LyCORIS maintainers: dim 2-8, issue #29)", layer_width());
     v("alpha", alpha, "scale alpha/r (LyCORIS: alpha 1 .. dim/2)");
     v("targets", targets, "UNet layers adapted (add conv1, conv2, proj_in, ... for LoCon-style convs)");
     v("lr", lr, "learning rate (LyCORIS issue #29: 1e-4 .. 5e-4); null = train.lr", cfg::learning_rate());

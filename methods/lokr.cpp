@@ -36,7 +36,7 @@ struct LokrOptions {
   template <class V>
   void fields(V& v) {
     v("factor", factor, "size of W1's side; -1 = the most balanced split (LyCORIS' small LoKr)");
-    v("rank", rank, "rank of W2 when it is stored low rank", cfg::at_least(1));
+    v("rank", rank, "rank of W2 when it is stored low rank", layer_width());
     v("alpha", alpha, "scale alpha/r of a low-rank W2");
     v("targets", targets, "UNet layers adapted (name patterns; linear and conv)");
     v("lr", lr, "learning rate; null = train.lr", cfg::learning_rate());

@@ -28,7 +28,7 @@ struct LoraOptions {
 
   template <class V>
   void fields(V& v) {
-    v("rank", rank, "rank r of the update B·A", cfg::at_least(1));
+    v("rank", rank, "rank r of the update B·A", layer_width());
     v("alpha", alpha, "scale alpha/r of B·A; diffusers' lora_alpha = rank, i.e. scale 1");
     v("targets", targets, "UNet layers adapted (name patterns; linear and conv)");
     v("lr", lr, "learning rate of the factors; null = train.lr", cfg::learning_rate());

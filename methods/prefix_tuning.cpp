@@ -52,13 +52,14 @@ struct PrefixTuningOptions {
 
   template <class V>
   void fields(V& v) {
-    v("length", length, "L prefix rows per layer", cfg::at_least(1));
+    v("length", length, "L prefix rows per layer (the paper: 1-200)",
+      cfg::described(cfg::between(1, 1024), "a whole number in [1, 1024]"));
     v("placement", placement, "unet = cross-attention, text_encoder = self-attention, or both",
       cfg::one_of({"unet", "text_encoder", "both"}));
     v("unet_targets", unet_targets, "UNet attention layers given a prefix (name patterns)");
     v("text_targets", text_targets, "text-encoder attention layers given a prefix");
     v("reparameterization", reparameterization, "train P' through an MLP dropped after training (the paper's)");
-    v("reparam_dim", reparam_dim, "width of P'", cfg::at_least(1));
+    v("reparam_dim", reparam_dim, "width of P'", layer_width());
     v("reparam_hidden", reparam_hidden, "the MLP's hidden width (the reference's mid_dim)", cfg::at_least(1));
     v("init_text", init_text, "direct prefixes start from this text's activations; null = the class noun");
     v("init_seed", init_seed, "seed of the MLP's init");

@@ -42,7 +42,7 @@ struct PromptTuningOptions {
 
   template <class V>
   void fields(V& v) {
-    v("length", length, "L soft tokens", cfg::at_least(1));
+    v("length", length, "L soft tokens", prompt_token_count());
     v("token", token, "soft tokens are <token>_0 ... <token>_{L-1}");
     v("init", init, "class = the class label + common tokens, vocab = common tokens, random = N(0, table std)",
       cfg::one_of({"class", "vocab", "random"}));

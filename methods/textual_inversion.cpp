@@ -31,7 +31,7 @@ struct TextualInversionOptions {
   void fields(V& v) {
     v("placeholder", placeholder, "the new token S* (more vectors add <sks>_1, <sks>_2, ...)");
     v("init_word", init_word, "word whose embedding the new rows start from; null = the subject's class noun");
-    v("num_vectors", num_vectors, "embedding vectors per placeholder", cfg::at_least(1));
+    v("num_vectors", num_vectors, "embedding vectors per placeholder", prompt_token_count());
     v("lr", lr, "learning rate (rinongal/textual_inversion's base rate, unscaled); null = train.lr",
       cfg::learning_rate());
   }

@@ -1,6 +1,7 @@
 #include "framework/config/resolve.hpp"
 
 #include <cstdlib>
+#include <map>
 #include <set>
 
 #include "framework/config/yaml_io.hpp"
@@ -11,6 +12,10 @@ namespace pbench::cfg {
 namespace {
 
 const char* kMandatory = "?" "??";  // split: "??" + "?" would read as a trigraph
+// An interpolated string is at most 1 MiB: 40 keys that each embed the one before twice
+// (`b: ${a}${a}`) would reach a terabyte (issue 41, class 5). Each key is also resolved once
+// (memoized), so a chain that embeds empty strings costs 40 evaluations, not 2^40.
+constexpr size_t kMaxInterpolatedBytes = size_t(1) << 20;
 
 class Resolver {
  public:
@@ -72,6 +77,10 @@ class Resolver {
           throw InputError(where(path, node) + ": '" + s.substr(i, close - i + 1) +
                            "' is " + value.describe_value() + "; only scalars can be embedded in a string");
         result += value.scalar_text();
+        if (result.size() > kMaxInterpolatedBytes)
+          throw InputError(where(path, node) + ": the interpolated value grows past " +
+                           std::to_string(kMaxInterpolatedBytes >> 20) +
+                           " MiB (references that repeat each other); a config value is text, not data");
         i = close + 1;
         continue;
       }
@@ -109,16 +118,20 @@ class Resolver {
     } else {
       target = split_path(expr);
     }
-    const Node* found = lookup(root_, join_path(target));
+    const std::string target_key = join_path(target);
+    if (auto done = resolved_.find(target_key); done != resolved_.end()) return done->second;
+    const Node* found = lookup(root_, target_key);
     if (!found)
-      throw InputError(where(path, node) + ": interpolation '${" + expr + "}' refers to '" + join_path(target) +
+      throw InputError(where(path, node) + ": interpolation '${" + expr + "}' refers to '" + target_key +
                        "', which is not in the config");
     Node value = resolve_at(target, *found);
+    resolved_.emplace(target_key, value);
     return value;
   }
 
   const Node& root_;
   std::set<std::string> in_progress_;
+  std::map<std::string, Node> resolved_;  // referenced keys, each resolved once
 };
 
 void collect_missing(const Node& node, std::vector<std::string>& path, std::vector<std::string>& out,

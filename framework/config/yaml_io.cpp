@@ -14,6 +14,7 @@
 #include <regex>
 #include <sstream>
 
+#include "framework/util/bounded_child.hpp"
 #include "framework/util/errors.hpp"
 
 namespace pbench::cfg {
@@ -281,8 +282,37 @@ void require_utf8(const std::string& text, const Origin& origin) {
   }
 }
 
+namespace {
+// yaml-cpp 0.7 loops forever, growing past 2 GiB, on some malformed texts (98 bytes:
+// tests/fuzz/regressions/config/yaml_cpp_hang_unbounded_memory), and nothing interrupts it.
+// So a text is parsed first in a child with a time and memory limit (util/bounded_child.hpp),
+// and here only once the child's parse has ended, well-formed or with a syntax error.
+void require_parser_ends(const std::string& text, const Origin& origin) {
+  const ChildLimits limits;
+  const ChildEnd end = run_bounded(
+      [&] {
+        try {
+          (void)YAML::LoadAll(text);
+        } catch (const YAML::Exception&) {
+          // a syntax error is an end: the parse below reports it with its line
+        }
+        return 0;
+      },
+      limits);
+  if (end == ChildEnd::finished || end == ChildEnd::not_run) return;  // not_run: no child to spare (fork failed)
+  const std::string what = end == ChildEnd::out_of_time     ? "did not finish in " + std::to_string(limits.wall_seconds) + " s"
+                           : end == ChildEnd::out_of_memory ? "needed more than " +
+                                                                  std::to_string(limits.extra_memory_bytes >> 20) + " MiB"
+                                                            : "crashed";
+  throw InputError(origin.describe() + ": invalid YAML: the parser (yaml-cpp 0.7) " + what +
+                   " on this text, a known defect on some malformed YAML; check its syntax (indentation, a stray "
+                   "',', ')' or '-')");
+}
+}  // namespace
+
 Node parse_yaml_text(const std::string& text, const Origin& origin) {
   require_utf8(text, origin);
+  require_parser_ends(text, origin);
   try {
     std::vector<YAML::Node> docs = YAML::LoadAll(text);
     if (docs.size() > 1) {

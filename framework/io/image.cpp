@@ -8,6 +8,7 @@
 #include <fstream>
 #include <iterator>
 
+#include "framework/io/png_inflate_bound.hpp"
 #include "framework/util/errors.hpp"
 
 namespace fs = std::filesystem;
@@ -25,6 +26,7 @@ Image decode_image_memory(const std::vector<uint8_t>& bytes, const std::string& 
       (long long)w * (long long)h > kMaxPixels)
     throw InputError(name + ": " + std::to_string(w) + " x " + std::to_string(h) + " pixels claimed, more than " +
                      std::to_string(kMaxPixels >> 20) + " megapixels; resize the image");
+  check_png_inflate_bound(bytes, name);  // stb's inflater would grow without a bound
   unsigned char* data = stbi_load_from_memory(bytes.data(), int(bytes.size()), &w, &h, &channels, 3);
   if (!data) {
     const char* why = stbi_failure_reason();

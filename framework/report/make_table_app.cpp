@@ -115,6 +115,9 @@ int make_table_main(int argc, char** argv) {
     } else {
       write_text(out_file, chosen);
     }
+    // A damaged file is worth a line of its own (failed runs are listed in report.md only).
+    for (const auto& e : runs.excluded)
+      if (e.state == "unreadable") std::cerr << "[make_table] " << e.run_id << ": unreadable (" << e.detail << ")\n";
     std::cerr << "[make_table] " << runs.complete.size() << " complete run(s), " << runs.excluded.size()
               << " excluded; wrote " << (dir / "report.md").string() << " and " << figures.size() << " figure(s)\n";
     if (runs.complete.empty())

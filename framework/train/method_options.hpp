@@ -27,6 +27,22 @@
 
 namespace pbench {
 
+// The range of a method's rank or bottleneck width: 1..1280. No layer of SD v1.x has
+// min(in, out) above 1280 (the UNet's widest projections; the text encoder's is 768), and past
+// min(in, out) a rank adds parameters, not expressiveness. A typo such as rank=100000 is then
+// refused at plan time with the key's file:line, not met by a 3 GB allocation (issue 41).
+inline constexpr int64_t kMaxLayerWidth = 1280;
+inline cfg::Allowed layer_width() {
+  return cfg::described(cfg::between(1, double(kMaxLayerWidth)),
+                        "a whole number in [1, 1280] (no SD v1.x layer has min(in, out) above 1280)");
+}
+
+// The range of a count of learned prompt tokens (Textual Inversion's vectors, prompt
+// tuning's soft tokens): 1..75, what a CLIP prompt holds between its start and end tokens.
+inline cfg::Allowed prompt_token_count() {
+  return cfg::described(cfg::between(1, 75), "a whole number in [1, 75] (a CLIP prompt holds 75 tokens)");
+}
+
 namespace detail {
 template <class Options, class = void>
 struct has_check : std::false_type {};

@@ -347,7 +347,7 @@ BOOST_AUTO_TEST_CASE(pbench_methods_prints_each_methods_typed_options) {
   for (const auto& name : methods().names()) BOOST_TEST(read(scratch / "list.txt").find(name) != std::string::npos, name);
   BOOST_REQUIRE(run_program({pbench_bin, "methods", "lora", "--help"}, scratch / "lora.txt") == 0);
   std::string lora = read(scratch / "lora.txt");
-  BOOST_TEST(lora.find("  rank: 4   (integer, >= 1)\n") != std::string::npos, lora);
+  BOOST_TEST(lora.find("  rank: 4   (integer, in [1, 1280])\n") != std::string::npos, lora);
   BOOST_TEST(lora.find("  text_lr: null   (number or null, >= 0)\n") != std::string::npos, lora);
   // --yaml is the method section that `method=lora` composes (a preset file to start from).
   BOOST_REQUIRE(run_program({pbench_bin, "methods", "lora", "--yaml"}, scratch / "lora.yaml") == 0);

@@ -16,6 +16,8 @@ after its "prepare" steps:
   ["png", path, kind, w, h] write a PNG: rgb8, grey8, rgba8, rgb16 (tests the decoder's conversions)
   ["png_claiming", path, W, H]  a 1-pixel PNG whose header claims W x H (a decompression bomb)
   ["safetensors", path, edit, tensor]  rewrite one header entry: drop, rename:<new>, dtype:<D>, transpose
+  ["move", src, dest]       move a file (one of the case's own, copied to the root, into data/)
+  ["h5_claim_rows", path, dataset, n]  replace a run file's dataset by one claiming n rows it never wrote
   ["run", program, args...] run a program first (must succeed), e.g. to make a run file
 Usage: test_bad_inputs.py <build_dir> [case ...]   (Debian's /usr/bin/python3)."""
 import json
@@ -121,6 +123,13 @@ class Corpus:
                     f.write(png_bytes("grey8", 1, 1, claimed=(int(args[1]), int(args[2]))))
             elif op == "safetensors":
                 edit_safetensors(os.path.join(work, args[0]), args[1], args[2])
+            elif op == "move":
+                shutil.move(os.path.join(work, args[0]), os.path.join(work, args[1]))
+            elif op == "h5_claim_rows":
+                import h5py
+                with h5py.File(os.path.join(work, args[0]), "r+") as f:
+                    del f[args[1]]
+                    f.create_dataset(args[1], shape=(int(args[2]),), maxshape=(None,), chunks=(1024,), dtype="f8")
             elif op == "run":
                 proc = subprocess.run([self.program(args[0])] + list(args[1:]), cwd=work, capture_output=True, text=True)
                 if proc.returncode != 0:
