@@ -2,6 +2,7 @@
 
 #include <cstdio>
 
+#include <yaml-cpp/eventhandler.h>
 #include <yaml-cpp/yaml.h>
 
 #include <charconv>
@@ -14,7 +15,6 @@
 #include <regex>
 #include <sstream>
 
-#include "framework/util/bounded_child.hpp"
 #include "framework/util/errors.hpp"
 
 namespace pbench::cfg {
@@ -30,7 +30,7 @@ Origin origin_at(const Origin& base, const YAML::Mark& mark) {
 // A config is a few hundred nodes. Aliases are shared in yaml-cpp's tree and copied
 // here, so a "billion laughs" file of a few lines would expand until memory runs out:
 // stop at a count no real config comes near.
-constexpr size_t kMaxConfigNodes = 1'000'000;
+constexpr size_t kMaxConfigNodes = 100'000;
 constexpr std::uintmax_t kMaxConfigBytes = 4u << 20;  // 4 MiB: real configs are a few KiB
 
 Node convert(const YAML::Node& y, const Origin& base, size_t& budget, int depth = 0) {
@@ -283,37 +283,57 @@ void require_utf8(const std::string& text, const Origin& origin) {
 }
 
 namespace {
-// yaml-cpp 0.7 loops forever, growing past 2 GiB, on some malformed texts (98 bytes:
-// tests/fuzz/regressions/config/yaml_cpp_hang_unbounded_memory), and nothing interrupts it.
-// So a text is parsed first in a child with a time and memory limit (util/bounded_child.hpp),
-// and here only once the child's parse has ended, well-formed or with a syntax error.
-void require_parser_ends(const std::string& text, const Origin& origin) {
-  const ChildLimits limits;
-  const ChildEnd end = run_bounded(
-      [&] {
-        try {
-          (void)YAML::LoadAll(text);
-        } catch (const YAML::Exception&) {
-          // a syntax error is an end: the parse below reports it with its line
-        }
-        return 0;
-      },
-      limits);
-  if (end == ChildEnd::finished || end == ChildEnd::not_run) return;  // not_run: no child to spare (fork failed)
-  const std::string what = end == ChildEnd::out_of_time     ? "did not finish in " + std::to_string(limits.wall_seconds) + " s"
-                           : end == ChildEnd::out_of_memory ? "needed more than " +
-                                                                  std::to_string(limits.extra_memory_bytes >> 20) + " MiB"
-                                                            : "crashed";
-  throw InputError(origin.describe() + ": invalid YAML: the parser (yaml-cpp 0.7) " + what +
-                   " on this text, a known defect on some malformed YAML; check its syntax (indentation, a stray "
-                   "',', ')' or '-')");
+// yaml-cpp 0.7 parses some malformed texts forever, growing past 2 GiB (98 bytes:
+// tests/fuzz/regressions/config/yaml_cpp_hang_unbounded_memory): its parser emits events
+// without end. So the text goes first through the same parser with an event handler that
+// counts (nothing is built): a config of at most kMaxConfigNodes nodes emits at most
+// 2 x kMaxConfigNodes + 2 events, and past that the text is refused in ~0.1 s and a few MiB.
+// The tree is then loaded from the same events, which are known to end.
+class EventBudget : public YAML::EventHandler {
+ public:
+  static constexpr size_t kMaxEvents = 2 * kMaxConfigNodes + 2;
+  struct Exceeded {};
+  void OnDocumentStart(const YAML::Mark&) override { tick(); }
+  void OnDocumentEnd() override { tick(); }
+  void OnNull(const YAML::Mark&, YAML::anchor_t) override { tick(); }
+  void OnAlias(const YAML::Mark&, YAML::anchor_t) override { tick(); }
+  void OnScalar(const YAML::Mark&, const std::string&, YAML::anchor_t, const std::string&) override { tick(); }
+  void OnSequenceStart(const YAML::Mark&, const std::string&, YAML::anchor_t, YAML::EmitterStyle::value) override {
+    tick();
+  }
+  void OnSequenceEnd() override { tick(); }
+  void OnMapStart(const YAML::Mark&, const std::string&, YAML::anchor_t, YAML::EmitterStyle::value) override { tick(); }
+  void OnMapEnd() override { tick(); }
+
+ private:
+  void tick() {
+    if (++events_ > kMaxEvents) throw Exceeded{};
+  }
+  size_t events_ = 0;
+};
+
+// Throws YAML::Exception for a syntax error (reported by the caller with its line), InputError
+// when the parse does not end within the budget.
+void require_parse_ends(const std::string& text, const Origin& origin) {
+  std::istringstream in(text);
+  YAML::Parser parser(in);
+  EventBudget budget;
+  try {
+    while (parser.HandleNextDocument(budget)) {
+    }
+  } catch (const EventBudget::Exceeded&) {
+    throw InputError(origin.describe() + ": invalid YAML: more than " + std::to_string(EventBudget::kMaxEvents) +
+                     " parse events (a config has at most " + std::to_string(kMaxConfigNodes) +
+                     " nodes; yaml-cpp 0.7 parses some malformed YAML without end): check its syntax (indentation, "
+                     "a stray ',', ')' or '-')");
+  }
 }
 }  // namespace
 
 Node parse_yaml_text(const std::string& text, const Origin& origin) {
   require_utf8(text, origin);
-  require_parser_ends(text, origin);
   try {
+    require_parse_ends(text, origin);
     std::vector<YAML::Node> docs = YAML::LoadAll(text);
     if (docs.size() > 1) {
       Origin at = origin_at(origin, docs[1].Mark());

@@ -3,7 +3,6 @@
 #define BOOST_TEST_MODULE untrusted_input
 #include <boost/test/unit_test.hpp>
 
-#include <unistd.h>
 #include <zlib.h>
 
 #include <fstream>
@@ -14,19 +13,11 @@
 #include "framework/config/yaml_io.hpp"
 #include "framework/io/image.hpp"
 #include "framework/io/png_inflate_bound.hpp"
-#include "framework/util/bounded_child.hpp"
 #include "framework/util/errors.hpp"
 #include "tests/support/test_paths.hpp"
 
 using namespace pbench;
 
-#if defined(__SANITIZE_ADDRESS__)
-#define PBENCH_TEST_UNDER_ASAN 1
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define PBENCH_TEST_UNDER_ASAN 1
-#endif
-#endif
 
 namespace {
 std::vector<uint8_t> read_bytes(const std::filesystem::path& path) {
@@ -110,26 +101,6 @@ BOOST_AUTO_TEST_CASE(the_fuzzers_2_gib_png_is_one_line) {
 
 // ---- yaml-cpp 0.7's endless parse ----------------------------------------------------
 
-BOOST_AUTO_TEST_CASE(a_bounded_child_reports_how_it_ended) {
-  BOOST_TEST((run_bounded([] { return 0; }) == ChildEnd::finished));
-  BOOST_TEST((run_bounded([] { return 3; }) == ChildEnd::failed));
-  BOOST_TEST((run_bounded([]() -> int { throw std::bad_alloc(); }) == ChildEnd::out_of_memory));
-  ChildLimits quick;
-  quick.wall_seconds = 1;
-  BOOST_TEST((run_bounded([] { for (;;) pause(); return 0; }, quick) == ChildEnd::out_of_time));
-#ifndef PBENCH_TEST_UNDER_ASAN  // AddressSanitizer's allocator aborts at the limit instead of throwing
-  ChildLimits small;
-  small.extra_memory_bytes = 64 << 20;
-  BOOST_TEST((run_bounded(
-                  [] {
-                    std::vector<std::vector<char>> hold;
-                    for (int i = 0; i < 64; ++i) hold.emplace_back(16 << 20, 'x');  // 1 GiB in 16 MiB steps
-                    return 0;
-                  },
-                  small) == ChildEnd::out_of_memory));
-#endif
-}
-
 BOOST_AUTO_TEST_CASE(the_yaml_text_that_hangs_yaml_cpp_is_one_line) {
   // The fuzzer's input: an override line, then 98 bytes of YAML on which yaml-cpp 0.7's
   // LoadAll never returns and grows past 2 GiB.
@@ -142,10 +113,10 @@ BOOST_AUTO_TEST_CASE(the_yaml_text_that_hangs_yaml_cpp_is_one_line) {
     BOOST_FAIL("expected an InputError");
   } catch (const InputError& e) {
     const std::string why = e.what();
-    BOOST_TEST(why.find("typo.yaml: invalid YAML: the parser (yaml-cpp 0.7) ") == 0, why);
+    BOOST_TEST(why.find("typo.yaml: invalid YAML: more than 200002 parse events") == 0, why);
     BOOST_TEST(why.find('\n') == std::string::npos, why);
   }
-  BOOST_TEST(std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count() < 30.0);
+  BOOST_TEST(std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count() < 10.0);  // ~0.1 s
   // Well-formed and malformed texts that end parse as before, the second with its line.
   BOOST_TEST(cfg::parse_yaml_text("a: 1\n", cfg::Origin{"ok.yaml", 0}).is_map());
   try {
