@@ -109,6 +109,8 @@ class Resolver {
       // Relative: one leading dot = the map holding this key; each extra dot goes up.
       size_t dots = expr.find_first_not_of('.');
       if (dots == std::string::npos) throw InputError(where(path, node) + ": empty relative reference '${" + expr + "}'");
+      // A value at the root (a config that is one string) is held by no map (found by fuzz_config).
+      if (path.empty()) throw InputError(where(path, node) + ": '${" + expr + "}' is relative, and the root is in no map");
       target.assign(path.begin(), path.end() - 1);
       for (size_t up = 1; up < dots; ++up) {
         if (target.empty()) throw InputError(where(path, node) + ": '${" + expr + "}' goes above the root");

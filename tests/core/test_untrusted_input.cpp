@@ -10,6 +10,7 @@
 
 #include <chrono>
 
+#include "framework/config/resolve.hpp"
 #include "framework/config/yaml_io.hpp"
 #include "framework/io/image.hpp"
 #include "framework/io/png_inflate_bound.hpp"
@@ -124,5 +125,19 @@ BOOST_AUTO_TEST_CASE(the_yaml_text_that_hangs_yaml_cpp_is_one_line) {
     BOOST_FAIL("expected an InputError");
   } catch (const InputError& e) {
     BOOST_TEST(std::string(e.what()).find("bad.yaml:") == 0, e.what());
+  }
+}
+
+// ---- fuzz_config's findings ------------------------------------------------------------
+
+BOOST_AUTO_TEST_CASE(a_relative_reference_in_a_config_that_is_one_string_is_one_line) {
+  // tests/fuzz/regressions/config/relative_reference_at_the_root: the YAML "a ${.b:c}" is a
+  // single string at the root, and '.b' asked for the map holding it: end() - 1 of an empty path.
+  const cfg::Node root = cfg::parse_yaml_text("a ${.b:c}\n", cfg::Origin{"one.yaml", 0});
+  try {
+    cfg::resolve(root);
+    BOOST_FAIL("expected an InputError");
+  } catch (const InputError& e) {
+    BOOST_TEST(std::string(e.what()).find("is relative, and the root is in no map") != std::string::npos, e.what());
   }
 }
