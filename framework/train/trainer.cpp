@@ -43,6 +43,11 @@ namespace {
 torch::Generator make_generator(int64_t seed, const char* purpose) {
   return at::make_generator<at::CPUGeneratorImpl>(derive_seed(seed, purpose));
 }
+
+// A draw from the VAE's posterior N(mean, std^2), scaled as the UNet takes latents.
+torch::Tensor sample_latents(const torch::Tensor& mean, const torch::Tensor& std, double scaling, torch::Generator& gen) {
+  return (mean + std * torch::randn(mean.sizes(), gen)) * scaling;
+}
 }  // namespace
 
 Trainer::Trainer(models::Pipeline& pipeline, Method& method, const SubjectData& subject, TrainOptions train,
@@ -81,7 +86,7 @@ Trainer::Trainer(models::Pipeline& pipeline, Method& method, const SubjectData& 
     }
     auto idx = torch::tensor(index);
     auto mean = latent_mean_.index_select(0, idx), std = latent_std_.index_select(0, idx);
-    eval_latents_ = (mean + std * torch::randn(mean.sizes(), gen)) * pipeline_.vae->scaling_factor();
+    eval_latents_ = sample_latents(mean, std, pipeline_.vae->scaling_factor(), gen);
     eval_noise_ = torch::randn(eval_latents_.sizes(), gen);
     const int64_t num_t = pipeline_.scheduler.num_train_timesteps;
     if (b > num_t) throw InputError("dvar.eval_batch_size: at most num_train_timesteps (" + std::to_string(num_t) + ")");
@@ -169,7 +174,7 @@ TrainingBatch Trainer::draw_batch(torch::Generator& gen) {
     mean = torch::where(flip, latent_mean_flipped_.index_select(0, idx), mean);
     std = torch::where(flip, latent_std_flipped_.index_select(0, idx), std);
   }
-  batch.latents = (mean + std * torch::randn(mean.sizes(), gen)) * pipeline_.vae->scaling_factor();
+  batch.latents = sample_latents(mean, std, pipeline_.vae->scaling_factor(), gen);
   batch.noise = torch::randn(batch.latents.sizes(), gen);
   batch.timesteps = torch::randint(pipeline_.scheduler.num_train_timesteps, {b}, gen, torch::kInt64);
   torch::Tensor prompt_idx = torch::randint(int64_t(prompts_.size()), {b}, gen, torch::kInt64);
@@ -201,7 +206,7 @@ TrainingBatch Trainer::draw_scaled_batch(torch::Generator& gen) {
   {
     torch::NoGradGuard no_grad;  // the VAE is frozen: a fresh posterior for each augmented image
     auto dist = pipeline_.vae->encode(torch::stack(pixels));
-    batch.latents = (dist.mean + dist.std * torch::randn(dist.mean.sizes(), gen)) * pipeline_.vae->scaling_factor();
+    batch.latents = sample_latents(dist.mean, dist.std, pipeline_.vae->scaling_factor(), gen);
   }
   batch.noise = torch::randn(batch.latents.sizes(), gen);
   batch.timesteps = torch::randint(pipeline_.scheduler.num_train_timesteps, {b}, gen, torch::kInt64);
@@ -215,7 +220,7 @@ torch::Tensor Trainer::prior_loss(torch::Generator& gen) {
   torch::Tensor idx = torch::randint(prior_mean_.size(0), {b}, gen, torch::kInt64);
   torch::Tensor mean = prior_mean_.index_select(0, idx);
   torch::Tensor latents =
-      (mean + prior_std_.index_select(0, idx) * torch::randn(mean.sizes(), gen)) * pipeline_.vae->scaling_factor();
+      sample_latents(mean, prior_std_.index_select(0, idx), pipeline_.vae->scaling_factor(), gen);
   torch::Tensor noise = torch::randn(latents.sizes(), gen);
   torch::Tensor timesteps = torch::randint(pipeline_.scheduler.num_train_timesteps, {b}, gen, torch::kInt64);
   torch::Tensor context =
