@@ -5,14 +5,17 @@
 # tests/fuzz/regressions/<target>/. Prints executions and coverage per target; a crash, leak or
 # sanitizer report fails (the input lands in <build>/fuzz-artifacts/: keep it in
 # tests/fuzz/regressions/<target>/ with the fix). scripts/sanitize.sh runs the torch-free
-# tests in the same build.
-#   scripts/fuzz.sh [--build-dir D] [--build-only] [--seconds S] [--runs N] [TARGET...]
+# tests in the same build. --seed N (default 1) fixes libFuzzer's mutation stream, so a CI run
+# (fresh corpus, same seed) takes the inputs a local run took: a failure reproduces, and a pass
+# here for at least CI's executions predicts CI's. --seed 0 draws a new stream (long runs).
+#   scripts/fuzz.sh [--build-dir D] [--build-only] [--seconds S] [--runs N] [--seed N] [TARGET...]
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 BUILD=build-fuzz
 BUILD_ONLY=0
 SECONDS_EACH=60
 RUNS=-1
+SEED=1
 TARGETS=()
 while [[ $# -gt 0 ]]; do
   case "$1" in
@@ -20,7 +23,8 @@ while [[ $# -gt 0 ]]; do
     --build-only) BUILD_ONLY=1; shift ;;
     --seconds) SECONDS_EACH="$2"; shift 2 ;;
     --runs) RUNS="$2"; shift 2 ;;
-    -h|--help) sed -n 2,8p "$0"; exit 0 ;;
+    --seed) SEED="$2"; shift 2 ;;
+    -h|--help) sed -n 2,11p "$0"; exit 0 ;;
     -*) echo "fuzz.sh: unknown option '$1' (see --help)" >&2; exit 2 ;;
     *) TARGETS+=("$1"); shift ;;
   esac
@@ -53,7 +57,7 @@ for t in "${TARGETS[@]}"; do
   max_len=4096
   [[ $t == image ]] && max_len=16384
   set +e
-  "$exe" "$corpus" "$SEEDS/$t" -max_total_time="$SECONDS_EACH" -runs="$RUNS" -max_len="$max_len" \
+  "$exe" "$corpus" "$SEEDS/$t" -max_total_time="$SECONDS_EACH" -runs="$RUNS" -seed="$SEED" -max_len="$max_len" \
     -rss_limit_mb=2048 -timeout=10 -print_final_stats=1 -artifact_prefix="$BUILD/fuzz-artifacts/$t-" >"$log" 2>&1
   rc=$?
   set -e

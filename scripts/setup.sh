@@ -7,7 +7,7 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 PACKAGES=(
   g++ cmake ninja-build git ccache pkg-config
   libtorch-dev libopenblas0-pthread          # LibTorch 1.13 (CPU) on OpenBLAS, not the reference BLAS
-  libyaml-cpp-dev libhdf5-dev nlohmann-json3-dev libcli11-dev libicu-dev libstb-dev zlib1g-dev
+  libyaml-cpp-dev libhdf5-dev nlohmann-json3-dev libcli11-dev libicu-dev libstb-dev libjpeg62-turbo-dev libpng-dev zlib1g-dev
   libboost-test-dev libbenchmark-dev libtbb-dev
   python3 python3-h5py python3-numpy python3-yaml   # tests read run files with Debian's h5py
 )

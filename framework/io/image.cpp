@@ -1,6 +1,5 @@
 #include "framework/io/image.hpp"
 
-#include <stb_image.h>
 #include <stb_image_resize.h>
 #include <stb_image_write.h>
 
@@ -8,45 +7,47 @@
 #include <fstream>
 #include <iterator>
 
-#include "framework/io/png_inflate_bound.hpp"
+#include "framework/io/image_decoders.hpp"
 #include "framework/util/errors.hpp"
 
 namespace fs = std::filesystem;
 
 namespace pbench {
 
-Image decode_image_memory(const std::vector<uint8_t>& bytes, const std::string& name) {
+namespace {
+Image decode(const std::vector<uint8_t>& bytes, const std::string& name, bool header_only) {
   if (bytes.empty()) throw InputError(name + ": empty file, expected an image (JPEG or PNG)");
-  int w = 0, h = 0, channels = 0;
-  // The header's size first: stb would allocate w·h·4 bytes (and more while decoding) for any
-  // size under its own 2^24-per-side limit, so a 200-byte file could claim gigabytes (found by
-  // tests/fuzz/fuzz_image). 64 megapixels is past any photo a dataset holds.
-  constexpr long long kMaxPixels = 64ll << 20;
-  if (stbi_info_from_memory(bytes.data(), int(bytes.size()), &w, &h, &channels) &&
-      (long long)w * (long long)h > kMaxPixels)
-    throw InputError(name + ": " + std::to_string(w) + " x " + std::to_string(h) + " pixels claimed, more than " +
-                     std::to_string(kMaxPixels >> 20) + " megapixels; resize the image");
-  check_png_inflate_bound(bytes, name);  // stb's inflater would grow without a bound
-  unsigned char* data = stbi_load_from_memory(bytes.data(), int(bytes.size()), &w, &h, &channels, 3);
-  if (!data) {
-    const char* why = stbi_failure_reason();
-    throw InputError(name + ": cannot decode as an image (" + (why ? why : "unknown reason") +
-                     "); expected a JPEG or PNG file");
-  }
-  Image img;
-  img.width = w;
-  img.height = h;
-  img.rgb.assign(data, data + size_t(w) * size_t(h) * 3);
-  stbi_image_free(data);
-  return img;
+  if (has_jpeg_signature(bytes)) return decode_jpeg(bytes, name, header_only);
+  if (has_png_signature(bytes)) return decode_png(bytes, name, header_only);
+  throw InputError(name + ": not a JPEG or PNG file (it does not start with either's signature); pbench reads JPEG "
+                   "and PNG images");
 }
 
-Image decode_image_file(const fs::path& path) {
+std::vector<uint8_t> read_file_bytes(const fs::path& path) {
   std::ifstream in(path, std::ios::binary);
   if (!in) throw InputError(path.string() + ": cannot open image file");
-  std::vector<uint8_t> bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  return decode_image_memory(bytes, path.string());
+  return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
 }
+}  // namespace
+
+Image decode_image_memory(const std::vector<uint8_t>& bytes, const std::string& name) {
+  return decode(bytes, name, /*header_only=*/false);
+}
+
+ImageSize image_size_of_file(const fs::path& path) {
+  Image header = decode(read_file_bytes(path), path.string(), /*header_only=*/true);
+  return ImageSize{header.width, header.height};
+}
+
+void check_image_size(int64_t width, int64_t height, const std::string& name) {
+  if (width < 1 || height < 1 || width * height > kMaxImagePixels)
+    throw InputError(name + ": " + std::to_string(width) + " x " + std::to_string(height) + " pixels claimed, " +
+                     (width < 1 || height < 1 ? std::string("an empty image")
+                                              : "more than " + std::to_string(kMaxImagePixels >> 20) +
+                                                    " megapixels; resize the image"));
+}
+
+Image decode_image_file(const fs::path& path) { return decode(read_file_bytes(path), path.string(), false); }
 
 Image center_crop_square(const Image& image) {
   int side = std::min(image.width, image.height);

@@ -1,6 +1,5 @@
 #include "framework/io/image_cache.hpp"
 
-#include <stb_image.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -26,8 +25,9 @@ fs::path default_cache_dir() {
 }
 
 namespace {
-// Bump when the crop or resize changes, so old entries are never reused.
-constexpr const char* kCacheVersion = "square-crop-cubic-v1";
+// Bump when the decode, crop or resize changes, so old entries are never reused (v2: JPEG decoded
+// by libjpeg-turbo instead of libstb, whose IDCT and upsampling round differently).
+constexpr const char* kCacheVersion = "square-crop-cubic-v2";
 
 fs::path entry_path(const fs::path& source, int size, const fs::path& cache_dir) {
   std::error_code ec;
@@ -79,10 +79,8 @@ std::vector<fs::path> image_files_in(const fs::path& folder) {
 }
 
 int square_side_of(const fs::path& path) {
-  int w = 0, h = 0, channels = 0;
-  if (!stbi_info(path.string().c_str(), &w, &h, &channels))
-    throw InputError(path.string() + ": cannot read an image header (expected a JPEG or PNG file)");
-  return std::min(w, h);
+  const ImageSize size = image_size_of_file(path);
+  return std::min(size.width, size.height);
 }
 
 }  // namespace pbench

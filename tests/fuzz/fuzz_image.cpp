@@ -1,4 +1,4 @@
-// libFuzzer target: the image decoder wrapper (framework/io/image, stb_image) on arbitrary
+// libFuzzer target: the image decoders (framework/io/image_decoders.hpp: libjpeg-turbo, libpng) on arbitrary
 // bytes, then the crop and resize the datasets apply. A file that is not a decodable JPEG or
 // PNG (or claims a huge size) must end in InputError.
 #include <cstddef>
