@@ -11,6 +11,10 @@
 // = W1's cross_attention_dim, seeded init; 4 copies of the prompt as the
 // batch), so the row measures what they train: text encoder forward + backward
 // into the token rows on top of the UNet step.
+// A search method (gradient_free_ti, framework/train/candidate_search.hpp) has no optimizer
+// step: its row is one generation as the Trainer runs it, with autograd off: propose, then
+// per candidate install + text encoder + UNet forward + MSE, then report (population forward
+// passes, no backward one), so the row is that method's cost per step.
 // One process per thread count: bench_train --threads=N.
 #include <map>
 #include <memory>
@@ -18,6 +22,7 @@
 #include "benchmarks/support/bench_support.hpp"
 #include "framework/config/schema.hpp"
 #include "framework/models/sd/pipeline.hpp"
+#include "framework/train/candidate_search.hpp"
 #include "framework/train/method.hpp"
 #include "framework/train/trainer.hpp"
 #include "tests/support/tiny_configs.hpp"
@@ -52,10 +57,12 @@ struct TrainStep {
   std::unique_ptr<torch::optim::AdamW> optimizer;
   torch::Tensor prompt_ids;  // text-side methods: their training prompt, 4 rows
   std::vector<torch::Tensor> trained;  // what the method trains (clear_gradients)
+  pbench::CandidateSearch* search = nullptr;  // the method, when it learns by search
   torch::Generator generator = at::detail::createCPUGenerator(0);  // before_step's draws
   int64_t steps = 0;
 
   void step() {
+    if (search) return generation();
     if (!method) {
       optimizer->zero_grad();
     } else {
@@ -66,6 +73,17 @@ struct TrainStep {
     torch::mse_loss(w.pipeline.unet->forward(w.sample, w.timesteps, context), w.target).backward();
     optimizer->step();
     if (method) method->after_step(steps);
+  }
+  void generation() {
+    torch::NoGradGuard no_grad;
+    const int64_t candidates = search->propose(generator);
+    std::vector<double> fitness;
+    for (int64_t i = 0; i < candidates; ++i) {
+      search->install_candidate(i);
+      torch::Tensor context = pbench::models::encode_token_ids(w.pipeline, prompt_ids);
+      fitness.push_back(torch::mse_loss(w.pipeline.unet->forward(w.sample, w.timesteps, context), w.target).item<double>());
+    }
+    search->report(fitness);
   }
   void warm_up() {  // gradient buffers and optimizer state
     w.pipeline.unet->train();
@@ -107,6 +125,11 @@ std::unique_ptr<TrainStep> make_method_step(const std::string& name) {
   if (!unet_trains) {
     const std::string prompt = t->method->train_prompt(subject);
     t->prompt_ids = pbench::models::prompt_token_ids(t->w.pipeline, std::vector<std::string>(4, prompt));
+  }
+  t->search = dynamic_cast<pbench::CandidateSearch*>(t->method.get());
+  if (t->search) {  // no optimizer: each step is a generation
+    t->warm_up();
+    return t;
   }
   std::vector<torch::optim::OptimizerParamGroup> groups;
   for (const auto& g : t->method->parameter_groups(1e-4))

@@ -10,6 +10,7 @@
 #define PBENCH_METHOD_LIST(X)              \
   X(pbench, dreambooth)                    \
   X(pbench, textual_inversion)             \
+  X(pbench, gradient_free_ti)              \
   X(pbench::peft, lora)                    \
   X(pbench::peft, c_lora)                  \
   X(pbench::peft, svdiff)                  \

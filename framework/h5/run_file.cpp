@@ -152,6 +152,12 @@ void RunFileWriter::append_dvar(int64_t step, float objective, float ratio) {
   h5::append_row(g.id(), "ratio", h5::Type::Float32, &ratio);
 }
 
+void RunFileWriter::set_train_cost(int64_t forward_images_per_step, int64_t backward_images_per_step) {
+  h5::Handle g = h5::ensure_group(file_.id(), "train");
+  h5::set_attr(g.id(), "forward_images_per_step", forward_images_per_step);
+  h5::set_attr(g.id(), "backward_images_per_step", backward_images_per_step);
+}
+
 void RunFileWriter::set_dvar(const DvarSettings& s) {
   h5::Handle g = h5::ensure_group(file_.id(), "dvar");
   h5::set_attr(g.id(), "window", s.window);

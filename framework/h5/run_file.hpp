@@ -86,6 +86,9 @@ class RunFileWriter {
   // group: "params" for the run's model, "params/sd15" for SD v1.5.
   void set_params(const std::string& group, const ParamCounts& counts);
   void append_train(int64_t step, float loss, float lr, double wall_time);
+  // /train attrs: a step's cost in UNet evaluations of one image, forward and backward
+  // (TrainResult: a search method's steps take many forward passes and no backward one).
+  void set_train_cost(int64_t forward_images_per_step, int64_t backward_images_per_step);
   void append_dvar(int64_t step, float objective, float ratio);
   void set_dvar(const DvarSettings& settings);
   void append_clip_stop(int64_t step, double clip_i);

@@ -17,7 +17,8 @@ namespace pbench::report {
 const std::vector<std::string>& metric_keys() {
   static const std::vector<std::string> keys = {
       "dino",      "clip_i",    "clip_t",      "gain_dino",      "gain_clip_i", "gain_clip_t", "trainable",
-      "delta_bytes", "sd15_trainable", "sd15_delta_bytes", "steps", "dvar_stop", "steps_saved", "d_dino",
+      "delta_bytes", "sd15_trainable", "sd15_delta_bytes", "steps", "unet_forward", "unet_backward", "dvar_stop",
+      "dvar_stop_forward", "steps_saved", "d_dino",
       "d_clip_i",  "d_clip_t",  "clip_stop",   "clip_steps_saved", "dc_dino",   "dc_clip_i",   "dc_clip_t",
       "wall_time", "step_time", "peak_memory"};
   return keys;
@@ -44,7 +45,10 @@ std::string metric_title(const std::string& key) {
       {"sd15_trainable", "params (SD1.5)"},
       {"sd15_delta_bytes", "delta (SD1.5)"},
       {"steps", "steps trained"},
+      {"unet_forward", "UNet images fwd"},
+      {"unet_backward", "UNet images bwd"},
       {"dvar_stop", "DVAR stop"},
+      {"dvar_stop_forward", "DVAR stop (UNet images fwd)"},
       {"steps_saved", "steps saved"},
       {"d_dino", "ΔDINO stop→final"},
       {"d_clip_i", "ΔCLIP-I stop→final"},
@@ -135,6 +139,19 @@ void read_stop_rule(hid_t root, const std::string& group, const std::string& sto
   }
 }
 
+// The cost axis on which search and gradient methods compare (docs/run_file_schema.md, /train
+// attrs; files written before them have none): UNet evaluations of one image through the steps
+// trained, forward and backward, and DVAR's stop step on the same axis.
+void read_train_cost(hid_t root, std::map<std::string, double>& values) {
+  if (!h5::exists(root, "train") || !values.count("steps")) return;
+  h5::Handle g = h5::open_group(root, "train");
+  if (!h5::has_attr(g.id(), "forward_images_per_step") || !h5::has_attr(g.id(), "backward_images_per_step")) return;
+  const double forward = double(h5::attr_int(g.id(), "forward_images_per_step"));
+  values["unet_forward"] = values["steps"] * forward;
+  values["unet_backward"] = values["steps"] * double(h5::attr_int(g.id(), "backward_images_per_step"));
+  if (values.count("dvar_stop")) values["dvar_stop_forward"] = values["dvar_stop"] * forward;
+}
+
 void read_params(hid_t root, const std::string& group, const std::string& prefix, RunRecord& r) {
   if (!h5::exists(root, group)) return;
   h5::Handle g = h5::open_group(root, group);
@@ -176,6 +193,7 @@ RunRecord read_run_record(const fs::path& file, const std::string& group_by, con
     r.dvar_ratio = optional_series(root, "dvar/ratio");
     read_stop_rule(root, "dvar", "dvar_stop", "steps_saved", r.dvar_stop_step, r.dvar_mode, r.values);
     read_stop_rule(root, "clip_stop", "clip_stop", "clip_steps_saved", r.clip_stop_step, r.clip_stop_mode, r.values);
+    read_train_cost(root, r.values);
 
     std::map<std::string, double> final_m, stop_m, clip_stop_m, point_m;
     read_metric_point(root, "final", final_m, &r);

@@ -5,6 +5,7 @@
 #include <iomanip>
 #include <ostream>
 
+#include "framework/train/candidate_search.hpp"
 #include "framework/train/random_scale.hpp"
 #include "framework/util/errors.hpp"
 #include "framework/util/seeds.hpp"
@@ -53,7 +54,7 @@ torch::Tensor sample_latents(const torch::Tensor& mean, const torch::Tensor& std
 Trainer::Trainer(models::Pipeline& pipeline, Method& method, const SubjectData& subject, TrainOptions train,
                  DvarOptions dvar, int64_t seed)
     : pipeline_(pipeline), method_(method), subject_(subject), train_(train), dvar_(dvar), seed_(seed),
-      schedule_(pipeline.scheduler) {
+      schedule_(pipeline.scheduler), search_(dynamic_cast<CandidateSearch*>(&method)) {
   if (subject.images.empty()) throw InputError("dataset: subject '" + subject.subject + "' has no images");
   train_.schedule.total_steps = train_.steps;  // the schedule spans the budget
   prompts_ = method_.train_prompts(subject_);
@@ -107,6 +108,7 @@ void Trainer::set_prior(const std::vector<Image>& class_images, const std::strin
 }
 
 bool Trainer::text_encoder_trains() const {
+  if (search_) return true;  // candidates are written into token rows that require no gradient
   for (const auto& p : pipeline_.text_encoder->parameters())
     if (p.requires_grad()) return true;
   return false;
@@ -246,6 +248,32 @@ double Trainer::accumulate_gradients(int64_t step, torch::Generator& gen) {
   return step_loss;
 }
 
+Trainer::Generation Trainer::search_step(int64_t step, CandidateSearch& search, torch::Generator& gen) {
+  torch::NoGradGuard no_grad;  // forward passes only: no graph is built, no gradient exists
+  if (!search_timesteps_.defined()) {
+    torch::Generator timestep_gen = make_generator(seed_, "search.timesteps");
+    search_timesteps_ = torch::randint(pipeline_.scheduler.num_train_timesteps, {train_.batch_size}, timestep_gen,
+                                       torch::kInt64);
+  }
+  const int64_t candidates = search.propose(gen);
+  std::vector<double> fitness;
+  for (int64_t i = 0; i < candidates; ++i) {
+    search.install_candidate(i);
+    TrainingBatch batch = draw_batch(gen);  // fresh images, noise and captions per evaluation
+    const double value =
+        denoising_loss(batch.latents, batch.noise, search_timesteps_, batch.context, batch.mask).item<double>();
+    if (!std::isfinite(value))
+      throw RunFailure("candidate " + std::to_string(i) + "'s loss became " + (std::isnan(value) ? "NaN" : "infinite") +
+                       " at step " + std::to_string(step) + " (check the method's search settings)");
+    fitness.push_back(value);
+  }
+  search.report(fitness);
+  Generation generation;
+  generation.candidates = candidates;
+  for (double f : fitness) generation.mean_fitness += f / double(candidates);
+  return generation;
+}
+
 Trainer::DvarCheck Trainer::check_dvar(int64_t step, DvarRule& rule, const TrainCallbacks& cb) {
   DvarCheck check;
   if (dvar_.mode == StopMode::off || (step - 1) % dvar_.every != 0) return check;
@@ -266,10 +294,14 @@ void Trainer::log_step(const TrainCallbacks& cb, int64_t step, double loss, doub
 
 TrainResult Trainer::run(const TrainCallbacks& cb) {
   auto start = std::chrono::steady_clock::now();
-  Optimization opt = make_optimizer();
+  // A search method has no optimizer (and its tensors require no gradient).
+  Optimization opt = search_ ? Optimization{} : make_optimizer();
   torch::Generator gen = make_generator(seed_, "train");
   DvarRule rule(dvar_);
   TrainResult result;
+  const int64_t batch_images = train_.batch_size * (prior_weight_ > 0.0 ? 2 : 1);
+  result.forward_images_per_step = train_.grad_accum * batch_images;
+  result.backward_images_per_step = search_ ? 0 : result.forward_images_per_step;
   pipeline_.unet->train();
   pipeline_.text_encoder->train();
 
@@ -279,17 +311,24 @@ TrainResult Trainer::run(const TrainCallbacks& cb) {
     DvarCheck dvar = check_dvar(step, rule, cb);
     if (dvar.fired_first) result.dvar_stop_step = step;
     const double factor = train_.schedule.factor(step);
-    opt.set_lr_factor(factor);
     method_.before_step(step, gen);
-    clear_gradients(opt.params);
-    const double step_loss = accumulate_gradients(step, gen);
-    if (train_.max_grad_norm > 0) torch::nn::utils::clip_grad_norm_(opt.params, train_.max_grad_norm);
-    opt.optimizer->step();
+    double step_loss = 0.0;
+    if (search_) {
+      const Generation generation = search_step(step, *search_, gen);
+      step_loss = generation.mean_fitness;
+      result.forward_images_per_step = generation.candidates * train_.batch_size;
+    } else {
+      opt.set_lr_factor(factor);
+      clear_gradients(opt.params);
+      step_loss = accumulate_gradients(step, gen);
+      if (train_.max_grad_norm > 0) torch::nn::utils::clip_grad_norm_(opt.params, train_.max_grad_norm);
+      opt.optimizer->step();
+    }
     method_.after_step(step);
     result.steps_trained = step;
     result.last_loss = step_loss;
     const double wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-    const float lr_now = float(opt.base_lrs[0] * factor);
+    const float lr_now = search_ ? 0.0f : float(opt.base_lrs[0] * factor);  // a search has no learning rate
     if (cb.on_step) cb.on_step(step, float(step_loss), lr_now, wall);
 
     // The step that fired has taken its update (as the reference's): the stop delta is after it.

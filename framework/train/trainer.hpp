@@ -23,6 +23,8 @@
 
 namespace pbench {
 
+class CandidateSearch;
+
 // A run config's `train` section. Ranges are checked where the config is read, so
 // that `run_sweep --plan` refuses what AdamW would end with a LibTorch check (a
 // stack trace) and what would divide by zero (log_every: 0).
@@ -87,6 +89,14 @@ struct TrainResult {
   TensorMap delta_at_dvar_stop;  // the method's delta at that step (monitor mode)
   double last_loss = 0.0;
   double seconds = 0.0;
+  // A step's cost in UNet evaluations of one image, the axis on which gradient and search
+  // methods compare (gradient-free Textual Inversion takes no backward pass but
+  // population x batch forward ones): grad_accum x batch (x 2 with a prior term) forward
+  // passes, each also backpropagated, for a gradient step; population x batch forward passes
+  // and none backward for a CandidateSearch generation. DVAR's and CLIP's monitoring passes
+  // are not training cost and are not counted.
+  int64_t forward_images_per_step = 0;
+  int64_t backward_images_per_step = 0;
 };
 
 // One micro-batch of the denoising loss: latents drawn from the cached posteriors
@@ -134,11 +144,22 @@ class Trainer {
   // train.grad_accum micro-batches' losses backpropagated (with the prior term and the
   // method's extra loss); returns the step's mean loss. RunFailure when it is NaN or infinite.
   double accumulate_gradients(int64_t step, torch::Generator& gen);
+  // A CandidateSearch method's step, one generation (framework/train/candidate_search.hpp):
+  // each candidate scored by the denoising loss on its own fresh batch at the search's
+  // timesteps, drawn once per trainer (the reference's), with autograd off; returns the
+  // generation's mean fitness (the step's loss). RunFailure when a fitness is NaN or infinite.
+  struct Generation {
+    double mean_fitness = 0.0;
+    int64_t candidates = 0;
+  };
+  Generation search_step(int64_t step, CandidateSearch& search, torch::Generator& gen);
   // The progress line every train.log_every steps (and the first and last).
   void log_step(const TrainCallbacks& callbacks, int64_t step, double loss, double lr, double wall) const;
 
  private:
   torch::Tensor encode_prompts(const std::vector<std::string>& prompts);
+  // True when the prompts' embeddings change during training (a trained text encoder or token
+  // row, or a search that writes token rows): they are encoded per batch, never cached.
   bool text_encoder_trains() const;
   // The MSE of the prediction; with a mask, Custom Diffusion's masked form (trainer.cpp).
   torch::Tensor denoising_loss(const torch::Tensor& latents, const torch::Tensor& noise, const torch::Tensor& timesteps,
@@ -164,6 +185,8 @@ class Trainer {
   torch::Tensor prior_mean_, prior_std_, prior_context_;
   double prior_weight_ = 0.0;
   std::string prior_prompt_;
+  CandidateSearch* search_ = nullptr;  // the method, when it learns by search (no optimizer)
+  torch::Tensor search_timesteps_;     // the search's timesteps, drawn once
   // DVAR's frozen batch.
   torch::Tensor eval_latents_, eval_noise_, eval_timesteps_;
   std::vector<std::string> eval_prompts_;

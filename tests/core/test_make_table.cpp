@@ -180,6 +180,12 @@ BOOST_AUTO_TEST_CASE(aggregates_equal_hand_computed_values) {
   // Steps saved = 40 - stop, 0 when DVAR never fired.
   BOOST_TEST(cell(t, "lora", "steps_saved").mean == (20 + 10 + 20 + 0) / 4.0, tol);
   BOOST_TEST(cell(t, "custom_diffusion", "steps_saved").mean == (10 + 0 + 20 + 30) / 4.0, tol);
+  // The cost axis search and gradient methods share: steps x UNet images per step (/train attrs).
+  BOOST_TEST(cell(t, "lora", "unet_forward").mean == 40.0 * 2, tol);
+  BOOST_TEST(cell(t, "custom_diffusion", "unet_backward").mean == 40.0 * 4, tol);
+  BOOST_TEST(cell(t, "lora", "dvar_stop_forward").mean == 27.5 * 2, tol);
+  BOOST_TEST(cell(t, "custom_diffusion", "dvar_stop_forward").n == 3u);  // never fired once
+  BOOST_TEST(cell(t, "textual_inversion", "unet_forward").n == 0u);      // a file without the attributes
   // Metric change from the DVAR stop to the full budget.
   BOOST_TEST(cell(t, "lora", "d_dino").mean == (0.05 + 0.10 + 0.10 + 0.0) / 4, tol);
   BOOST_TEST(cell(t, "custom_diffusion", "d_clip_i").mean == (0.0 + 0.0 + 0.01 + 0.0) / 4, tol);

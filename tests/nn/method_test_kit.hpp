@@ -17,6 +17,7 @@
 #include "framework/config/yaml_io.hpp"
 #include "framework/models/sd/pipeline.hpp"
 #include "framework/tensor/safetensors_torch.hpp"
+#include "framework/train/candidate_search.hpp"
 #include "framework/train/method.hpp"
 #include "framework/train/trainer.hpp"
 #include "framework/util/errors.hpp"
@@ -101,6 +102,22 @@ inline void adamw_steps(Method& m, models::Pipeline& p, const Batch& b, int step
   }
 }
 
+// Generations of a search method (framework/train/candidate_search.hpp), as the engine runs
+// them: autograd off, each candidate scored by the MSE to the batch's fixed target.
+inline void search_steps(CandidateSearch& search, models::Pipeline& p, const Batch& b, int steps) {
+  torch::NoGradGuard no_grad;
+  torch::Generator gen = at::detail::createCPUGenerator(5);
+  for (int i = 0; i < steps; ++i) {
+    const int64_t candidates = search.propose(gen);
+    std::vector<double> fitness;
+    for (int64_t c = 0; c < candidates; ++c) {
+      search.install_candidate(c);
+      fitness.push_back(torch::mse_loss(forward(p, b), b.target).item<double>());
+    }
+    search.report(fitness);
+  }
+}
+
 struct ContractOptions {
   std::string prompt = "a photo of a dog";
   // Lifts tiny paper learning rates (1e-6) so one step visibly moves every tensor.
@@ -147,7 +164,9 @@ inline void check_method_contract(const std::string& yaml, const ContractOptions
     trained_prompt_at_init = forward(p, bm);
   }
 
-  // Trainable = exactly the parameter groups, and they are the only requires_grad tensors.
+  // Trainable = exactly the parameter groups, and they are the only requires_grad tensors;
+  // a search method's require none (it is never differentiated).
+  auto* search = dynamic_cast<CandidateSearch*>(method.get());
   auto trainable = trainable_set(*method);
   BOOST_TEST(!trainable.empty());
   auto tensors = all_tensors(p);
@@ -155,19 +174,24 @@ inline void check_method_contract(const std::string& yaml, const ContractOptions
   for (const auto& [name, t] : tensors) {
     bool in_groups = trainable.count(t.unsafeGetTensorImpl()) > 0;
     trainable_found += in_groups;
-    BOOST_TEST(t.requires_grad() == in_groups, name << " requires_grad=" << t.requires_grad());
+    BOOST_TEST(t.requires_grad() == (in_groups && !search), name << " requires_grad=" << t.requires_grad());
   }
   BOOST_TEST(trainable_found == trainable.size(), "some trained tensors are not in the pipeline");
 
   auto start = snapshot(p);
-  adamw_steps(*method, p, bm, 1, lr_scale);
-  for (const auto& [name, t] : all_tensors(p))
-    if (trainable.count(t.unsafeGetTensorImpl())) BOOST_TEST(t.grad().defined(), name << " got no gradient");
-  adamw_steps(*method, p, bm, 1, lr_scale);
+  if (search) {
+    search_steps(*search, p, bm, 2);
+    for (const auto& [name, t] : all_tensors(p)) BOOST_TEST(!t.grad().defined(), name << " got a gradient in a search");
+  } else {
+    adamw_steps(*method, p, bm, 1, lr_scale);
+    for (const auto& [name, t] : all_tensors(p))
+      if (trainable.count(t.unsafeGetTensorImpl())) BOOST_TEST(t.grad().defined(), name << " got no gradient");
+    adamw_steps(*method, p, bm, 1, lr_scale);
+  }
   for (const auto& [name, t] : all_tensors(p)) {
     bool changed = !torch::equal(t.detach(), start.at(name));
     if (trainable.count(t.unsafeGetTensorImpl()))
-      BOOST_TEST(changed, name << " did not move in two steps");
+      BOOST_TEST(changed, name << " did not move in two steps or generations");
     else
       BOOST_TEST(!changed, name << " is frozen but changed");
   }

@@ -38,6 +38,12 @@ BOOST_AUTO_TEST_CASE(svdiff_counts) {
   BOOST_TEST(count("name: svdiff\ntext_encoder: false\nnorm_targets: [none_at_all]\n").trainable == 222696);
 }
 
+BOOST_AUTO_TEST_CASE(gradient_free_ti_count) {
+  // One embedding row, as Textual Inversion: the search's state (a 256-d mean, a 256² covariance)
+  // is how it trains, not what it learns.
+  BOOST_TEST(count("name: gradient_free_ti\n").trainable == 768);
+}
+
 BOOST_AUTO_TEST_CASE(custom_diffusion_count) {
   BOOST_TEST(count("name: custom_diffusion\n").trainable == 19169280 + 768);
 }

@@ -55,6 +55,109 @@ BOOST_AUTO_TEST_CASE(layered_context_selects_each_layers_own_slice) {
   BOOST_CHECK_THROW(p.unet->forward(b.sample, b.timestep, layered.slice(0, 0, layers - 1)), InputError);
 }
 
+// ---------------------------------------------------------------- Gradient-free Textual Inversion
+
+BOOST_AUTO_TEST_CASE(gradient_free_ti_contract) {
+  check_method_contract("name: gradient_free_ti\ninit_word: dog\npopulation: 6\n");
+}
+
+namespace {
+// The part of `rows` ([n, d]) outside the span of the top `k` principal directions of `table`,
+// computed here by an SVD of the centred table (not through framework/tensor/principal_subspace).
+double outside_top_directions(const torch::Tensor& rows, const torch::Tensor& table, int64_t k) {
+  torch::Tensor centred = table.to(torch::kDouble) - table.to(torch::kDouble).mean(0);
+  torch::Tensor v = std::get<2>(torch::linalg_svd(centred, /*full_matrices=*/false)).slice(0, 0, k);  // [k, d]
+  torch::Tensor r = rows.to(torch::kDouble);
+  return (r - r.matmul(v.t()).matmul(v)).abs().max().item<double>();
+}
+
+// The candidates of one generation as their offsets from the search's centre p0 + table mean.
+torch::Tensor candidate_offsets(Method& method, CandidateSearch& search, const torch::Tensor& centre,
+                                torch::Generator& gen) {
+  const int64_t n = search.propose(gen);
+  std::vector<torch::Tensor> rows;
+  for (int64_t i = 0; i < n; ++i) {
+    search.install_candidate(i);
+    rows.push_back(method.delta().at("<sks>").reshape({-1}).to(torch::kDouble) - centre);
+  }
+  search.report(std::vector<double>(size_t(n), 1.0));
+  return torch::stack(rows);
+}
+}  // namespace
+
+BOOST_AUTO_TEST_CASE(gradient_free_ti_searches_the_token_tables_principal_subspace_around_p0) {
+  // arXiv 2304.05818 (feizc's train_inversion.py): embedding = PCA.inverse_transform(z) + p0, z from 0,
+  // so the search starts at p0 + the table's mean and moves only along the top principal directions.
+  models::Pipeline p = small_pipeline();
+  auto method = attached("name: gradient_free_ti\ninit_word: dog\nintrinsic_dim: 4\npopulation: 5\n", p);
+  auto* search = dynamic_cast<CandidateSearch*>(method.get());
+  BOOST_REQUIRE(search);
+  torch::Tensor table = p.text_encoder->text_model->embeddings->token_embedding->weight.detach();
+  std::vector<int64_t> dog = p.tokenizer->tokenize_ids("dog");
+  torch::Tensor p0 = table.index_select(0, torch::tensor(dog)).mean(0).to(torch::kDouble);
+  torch::Tensor centre = table.to(torch::kDouble).mean(0) + p0;
+  torch::Tensor start = method->delta().at("<sks>").reshape({-1}).to(torch::kDouble);
+  BOOST_TEST((start - centre).abs().max().item<double>() < 1e-5);
+
+  torch::Generator gen = at::detail::createCPUGenerator(3);
+  torch::Tensor offsets = candidate_offsets(*method, *search, centre, gen);
+  BOOST_TEST(offsets.size(0) == 5);
+  BOOST_TEST(offsets.abs().max().item<double>() > 1e-3);              // candidates differ from the centre
+  BOOST_TEST(outside_top_directions(offsets, table, 4) < 1e-4);        // but only along 4 directions
+  BOOST_TEST(outside_top_directions(offsets, table, 3) > 1e-3);        // all 4 of them
+  // Nothing requires a gradient: the row is searched, not differentiated.
+  BOOST_TEST(!method->delta().at("<sks>").requires_grad());
+}
+
+BOOST_AUTO_TEST_CASE(gradient_free_ti_expands_its_search_every_expand_every_generations) {
+  // initial_dim 2, doubled every generation up to intrinsic_dim 8: generation 1 searches 2
+  // directions, generation 2 four, generation 3 eight.
+  models::Pipeline p = small_pipeline();
+  auto method = attached(
+      "name: gradient_free_ti\ninit_word: dog\nintrinsic_dim: 8\ninitial_dim: 2\nexpand_every: 1\npopulation: 6\n", p);
+  auto* search = dynamic_cast<CandidateSearch*>(method.get());
+  torch::Tensor table = p.text_encoder->text_model->embeddings->token_embedding->weight.detach();
+  torch::Tensor start = method->delta().at("<sks>").reshape({-1}).to(torch::kDouble);
+  torch::Generator gen = at::detail::createCPUGenerator(4);
+  for (int64_t dims : {2, 4, 8}) {
+    // The mean moves after a report; offsets are taken from the start (the centre, z = 0).
+    torch::Tensor offsets = candidate_offsets(*method, *search, start, gen);
+    BOOST_TEST(outside_top_directions(offsets, table, dims) < 1e-4, "generation searching " << dims);
+    BOOST_TEST(outside_top_directions(offsets, table, dims / 2) > 1e-3, "generation searching " << dims);
+  }
+  BOOST_CHECK_THROW(attached("name: gradient_free_ti\nintrinsic_dim: 8\ninitial_dim: 9\n", p), InputError);
+}
+
+BOOST_AUTO_TEST_CASE(gradient_free_ti_fitness_improves_over_generations) {
+  // The search on a deterministic fitness: the squared distance of the installed row to a target
+  // that lies in the searched subspace. CMA-ES's mean approaches it generation by generation.
+  models::Pipeline p = small_pipeline();
+  auto method = attached("name: gradient_free_ti\ninit_word: dog\nintrinsic_dim: 8\npopulation: 10\nsigma: 0.5\n", p);
+  auto* search = dynamic_cast<CandidateSearch*>(method.get());
+  torch::Tensor table = p.text_encoder->text_model->embeddings->token_embedding->weight.detach().to(torch::kDouble);
+  torch::Tensor directions = std::get<2>(torch::linalg_svd(table - table.mean(0), false)).slice(0, 0, 8);
+  torch::Tensor start = method->delta().at("<sks>").reshape({-1}).to(torch::kDouble);
+  torch::Tensor target = start + 0.4 * torch::linspace(-1.0, 1.0, 8, torch::kDouble).matmul(directions);
+  auto distance = [&] { return (method->delta().at("<sks>").reshape({-1}).to(torch::kDouble) - target).pow(2).sum().item<double>(); };
+  const double initial = distance();
+  torch::Generator gen = at::detail::createCPUGenerator(9);
+  std::vector<double> after_generation;
+  for (int g = 0; g < 40; ++g) {
+    const int64_t n = search->propose(gen);
+    std::vector<double> fitness;
+    for (int64_t i = 0; i < n; ++i) {
+      search->install_candidate(i);
+      fitness.push_back(distance());
+    }
+    search->report(fitness);  // installs the mean
+    after_generation.push_back(distance());
+  }
+  BOOST_TEST_MESSAGE("distance to the target: " << initial << " -> " << after_generation[9] << " (10) -> "
+                                                << after_generation.back() << " (40)");
+  BOOST_TEST(after_generation[9] < initial);
+  BOOST_TEST(after_generation.back() < 0.01 * initial);
+}
+
 // ---------------------------------------------------------------- Textual Inversion
 
 BOOST_AUTO_TEST_CASE(textual_inversion_trains_on_all_27_reference_templates_in_order) {

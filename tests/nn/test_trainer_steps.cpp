@@ -11,6 +11,7 @@
 #include "framework/config/access.hpp"
 #include "framework/config/schema.hpp"
 #include "framework/config/yaml_io.hpp"
+#include "framework/train/candidate_search.hpp"
 #include "framework/train/random_scale.hpp"
 #include "framework/train/trainer.hpp"
 
@@ -255,4 +256,83 @@ BOOST_AUTO_TEST_CASE(custom_diffusion_draws_rescaled_masked_batches_at_a_per_ima
   torch::Generator g4 = gen();
   BOOST_TEST(!plain_trainer.draw_batch(g4).mask.defined());
   for (double lr : plain_trainer.make_optimizer().base_lrs) BOOST_TEST(lr == 1e-5, boost::test_tools::tolerance(1e-12));
+}
+
+// ---- a method that learns by search (framework/train/candidate_search.hpp) ----
+namespace {
+// A stand-in search over nothing: it trains no tensor and records what the trainer does
+// around it (autograd's state at each candidate, the fitness it reports).
+struct ProbeSearch : Method, CandidateSearch {
+  std::vector<bool> grad_mode_at_install;
+  std::vector<std::vector<double>> reports;
+  void attach(MethodTarget&) override {}
+  std::vector<ParamGroup> parameter_groups(double) override { return {}; }  // an optimizer would refuse this
+  TensorMap delta() override { return {}; }
+  void load_delta(const TensorMap&) override {}
+  std::string describe() const override { return "probe search"; }
+  int64_t propose(torch::Generator&) override { return 3; }
+  void install_candidate(int64_t) override { grad_mode_at_install.push_back(torch::GradMode::is_enabled()); }
+  void report(const std::vector<double>& fitness) override { reports.push_back(fitness); }
+};
+}  // namespace
+
+BOOST_AUTO_TEST_CASE(a_search_step_scores_every_candidate_with_autograd_off_and_builds_no_optimizer) {
+  Setup s(kTextualInversion);
+  ProbeSearch probe;
+  TrainOptions t = small_train(2);
+  t.batch_size = 2;
+  Trainer trainer(s.pipeline, probe, s.subject, t, DvarOptions{}, 7);
+  std::vector<float> rates;
+  TrainCallbacks cb;
+  cb.on_step = [&](int64_t, float, float lr, double) { rates.push_back(lr); };
+  TrainResult result = trainer.run(cb);
+  BOOST_TEST(result.steps_trained == 2);
+  BOOST_TEST(probe.grad_mode_at_install.size() == 6u);  // 3 candidates x 2 generations
+  for (bool enabled : probe.grad_mode_at_install) BOOST_TEST(!enabled);
+  BOOST_REQUIRE(probe.reports.size() == 2u);
+  for (const auto& fitness : probe.reports) {
+    BOOST_TEST(fitness.size() == 3u);
+    for (double f : fitness) BOOST_TEST((std::isfinite(f) && f > 0.0));
+  }
+  // The cost axis: 3 candidates x batch 2 forward passes a step, none backward; no learning rate.
+  BOOST_TEST(result.forward_images_per_step == 6);
+  BOOST_TEST(result.backward_images_per_step == 0);
+  BOOST_TEST(result.last_loss == (probe.reports[1][0] + probe.reports[1][1] + probe.reports[1][2]) / 3.0,
+             boost::test_tools::tolerance(1e-9));
+  for (float lr : rates) BOOST_TEST(lr == 0.0f);
+}
+
+BOOST_AUTO_TEST_CASE(a_gradient_step_costs_its_batches_forward_and_backward) {
+  Setup s(kTextualInversion);
+  TrainOptions t = small_train(1);
+  t.batch_size = 2;
+  t.grad_accum = 3;
+  TrainResult result = Trainer(s.pipeline, *s.method, s.subject, t, DvarOptions{}, 7).run({});
+  BOOST_TEST(result.forward_images_per_step == 6);
+  BOOST_TEST(result.backward_images_per_step == 6);
+}
+
+BOOST_AUTO_TEST_CASE(gradient_free_ti_trains_in_the_engines_loop_with_forward_passes_only) {
+  // arXiv 2304.05818 in the engine's loop: CMA-ES generations move the token's row, no tensor
+  // requires a gradient and none is computed. (That the search lowers its fitness is shown on a
+  // deterministic fitness in test_methods_text_side: builtin:tiny's random weights give the
+  // token's row almost no effect on the denoising loss, below the noise of fresh batches.)
+  Setup s("name: gradient_free_ti\npopulation: 8\nintrinsic_dim: 16\n");
+  const torch::Tensor start = s.method->delta().at("<sks>").clone();
+  TrainOptions t = small_train(3);
+  t.batch_size = 2;
+  Trainer trainer(s.pipeline, *s.method, s.subject, t, DvarOptions{}, 7);
+  TrainResult result = trainer.run({});
+  BOOST_TEST(result.steps_trained == 3);
+  BOOST_TEST(std::isfinite(result.last_loss));
+  BOOST_TEST(std::isfinite(trainer.deterministic_objective()));
+  BOOST_TEST(!torch::equal(s.method->delta().at("<sks>"), start));
+  BOOST_TEST(result.forward_images_per_step == 16);
+  BOOST_TEST(result.backward_images_per_step == 0);
+  for (torch::nn::Module* m : std::vector<torch::nn::Module*>{s.pipeline.unet.ptr().get(), s.pipeline.text_encoder.ptr().get(),
+                                                               s.pipeline.vae.ptr().get()})
+    for (const auto& p : m->parameters()) {
+      BOOST_TEST(!p.requires_grad());
+      BOOST_TEST(!p.grad().defined());
+    }
 }

@@ -60,6 +60,9 @@ void write_complete(const fs::path& runs, const SyntheticRun& s) {
     // Offset by the run's DINO so that the curves of different runs do not overlap in the figures.
     w.append_dvar(step, float(0.1 * s.dino + 0.4 / double(step)), step <= 10 ? 1.0f : float(s.dino / double(step - 9)));
   w.set_dvar({4, 0.05, "monitor", s.stop_step});
+  // Training cost per step in UNet image evaluations: lora a batch of 2; custom_diffusion a batch
+  // of 2 and its prior term's 2, each forward and backward.
+  w.set_train_cost(s.method == "lora" ? 2 : 4, s.method == "lora" ? 2 : 4);
   h5::set_attr(w.root(), "peak_rss_bytes", int64_t(300) * 1024 * 1024 + s.trainable);
   // Per-image values mean exactly to the chosen number (+d and -d around it).
   auto point = [](double dino, double clip_i, double clip_t, int64_t step) {
