@@ -75,15 +75,10 @@ struct TrainStep {
     if (method) method->after_step(steps);
   }
   void generation() {
-    torch::NoGradGuard no_grad;
-    const int64_t candidates = search->propose(generator);
-    std::vector<double> fitness;
-    for (int64_t i = 0; i < candidates; ++i) {
-      search->install_candidate(i);
+    pbench::run_generation(*search, generator, [&](int64_t) {
       torch::Tensor context = pbench::models::encode_token_ids(w.pipeline, prompt_ids);
-      fitness.push_back(torch::mse_loss(w.pipeline.unet->forward(w.sample, w.timesteps, context), w.target).item<double>());
-    }
-    search->report(fitness);
+      return torch::mse_loss(w.pipeline.unet->forward(w.sample, w.timesteps, context), w.target).item<double>();
+    });
   }
   void warm_up() {  // gradient buffers and optimizer state
     w.pipeline.unet->train();

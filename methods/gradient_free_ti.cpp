@@ -133,12 +133,12 @@ class GradientFreeTi : public peft::ParameterizedMethod, public CandidateSearch 
   }
 
  private:
-  // The embedding of z (its first coordinates; the rest are 0), written into the token's row.
+  // The embedding of z (the first coordinates while the search is narrower than the subspace;
+  // the rest are 0), written into the token's row.
   void install(const torch::Tensor& z) {
     torch::NoGradGuard no_grad;
-    const int64_t k = z.size(0);
-    PrincipalSubspace head{subspace_.mean, subspace_.components.slice(0, 0, k), subspace_.variances.slice(0, 0, k)};
-    torch::Tensor embedding = head.to_table_space(z.to(torch::kDouble)) + p0_;
+    torch::Tensor full = torch::constant_pad_nd(z.to(torch::kDouble), {0, dimension_ - z.size(0)});
+    torch::Tensor embedding = subspace_.to_table_space(full) + p0_;
     rows_->rows.copy_(embedding.to(rows_->rows.scalar_type()).view_as(rows_->rows));
   }
 

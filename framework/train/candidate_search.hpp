@@ -25,4 +25,21 @@ class CandidateSearch {
   virtual void report(const std::vector<double>& fitness) = 0;
 };
 
+// One generation as the engine runs it (the trainer, bench_train and the tests share it):
+// propose from `generator`, install each candidate and score it with `score(index)` with
+// autograd off (forward passes only), then report the scores. Returns them in proposal order.
+template <class Score>
+std::vector<double> run_generation(CandidateSearch& search, torch::Generator& generator, Score&& score) {
+  torch::NoGradGuard no_grad;
+  const int64_t candidates = search.propose(generator);
+  std::vector<double> fitness;
+  fitness.reserve(size_t(candidates));
+  for (int64_t i = 0; i < candidates; ++i) {
+    search.install_candidate(i);
+    fitness.push_back(score(i));
+  }
+  search.report(fitness);
+  return fitness;
+}
+
 }  // namespace pbench

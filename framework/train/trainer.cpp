@@ -3,6 +3,7 @@
 #include <chrono>
 #include <cmath>
 #include <iomanip>
+#include <numeric>
 #include <ostream>
 
 #include "framework/train/candidate_search.hpp"
@@ -248,30 +249,22 @@ double Trainer::accumulate_gradients(int64_t step, torch::Generator& gen) {
   return step_loss;
 }
 
-Trainer::Generation Trainer::search_step(int64_t step, CandidateSearch& search, torch::Generator& gen) {
-  torch::NoGradGuard no_grad;  // forward passes only: no graph is built, no gradient exists
+std::vector<double> Trainer::search_step(int64_t step, torch::Generator& gen) {
+  if (!search_) throw std::logic_error("search_step: method '" + method_.describe() + "' does not learn by search");
   if (!search_timesteps_.defined()) {
     torch::Generator timestep_gen = make_generator(seed_, "search.timesteps");
     search_timesteps_ = torch::randint(pipeline_.scheduler.num_train_timesteps, {train_.batch_size}, timestep_gen,
                                        torch::kInt64);
   }
-  const int64_t candidates = search.propose(gen);
-  std::vector<double> fitness;
-  for (int64_t i = 0; i < candidates; ++i) {
-    search.install_candidate(i);
+  return run_generation(*search_, gen, [&](int64_t i) {
     TrainingBatch batch = draw_batch(gen);  // fresh images, noise and captions per evaluation
     const double value =
         denoising_loss(batch.latents, batch.noise, search_timesteps_, batch.context, batch.mask).item<double>();
     if (!std::isfinite(value))
       throw RunFailure("candidate " + std::to_string(i) + "'s loss became " + (std::isnan(value) ? "NaN" : "infinite") +
                        " at step " + std::to_string(step) + " (check the method's search settings)");
-    fitness.push_back(value);
-  }
-  search.report(fitness);
-  Generation generation;
-  generation.candidates = candidates;
-  for (double f : fitness) generation.mean_fitness += f / double(candidates);
-  return generation;
+    return value;
+  });
 }
 
 Trainer::DvarCheck Trainer::check_dvar(int64_t step, DvarRule& rule, const TrainCallbacks& cb) {
@@ -299,9 +292,10 @@ TrainResult Trainer::run(const TrainCallbacks& cb) {
   torch::Generator gen = make_generator(seed_, "train");
   DvarRule rule(dvar_);
   TrainResult result;
-  const int64_t batch_images = train_.batch_size * (prior_weight_ > 0.0 ? 2 : 1);
-  result.forward_images_per_step = train_.grad_accum * batch_images;
-  result.backward_images_per_step = search_ ? 0 : result.forward_images_per_step;
+  if (!search_) {  // a search's cost is its population's, known at its first step
+    result.forward_images_per_step = train_.grad_accum * train_.batch_size * (prior_weight_ > 0.0 ? 2 : 1);
+    result.backward_images_per_step = result.forward_images_per_step;
+  }
   pipeline_.unet->train();
   pipeline_.text_encoder->train();
 
@@ -314,9 +308,9 @@ TrainResult Trainer::run(const TrainCallbacks& cb) {
     method_.before_step(step, gen);
     double step_loss = 0.0;
     if (search_) {
-      const Generation generation = search_step(step, *search_, gen);
-      step_loss = generation.mean_fitness;
-      result.forward_images_per_step = generation.candidates * train_.batch_size;
+      const std::vector<double> fitness = search_step(step, gen);
+      step_loss = std::accumulate(fitness.begin(), fitness.end(), 0.0) / double(fitness.size());
+      result.forward_images_per_step = int64_t(fitness.size()) * train_.batch_size;
     } else {
       opt.set_lr_factor(factor);
       clear_gradients(opt.params);

@@ -144,15 +144,12 @@ class Trainer {
   // train.grad_accum micro-batches' losses backpropagated (with the prior term and the
   // method's extra loss); returns the step's mean loss. RunFailure when it is NaN or infinite.
   double accumulate_gradients(int64_t step, torch::Generator& gen);
-  // A CandidateSearch method's step, one generation (framework/train/candidate_search.hpp):
+  // The step of a CandidateSearch method, one generation (framework/train/candidate_search.hpp):
   // each candidate scored by the denoising loss on its own fresh batch at the search's
   // timesteps, drawn once per trainer (the reference's), with autograd off; returns the
-  // generation's mean fitness (the step's loss). RunFailure when a fitness is NaN or infinite.
-  struct Generation {
-    double mean_fitness = 0.0;
-    int64_t candidates = 0;
-  };
-  Generation search_step(int64_t step, CandidateSearch& search, torch::Generator& gen);
+  // candidates' fitness. RunFailure when one is NaN or infinite; logic_error for a method
+  // that does not search.
+  std::vector<double> search_step(int64_t step, torch::Generator& gen);
   // The progress line every train.log_every steps (and the first and last).
   void log_step(const TrainCallbacks& callbacks, int64_t step, double loss, double lr, double wall) const;
 

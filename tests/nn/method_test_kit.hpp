@@ -105,17 +105,9 @@ inline void adamw_steps(Method& m, models::Pipeline& p, const Batch& b, int step
 // Generations of a search method (framework/train/candidate_search.hpp), as the engine runs
 // them: autograd off, each candidate scored by the MSE to the batch's fixed target.
 inline void search_steps(CandidateSearch& search, models::Pipeline& p, const Batch& b, int steps) {
-  torch::NoGradGuard no_grad;
   torch::Generator gen = at::detail::createCPUGenerator(5);
-  for (int i = 0; i < steps; ++i) {
-    const int64_t candidates = search.propose(gen);
-    std::vector<double> fitness;
-    for (int64_t c = 0; c < candidates; ++c) {
-      search.install_candidate(c);
-      fitness.push_back(torch::mse_loss(forward(p, b), b.target).item<double>());
-    }
-    search.report(fitness);
-  }
+  for (int i = 0; i < steps; ++i)
+    run_generation(search, gen, [&](int64_t) { return torch::mse_loss(forward(p, b), b.target).item<double>(); });
 }
 
 struct ContractOptions {

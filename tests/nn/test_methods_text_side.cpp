@@ -74,13 +74,11 @@ double outside_top_directions(const torch::Tensor& rows, const torch::Tensor& ta
 // The candidates of one generation as their offsets from the search's centre p0 + table mean.
 torch::Tensor candidate_offsets(Method& method, CandidateSearch& search, const torch::Tensor& centre,
                                 torch::Generator& gen) {
-  const int64_t n = search.propose(gen);
   std::vector<torch::Tensor> rows;
-  for (int64_t i = 0; i < n; ++i) {
-    search.install_candidate(i);
+  run_generation(search, gen, [&](int64_t) {
     rows.push_back(method.delta().at("<sks>").reshape({-1}).to(torch::kDouble) - centre);
-  }
-  search.report(std::vector<double>(size_t(n), 1.0));
+    return 1.0;
+  });
   return torch::stack(rows);
 }
 }  // namespace
@@ -143,13 +141,7 @@ BOOST_AUTO_TEST_CASE(gradient_free_ti_fitness_improves_over_generations) {
   torch::Generator gen = at::detail::createCPUGenerator(9);
   std::vector<double> after_generation;
   for (int g = 0; g < 40; ++g) {
-    const int64_t n = search->propose(gen);
-    std::vector<double> fitness;
-    for (int64_t i = 0; i < n; ++i) {
-      search->install_candidate(i);
-      fitness.push_back(distance());
-    }
-    search->report(fitness);  // installs the mean
+    run_generation(*search, gen, [&](int64_t) { return distance(); });  // report installs the mean
     after_generation.push_back(distance());
   }
   BOOST_TEST_MESSAGE("distance to the target: " << initial << " -> " << after_generation[9] << " (10) -> "
