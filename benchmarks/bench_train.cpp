@@ -15,12 +15,17 @@
 // step: its row is one generation as the Trainer runs it, with autograd off: propose, then
 // per candidate install + text encoder + UNet forward + MSE, then report (population forward
 // passes, no backward one), so the row is that method's cost per step.
+// An image-conditioned method (disenbooth) takes its step's loss from Method::batch_loss, as the
+// Trainer does (DisenBooth: the image-conditioned and the text-only UNet pass), with the
+// subject's four fixed random images as the batch's rows and builtin:tiny-clip as its image
+// encoder (32-d: the W1 context width).
 // One process per thread count: bench_train --threads=N.
 #include <map>
 #include <memory>
 
 #include "benchmarks/support/bench_support.hpp"
 #include "framework/config/schema.hpp"
+#include "framework/config/yaml_io.hpp"
 #include "framework/models/sd/pipeline.hpp"
 #include "framework/train/candidate_search.hpp"
 #include "framework/train/method.hpp"
@@ -60,6 +65,8 @@ struct TrainStep {
   pbench::CandidateSearch* search = nullptr;  // the method, when it learns by search
   torch::Generator generator = at::detail::createCPUGenerator(0);  // before_step's draws
   int64_t steps = 0;
+  // The batch's rows are the subject's images 0..3, none mirrored (image-conditioned methods).
+  pbench::BatchImages batch_images{torch::arange(4, torch::kInt64), torch::zeros({4}, torch::kBool)};
 
   void step() {
     if (search) return generation();
@@ -70,7 +77,12 @@ struct TrainStep {
       pbench::clear_gradients(trained);
     }
     torch::Tensor context = prompt_ids.defined() ? pbench::models::encode_token_ids(w.pipeline, prompt_ids) : w.context;
-    torch::mse_loss(w.pipeline.unet->forward(w.sample, w.timesteps, context), w.target).backward();
+    // As the trainer asks: the method's own loss of the batch (DisenBooth's two passes), else one pass.
+    const pbench::DenoisingLossOf loss_of = [&](const torch::Tensor& c) {
+      return torch::mse_loss(w.pipeline.unet->forward(w.sample, w.timesteps, c), w.target);
+    };
+    torch::Tensor loss = method ? method->batch_loss(context, batch_images, loss_of) : torch::Tensor();
+    (loss.defined() ? loss : loss_of(context)).backward();
     optimizer->step();
     if (method) method->after_step(steps);
   }
@@ -105,14 +117,28 @@ void train_full(benchmark::State& state, int work) {
 std::unique_ptr<TrainStep> make_method_step(const std::string& name) {
   auto t = std::make_unique<TrainStep>();
   const auto& entry = pbench::methods().get(name, "bench_train");
-  t->method = entry.factory.create(entry.info.defaults);
+  pbench::cfg::Node options = entry.info.defaults;
+  // An image-conditioned method's encoder must embed at the W1 context width (32): builtin:tiny-clip's.
+  if (options.find("image_encoder")) options = pbench::cfg::with_defaults(
+      pbench::cfg::parse_yaml_text("image_encoder: builtin:tiny-clip\n", {"bench_train", 0}), options);
+  t->method = entry.factory.create(options);
   pbench::freeze_pipeline(t->w.pipeline);
-  // The subject text-side methods initialise from and prompt with (class-label inits need one).
+  // The subject text-side methods initialise from and prompt with (class-label inits need one), and
+  // four fixed random images (image-conditioned methods encode them at attach).
   pbench::SubjectData subject;
   subject.class_noun = "dog";
   subject.unique_token = "sks";
   subject.instance_prompt = "a sks dog";
   subject.class_prompt = "a dog";
+  torch::Generator image_gen = at::detail::createCPUGenerator(1);
+  for (int i = 0; i < 4; ++i) {
+    const int side = int(t->w.pipeline.resolution);
+    const torch::Tensor u8 = torch::randint(256, {side, side, 3}, image_gen, torch::kUInt8);
+    pbench::Image image;
+    image.width = image.height = side;
+    image.rgb.assign(u8.data_ptr<uint8_t>(), u8.data_ptr<uint8_t>() + u8.numel());
+    subject.images.push_back(image);
+  }
   pbench::MethodTarget target{t->w.pipeline, &subject};
   t->method->attach(target);
   bool unet_trains = false;

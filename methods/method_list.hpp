@@ -13,6 +13,7 @@
   X(pbench, gradient_free_ti)              \
   X(pbench::peft, lora)                    \
   X(pbench::peft, c_lora)                  \
+  X(pbench::peft, disenbooth)              \
   X(pbench::peft, svdiff)                  \
   X(pbench::peft, ia3)                     \
   X(pbench::peft, loha)                    \

@@ -24,7 +24,8 @@ ship() {  # component, then source:destination pairs relative to OUT and ASSETS
 }
 ship vae builtin_mini/vae/config.json:builtin_mini/vae/config.json \
   builtin_mini/vae/diffusion_pytorch_model.safetensors:builtin_mini/vae/diffusion_pytorch_model.safetensors
-ship clip builtin_mini/text_encoder/model.safetensors:builtin_mini/text_encoder/model.safetensors
+ship clip builtin_mini/text_encoder/model.safetensors:builtin_mini/text_encoder/model.safetensors \
+  builtin_mini/image_encoder/model.safetensors:builtin_mini/image_encoder/model.safetensors
 ship metric-clip builtin_mini_clip/model.safetensors:builtin_mini_clip/model.safetensors
 ship dino builtin_mini_dino/model.safetensors:builtin_mini_dino/model.safetensors
 ship unet builtin_mini/unet/diffusion_pytorch_model.safetensors:builtin_mini/unet/diffusion_pytorch_model.safetensors \

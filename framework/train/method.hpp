@@ -72,6 +72,17 @@ struct MethodTarget {
   torch::Generator generator = method_init_generator(0);
 };
 
+// The subject images behind a micro-batch's rows: which image each row is and whether it
+// was mirrored (train.flip), for a method that conditions on the training image itself.
+struct BatchImages {
+  torch::Tensor index;    // [B] int64, rows of SubjectData::images
+  torch::Tensor flipped;  // [B] bool
+};
+
+// The denoising loss of the current micro-batch (its latents, noise, timesteps and mask
+// fixed) under `context`: one UNet pass, as the engine computes it.
+using DenoisingLossOf = std::function<torch::Tensor(const torch::Tensor& context)>;
+
 class Method {
  public:
   virtual ~Method() = default;
@@ -101,6 +112,17 @@ class Method {
   virtual InstanceAugmentation instance_augmentation() const { return InstanceAugmentation::none; }
   // Extra loss added to the denoising loss (undefined tensor = none).
   virtual torch::Tensor extra_loss() { return {}; }
+  // The micro-batch's loss when the method makes it from more than the one pass on the
+  // captions' context (DisenBooth, arXiv 2305.03374: an image-conditioned pass, a text-only
+  // pass and a disentangling term); `loss(context)` is one UNet pass on the batch.
+  // Undefined = the engine's `loss(context)`. The prior term and extra_loss() are added
+  // after it either way.
+  virtual torch::Tensor batch_loss(const torch::Tensor& context, const BatchImages& images,
+                                   const DenoisingLossOf& loss) {
+    return {};
+  }
+  // UNet passes per training image that batch_loss takes (the cost axis of TrainResult).
+  virtual int64_t unet_passes_per_image() const { return 1; }
   // The method's regularization set (DreamBooth's prior preservation, Custom
   // Diffusion's regularization images): class images the frozen model
   // generates before training, trained on beside the subject. None by default.

@@ -172,8 +172,10 @@ TrainingBatch Trainer::draw_batch(torch::Generator& gen) {
   TrainingBatch batch;
   torch::Tensor idx = torch::randint(int64_t(subject_.images.size()), {b}, gen, torch::kInt64);
   torch::Tensor mean = latent_mean_.index_select(0, idx), std = latent_std_.index_select(0, idx);
+  batch.images = {idx, torch::zeros({b}, torch::kBool)};
   if (train_.flip) {
-    auto flip = (torch::rand({b}, gen) < 0.5).view({-1, 1, 1, 1});
+    batch.images.flipped = torch::rand({b}, gen) < 0.5;
+    auto flip = batch.images.flipped.view({-1, 1, 1, 1});
     mean = torch::where(flip, latent_mean_flipped_.index_select(0, idx), mean);
     std = torch::where(flip, latent_std_flipped_.index_select(0, idx), std);
   }
@@ -198,9 +200,13 @@ TrainingBatch Trainer::draw_scaled_batch(torch::Generator& gen) {
   torch::Tensor prompt_idx = torch::randint(int64_t(prompts_.size()), {b}, gen, torch::kInt64);
   std::vector<torch::Tensor> pixels, masks;
   std::vector<std::string> batch_prompts;
+  batch.images = {idx, torch::zeros({b}, torch::kBool)};
   for (int64_t i = 0; i < b; ++i) {
     torch::Tensor image = instance_pixels_[idx[i].item<int64_t>()];
-    if (train_.flip && torch::rand({1}, gen).item<double>() < 0.5) image = image.flip({2});
+    if (train_.flip && torch::rand({1}, gen).item<double>() < 0.5) {
+      image = image.flip({2});
+      batch.images.flipped[i] = true;
+    }
     ScaledInstance scaled = random_scale_instance(image, latent_factor_, gen);
     pixels.push_back(scaled.pixels);
     masks.push_back(scaled.mask);
@@ -235,7 +241,11 @@ double Trainer::accumulate_gradients(int64_t step, torch::Generator& gen) {
   double step_loss = 0.0;
   for (int64_t micro = 0; micro < train_.grad_accum; ++micro) {
     TrainingBatch batch = draw_batch(gen);
-    torch::Tensor loss = denoising_loss(batch.latents, batch.noise, batch.timesteps, batch.context, batch.mask);
+    const DenoisingLossOf loss_of = [&](const torch::Tensor& context) {
+      return denoising_loss(batch.latents, batch.noise, batch.timesteps, context, batch.mask);
+    };
+    torch::Tensor loss = method_.batch_loss(batch.context, batch.images, loss_of);
+    if (!loss.defined()) loss = loss_of(batch.context);
     if (prior_weight_ > 0.0) loss = loss + prior_weight_ * prior_loss(gen);
     torch::Tensor extra = method_.extra_loss();
     if (extra.defined()) loss = loss + extra;
@@ -293,7 +303,8 @@ TrainResult Trainer::run(const TrainCallbacks& cb) {
   DvarRule rule(dvar_);
   TrainResult result;
   if (!search_) {  // a search's cost is its population's, known at its first step
-    result.forward_images_per_step = train_.grad_accum * train_.batch_size * (prior_weight_ > 0.0 ? 2 : 1);
+    result.forward_images_per_step =
+        train_.grad_accum * train_.batch_size * (method_.unet_passes_per_image() + (prior_weight_ > 0.0 ? 1 : 0));
     result.backward_images_per_step = result.forward_images_per_step;
   }
   pipeline_.unet->train();

@@ -92,7 +92,8 @@ struct TrainResult {
   // A step's cost in UNet evaluations of one image, the axis on which gradient and search
   // methods compare (gradient-free Textual Inversion takes no backward pass but
   // population x batch forward ones): grad_accum x batch (x 2 with a prior term) forward
-  // passes, each also backpropagated, for a gradient step; population x batch forward passes
+  // passes, each also backpropagated, for a gradient step (x the method's UNet passes per
+  // image: DisenBooth takes 2); population x batch forward passes
   // and none backward for a CandidateSearch generation. DVAR's and CLIP's monitoring passes
   // are not training cost and are not counted.
   int64_t forward_images_per_step = 0;
@@ -105,6 +106,7 @@ struct TrainingBatch {
   torch::Tensor latents, noise, timesteps, context;
   // [B, 1, h, w] latent cells the loss sees (Custom Diffusion's random scale); undefined = all.
   torch::Tensor mask;
+  BatchImages images;  // the subject images behind the rows (Method::batch_loss)
 };
 
 class Trainer {

@@ -79,6 +79,25 @@ inline std::set<const void*> trainable_set(Method& m) {
   return out;
 }
 
+// The kit's subject: two fixed random images at the pipeline's resolution, for a method
+// that conditions on its training images (ContractOptions::attach_subject).
+inline SubjectData kit_subject(const models::Pipeline& p) {
+  SubjectData s{"kit", "dog", "dog", "sks", false, {}, {}, "a sks dog", "a dog", {}};
+  torch::Generator gen = at::detail::createCPUGenerator(11);
+  for (int i = 0; i < 2; ++i) {
+    torch::Tensor u8 = torch::randint(256, {p.resolution, p.resolution, 3}, gen, torch::kUInt8);
+    Image img;
+    img.height = img.width = int(p.resolution);
+    img.rgb.assign(u8.data_ptr<uint8_t>(), u8.data_ptr<uint8_t>() + u8.numel());
+    s.images.push_back(img);
+  }
+  return s;
+}
+// The kit batch's two rows: kit_subject's images 0 and 1, the second mirrored.
+inline BatchImages kit_batch_images() {
+  return {torch::tensor({0, 1}, torch::kInt64), torch::tensor({false, true})};
+}
+
 // Optimizer steps on the MSE to a fixed target with the method's groups, as
 // the engine steps (its weight decay default, its gradient clearing).
 inline void adamw_steps(Method& m, models::Pipeline& p, const Batch& b, int steps, double lr_scale = 1.0) {
@@ -95,7 +114,12 @@ inline void adamw_steps(Method& m, models::Pipeline& p, const Batch& b, int step
   for (int i = 0; i < steps; ++i) {
     m.before_step(i, gen);
     clear_gradients(params);
-    torch::Tensor loss = torch::mse_loss(forward(p, b), b.target);
+    const torch::Tensor context = models::encode_token_ids(p, b.ids);
+    const DenoisingLossOf loss_of = [&](const torch::Tensor& c) {
+      return torch::mse_loss(p.unet->forward(b.sample, b.timestep, c), b.target);
+    };
+    torch::Tensor loss = m.batch_loss(context, kit_batch_images(), loss_of);  // as the trainer asks
+    if (!loss.defined()) loss = loss_of(context);
     loss.backward();
     opt.step();
     m.after_step(i);
@@ -123,6 +147,11 @@ struct ContractOptions {
   // Where the method is registered; null = the build's registry (methods()). A test's
   // own registry checks a method defined in the test (tests/nn/test_methods_family.cpp).
   const Registry<MethodEntry>* registry = nullptr;
+  // Attach with kit_subject() (a method that encodes its training images: DisenBooth).
+  bool attach_subject = false;
+  // Trained tensors the method holds outside the pipeline's modules (DisenBooth's image
+  // adapter, 5): checked through the delta, which must hold them.
+  size_t method_owned_tensors = 0;
 };
 
 // The full contract check for one method config on the small pipeline.
@@ -140,7 +169,8 @@ inline void check_method_contract(const std::string& yaml, const ContractOptions
     before = forward(p, b);
   }
   auto method = entry.factory.create(section);
-  MethodTarget target{p, nullptr};
+  const SubjectData subject = kit_subject(p);
+  MethodTarget target{p, options.attach_subject ? &subject : nullptr};
   method->attach(target);
   Batch bm = make_batch(p, method->train_prompt(SubjectData{"", "", "dog", "sks", false, {}, {}, prompt, "", {}}));
 
@@ -168,7 +198,17 @@ inline void check_method_contract(const std::string& yaml, const ContractOptions
     trainable_found += in_groups;
     BOOST_TEST(t.requires_grad() == (in_groups && !search), name << " requires_grad=" << t.requires_grad());
   }
-  BOOST_TEST(trainable_found == trainable.size(), "some trained tensors are not in the pipeline");
+  BOOST_TEST(trainable_found + options.method_owned_tensors == trainable.size(),
+             "some trained tensors are not in the pipeline");
+  // The trained tensors that are no pipeline tensor, with their values before training.
+  std::vector<std::pair<torch::Tensor, torch::Tensor>> owned;
+  {
+    std::set<const void*> in_pipeline;
+    for (const auto& [name, t] : tensors) in_pipeline.insert(t.unsafeGetTensorImpl());
+    for (const auto& g : method->parameter_groups(1e-3))
+      for (const auto& t : g.params)
+        if (!in_pipeline.count(t.unsafeGetTensorImpl())) owned.emplace_back(t, t.detach().clone());
+  }
 
   auto start = snapshot(p);
   if (search) {
@@ -187,6 +227,8 @@ inline void check_method_contract(const std::string& yaml, const ContractOptions
     else
       BOOST_TEST(!changed, name << " is frozen but changed");
   }
+  for (const auto& [t, t0] : owned)
+    BOOST_TEST(!torch::equal(t.detach(), t0), "a trained tensor the method holds did not move");
   torch::Tensor after;
   {
     torch::NoGradGuard ng;

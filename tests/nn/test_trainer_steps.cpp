@@ -312,6 +312,44 @@ BOOST_AUTO_TEST_CASE(a_gradient_step_costs_its_batches_forward_and_backward) {
   BOOST_TEST(result.backward_images_per_step == 6);
 }
 
+BOOST_AUTO_TEST_CASE(a_batch_names_the_subject_image_and_the_mirroring_of_each_row) {
+  Setup s(kTextualInversion);
+  for (const bool flip : {false, true}) {
+    TrainOptions t = small_train(1);
+    t.batch_size = 4;
+    t.flip = flip;
+    Trainer trainer(s.pipeline, *s.method, s.subject, t, DvarOptions{}, 7);
+    torch::Generator gen = at::detail::createCPUGenerator(9);
+    int64_t mirrored = 0;
+    for (int draw = 0; draw < 8; ++draw) {
+      const TrainingBatch batch = trainer.draw_batch(gen);
+      BOOST_TEST(batch.images.index.sizes() == torch::IntArrayRef({4}));
+      BOOST_TEST(batch.images.flipped.sizes() == torch::IntArrayRef({4}));
+      BOOST_TEST((batch.images.index.min().item<int64_t>() >= 0 && batch.images.index.max().item<int64_t>() < 3));
+      mirrored += batch.images.flipped.sum().item<int64_t>();
+    }
+    if (flip)
+      BOOST_TEST((mirrored > 0 && mirrored < 32), mirrored << " of 32 rows mirrored");
+    else
+      BOOST_TEST(mirrored == 0);
+  }
+}
+
+BOOST_AUTO_TEST_CASE(disenbooth_trains_in_the_engines_loop_at_two_unet_passes_per_image) {
+  Setup s("name: disenbooth\nrank: 2\nlr: 1.0e-2\n");
+  TensorMap start;
+  for (const auto& [key, t] : s.method->delta()) start[key] = t.detach().clone();
+  TrainOptions t = small_train(2);
+  t.batch_size = 2;
+  t.flip = true;
+  TrainResult result = Trainer(s.pipeline, *s.method, s.subject, t, DvarOptions{}, 7).run({});
+  BOOST_TEST(std::isfinite(result.last_loss));
+  BOOST_TEST(result.forward_images_per_step == 4);  // the image-conditioned and the text-only pass
+  BOOST_TEST(result.backward_images_per_step == 4);
+  for (const auto& [key, t0] : start)
+    BOOST_TEST(!torch::equal(t0, s.method->delta().at(key)), key << " did not move in two steps");
+}
+
 BOOST_AUTO_TEST_CASE(gradient_free_ti_trains_in_the_engines_loop_with_forward_passes_only) {
   // arXiv 2304.05818 in the engine's loop: CMA-ES generations move the token's row, no tensor
   // requires a gradient and none is computed. (That the search lowers its fitness is shown on a

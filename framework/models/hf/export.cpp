@@ -88,6 +88,14 @@ void export_pipeline(const Pipeline& p, const fs::path& folder) {
   write_weights(folder / "text_encoder" / kTransformersWeights, state_dict(*p.text_encoder));
   copy_into(src / "scheduler" / "scheduler_config.json", folder / "scheduler" / "scheduler_config.json");
   copy_tokenizer(p.tokenizer_folder, folder / "tokenizer");
+  // An image encoder beside the pipeline (builtin:mini's; diffusers' IP-Adapter layout) is
+  // copied as it is: no method trains it, and image-conditioned methods read it from there.
+  const fs::path image_encoder = src / "image_encoder";
+  if (fs::is_regular_file(image_encoder / kTransformersWeights)) {
+    make_dir(folder / "image_encoder");
+    for (const char* name : {"config.json", "preprocessor_config.json", kTransformersWeights})
+      if (fs::is_regular_file(image_encoder / name)) copy_into(image_encoder / name, folder / "image_encoder" / name);
+  }
 }
 
 void export_clip_backbone(const ClipBackbone& b, const fs::path& folder) {

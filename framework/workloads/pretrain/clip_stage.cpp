@@ -2,8 +2,9 @@
 // and its Figure 3 pseudocode) trained from scratch on mini-world renders and
 // their captions, one recipe, two independent seeds.
 //   - `clip`: the pipeline's CLIP. Its text tower becomes builtin:mini's text
-//     encoder (SD v1 conditions on a CLIP text tower trained this way); both
-//     towers are kept in <out>/pipeline_clip for study.
+//     encoder (SD v1 conditions on a CLIP text tower trained this way), its vision
+//     tower builtin:mini's image encoder (image-conditioned methods: DisenBooth);
+//     both towers are kept in <out>/pipeline_clip for study.
 //   - `metric-clip`: the CLIP-I / CLIP-T backbone (builtin:mini-clip). A
 //     different seed, pool and init, so the metric is not the model's own
 //     encoder judging itself (on real SD, too, the metric ViT-B/32 is not the
@@ -184,6 +185,25 @@ void write_text_encoder(const PretrainContext& context, const ClipState& state, 
                      "text_config the same model?)");
 }
 
+// The pipeline CLIP's vision tower with its projection as builtin:mini's image encoder
+// (a CLIPVisionModelWithProjection folder, what image-conditioned methods read), and a check
+// that the written folder reproduces the trained tower's embeddings.
+void write_image_encoder(const PretrainContext& context, const ClipState& state, const torch::Tensor& pixels) {
+  const fs::path config_folder = context.configs / "builtin_mini" / "image_encoder";
+  const fs::path folder = context.out / "builtin_mini" / "image_encoder";
+  models::copy_into(config_folder / "config.json", folder / "config.json");
+  models::copy_into(config_folder / "preprocessor_config.json", folder / "preprocessor_config.json");
+  save_safetensors(folder / "model.safetensors", half_state_dict(*state.vision), {{"format", "pt"}});
+  torch::NoGradGuard no_grad;
+  const models::ClipVisionModel loaded = models::load_clip_vision_folder(folder);
+  const double error =
+      (loaded->forward(pixels).image_embeds - state.vision->forward(pixels).image_embeds).abs().max().item<double>();
+  if (!(error < 0.05))
+    throw InputError(folder.string() + ": the written image encoder differs from the trained tower by " +
+                     std::to_string(error) + " (are builtin_mini/image_encoder/config.json and the CLIP config's "
+                     "vision_config the same model?)");
+}
+
 void write_clip_folder(const fs::path& folder, const fs::path& config_folder, const ClipState& state) {
   models::copy_into(config_folder / "config.json", folder / "config.json");
   models::copy_into(config_folder / "preprocessor_config.json", folder / "preprocessor_config.json");
@@ -239,7 +259,11 @@ StageOutcome run_clip_recipe(const PretrainContext& context, const ClipComponent
   state.eval();
   const fs::path folder = context.out / component.folder;
   write_clip_folder(folder, component.config_folder, state);
-  if (component.writes_text_encoder) write_text_encoder(context, state, ids.slice(0, 0, 16));
+  if (component.writes_text_encoder) {  // the pipeline's CLIP: builtin:mini's text and image encoders
+    write_text_encoder(context, state, ids.slice(0, 0, 16));
+    write_image_encoder(context, state,
+                        models::clip_preprocess(pool.images_u8.slice(0, 0, 16), preprocess));
+  }
 
   // Measured on the written fp16 folder, loaded as a metric backbone is.
   const models::ClipBackbone shipped = models::load_clip_backbone(folder.string());
