@@ -48,7 +48,8 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import bench_machine  # noqa: E402  (beside this file)
+import bench_ab  # noqa: E402  (beside this file)
+import bench_machine  # noqa: E402
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 GATE_FILE = os.path.join(ROOT, "benchmarks", "gate.json")
@@ -163,7 +164,7 @@ def key_of(name, threads):
     return f"{name}@t{threads}"
 
 
-def run_binary(build_dir, binary, threads, entries, gate, out_dir, attempt):
+def run_binary(build_dir, binary, threads, entries, gate, out_dir, attempt, env=None):
     """Runs one process (one thread count) and returns {name: {"times": [...], "gflops": [...], "error": str}}."""
     exe = os.path.join(build_dir, "bin", binary)
     wanted = sorted({e["name"] for e in entries} | {"REF.sgemm", "REF.scalar"})
@@ -178,7 +179,7 @@ def run_binary(build_dir, binary, threads, entries, gate, out_dir, attempt):
            f"--benchmark_context=attempt={attempt}"]
     if per_benchmark_flag(entries):
         cmd.append(per_benchmark_flag(entries))
-    proc = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    proc = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)
     if proc.returncode != 0 or not os.path.exists(out):
         tail = "\n".join(proc.stdout.splitlines()[-5:])
         return {n: {"error": f"{binary} exited {proc.returncode}: {tail}"} for n in wanted}
@@ -207,12 +208,12 @@ def run_binary(build_dir, binary, threads, entries, gate, out_dir, attempt):
     return results
 
 
-def measure(build_dir, jobs, gate, out_dir, attempt):
-    """jobs: {(binary, threads): [entries]} -> {key: row}."""
+def measure(build_dir, jobs, gate, out_dir, attempt, env=None):
+    """jobs: {(binary, threads): [entries]} -> {key: row}; env: the processes' environment (None = ours)."""
     rows = {}
     for (binary, threads), entries in sorted(jobs.items()):
         started = time.monotonic()
-        res = run_binary(build_dir, binary, threads, entries, gate, out_dir, attempt)
+        res = run_binary(build_dir, binary, threads, entries, gate, out_dir, attempt, env)
         print(f"[bench_gate] {binary} --threads={threads}: {time.monotonic() - started:.1f} s", file=sys.stderr)
         refs = {r: res[r] for r in ("REF.sgemm", "REF.scalar")}
         for e in entries:
@@ -376,6 +377,45 @@ def new_machine_banner(fp, nearest, written, update_hint):
     print("\n".join(lines))
 
 
+def gate_against_base(args, gate, jobs, fp, threshold, started):
+    """A/B mode (scripts/bench_ab.py): the base build's binaries and the head's, alternating."""
+    label = args.base_commit or args.base_build
+    for binary, _ in jobs:
+        if not os.access(os.path.join(args.base_build, "bin", binary), os.X_OK):
+            print(f"[bench_gate] base {label}: {binary} missing from {args.base_build}/bin (its rows are not judged)",
+                  file=sys.stderr)
+    print(f"[bench_gate] machine: {bench_machine.describe(fp)}; A/B against {label} ({args.base_build})",
+          file=sys.stderr)
+    out_dir = os.path.join(args.build, "bench-gate", "ab")
+    for side in ("base", "head"):
+        os.makedirs(os.path.join(out_dir, side), exist_ok=True)
+
+    # PBENCH_BENCH_SLOWDOWN (bench_support.hpp) injects a slowdown to test the gate with: in A/B mode
+    # it acts on the head's processes only, as a change in the head's code would.
+    base_env = {k: v for k, v in os.environ.items() if k != "PBENCH_BENCH_SLOWDOWN"}
+
+    def measure_side(build, side_jobs, side_out, attempt):
+        return measure(build, side_jobs, gate, side_out, attempt, base_env if build == args.base_build else None)
+
+    rows, processes = bench_ab.run_ab(measure_side, key_of, args.build, args.base_build, label, jobs,
+                                      lambda binary: registered_benchmarks(args.base_build, binary), threshold,
+                                      out_dir)
+    bench_ab.print_ab_table(rows, label, threshold)
+    for line in bench_ab.confirmation_lines(rows):
+        print(line)
+    failed, gated, median = bench_ab.summarize(rows)
+    elapsed = time.monotonic() - started
+    if args.json:
+        with open(args.json, "w", encoding="utf-8") as f:
+            json.dump({"threshold": threshold, "machine": fp, "mode": "ab", "base": label,
+                       "rows": list(rows.values())}, f, indent=1)
+    print(f"\n[bench_gate] {'FAIL' if failed else 'PASS'} (A/B against {label}): {len(failed)} failed; "
+          f"{len(gated)} gated rows, {len(rows) - len(gated)} info rows"
+          + (f"; median head/base of the gated rows {median:.3f}" if median is not None else "")
+          + f" ({elapsed:.0f} s, {processes} processes; raw JSON in {out_dir})")
+    return 1 if failed else 0
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--build", default=os.path.join(ROOT, "build"), help="build folder holding bin/bench_* (default build/)")
@@ -390,6 +430,11 @@ def main():
     ap.add_argument("--machine-info", action="store_true",
                     help="print this machine's fingerprint and the baseline file it would use, then exit")
     ap.add_argument("--baselines", default=BASELINES_DIR, help="folder of per-machine baselines (default benchmarks/baselines)")
+    ap.add_argument("--base-build", default="", metavar="DIR",
+                    help="A/B mode: a build folder of the base commit (DIR/bin/bench_*); base and head run "
+                         "alternately on this machine and each row's head/base ratio is gated, no stored "
+                         "baseline is read (scripts/bench_gate.sh --against REF builds it)")
+    ap.add_argument("--base-commit", default="", help="the base's name in the output (with --base-build)")
     ap.add_argument("--gate", default=GATE_FILE, help=argparse.SUPPRESS)
     ap.add_argument("--baseline", default="", help=argparse.SUPPRESS)   # one file, no machine matching (tests)
     ap.add_argument("--machine", default="", help=argparse.SUPPRESS)    # a fingerprint JSON instead of this CPU's (tests)
@@ -433,6 +478,12 @@ def main():
 
     if args.check_list:
         return check_list(args.build, jobs, gate)
+    if args.base_build:
+        if args.update is not None:
+            print("bench_gate: error: --update records this machine's baselines; it takes no --base-build",
+                  file=sys.stderr)
+            return 2
+        return gate_against_base(args, gate, jobs, fp, threshold, started)
 
     print(f"[bench_gate] machine: {bench_machine.describe(fp)}; {baseline_status}", file=sys.stderr)
     out_dir = os.path.join(args.build, "bench-gate")

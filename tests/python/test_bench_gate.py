@@ -2,14 +2,15 @@
 binary whose times the test dictates, so every verdict is deterministic:
 ratios to the in-process reference, the threshold, the confirmation re-run,
 CPU vs real time by thread count, missing benchmarks/baselines, pending
-entries, per-entry repetitions/iterations/threshold, complete families and
---update. Run with Debian's /usr/bin/python3."""
+entries, per-entry repetitions/iterations/threshold, complete families,
+--update, and the A/B mode against a base build (--base-build). Run with Debian's /usr/bin/python3."""
 import json
 import os
 import subprocess
 import sys
 import tempfile
 import unittest
+import unittest.mock
 
 GATE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "scripts", "bench_gate.py")
 
@@ -20,10 +21,14 @@ FAKE_BINARY = r'''#!/usr/bin/python3
 import json, os, re, sys
 args = dict(a.split("=", 1) for a in sys.argv[1:] if "=" in a)
 if "--benchmark_list_tests" in args:
-    print("\n".join(json.loads(os.environ["FAKE_TIMES"]))); sys.exit(0)
+    listed = os.path.join(os.path.dirname(os.path.abspath(sys.argv[0])), "times.json")
+    print("\n".join(json.load(open(listed)) if os.path.exists(listed) else json.loads(os.environ["FAKE_TIMES"])))
+    sys.exit(0)
 attempt = args["--benchmark_context"].split("=")[1]
 wanted = re.compile(args["--benchmark_filter"])
-times = json.loads(os.environ["FAKE_TIMES"])
+# A times.json beside the binary (an A/B test's base build) wins over $FAKE_TIMES.
+own_times = os.path.join(os.path.dirname(os.path.abspath(sys.argv[0])), "times.json")
+times = json.load(open(own_times)) if os.path.exists(own_times) else json.loads(os.environ["FAKE_TIMES"])
 runs = []
 # --per_benchmark=NAME:rR:iI (bench_support.hpp): own repetitions, suffixes as Google Benchmark appends them.
 own = {}
@@ -31,7 +36,7 @@ for spec in filter(None, args.get("--per_benchmark", "").split(",")):
     name, *fields = spec.split(":")
     own[name] = {f[0]: f[1:] for f in fields}
 with open(os.path.join(os.path.dirname(args["--benchmark_out"]), "calls.txt"), "a") as f:
-    f.write(" ".join(sys.argv[1:]) + "\n")
+    f.write(" ".join(sys.argv[1:]) + " SLOWDOWN=" + os.environ.get("PBENCH_BENCH_SLOWDOWN", "") + "\n")
 for name, t in times.items():
     suffix = ""
     if "i" in own.get(name, {}):
@@ -272,6 +277,95 @@ class GateTest(unittest.TestCase):
         proc, _ = self.gate(self.BASE)
         self.assertEqual(proc.returncode, 2)
         self.assertIn("benchmarks[0].reference", proc.stderr)
+
+
+
+
+class AgainstBaseTest(unittest.TestCase):
+    """A/B mode: a second fake build (the base) whose times come from its own times.json."""
+    # GateTest's fixture and helpers, without inheriting (and re-running) its tests.
+    tearDown, write_gate, write_baseline, gate, BASE = (GateTest.tearDown, GateTest.write_gate,
+                                                        GateTest.write_baseline, GateTest.gate, GateTest.BASE)
+
+    def setUp(self):
+        GateTest.setUp(self)
+        self.base = os.path.join(self.dir.name, "base")
+        os.makedirs(os.path.join(self.base, "bin"))
+        with open(os.path.join(self.base, "bin", "bench_fake"), "w") as f:
+            f.write(FAKE_BINARY)
+        os.chmod(os.path.join(self.base, "bin", "bench_fake"), 0o755)
+
+    def base_times(self, times):
+        with open(os.path.join(self.base, "bin", "times.json"), "w") as f:
+            json.dump(times, f)
+
+    def ab(self, head_times, base_times):
+        self.base_times(base_times)
+        return self.gate(head_times, "--base-build", self.base, "--base-commit", "base123")
+
+    def processes(self, side):
+        folder = os.path.join(self.dir.name, "bench-gate", "ab", side)
+        return sorted(f for f in os.listdir(folder) if f.endswith(".json")) if os.path.isdir(folder) else []
+
+    def test_same_times_pass_without_any_stored_baseline(self):
+        os.remove(self.baseline_file) if os.path.exists(self.baseline_file) else None
+        proc, rows = self.ab(self.BASE, self.BASE)
+        self.assertEqual(proc.returncode, 0, proc.stdout + proc.stderr)
+        self.assertAlmostEqual(rows["a.blas@t1"]["change"], 1.0, places=6)
+        self.assertEqual(rows["a.blas@t1"]["verdict"], "ok")
+        self.assertIn("A/B against base123", proc.stdout)
+        self.assertEqual(self.processes("base"), ["bench_fake-t1-1.json"])  # one pair, no confirmation
+        self.assertEqual(self.processes("head"), ["bench_fake-t1-1.json"])
+
+    def test_a_machine_speed_change_between_builds_cancels(self):
+        proc, rows = self.ab(self.BASE, {k: 3 * v for k, v in self.BASE.items()})
+        self.assertEqual(proc.returncode, 0, proc.stdout + proc.stderr)
+        self.assertAlmostEqual(rows["b.scalar@t1"]["change"], 1.0, places=6)
+
+    def test_a_two_times_slower_head_fails_after_the_reversed_pair(self):
+        proc, rows = self.ab(dict(self.BASE, **{"b.scalar": 0.002}), self.BASE)
+        self.assertEqual(proc.returncode, 1, proc.stdout + proc.stderr)
+        self.assertEqual(rows["b.scalar@t1"]["verdict"], "FAIL (slower than base)")
+        self.assertAlmostEqual(rows["b.scalar@t1"]["change"], 2.0, places=6)
+        self.assertAlmostEqual(rows["b.scalar@t1"]["first_change"], 2.0, places=6)
+        self.assertEqual(rows["a.blas@t1"]["verdict"], "ok")
+        self.assertEqual(self.processes("head"), ["bench_fake-t1-1.json", "bench_fake-t1-2.json"])
+        self.assertEqual(self.processes("base"), ["bench_fake-t1-1.json", "bench_fake-t1-2.json"])
+        self.assertIn("confirmation: b.scalar@t1 head/base 2.000, then 2.000", proc.stdout)
+
+    def test_a_slowdown_seen_in_one_pair_only_passes(self):
+        proc, rows = self.ab(dict(self.BASE, **{"b.scalar": {"1": 0.004, "2": 0.001}}), self.BASE)
+        self.assertEqual(proc.returncode, 0, proc.stdout + proc.stderr)
+        self.assertEqual(rows["b.scalar@t1"]["verdict"], "ok")
+        self.assertAlmostEqual(rows["b.scalar@t1"]["first_change"], 4.0, places=6)
+
+    def test_a_row_the_base_lacks_is_reported_not_judged(self):
+        self.write_gate([{"name": "a.blas", "binary": "bench_fake", "reference": "REF.sgemm", "threads": [1]},
+                         {"name": "c.new", "binary": "bench_fake", "reference": "REF.sgemm", "threads": [1]}])
+        proc, rows = self.ab(dict(self.BASE, **{"c.new": 0.5}), self.BASE)
+        self.assertEqual(proc.returncode, 0, proc.stdout + proc.stderr)
+        self.assertEqual(rows["c.new@t1"]["verdict"], "info (not in base)")
+        self.assertEqual(rows["a.blas@t1"]["verdict"], "ok")
+
+    def test_the_injected_slowdown_reaches_the_head_only(self):
+        # PBENCH_BENCH_SLOWDOWN stands for a change in the head's code: base processes never see it.
+        with unittest.mock.patch.dict(os.environ, PBENCH_BENCH_SLOWDOWN="a.blas"):
+            proc, _ = self.ab(self.BASE, self.BASE)
+        self.assertEqual(proc.returncode, 0, proc.stdout + proc.stderr)
+        with open(os.path.join(self.dir.name, "bench-gate", "ab", "head", "calls.txt")) as f:
+            self.assertTrue(all(line.rstrip().endswith("SLOWDOWN=a.blas") for line in f))
+        with open(os.path.join(self.dir.name, "bench-gate", "ab", "base", "calls.txt")) as f:
+            self.assertTrue(all(line.rstrip().endswith("SLOWDOWN=") for line in f))
+
+    def test_a_head_error_fails_and_update_is_refused(self):
+        self.write_gate([{"name": "a.blas", "binary": "bench_fake", "reference": "REF.sgemm", "threads": [1]},
+                         {"name": "gone", "binary": "bench_fake", "reference": "REF.sgemm", "threads": [1]}])
+        proc, rows = self.ab(self.BASE, dict(self.BASE, gone=0.01))
+        self.assertEqual(proc.returncode, 1, proc.stdout + proc.stderr)
+        self.assertEqual(rows["gone@t1"]["verdict"], "FAIL (error)")
+        self.base_times(self.BASE)
+        proc, _ = self.gate(self.BASE, "--base-build", self.base, "--update")
+        self.assertEqual(proc.returncode, 2, proc.stdout + proc.stderr)
 
 
 if __name__ == "__main__":
