@@ -1,6 +1,7 @@
 """CI's A/B gate base (scripts/bench_base.py) on a synthetic history of several sessions:
-the base is the newest commit more than 3 h 10 min older than HEAD, so it is never a commit
-of HEAD's session and is the previous session's last one when sessions are hours apart.
+the record of CI's last pass when it is an ancestor of HEAD; else the newest commit more than
+3 h 10 min older than HEAD, never a commit of HEAD's session, the previous session's last one
+when sessions are hours apart.
 Run with Debian's /usr/bin/python3."""
 import os
 import subprocess
@@ -68,6 +69,33 @@ class BaseRuleTest(unittest.TestCase):
         proc = subprocess.run([sys.executable, SCRIPT, "--repo", self.repo], capture_output=True, text=True)
         self.assertEqual(proc.returncode, 1)
         self.assertIn("no commit", proc.stderr)
+
+    def run_script(self, state):
+        proc = subprocess.run([sys.executable, SCRIPT, "--repo", self.repo, "--state", state], capture_output=True,
+                              text=True, env={k: v for k, v in os.environ.items() if k != "PBENCH_BENCH_BASE"})
+        return proc.returncode, proc.stdout.strip(), proc.stderr
+
+    def test_the_record_of_cis_last_pass_wins_over_commit_dates_when_it_is_an_ancestor(self):
+        self.session("s1", T0, 3)
+        self.session("s2", T0 + 8 * HOUR, 3)   # a session whose CI failed: its commits stay, unlanded
+        self.session("s3", T0 + 16 * HOUR, 3)
+        state = os.path.join(self.dir.name, "ci_passed")
+        with open(state, "w") as f:
+            f.write(self.commits["s1.2"] + "\n")  # CI last passed at the end of s1
+        code, out, _ = self.run_script(state)
+        self.assertEqual((code, out), (0, self.commits["s1.2"]))
+        # Not an ancestor (a record from another branch) or absent: commit dates decide (s2's last).
+        self.git("checkout", "-q", "-b", "side", self.commits["s1.0"])
+        self.commit("side.0", T0 + 1 * HOUR)
+        with open(state, "w") as f:
+            f.write(self.commits["side.0"] + "\n")
+        self.git("checkout", "-q", "-")
+        code, out, err = self.run_script(state)
+        self.assertEqual((code, out), (0, self.commits["s2.2"]))
+        self.assertIn("not an ancestor", err)
+        code, out, err = self.run_script(os.path.join(self.dir.name, "absent"))
+        self.assertEqual((code, out), (0, self.commits["s2.2"]))
+        self.assertIn("no record", err)
 
     def test_the_environment_overrides_the_rule(self):
         self.session("s1", T0, 3)
