@@ -66,13 +66,15 @@ class BaseRuleTest(unittest.TestCase):
         self.session("s1", T0, 3)
         base, why = bench_base.ci_base(self.repo)
         self.assertIsNone(base)
-        proc = subprocess.run([sys.executable, SCRIPT, "--repo", self.repo], capture_output=True, text=True)
-        self.assertEqual(proc.returncode, 1)
-        self.assertIn("no commit", proc.stderr)
+        code, _, err = self.run_script(os.path.join(self.dir.name, "no_record"))
+        self.assertEqual(code, 1, err)
+        self.assertIn("no commit", err)
 
     def run_script(self, state):
+        # Isolated from the caller's override and record (a local .ci/run sets them).
+        env = {k: v for k, v in os.environ.items() if k not in ("PBENCH_BENCH_BASE", "PBENCH_CI_STATE")}
         proc = subprocess.run([sys.executable, SCRIPT, "--repo", self.repo, "--state", state], capture_output=True,
-                              text=True, env={k: v for k, v in os.environ.items() if k != "PBENCH_BENCH_BASE"})
+                              text=True, env=env)
         return proc.returncode, proc.stdout.strip(), proc.stderr
 
     def test_the_record_of_cis_last_pass_wins_over_commit_dates_when_it_is_an_ancestor(self):
