@@ -77,12 +77,11 @@ struct TrainStep {
       pbench::clear_gradients(trained);
     }
     torch::Tensor context = prompt_ids.defined() ? pbench::models::encode_token_ids(w.pipeline, prompt_ids) : w.context;
-    // As the trainer asks: the method's own loss of the batch (DisenBooth's two passes), else one pass.
+    // As the trainer asks: the method's loss of the batch (one pass, or DisenBooth's two).
     const pbench::DenoisingLossOf loss_of = [&](const torch::Tensor& c) {
       return torch::mse_loss(w.pipeline.unet->forward(w.sample, w.timesteps, c), w.target);
     };
-    torch::Tensor loss = method ? method->batch_loss(context, batch_images, loss_of) : torch::Tensor();
-    (loss.defined() ? loss : loss_of(context)).backward();
+    (method ? method->batch_loss(context, batch_images, loss_of) : loss_of(context)).backward();
     optimizer->step();
     if (method) method->after_step(steps);
   }
@@ -131,14 +130,9 @@ std::unique_ptr<TrainStep> make_method_step(const std::string& name) {
   subject.instance_prompt = "a sks dog";
   subject.class_prompt = "a dog";
   torch::Generator image_gen = at::detail::createCPUGenerator(1);
-  for (int i = 0; i < 4; ++i) {
-    const int side = int(t->w.pipeline.resolution);
-    const torch::Tensor u8 = torch::randint(256, {side, side, 3}, image_gen, torch::kUInt8);
-    pbench::Image image;
-    image.width = image.height = side;
-    image.rgb.assign(u8.data_ptr<uint8_t>(), u8.data_ptr<uint8_t>() + u8.numel());
-    subject.images.push_back(image);
-  }
+  const int64_t side = t->w.pipeline.resolution;
+  const torch::Tensor u8 = torch::randint(256, {4, side, side, 3}, image_gen, torch::kUInt8);
+  for (int64_t i = 0; i < 4; ++i) subject.images.push_back(pbench::image_at(u8, i));
   pbench::MethodTarget target{t->w.pipeline, &subject};
   t->method->attach(target);
   bool unet_trains = false;

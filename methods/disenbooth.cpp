@@ -114,9 +114,7 @@ class DisenBooth : public LayerAdapterMethod<DisenBoothOptions> {
     freeze_pipeline(target.pipeline);
     adapt(target, Component::unet, opt_.targets, "targets", kLinearAndConv, "lora",
           [this, &target](const nn::AdaptableRef& ref) -> std::shared_ptr<nn::Parameterization> {
-            const bool linear = std::string(ref.layer->layer_kind()) == "linear";
-            return std::make_shared<LowRankParameterization>(ref.weight(), linear, opt_.rank, opt_.alpha,
-                                                             target.generator);
+            return make_low_rank(ref, opt_.rank, opt_.alpha, target.generator);
           });
     const torch::Tensor probe = target.pipeline.unet->parameters().front();
     const int64_t width = target.pipeline.unet->config().cross_attention_dim.front();

@@ -46,8 +46,7 @@ class Lora : public LayerAdapterMethod<LoraOptions> {
   void attach(MethodTarget& target) override {
     freeze_pipeline(target.pipeline);
     auto make = [this, &target](const nn::AdaptableRef& ref) -> std::shared_ptr<nn::Parameterization> {
-      bool linear = std::string(ref.layer->layer_kind()) == "linear";
-      return std::make_shared<LowRankParameterization>(ref.weight(), linear, opt_.rank, opt_.alpha, target.generator);
+      return make_low_rank(ref, opt_.rank, opt_.alpha, target.generator);
     };
     adapt(target, Component::unet, opt_.targets, "targets", kLinearAndConv, "lora", make);
     if (opt_.text_encoder)

@@ -4,6 +4,12 @@
 
 namespace pbench::peft {
 
+std::shared_ptr<LowRankParameterization> make_low_rank(const nn::AdaptableRef& layer, int64_t rank, double alpha,
+                                                       torch::Generator& gen) {
+  const bool linear = std::string(layer.layer->layer_kind()) == "linear";
+  return std::make_shared<LowRankParameterization>(layer.weight(), linear, rank, alpha, gen);
+}
+
 LowRankParameterization::LowRankParameterization(const torch::Tensor& layer_weight, bool linear, int64_t rank,
                                                  double alpha, torch::Generator& gen)
     : linear_(linear), scale_(alpha / double(rank)) {

@@ -6,12 +6,18 @@
 // `up` starts at zero, so the adapted layer equals the base layer at init.
 #include <torch/torch.h>
 
+#include <memory>
 #include <utility>
 #include <vector>
 
 #include "framework/tensor/adaptable_layers.hpp"
 
 namespace pbench::peft {
+
+class LowRankParameterization;
+// LoRA's parameterization of one adapted layer (linear: on its output; conv: on its weight).
+std::shared_ptr<LowRankParameterization> make_low_rank(const nn::AdaptableRef& layer, int64_t rank, double alpha,
+                                                       torch::Generator& gen);
 
 class LowRankParameterization : public nn::Parameterization {
  public:

@@ -114,7 +114,7 @@ def run_ab(measure, key_of, head_build, base_build, base_commit, jobs, base_regi
         print("[bench_gate] slower than base: measuring "
               + ", ".join(key_of(e["name"], t) for (_, t), es in sorted(slower.items()) for e in es)
               + " once more, head first", file=sys.stderr)
-        again_base = {job: [e for e in es if job in base_jobs] for job, es in slower.items()}
+        again_base = {job: es for job, es in slower.items() if job in base_jobs}
         head2, base2 = measure_pair(measure, head_build, base_build, slower, again_base, out_dir, 2, base_first=False)
         processes += 2 * len(slower)
         for key, row in head2.items():

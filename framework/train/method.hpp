@@ -112,14 +112,13 @@ class Method {
   virtual InstanceAugmentation instance_augmentation() const { return InstanceAugmentation::none; }
   // Extra loss added to the denoising loss (undefined tensor = none).
   virtual torch::Tensor extra_loss() { return {}; }
-  // The micro-batch's loss when the method makes it from more than the one pass on the
-  // captions' context (DisenBooth, arXiv 2305.03374: an image-conditioned pass, a text-only
-  // pass and a disentangling term); `loss(context)` is one UNet pass on the batch.
-  // Undefined = the engine's `loss(context)`. The prior term and extra_loss() are added
-  // after it either way.
+  // The micro-batch's denoising loss; `loss(context)` is one UNet pass on the batch. The
+  // default is that one pass on the captions' context; a method overrides it to take more
+  // (DisenBooth, arXiv 2305.03374: an image-conditioned pass, a text-only pass and a
+  // disentangling term). The prior term and extra_loss() are added after it either way.
   virtual torch::Tensor batch_loss(const torch::Tensor& context, const BatchImages& images,
                                    const DenoisingLossOf& loss) {
-    return {};
+    return loss(context);
   }
   // UNet passes per training image that batch_loss takes (the cost axis of TrainResult).
   virtual int64_t unet_passes_per_image() const { return 1; }

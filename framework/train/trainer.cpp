@@ -245,7 +245,6 @@ double Trainer::accumulate_gradients(int64_t step, torch::Generator& gen) {
       return denoising_loss(batch.latents, batch.noise, batch.timesteps, context, batch.mask);
     };
     torch::Tensor loss = method_.batch_loss(batch.context, batch.images, loss_of);
-    if (!loss.defined()) loss = loss_of(batch.context);
     if (prior_weight_ > 0.0) loss = loss + prior_weight_ * prior_loss(gen);
     torch::Tensor extra = method_.extra_loss();
     if (extra.defined()) loss = loss + extra;

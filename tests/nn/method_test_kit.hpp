@@ -84,13 +84,8 @@ inline std::set<const void*> trainable_set(Method& m) {
 inline SubjectData kit_subject(const models::Pipeline& p) {
   SubjectData s{"kit", "dog", "dog", "sks", false, {}, {}, "a sks dog", "a dog", {}};
   torch::Generator gen = at::detail::createCPUGenerator(11);
-  for (int i = 0; i < 2; ++i) {
-    torch::Tensor u8 = torch::randint(256, {p.resolution, p.resolution, 3}, gen, torch::kUInt8);
-    Image img;
-    img.height = img.width = int(p.resolution);
-    img.rgb.assign(u8.data_ptr<uint8_t>(), u8.data_ptr<uint8_t>() + u8.numel());
-    s.images.push_back(img);
-  }
+  const torch::Tensor u8 = torch::randint(256, {2, p.resolution, p.resolution, 3}, gen, torch::kUInt8);
+  for (int64_t i = 0; i < 2; ++i) s.images.push_back(image_at(u8, i));
   return s;
 }
 // The kit batch's two rows: kit_subject's images 0 and 1, the second mirrored.
@@ -118,9 +113,7 @@ inline void adamw_steps(Method& m, models::Pipeline& p, const Batch& b, int step
     const DenoisingLossOf loss_of = [&](const torch::Tensor& c) {
       return torch::mse_loss(p.unet->forward(b.sample, b.timestep, c), b.target);
     };
-    torch::Tensor loss = m.batch_loss(context, kit_batch_images(), loss_of);  // as the trainer asks
-    if (!loss.defined()) loss = loss_of(context);
-    loss.backward();
+    m.batch_loss(context, kit_batch_images(), loss_of).backward();  // as the trainer asks
     opt.step();
     m.after_step(i);
   }

@@ -169,6 +169,15 @@ TensorMap text_tower_without_projection(const ClipState& state) {
   return weights;
 }
 
+// InputError unless a tower written to `folder` reproduces the trained one: `error` is the
+// largest |difference| of their outputs (fp16 files: under 0.05).
+void require_reproduced(const fs::path& folder, double error, const std::string& what, const std::string& config) {
+  if (!(error < 0.05))
+    throw InputError(folder.string() + ": the written " + what + " differs from the trained tower by " +
+                     std::to_string(error) + " (are builtin_mini/" + folder.filename().string() +
+                     "/config.json and the CLIP config's " + config + " the same model?)");
+}
+
 // The pipeline's text encoder as builtin:mini loads it, and a check that the
 // written folder reproduces the trained tower's hidden states.
 void write_text_encoder(const PretrainContext& context, const ClipState& state, const torch::Tensor& ids) {
@@ -177,12 +186,10 @@ void write_text_encoder(const PretrainContext& context, const ClipState& state, 
   save_safetensors(folder / "model.safetensors", text_tower_without_projection(state), {{"format", "pt"}});
   torch::NoGradGuard no_grad;
   const models::ClipTextModel loaded = models::load_clip_text_folder(folder);
-  const double error =
-      (loaded->forward(ids).last_hidden_state - state.text->forward(ids).last_hidden_state).abs().max().item<double>();
-  if (!(error < 0.05))
-    throw InputError(folder.string() + ": the written text encoder differs from the trained tower by " +
-                     std::to_string(error) + " (are builtin_mini/text_encoder/config.json and the CLIP config's "
-                     "text_config the same model?)");
+  require_reproduced(
+      folder,
+      (loaded->forward(ids).last_hidden_state - state.text->forward(ids).last_hidden_state).abs().max().item<double>(),
+      "text encoder", "text_config");
 }
 
 // The pipeline CLIP's vision tower with its projection as builtin:mini's image encoder
@@ -196,12 +203,9 @@ void write_image_encoder(const PretrainContext& context, const ClipState& state,
   save_safetensors(folder / "model.safetensors", half_state_dict(*state.vision), {{"format", "pt"}});
   torch::NoGradGuard no_grad;
   const models::ClipVisionModel loaded = models::load_clip_vision_folder(folder);
-  const double error =
-      (loaded->forward(pixels).image_embeds - state.vision->forward(pixels).image_embeds).abs().max().item<double>();
-  if (!(error < 0.05))
-    throw InputError(folder.string() + ": the written image encoder differs from the trained tower by " +
-                     std::to_string(error) + " (are builtin_mini/image_encoder/config.json and the CLIP config's "
-                     "vision_config the same model?)");
+  require_reproduced(
+      folder, (loaded->forward(pixels).image_embeds - state.vision->forward(pixels).image_embeds).abs().max().item<double>(),
+      "image encoder", "vision_config");
 }
 
 void write_clip_folder(const fs::path& folder, const fs::path& config_folder, const ClipState& state) {
