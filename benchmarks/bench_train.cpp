@@ -66,7 +66,7 @@ struct TrainStep {
   torch::Generator generator = at::detail::createCPUGenerator(0);  // before_step's draws
   int64_t steps = 0;
   // The batch's rows are the subject's images 0..3, none mirrored (image-conditioned methods).
-  pbench::BatchImages batch_images{torch::arange(4, torch::kInt64), torch::zeros({4}, torch::kBool)};
+  pbench::BatchImages batch_images{torch::arange(4, torch::kInt64), torch::zeros({4}, torch::kBool), {}};
 
   void step() {
     if (search) return generation();

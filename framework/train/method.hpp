@@ -26,6 +26,7 @@
 #include "framework/registry/registry.hpp"
 #include "framework/tensor/adaptable_layers.hpp"
 #include "framework/tensor/safetensors_torch.hpp"
+#include "framework/train/patch_crop.hpp"
 
 namespace pbench {
 
@@ -47,6 +48,16 @@ enum class InstanceAugmentation {
   // the loss masked to the image's cells, the prompt told "a far away " / "zoomed in "
   // (framework/train/random_scale.hpp).
   random_scale,
+  // SINE's patch-based training: a random rectangle of the image on the latent grid, resized
+  // to the model's side, its box handed to the method in BatchImages::boxes
+  // (framework/train/patch_crop.hpp; Method::patch_crop_range gives the fractions).
+  patch_crop,
+};
+
+// The side of a patch_crop patch as a fraction of the image's, drawn per axis in [min, max].
+struct PatchCropRange {
+  double min_frac = 0.1;
+  double max_frac = 1.0;
 };
 
 // Class images a method trains on beside the subject's (its prior term).
@@ -77,6 +88,8 @@ struct MethodTarget {
 struct BatchImages {
   torch::Tensor index;    // [B] int64, rows of SubjectData::images
   torch::Tensor flipped;  // [B] bool
+  // Each row's patch on the image's latent grid (InstanceAugmentation::patch_crop); empty otherwise.
+  std::vector<CropBox> boxes;
 };
 
 // The denoising loss of the current micro-batch (its latents, noise, timesteps and mask
@@ -110,6 +123,11 @@ class Method {
   virtual bool owns_negative_prompt() const { return false; }
   // How the training images are augmented (the trainer draws them). Default: none.
   virtual InstanceAugmentation instance_augmentation() const { return InstanceAugmentation::none; }
+  virtual PatchCropRange patch_crop_range() const { return {}; }
+  // Which of the subject's images (rows of SubjectData::images) the method trains on; empty
+  // (the default) = all. A single-image method (SINE) names one; DVAR's frozen batch draws
+  // from the same ones. The evaluation still scores against all the subject's images.
+  virtual std::vector<int64_t> training_images(const SubjectData& subject) const { return {}; }
   // Extra loss added to the denoising loss (undefined tensor = none).
   virtual torch::Tensor extra_loss() { return {}; }
   // The micro-batch's denoising loss; `loss(context)` is one UNet pass on the batch. The

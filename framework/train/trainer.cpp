@@ -62,7 +62,18 @@ Trainer::Trainer(models::Pipeline& pipeline, Method& method, const SubjectData& 
   if (prompts_.empty()) throw std::logic_error("method returned no training prompts");
   torch::NoGradGuard no_grad;
   pipeline_.vae->eval();
-  torch::Tensor pixels = images_to_tensor(subject_.images);
+  std::vector<int64_t> rows = method_.training_images(subject_);
+  if (rows.empty())
+    for (int64_t i = 0; i < int64_t(subject_.images.size()); ++i) rows.push_back(i);
+  std::vector<Image> training_images;
+  for (int64_t r : rows) {
+    if (r < 0 || r >= int64_t(subject_.images.size()))
+      throw InputError("method: image " + std::to_string(r) + " of subject '" + subject_.subject + "', which has " +
+                       std::to_string(subject_.images.size()) + " images");
+    training_images.push_back(subject_.images[size_t(r)]);
+  }
+  image_rows_ = torch::tensor(rows, torch::kInt64);
+  torch::Tensor pixels = images_to_tensor(training_images);
   auto dist = pipeline_.vae->encode(pixels);
   latent_mean_ = dist.mean;
   latent_std_ = dist.std;
@@ -72,7 +83,7 @@ Trainer::Trainer(models::Pipeline& pipeline, Method& method, const SubjectData& 
     latent_std_flipped_ = flipped.std;
   }
   if (!text_encoder_trains()) cached_context_ = encode_prompts(prompts_);
-  if (method_.instance_augmentation() == InstanceAugmentation::random_scale) {
+  if (method_.instance_augmentation() != InstanceAugmentation::none) {
     instance_pixels_ = pixels;
     latent_factor_ = pixels.size(-1) / latent_mean_.size(-1);
   }
@@ -80,13 +91,13 @@ Trainer::Trainer(models::Pipeline& pipeline, Method& method, const SubjectData& 
   // DVAR's frozen batch: drawn once from its own stream, never disturbing training.
   if (dvar_.mode != StopMode::off) {
     torch::Generator gen = make_generator(seed_, "dvar.batch");
-    const int64_t b = dvar_.eval_batch_size, n = int64_t(subject_.images.size());
+    const int64_t b = dvar_.eval_batch_size, n = latent_mean_.size(0);
     std::vector<int64_t> index;
     for (int64_t i = 0; i < b; ++i) {
       index.push_back(i % n);
       eval_prompts_.push_back(prompts_[size_t(i) % prompts_.size()]);
     }
-    auto idx = torch::tensor(index);
+    auto idx = torch::tensor(index);  // rows of the training images
     auto mean = latent_mean_.index_select(0, idx), std = latent_std_.index_select(0, idx);
     eval_latents_ = sample_latents(mean, std, pipeline_.vae->scaling_factor(), gen);
     eval_noise_ = torch::randn(eval_latents_.sizes(), gen);
@@ -167,12 +178,12 @@ void Trainer::Optimization::set_lr_factor(double factor) {
 }
 
 TrainingBatch Trainer::draw_batch(torch::Generator& gen) {
-  if (instance_pixels_.defined()) return draw_scaled_batch(gen);
+  if (instance_pixels_.defined()) return draw_augmented_batch(gen);
   const int64_t b = train_.batch_size;
   TrainingBatch batch;
-  torch::Tensor idx = torch::randint(int64_t(subject_.images.size()), {b}, gen, torch::kInt64);
+  torch::Tensor idx = torch::randint(latent_mean_.size(0), {b}, gen, torch::kInt64);
   torch::Tensor mean = latent_mean_.index_select(0, idx), std = latent_std_.index_select(0, idx);
-  batch.images = {idx, torch::zeros({b}, torch::kBool)};
+  batch.images = {image_rows_.index_select(0, idx), torch::zeros({b}, torch::kBool), {}};
   if (train_.flip) {
     batch.images.flipped = torch::rand({b}, gen) < 0.5;
     auto flip = batch.images.flipped.view({-1, 1, 1, 1});
@@ -193,24 +204,34 @@ TrainingBatch Trainer::draw_batch(torch::Generator& gen) {
   return batch;
 }
 
-TrainingBatch Trainer::draw_scaled_batch(torch::Generator& gen) {
+TrainingBatch Trainer::draw_augmented_batch(torch::Generator& gen) {
   const int64_t b = train_.batch_size;
+  const bool patches = method_.instance_augmentation() == InstanceAugmentation::patch_crop;
+  const PatchCropRange range = method_.patch_crop_range();
   TrainingBatch batch;
   torch::Tensor idx = torch::randint(instance_pixels_.size(0), {b}, gen, torch::kInt64);
   torch::Tensor prompt_idx = torch::randint(int64_t(prompts_.size()), {b}, gen, torch::kInt64);
   std::vector<torch::Tensor> pixels, masks;
   std::vector<std::string> batch_prompts;
-  batch.images = {idx, torch::zeros({b}, torch::kBool)};
+  batch.images = {image_rows_.index_select(0, idx), torch::zeros({b}, torch::kBool), {}};
   for (int64_t i = 0; i < b; ++i) {
     torch::Tensor image = instance_pixels_[idx[i].item<int64_t>()];
     if (train_.flip && torch::rand({1}, gen).item<double>() < 0.5) {
       image = image.flip({2});
       batch.images.flipped[i] = true;
     }
-    ScaledInstance scaled = random_scale_instance(image, latent_factor_, gen);
-    pixels.push_back(scaled.pixels);
-    masks.push_back(scaled.mask);
-    batch_prompts.push_back(scaled.prompt_prefix + prompts_[size_t(prompt_idx[i].item<int64_t>())]);
+    const std::string& prompt = prompts_[size_t(prompt_idx[i].item<int64_t>())];
+    if (patches) {
+      PatchCrop patch = random_patch_crop(image, latent_factor_, range.min_frac, range.max_frac, gen);
+      pixels.push_back(patch.pixels);
+      batch.images.boxes.push_back(patch.box);
+      batch_prompts.push_back(prompt);
+    } else {
+      ScaledInstance scaled = random_scale_instance(image, latent_factor_, gen);
+      pixels.push_back(scaled.pixels);
+      masks.push_back(scaled.mask);
+      batch_prompts.push_back(scaled.prompt_prefix + prompt);
+    }
   }
   {
     torch::NoGradGuard no_grad;  // the VAE is frozen: a fresh posterior for each augmented image
@@ -220,7 +241,7 @@ TrainingBatch Trainer::draw_scaled_batch(torch::Generator& gen) {
   batch.noise = torch::randn(batch.latents.sizes(), gen);
   batch.timesteps = torch::randint(pipeline_.scheduler.num_train_timesteps, {b}, gen, torch::kInt64);
   batch.context = encode_prompts(batch_prompts);
-  batch.mask = torch::stack(masks).to(batch.latents.device(), batch.latents.scalar_type());
+  if (!masks.empty()) batch.mask = torch::stack(masks).to(batch.latents.device(), batch.latents.scalar_type());
   return batch;
 }
 

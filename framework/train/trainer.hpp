@@ -163,8 +163,9 @@ class Trainer {
   // The MSE of the prediction; with a mask, Custom Diffusion's masked form (trainer.cpp).
   torch::Tensor denoising_loss(const torch::Tensor& latents, const torch::Tensor& noise, const torch::Tensor& timesteps,
                                const torch::Tensor& context, const torch::Tensor& mask = {});
-  // draw_batch for InstanceAugmentation::random_scale: images rescaled and encoded each draw.
-  TrainingBatch draw_scaled_batch(torch::Generator& gen);
+  // draw_batch for InstanceAugmentation::random_scale and patch_crop: images augmented and
+  // encoded each draw.
+  TrainingBatch draw_augmented_batch(torch::Generator& gen);
 
   models::Pipeline& pipeline_;
   Method& method_;
@@ -180,6 +181,8 @@ class Trainer {
   // The training images as the VAE takes them, kept when each draw re-encodes an augmented copy.
   torch::Tensor instance_pixels_;
   int64_t latent_factor_ = 8;  // pixels per latent cell
+  // Rows of SubjectData::images the training images are (Method::training_images; all by default).
+  torch::Tensor image_rows_;
   // Prior preservation.
   torch::Tensor prior_mean_, prior_std_, prior_context_;
   double prior_weight_ = 0.0;

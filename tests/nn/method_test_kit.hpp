@@ -90,7 +90,7 @@ inline SubjectData kit_subject(const models::Pipeline& p) {
 }
 // The kit batch's two rows: kit_subject's images 0 and 1, the second mirrored.
 inline BatchImages kit_batch_images() {
-  return {torch::tensor({0, 1}, torch::kInt64), torch::tensor({false, true})};
+  return {torch::tensor({0, 1}, torch::kInt64), torch::tensor({false, true}), {}};
 }
 
 // Optimizer steps on the MSE to a fixed target with the method's groups, as

@@ -106,7 +106,7 @@ BOOST_AUTO_TEST_CASE(a_mirrored_row_takes_the_mirrored_images_embedding) {
   };
   // Image 1 plain and mirrored: the adapted embedding differs (the images are not symmetric),
   // and the mirrored one equals f' of the flipped pixels.
-  a.method->batch_loss(context, {torch::tensor({1, 1}, torch::kInt64), torch::tensor({false, true})}, record);
+  a.method->batch_loss(context, {torch::tensor({1, 1}, torch::kInt64), torch::tensor({false, true}), {}}, record);
   const torch::Tensor added = (seen[0] - context).select(1, 0);  // f' per row, [2, D]
   BOOST_TEST((added[0] - added[1]).abs().max().item<double>() > 1e-4);
   const models::ImageEncoder encoder = models::load_image_encoder("pipeline", a.pipeline);

@@ -125,6 +125,12 @@ BOOST_AUTO_TEST_CASE(c_lora_count) {
 // DisenBooth (arXiv 2305.03374), SD v1.5 port with a 768-d image embedding: LoRA r=4 on the 128
 // attention projections (LoRA's 199,296 · r) + the adapter D + 2·(D² + D) at D = 768;
 // wave2-methods.md §3: 1,181,952 for the adapter.
+BOOST_AUTO_TEST_CASE(sine_count) {
+  // The whole UNet (the reference's 859.5M); the patch encoding adds no parameter.
+  BOOST_TEST(count("name: sine\n").trainable == 859520964);
+  BOOST_TEST(count("name: sine\npatch: true\n").trainable == 859520964);
+}
+
 BOOST_AUTO_TEST_CASE(disenbooth_count) {
   BOOST_TEST(count("name: disenbooth\n").trainable == 199296 * 4 + 1181952);
   BOOST_TEST(count("name: disenbooth\nrank: 1\n").trainable == 199296 + 768 + 2 * (768 * 768 + 768));

@@ -350,6 +350,35 @@ BOOST_AUTO_TEST_CASE(disenbooth_trains_in_the_engines_loop_at_two_unet_passes_pe
     BOOST_TEST(!torch::equal(t0, s.method->delta().at(key)), key << " did not move in two steps");
 }
 
+BOOST_AUTO_TEST_CASE(sine_trains_on_its_one_image_patch_by_patch) {
+  // arXiv 2212.04489: every row is the method's image (training_images), cut to a patch whose box
+  // on the latent grid comes with the batch (InstanceAugmentation::patch_crop).
+  Setup s("name: sine\nimage_index: 1\npatch: true\nmin_crop_frac: 0.5\nlr: 1.0e-3\n");
+  TrainOptions t = small_train(2);
+  t.batch_size = 4;
+  Trainer trainer(s.pipeline, *s.method, s.subject, t, DvarOptions{}, 7);
+  torch::Generator gen = at::detail::createCPUGenerator(9);
+  const int64_t cells = s.pipeline.unet->config().sample_size;
+  bool some_patch_smaller = false;
+  for (int draw = 0; draw < 4; ++draw) {
+    const TrainingBatch batch = trainer.draw_batch(gen);
+    BOOST_TEST((batch.images.index == 1).all().item<bool>());
+    BOOST_REQUIRE(batch.images.boxes.size() == 4u);
+    for (const CropBox& b : batch.images.boxes) {
+      BOOST_TEST((b.top >= 0 && b.left >= 0 && b.bottom <= cells && b.right <= cells));
+      BOOST_TEST((2 * (b.bottom - b.top) >= cells && 2 * (b.right - b.left) >= cells));  // min_crop_frac 0.5
+      some_patch_smaller |= b.bottom - b.top < cells || b.right - b.left < cells;
+    }
+    BOOST_TEST(!batch.mask.defined());
+  }
+  BOOST_TEST(some_patch_smaller);
+  const torch::Tensor before = s.pipeline.unet->parameters().front().detach().clone();
+  TrainResult result = trainer.run({});
+  BOOST_TEST(std::isfinite(result.last_loss));
+  BOOST_TEST(!torch::equal(before, s.pipeline.unet->parameters().front()));
+  BOOST_TEST(std::isfinite(trainer.deterministic_objective()));
+}
+
 BOOST_AUTO_TEST_CASE(gradient_free_ti_trains_in_the_engines_loop_with_forward_passes_only) {
   // arXiv 2304.05818 in the engine's loop: CMA-ES generations move the token's row, no tensor
   // requires a gradient and none is computed. (That the search lowers its fitness is shown on a

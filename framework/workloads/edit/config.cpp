@@ -51,7 +51,20 @@ void check_config(const cfg::Node& resolved) {
                      "edit.target='a blue cube'");
   reweight_scales(options.edit, resolved);
   const EditSection& e = options.edit;
-  if (!e.refine && e.source && sample::prompt_words(*e.source).size() != sample::prompt_words(e.target).size())
+  const bool model_guided = e.editor == Editor::model_guidance;
+  if (model_guided) {
+    if (!e.delta)
+      throw InputError(where_is(resolved, "edit.delta") + ": editor model_guidance needs the fine-tuned model: set "
+                       "edit.delta to a `sine` run's results/<sweep>/runs/<id>.delta.safetensors, with its method "
+                       "and dataset sections");
+    if (e.inversion != EditInversion::none)
+      throw InputError(where_is(resolved, "edit.inversion") + ": editor model_guidance samples from the seed's noise, "
+                       "as SINE does; set edit.inversion=none");
+    if (e.model_guidance.t_min > e.model_guidance.t_max)
+      throw InputError(where_is(resolved, "edit.model_guidance.t_min") + ": " + std::to_string(e.model_guidance.t_min) +
+                       " is above t_max (" + std::to_string(e.model_guidance.t_max) + ")");
+  }
+  if (!model_guided && !e.refine && e.source && sample::prompt_words(*e.source).size() != sample::prompt_words(e.target).size())
     throw InputError(where_is(resolved, "edit.target") + ": \"" + e.target + "\" and the source \"" + *e.source +
                      "\" differ in their number of words; word swap aligns them word by word (for added or removed "
                      "words set edit.refine=true)");

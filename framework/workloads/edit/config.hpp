@@ -23,11 +23,37 @@ inline const cfg::EnumNames<EditInversion>& enum_names(EditInversion) {
   return names;
 }
 
+// What makes the edit: Prompt-to-Prompt on the source's inverted latent, or SINE's model-based
+// guidance (arXiv 2212.04489): the frozen model on the edit prompt guided by a model fine-tuned on
+// the image (edit.delta, a `sine` run's) on the source prompt (framework/sample/model_guidance.hpp).
+enum class Editor { prompt_to_prompt, model_guidance };
+inline const cfg::EnumNames<Editor>& enum_names(Editor) {
+  static const cfg::EnumNames<Editor> names{{Editor::prompt_to_prompt, "prompt_to_prompt"},
+                                            {Editor::model_guidance, "model_guidance"}};
+  return names;
+}
+
+// SINE's guidance weights (its README: β 0.4 for t in [500, 1000]).
+struct ModelGuidanceSection {
+  double beta = 0.4;
+  int64_t t_min = 500;
+  int64_t t_max = 1000;
+  template <class V>
+  void fields(V& v) {
+    v("beta", beta, "weight of the frozen model's edit prediction while the fine-tuned model guides (SINE's cond_beta: 0.4)",
+      cfg::between(0, 1));
+    v("t_min", t_min, "the fine-tuned model guides timesteps t_min <= t <= t_max (SINE: 500)", cfg::at_least(0));
+    v("t_max", t_max, "the last timestep it guides (SINE: 1000, i.e. from the first step)", cfg::at_least(0));
+  }
+};
+
 struct EditSection {
   std::optional<std::string> image;  // an image file; null: image `image_index` of the dataset's subject
   int64_t image_index = 0;
   std::optional<std::string> source;  // the image's prompt; null: the subject's class prompt, or "" for a file
   std::string target;                 // the edit prompt (required)
+  Editor editor = Editor::prompt_to_prompt;
+  ModelGuidanceSection model_guidance;
   EditInversion inversion = EditInversion::null_text;
   int64_t steps = 50;
   double guidance = 7.5;
@@ -51,6 +77,10 @@ struct EditSection {
       cfg::at_least(0));
     v("source", source, "the prompt describing the image; null = the subject's class prompt, or \"\" for a file");
     v("target", target, "the edit prompt: the source with words swapped (same word count), or with words added when refine");
+    v("editor", editor,
+      "prompt_to_prompt (P2P on the inverted image) or model_guidance (SINE: the frozen model on the target, guided "
+      "by edit.delta's fine-tuned model on the source; samples from the seed's noise: inversion none)");
+    v("model_guidance", model_guidance, "SINE's model-based guidance (editor: model_guidance)");
     v("inversion", inversion,
       "null_text (real images, as the paper), ddim, or none (edit a generated image: noise of the run's seed)");
     v("steps", steps, "DDIM steps", cfg::at_least(1));

@@ -1,5 +1,6 @@
 // The `edit` workload (edit.hpp):
-//   load the pipeline -> the source image and its prompt -> the initial latent and per-step
+//   load the pipeline -> the source image and its prompt -> (editor model_guidance: SINE,
+//   model_guided_edit below) -> the initial latent and per-step
 //   unconditional contexts: NULL-text inversion (the paper's way for real images), DDIM
 //   inversion, or none (noise of the run's seed: a generated image) -> Prompt-to-Prompt over
 //   [source, edit] (framework/sample/prompt_to_prompt.hpp) -> decode both branches -> score.
@@ -13,6 +14,7 @@
 #include "framework/models/sd/pipeline.hpp"
 #include "framework/sample/ddim_inversion.hpp"
 #include "framework/sample/ddim_sampling.hpp"
+#include "framework/sample/model_guidance.hpp"
 #include "framework/sample/null_text_inversion.hpp"
 #include "framework/sample/prompt_to_prompt.hpp"
 #include "framework/tensor/safetensors_torch.hpp"
@@ -72,6 +74,70 @@ std::unique_ptr<Method> apply_delta(RunContext& ctx, models::Pipeline& pipeline,
   return method;
 }
 
+// SINE's edit (editor: model_guidance): from the seed's noise, the frozen `pipeline` on the edit
+// prompt guided by a second copy carrying the fine-tuned delta on the source prompt. The control
+// (/samples/reconstruction) is the fine-tuned model alone on the source prompt from the same noise.
+void model_guided_edit(RunContext& ctx, const EditOptions& o, models::Pipeline& pipeline, SubjectData& subject,
+                       const SourceImage& src) {
+  const EditSection& e = o.edit;
+  models::Pipeline tuned = models::load_pipeline(o.model.spec(), pipeline_tensor_options(o.device, o.dtype, ctx.config));
+  std::unique_ptr<Method> method = apply_delta(ctx, tuned, *e.delta, subject);
+  const std::string source_prompt = method->eval_prompt(src.prompt, subject);
+  ctx.log << "[edit] model guidance: frozen model on \"" << e.target << "\", fine-tuned on \"" << source_prompt
+          << "\", beta " << e.model_guidance.beta << " for t in [" << e.model_guidance.t_min << ", "
+          << e.model_guidance.t_max << "], " << e.steps << " steps, guidance " << e.guidance << "\n";
+  torch::Tensor uncond, tuned_uncond, edit_context, source_context;
+  {
+    torch::NoGradGuard no_grad;
+    uncond = models::encode_prompts(pipeline, {""});
+    tuned_uncond = models::encode_prompts(tuned, {""});
+    edit_context = models::encode_prompts(pipeline, {e.target});
+    source_context = models::encode_prompts(tuned, {source_prompt});
+  }
+  const torch::Tensor z_t = sample::initial_latent(pipeline, sample::image_seed(ctx.seed, 0, 0));
+  sample::ModelGuidanceOptions guidance;
+  guidance.num_steps = e.steps;
+  guidance.guidance = e.guidance;
+  guidance.beta = e.model_guidance.beta;
+  guidance.t_min = e.model_guidance.t_min;
+  guidance.t_max = e.model_guidance.t_max;
+  const torch::Tensor edit_latent = sample::model_guided_sample(pipeline, tuned, z_t, edit_context, source_context, uncond,
+                                                                guidance, progress_log(ctx.log, "edit", "edit step"));
+  // The control: plain guidance of the fine-tuned model (β = 1 on its own source prediction).
+  sample::ModelGuidanceOptions alone = guidance;
+  alone.beta = 1.0;
+  const torch::Tensor control_latent = sample::model_guided_sample(
+      tuned, tuned, z_t, source_context, source_context, tuned_uncond, alone, progress_log(ctx.log, "edit", "control step"));
+  const torch::Tensor edited = sample::decode_latents_u8(pipeline, edit_latent);
+  const torch::Tensor reconstruction = sample::decode_latents_u8(pipeline, control_latent);
+  const torch::Tensor source = images_u8({src.image});
+  {
+    h5::Handle g = h5::ensure_group(ctx.file.root(), "edit");
+    h5::set_attr(g.id(), "editor", cfg::enum_name(e.editor));
+    h5::set_attr(g.id(), "source", src.prompt);
+    h5::set_attr(g.id(), "delta", *e.delta);
+    h5::set_attr(g.id(), "target", e.target);
+    h5::set_attr(g.id(), "inversion", cfg::enum_name(e.inversion));
+    h5::set_attr(g.id(), "steps", e.steps);
+    h5::set_attr(g.id(), "guidance", e.guidance);
+    h5::set_attr(g.id(), "beta", e.model_guidance.beta);
+    h5::set_attr(g.id(), "t_min", e.model_guidance.t_min);
+    h5::set_attr(g.id(), "t_max", e.model_guidance.t_max);
+  }
+  write_image_sample(ctx.file, "source", source, src.prompt);
+  write_image_sample(ctx.file, "reconstruction", reconstruction, src.prompt);
+  write_image_sample(ctx.file, "edit", edited, e.target);
+  const SourceMetricBackbones backbones = load_metric_backbones(e.metrics, e.clip_backbone, e.dino_backbone);
+  score_against_source(ctx, "edit", edited, {e.target}, source, e.metrics, backbones, "edit", {}, subject.unique_token);
+  std::vector<std::string> control_metrics = e.metrics;
+  for (const char* m : {"psnr", "ssim"})
+    if (std::find(control_metrics.begin(), control_metrics.end(), m) == control_metrics.end())
+      control_metrics.push_back(m);
+  score_against_source(ctx, "reconstruction", reconstruction, {e.target}, source, control_metrics, backbones, "edit", {},
+                       subject.unique_token);
+  ctx.file.flush();
+}
+
 void run_edit(RunContext& ctx) {
   const EditOptions o = read_options(ctx.config);
   const EditSection& e = o.edit;
@@ -86,6 +152,7 @@ void run_edit(RunContext& ctx) {
   if (e.image || subject)
     src = load_source_image(ctx.config, "edit", e.image, e.image_index, e.source, int(pipeline.resolution),
                             subject ? &*subject : nullptr);
+  if (e.editor == Editor::model_guidance) return model_guided_edit(ctx, o, pipeline, *subject, *src);
   const std::string source_text = src ? src->prompt : e.source.value_or("");
   std::string source_prompt = source_text, target_prompt = e.target;  // what the model reads
   std::unique_ptr<Method> method;
@@ -132,6 +199,7 @@ void run_edit(RunContext& ctx) {
 
   {
     h5::Handle g = h5::ensure_group(ctx.file.root(), "edit");
+    h5::set_attr(g.id(), "editor", cfg::enum_name(e.editor));
     h5::set_attr(g.id(), "source", source_text);
     h5::set_attr(g.id(), "delta", e.delta.value_or(""));
     h5::set_attr(g.id(), "target", e.target);
@@ -181,7 +249,7 @@ void run_edit(RunContext& ctx) {
 }  // namespace
 
 void register_edit_workload(Registry<Workload>& registry) {
-  registry.add(EntryInfo{"edit", "edit an image with Prompt-to-Prompt (word swap, re-weighting) after NULL-text inversion",
+  registry.add(EntryInfo{"edit", "edit an image with Prompt-to-Prompt (word swap, re-weighting) after NULL-text inversion, or with SINE's model-based guidance (editor: model_guidance)",
                          edit::edit_defaults()},
                Workload{run_edit, edit::check_config, nullptr, cfg::option_docs<EditOptions>()});
 }
