@@ -15,6 +15,7 @@
   X(pbench::peft, c_lora)                  \
   X(pbench::peft, disenbooth)              \
   X(pbench, sine)                          \
+  X(pbench::peft, cones)                   \
   X(pbench::peft, svdiff)                  \
   X(pbench::peft, ia3)                     \
   X(pbench::peft, loha)                    \

@@ -27,7 +27,8 @@ torch::Tensor model_guided_sample(models::Pipeline& frozen, models::Pipeline& tu
   for (int64_t i = 0; i < n; ++i) {
     const int64_t step = timesteps[size_t(i)];
     const torch::Tensor t = torch::tensor(step, torch::kInt64);
-    const bool in_range = o.t_min <= step && step <= o.t_max;
+    // β = 1 weighs the fine-tuned prediction by 0: its pass is skipped (the edit's control).
+    const bool in_range = o.t_min <= step && step <= o.t_max && o.beta < 1.0;
     torch::Tensor u, c;
     if (guided) {
       auto both = frozen.unet->forward(torch::cat({latents, latents}), t, models::cat_contexts({uncond, edit_context}))

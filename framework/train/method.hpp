@@ -39,6 +39,10 @@ struct ParamGroup {
   // `lr` is per image: the optimizer takes lr x train.batch_size x train.grad_accum (the
   // reference scripts' --scale_lr, x GPUs: one here). Custom Diffusion's recipe.
   bool lr_per_image = false;
+  // false: the group's gradients are computed and cleared each step, but no optimizer steps them
+  // and gradient clipping leaves them alone; the method reads them in after_step and changes the
+  // tensors itself (Cones' neuron scores, arXiv 2303.05125).
+  bool stepped = true;
 };
 
 // How the engine draws each training image beyond train.flip.

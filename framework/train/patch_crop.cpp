@@ -16,13 +16,12 @@ PatchCrop crop_patch(const torch::Tensor& image, const CropBox& box, int64_t lat
     throw std::invalid_argument("patch crop: the box is empty or outside the latent grid");
   torch::Tensor patch = image.slice(1, box.top * latent_factor, box.bottom * latent_factor)
                             .slice(2, box.left * latent_factor, box.right * latent_factor);
-  const bool shrinks = patch.size(1) > side || patch.size(2) > side;  // never: a patch is at most the image
+  // A patch is never larger than the image: it is only ever enlarged, so no antialiasing.
   torch::Tensor resized =
       torch::nn::functional::interpolate(patch.unsqueeze(0), torch::nn::functional::InterpolateFuncOptions()
                                                                  .size(std::vector<int64_t>{side, side})
                                                                  .mode(torch::kBilinear)
-                                                                 .align_corners(false)
-                                                                 .antialias(shrinks))
+                                                                 .align_corners(false))
           .squeeze(0);
   return PatchCrop{resized.contiguous(), box};
 }

@@ -158,6 +158,8 @@ Trainer::Optimization Trainer::make_optimizer() const {
   std::vector<torch::optim::OptimizerParamGroup> optim_groups;
   for (const auto& g : method_.parameter_groups(train_.lr)) {
     if (g.params.empty()) continue;
+    o.all.insert(o.all.end(), g.params.begin(), g.params.end());
+    if (!g.stepped) continue;
     const double lr = g.lr_per_image ? g.lr * double(train_.batch_size * train_.grad_accum) : g.lr;
     auto options = std::make_unique<torch::optim::AdamWOptions>(lr);
     options->weight_decay(g.weight_decay.value_or(train_.weight_decay))
@@ -167,12 +169,14 @@ Trainer::Optimization Trainer::make_optimizer() const {
     o.base_lrs.push_back(lr);
     o.params.insert(o.params.end(), g.params.begin(), g.params.end());
   }
-  if (o.params.empty()) throw std::logic_error("method '" + method_.describe() + "' has no trainable parameters");
-  o.optimizer = std::make_unique<torch::optim::AdamW>(optim_groups, torch::optim::AdamWOptions(train_.lr));
+  if (o.all.empty()) throw std::logic_error("method '" + method_.describe() + "' has no trainable parameters");
+  if (!optim_groups.empty())
+    o.optimizer = std::make_unique<torch::optim::AdamW>(optim_groups, torch::optim::AdamWOptions(train_.lr));
   return o;
 }
 
 void Trainer::Optimization::set_lr_factor(double factor) {
+  if (!optimizer) return;
   for (size_t i = 0; i < optimizer->param_groups().size(); ++i)
     static_cast<torch::optim::AdamWOptions&>(optimizer->param_groups()[i].options()).lr(base_lrs[i] * factor);
 }
@@ -344,16 +348,18 @@ TrainResult Trainer::run(const TrainCallbacks& cb) {
       result.forward_images_per_step = int64_t(fitness.size()) * train_.batch_size;
     } else {
       opt.set_lr_factor(factor);
-      clear_gradients(opt.params);
+      clear_gradients(opt.all);
       step_loss = accumulate_gradients(step, gen);
-      if (train_.max_grad_norm > 0) torch::nn::utils::clip_grad_norm_(opt.params, train_.max_grad_norm);
-      opt.optimizer->step();
+      if (train_.max_grad_norm > 0 && !opt.params.empty())
+        torch::nn::utils::clip_grad_norm_(opt.params, train_.max_grad_norm);
+      if (opt.optimizer) opt.optimizer->step();
     }
     method_.after_step(step);
     result.steps_trained = step;
     result.last_loss = step_loss;
     const double wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-    const float lr_now = search_ ? 0.0f : float(opt.base_lrs[0] * factor);  // a search has no learning rate
+    // A search, or a method whose groups are only scored, has no learning rate.
+    const float lr_now = opt.base_lrs.empty() ? 0.0f : float(opt.base_lrs[0] * factor);
     if (cb.on_step) cb.on_step(step, float(step_loss), lr_now, wall);
 
     // The step that fired has taken its update (as the reference's): the stop delta is after it.

@@ -126,9 +126,10 @@ class Trainer {
   // ---- run()'s steps, in the order it takes them; public so each can be tested ----
   // AdamW over the method's parameter groups, their base rates and every trained tensor.
   struct Optimization {
-    std::unique_ptr<torch::optim::AdamW> optimizer;
-    std::vector<double> base_lrs;       // one per group, before the schedule's factor
-    std::vector<torch::Tensor> params;  // all groups' tensors (clearing and clipping)
+    std::unique_ptr<torch::optim::AdamW> optimizer;  // null when no group is stepped
+    std::vector<double> base_lrs;       // one per stepped group, before the schedule's factor
+    std::vector<torch::Tensor> params;  // the stepped groups' tensors (clipping)
+    std::vector<torch::Tensor> all;     // every group's tensors (clearing)
     void set_lr_factor(double factor);  // every group's rate = base x factor
   };
   Optimization make_optimizer() const;

@@ -346,7 +346,8 @@ BOOST_AUTO_TEST_CASE(sine_model_guided_editing_uses_the_fine_tuned_delta_and_ref
     BOOST_TEST(std::isfinite(h5::attr_double(m.id(), name)), name);
     BOOST_TEST(std::isfinite(h5::attr_double(r.id(), name)), name);
   }
-  // Refused at plan time: no delta, an inversion (SINE samples from noise), t_min above t_max.
+  // Refused at plan time: no delta, an inversion (SINE samples from noise), t_min above t_max,
+  // an edit scored against another image than the one the model learnt.
   const std::string no_delta = "workload: edit\nmodel: {name: builtin:mini}\nmethod: {name: sine}\n"
                                "dataset: {name: mini_world, subject: red_white_striped_cube}\n"
                                "edit: {editor: model_guidance, inversion: none, target: a red ball}\n";
@@ -358,5 +359,8 @@ BOOST_AUTO_TEST_CASE(sine_model_guided_editing_uses_the_fine_tuned_delta_and_ref
                  cfg::parse_yaml_text(yaml_with("same.delta.safetensors", ", model_guidance: {t_min: 900, t_max: 100}"),
                                       {"test", 0}),
                  dir / "bad", 1, "test") == kExitInput);
+  std::string other_image = yaml_with("same.delta.safetensors", "");
+  other_image.replace(other_image.find("method: {name: sine}"), 20, "method: {name: sine, image_index: 1}");
+  BOOST_TEST(run_one_image_config(cfg::parse_yaml_text(other_image, {"test", 0}), dir / "bad", 1, "test") == kExitInput);
   BOOST_TEST(!fs::exists(dir / "bad" / "run.h5"));
 }

@@ -122,15 +122,26 @@ BOOST_AUTO_TEST_CASE(c_lora_count) {
   BOOST_TEST(count("name: c_lora\n").trainable == 49536 * 16 + 768);  // default rank 16
 }
 
-// DisenBooth (arXiv 2305.03374), SD v1.5 port with a 768-d image embedding: LoRA r=4 on the 128
-// attention projections (LoRA's 199,296 · r) + the adapter D + 2·(D² + D) at D = 768;
-// wave2-methods.md §3: 1,181,952 for the adapter.
+BOOST_AUTO_TEST_CASE(cones_count) {
+  // The candidate pool: every K/V weight entry. Transformer widths C: 320 ×5, 640 ×5, 1280 ×6
+  // (down, mid, up) = 12,480 summed. attn2 K/V: 2 · 768 · ΣC; attn1 K/V (Gothos/Cones): 2 · ΣC².
+  const int64_t sum_c = 5 * 320 + 5 * 640 + 6 * 1280;
+  const int64_t sum_c2 = 5 * 320 * 320 + 5 * 640 * 640 + 6 * 1280 * 1280;
+  BOOST_TEST(count("name: cones\n").trainable == 2 * 768 * sum_c);  // 19,169,280 (wave2-methods.md §4)
+  BOOST_TEST(count("name: cones\ntargets: [attn1.to_k, attn1.to_v, attn2.to_k, attn2.to_v]\n").trainable ==
+             2 * 768 * sum_c + 2 * sum_c2);  // + 24,780,800
+  BOOST_TEST(count("name: cones\n").delta_bytes_fp32 == 0);  // no neuron shut before training
+}
+
 BOOST_AUTO_TEST_CASE(sine_count) {
   // The whole UNet (the reference's 859.5M); the patch encoding adds no parameter.
   BOOST_TEST(count("name: sine\n").trainable == 859520964);
   BOOST_TEST(count("name: sine\npatch: true\n").trainable == 859520964);
 }
 
+// DisenBooth (arXiv 2305.03374), SD v1.5 port with a 768-d image embedding: LoRA r=4 on the 128
+// attention projections (LoRA's 199,296 · r) + the adapter D + 2·(D² + D) at D = 768;
+// wave2-methods.md §3: 1,181,952 for the adapter.
 BOOST_AUTO_TEST_CASE(disenbooth_count) {
   BOOST_TEST(count("name: disenbooth\n").trainable == 199296 * 4 + 1181952);
   BOOST_TEST(count("name: disenbooth\nrank: 1\n").trainable == 199296 + 768 + 2 * (768 * 768 + 768));

@@ -379,6 +379,34 @@ BOOST_AUTO_TEST_CASE(sine_trains_on_its_one_image_patch_by_patch) {
   BOOST_TEST(std::isfinite(trainer.deterministic_objective()));
 }
 
+BOOST_AUTO_TEST_CASE(cones_scores_are_neither_stepped_nor_clipped) {
+  // arXiv 2303.05125 in the engine's loop: the neuron scales are scored (ParamGroup::stepped false),
+  // so gradient clipping must not shrink the scores: a tiny max_grad_norm shuts exactly the
+  // neurons that no clipping shuts, and the scales only ever go from 1 to 0.
+  auto shut_after = [](double max_grad_norm) {
+    Setup s("name: cones\nthreshold: 1.0e-7\nprior_preservation: false\n");
+    TrainOptions t = small_train(2);
+    t.max_grad_norm = max_grad_norm;
+    TrainResult result = Trainer(s.pipeline, *s.method, s.subject, t, DvarOptions{}, 7).run({});
+    BOOST_TEST(std::isfinite(result.last_loss));
+    std::vector<torch::Tensor> shut;
+    for (const auto& g : s.method->parameter_groups(1e-3))
+      for (const auto& scale : g.params) {
+        BOOST_TEST(((scale == 0) | (scale == 1)).all().item<bool>());
+        shut.push_back((scale == 0).clone());
+      }
+    return shut;
+  };
+  const auto unclipped = shut_after(0.0), clipped = shut_after(1e-9);
+  BOOST_REQUIRE(unclipped.size() == clipped.size());
+  int64_t total = 0;
+  for (size_t i = 0; i < unclipped.size(); ++i) {
+    BOOST_TEST(torch::equal(unclipped[i], clipped[i]));
+    total += unclipped[i].sum().item<int64_t>();
+  }
+  BOOST_TEST(total > 0);
+}
+
 BOOST_AUTO_TEST_CASE(gradient_free_ti_trains_in_the_engines_loop_with_forward_passes_only) {
   // arXiv 2304.05818 in the engine's loop: CMA-ES generations move the token's row, no tensor
   // requires a gradient and none is computed. (That the search lowers its fitness is shown on a

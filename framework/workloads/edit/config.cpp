@@ -60,6 +60,13 @@ void check_config(const cfg::Node& resolved) {
     if (e.inversion != EditInversion::none)
       throw InputError(where_is(resolved, "edit.inversion") + ": editor model_guidance samples from the seed's noise, "
                        "as SINE does; set edit.inversion=none");
+    // The fine-tuned model learnt one image: the edit is scored against that one.
+    const cfg::Node* method = resolved.find("method");
+    const cfg::Node* trained = method ? method->find("image_index") : nullptr;
+    if (!e.image && trained && trained->kind() == cfg::Node::Kind::Int && trained->as_int() != e.image_index)
+      throw InputError(where_is(resolved, "edit.image_index") + ": " + std::to_string(e.image_index) +
+                       ", but the fine-tuned model learnt image " + std::to_string(trained->as_int()) +
+                       " (method.image_index); set edit.image_index=" + std::to_string(trained->as_int()));
     if (e.model_guidance.t_min > e.model_guidance.t_max)
       throw InputError(where_is(resolved, "edit.model_guidance.t_min") + ": " + std::to_string(e.model_guidance.t_min) +
                        " is above t_max (" + std::to_string(e.model_guidance.t_max) + ")");

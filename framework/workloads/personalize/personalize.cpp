@@ -78,6 +78,7 @@ void run_personalize(RunContext& ctx) {
       return check->fired && clip_config.mode == StopMode::stop;
     };
   TrainResult result = trainer.run(callbacks);
+  record_trained_counts(ctx, s);
   ctx.file.set_train_cost(result.forward_images_per_step, result.backward_images_per_step);
   dvar_attrs.stop_step = result.dvar_stop_step;
   ctx.file.set_dvar(dvar_attrs);

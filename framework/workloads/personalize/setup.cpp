@@ -117,4 +117,10 @@ void set_up(RunContext& ctx, Setup& s) {
   ctx.log << "[personalize] " << s.method->describe() << ": " << counts.trainable << " trainable parameters\n";
 }
 
+void record_trained_counts(RunContext& ctx, Setup& s) {
+  const MethodCounts counts = counts_of_attached(*s.method, s.pipeline);
+  ctx.file.set_params("params", to_counts(s.method_name, counts));
+  ctx.log << "[personalize] trained: " << s.method->describe() << ", delta " << counts.delta_bytes_fp32 << " bytes\n";
+}
+
 }  // namespace pbench::personalize

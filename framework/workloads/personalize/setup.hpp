@@ -31,6 +31,9 @@ struct Setup {
 
 // Fills `s` in place: the method keeps references into s.pipeline and s.subject.
 void set_up(RunContext& ctx, Setup& s);
+// Rewrites /params with the trained delta's size (Cones' grows with the neurons it shuts; every
+// other method's is the same as at attach) and logs what the method learnt.
+void record_trained_counts(RunContext& ctx, Setup& s);
 
 // The first `count` images (sorted by file name) of a folder of real class images, center-cropped
 // square and resized to `resolution`; fewer when the folder holds fewer (logged). InputError
