@@ -23,7 +23,8 @@ torch::Tensor loss_on(models::Pipeline& p, const Batch& b) {
   return torch::mse_loss(p.unet->forward(b.sample, b.timestep, models::encode_token_ids(p, b.ids).detach()), b.target);
 }
 
-torch::Tensor& scale_of(models::Pipeline& p) {
+// By value: named_parameters() builds a dict each call, so a reference into it would dangle.
+torch::Tensor scale_of(models::Pipeline& p) {
   for (const auto& ref : nn::adaptable_layers(*p.unet))
     if (ref.name == kLayer) return ref.module->named_children()["cones"]->named_parameters(false)["scale"];
   throw std::logic_error("no layer " + kLayer);
@@ -54,7 +55,7 @@ BOOST_AUTO_TEST_CASE(a_neurons_score_is_theta_times_the_loss_gradient_and_the_su
   MethodTarget target{p, nullptr};
   method->attach(target);
   loss_on(p, b).backward();
-  torch::Tensor& scale = scale_of(p);
+  torch::Tensor scale = scale_of(p);
   BOOST_TEST(torch::allclose(scale.grad(), expected_score, 1e-5, 1e-7));
   method->after_step(0);
   // Shut exactly where the (first) score passed τ.
@@ -88,7 +89,7 @@ BOOST_AUTO_TEST_CASE(shutting_the_best_scored_neurons_lowers_the_concept_loss) {
   method->attach(target);
   const torch::Tensor before = loss_on(p, b);
   before.backward();
-  torch::Tensor& scale = scale_of(p);
+  torch::Tensor scale = scale_of(p);
   const torch::Tensor score = scale.grad().reshape({-1});
   const auto top = score.topk(20);
   BOOST_REQUIRE(std::get<0>(top).min().item<double>() > 0);
