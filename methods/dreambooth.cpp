@@ -63,20 +63,12 @@ class DreamBooth : public Method {
 
   TensorMap delta() override {
     TensorMap out;
-    for (const auto& p : unet_->named_parameters()) out["unet." + p.key()] = p.value();
-    if (opt_.train_text_encoder)
-      for (const auto& p : text_->named_parameters()) out["text_encoder." + p.key()] = p.value();
+    peft::add_module_parameters(out, peft::kUnetPrefix, *unet_);
+    if (opt_.train_text_encoder) peft::add_module_parameters(out, peft::kTextPrefix, *text_);
     return out;
   }
 
-  // Every tensor of delta() present with its shape, and nothing else, checked before anything
-  // is copied: a half-loaded fine-tune is worse than none.
-  void load_delta(const TensorMap& delta) override {
-    TensorMap expected = this->delta();
-    peft::check_delta(delta, expected, "dreambooth");
-    torch::NoGradGuard no_grad;
-    for (auto& [key, t] : expected) t.copy_(delta.at(key));
-  }
+  void load_delta(const TensorMap& delta) override { peft::copy_checked_delta(delta, this->delta(), "dreambooth"); }
 
   std::string describe() const override {
     return std::string("DreamBooth: full UNet") + (opt_.train_text_encoder ? " + text encoder" : "") +

@@ -66,6 +66,16 @@ std::string shape_text(const torch::Tensor& t) {
 }
 }  // namespace
 
+void add_module_parameters(TensorMap& out, const std::string& prefix, torch::nn::Module& module) {
+  for (const auto& p : module.named_parameters()) out[prefix + p.key()] = p.value();
+}
+
+void copy_checked_delta(const TensorMap& delta, const TensorMap& target, const std::string& method) {
+  check_delta(delta, target, method);
+  torch::NoGradGuard no_grad;
+  for (const auto& [key, t] : target) t.copy_(delta.at(key));
+}
+
 void check_delta(const TensorMap& delta, const TensorMap& expected, const std::string& method) {
   std::vector<std::string> missing, mismatched, unexpected;
   for (const auto& [key, tensor] : expected) {

@@ -65,6 +65,12 @@ class ParameterizedMethod : public Method {
 // same shape: what every method's load_delta checks before it copies anything.
 void check_delta(const TensorMap& delta, const TensorMap& expected, const std::string& method);
 
+// A whole fine-tuned module's delta (DreamBooth, SINE): every parameter of `module` under
+// `prefix` + its name, added to `out`.
+void add_module_parameters(TensorMap& out, const std::string& prefix, torch::nn::Module& module);
+// check_delta, then `delta` copied into `target`'s tensors: a half-loaded fine-tune is worse than none.
+void copy_checked_delta(const TensorMap& delta, const TensorMap& target, const std::string& method);
+
 // InputError naming the key's file:line when a pattern selects no layer (of `kinds`) in any of
 // `roots`: patterns that apply to several modules (SVDiff's, on the UNet and the text encoder)
 // need only match in one.

@@ -93,16 +93,11 @@ class Sine : public Method {
 
   TensorMap delta() override {
     TensorMap out;
-    for (const auto& p : unet_->named_parameters()) out["unet." + p.key()] = p.value();
+    peft::add_module_parameters(out, peft::kUnetPrefix, *unet_);
     return out;
   }
 
-  void load_delta(const TensorMap& delta) override {
-    TensorMap expected = this->delta();
-    peft::check_delta(delta, expected, "sine");
-    torch::NoGradGuard no_grad;
-    for (auto& [key, t] : expected) t.copy_(delta.at(key));
-  }
+  void load_delta(const TensorMap& delta) override { peft::copy_checked_delta(delta, this->delta(), "sine"); }
 
   std::string describe() const override {
     return "SINE: full UNet on image " + std::to_string(opt_.image_index) +
@@ -120,16 +115,12 @@ class Sine : public Method {
   torch::Tensor batch_loss(const torch::Tensor& context, const BatchImages& images,
                            const DenoisingLossOf& loss) override {
     if (!encoding_) return loss(context);
+    struct BoxesForThisPass {
+      peft::PatchPositionEncoding& encoding;
+      ~BoxesForThisPass() { encoding.set_boxes({}); }  // also when the pass throws
+    } scope{*encoding_};
     encoding_->set_boxes(images.boxes);
-    torch::Tensor value;
-    try {
-      value = loss(context);
-    } catch (...) {
-      encoding_->set_boxes({});
-      throw;
-    }
-    encoding_->set_boxes({});
-    return value;
+    return loss(context);
   }
 
  private:

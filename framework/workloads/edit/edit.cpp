@@ -9,6 +9,7 @@
 #include "framework/workloads/edit/edit.hpp"
 
 #include <algorithm>
+#include <initializer_list>
 #include <ostream>
 
 #include "framework/models/sd/pipeline.hpp"
@@ -29,6 +30,13 @@ namespace pbench {
 namespace {
 
 using namespace edit;
+
+// `metrics` plus each of `extra` it lacks (the control's psnr/ssim, blending's background_psnr).
+std::vector<std::string> with_metrics(std::vector<std::string> metrics, std::initializer_list<const char*> extra) {
+  for (const char* m : extra)
+    if (std::find(metrics.begin(), metrics.end(), m) == metrics.end()) metrics.push_back(m);
+  return metrics;
+}
 
 // Where the edit starts: z_N and the unconditional context of each step.
 struct EditStart {
@@ -129,12 +137,8 @@ void model_guided_edit(RunContext& ctx, const EditOptions& o, models::Pipeline& 
   write_image_sample(ctx.file, "edit", edited, e.target);
   const SourceMetricBackbones backbones = load_metric_backbones(e.metrics, e.clip_backbone, e.dino_backbone);
   score_against_source(ctx, "edit", edited, {e.target}, source, e.metrics, backbones, "edit", {}, subject.unique_token);
-  std::vector<std::string> control_metrics = e.metrics;
-  for (const char* m : {"psnr", "ssim"})
-    if (std::find(control_metrics.begin(), control_metrics.end(), m) == control_metrics.end())
-      control_metrics.push_back(m);
-  score_against_source(ctx, "reconstruction", reconstruction, {e.target}, source, control_metrics, backbones, "edit", {},
-                       subject.unique_token);
+  score_against_source(ctx, "reconstruction", reconstruction, {e.target}, source, with_metrics(e.metrics, {"psnr", "ssim"}),
+                       backbones, "edit", {}, subject.unique_token);
   ctx.file.flush();
 }
 
@@ -230,17 +234,12 @@ void run_edit(RunContext& ctx) {
   std::vector<std::string> edit_metrics = e.metrics;
   if (latents.blend_mask.defined()) {
     pixel_mask = torch::upsample_nearest2d(latents.blend_mask.to(torch::kFloat32).cpu(), {source.size(1), source.size(2)})[0];
-    if (std::find(edit_metrics.begin(), edit_metrics.end(), "background_psnr") == edit_metrics.end())
-      edit_metrics.push_back("background_psnr");
+    edit_metrics = with_metrics(edit_metrics, {"background_psnr"});
   }
   // CLIP-T reads the edit prompt without the subject's rare token, as for personalize runs.
   const std::string token = e.delta ? subject->unique_token : "";
   score_against_source(ctx, "edit", edited, {e.target}, source, edit_metrics, backbones, "edit", pixel_mask, token);
-  std::vector<std::string> control_metrics = e.metrics;
-  if (real)
-    for (const char* m : {"psnr", "ssim"})
-      if (std::find(control_metrics.begin(), control_metrics.end(), m) == control_metrics.end())
-        control_metrics.push_back(m);
+  const std::vector<std::string> control_metrics = real ? with_metrics(e.metrics, {"psnr", "ssim"}) : e.metrics;
   score_against_source(ctx, "reconstruction", reconstruction, {e.target}, source, control_metrics, backbones, "edit", {},
                        token);
   ctx.file.flush();
