@@ -25,6 +25,11 @@ struct SubjectData {
   // (metric_image_side below), never the training copies downsized to the model resolution.
   // Empty = `images` (built-in subjects, rendered at the model resolution).
   std::vector<Image> metric_images{};
+  // Per training image, the fraction of each pixel that shows the subject (resolution x resolution
+  // values in [0, 1], row-major): a soft object mask, for a method whose loss is weighted by one
+  // (Perfusion, arXiv 2305.01644, used CLIPSeg's). Empty = the dataset has none (DreamBooth); the
+  // mini world's renderer knows them exactly.
+  std::vector<std::vector<float>> object_coverage{};
 };
 
 // Side of SubjectData::metric_images: the smallest original center square of the subject, at most

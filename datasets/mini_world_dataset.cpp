@@ -28,7 +28,9 @@ SubjectData load_mini_subject(const cfg::Node& section, int resolution, const st
   data.class_noun = subject.class_noun;
   data.unique_token = cfg::get_string(section, "unique_token");
   for (int i = 0; i < subject.num_images; ++i) {
-    data.images.push_back(mini::render_scene(mini::subject_scene(subject, i), resolution));
+    std::vector<float> coverage;
+    data.images.push_back(mini::render_scene(mini::subject_scene(subject, i), resolution, &coverage));
+    data.object_coverage.push_back(std::move(coverage));
     data.image_files.push_back("mini_world:" + subject.name + "/" + std::to_string(i));
   }
   fill_subject_prompts(data, mini::mini_object_prompts(), cfg::get_int(section, "num_eval_prompts"));

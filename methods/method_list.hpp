@@ -16,6 +16,7 @@
   X(pbench::peft, disenbooth)              \
   X(pbench, sine)                          \
   X(pbench::peft, cones)                   \
+  X(pbench::peft, perfusion)               \
   X(pbench::peft, svdiff)                  \
   X(pbench::peft, ia3)                     \
   X(pbench::peft, loha)                    \

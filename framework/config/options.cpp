@@ -147,6 +147,17 @@ void read(const Node& value, std::vector<int64_t>& out, const std::string& where
   }
 }
 
+void read(const Node& value, std::vector<double>& out, const std::string& where, const Allowed& allowed) {
+  const std::string bounds = bounds_text(allowed);
+  const std::string expected = "a list of numbers" + (bounds.empty() ? "" : " " + bounds);
+  if (!value.is_list()) fail(value, where, expected);
+  out.clear();
+  for (const auto& item : value.items()) {
+    if (!item.is_number() || !within(allowed, item.as_double())) fail(item, where, expected);
+    out.push_back(item.as_double());
+  }
+}
+
 Node write(bool v) { return Node::boolean(v); }
 Node write(int64_t v) { return Node::integer(v); }
 Node write(double v) { return Node::real(v); }
@@ -162,12 +173,19 @@ Node write(const std::vector<int64_t>& v) {
   return out;
 }
 
+Node write(const std::vector<double>& v) {
+  Node out = Node::list();
+  for (double x : v) out.push_back(Node::real(x));
+  return out;
+}
+
 std::string type_name(const bool*) { return "bool"; }
 std::string type_name(const int64_t*) { return "integer"; }
 std::string type_name(const double*) { return "number"; }
 std::string type_name(const std::string*) { return "string"; }
 std::string type_name(const std::vector<std::string>*) { return "list of strings"; }
 std::string type_name(const std::vector<int64_t>*) { return "list of integers"; }
+std::string type_name(const std::vector<double>*) { return "list of numbers"; }
 
 std::string describe_allowed(const Allowed& allowed) {
   return allowed.choices.empty() ? bounds_text(allowed) : "one of " + choices_text(allowed.choices);

@@ -18,7 +18,7 @@
 //   cfg::Node d = cfg::options_node<LoraOptions>("lora");                 // name: lora, rank: 4, …
 //
 // Field types: bool, int64_t, double, std::string, std::vector<std::string>,
-// std::vector<int64_t>, std::optional of each (null in YAML), an enum that
+// std::vector<int64_t>, std::vector<double>, std::optional of each (null in YAML), an enum that
 // declares its names (below), and a struct with its own fields() (a nested
 // section: `train:` of a run config). A `name` key (the registry selector) is
 // accepted and skipped by the reader, and written first by options_node.
@@ -90,6 +90,7 @@ void read(const Node& value, double& out, const std::string& where, const Allowe
 void read(const Node& value, std::string& out, const std::string& where, const Allowed& allowed);
 void read(const Node& value, std::vector<std::string>& out, const std::string& where, const Allowed& allowed);
 void read(const Node& value, std::vector<int64_t>& out, const std::string& where, const Allowed& allowed);
+void read(const Node& value, std::vector<double>& out, const std::string& where, const Allowed& allowed);
 // InputError "<file:line>: <where>: expected <expected>, got <value>".
 [[noreturn]] void fail_expected(const Node& value, const std::string& where, const std::string& expected);
 // InputError "<file:line>: <where>: expected a, b or c, got …".
@@ -127,6 +128,7 @@ Node write(double v);
 Node write(const std::string& v);
 Node write(const std::vector<std::string>& v);
 Node write(const std::vector<int64_t>& v);
+Node write(const std::vector<double>& v);
 template <class E, std::enable_if_t<std::is_enum_v<E>, int> = 0>
 Node write(E v) {
   return Node::string(enum_name(v));
@@ -142,6 +144,7 @@ std::string type_name(const double*);
 std::string type_name(const std::string*);
 std::string type_name(const std::vector<std::string>*);
 std::string type_name(const std::vector<int64_t>*);
+std::string type_name(const std::vector<double>*);
 template <class E, std::enable_if_t<std::is_enum_v<E>, int> = 0>
 std::string type_name(const E*) {
   return "string";

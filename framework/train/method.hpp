@@ -12,6 +12,7 @@
 // meta-device pipeline and sum the trainable shapes.
 #include <torch/torch.h>
 
+#include <filesystem>
 #include <functional>
 #include <memory>
 #include <optional>
@@ -85,6 +86,9 @@ struct MethodTarget {
   models::Pipeline& pipeline;
   const SubjectData* subject = nullptr;  // null when only counting parameters
   torch::Generator generator = method_init_generator(0);
+  // Where a method may keep what it derives from the model alone, once per model (Perfusion's
+  // inverse text covariance); empty = nothing is written (counting, tests).
+  std::filesystem::path cache_dir{};
 };
 
 // The subject images behind a micro-batch's rows: which image each row is and whether it
@@ -128,6 +132,11 @@ class Method {
   // How the training images are augmented (the trainer draws them). Default: none.
   virtual InstanceAugmentation instance_augmentation() const { return InstanceAugmentation::none; }
   virtual PatchCropRange patch_crop_range() const { return {}; }
+  // True: the denoising loss of the subject's images is weighted by their soft object masks
+  // (SubjectData::object_coverage, per latent cell, each image's mask divided by its maximum):
+  // mean((m * (pred - target))^2), Perfusion's masked loss (arXiv 2305.01644). The trainer
+  // refuses a subject without masks. Default: no.
+  virtual bool weights_loss_by_object_mask() const { return false; }
   // Which of the subject's images (rows of SubjectData::images) the method trains on; empty
   // (the default) = all. A single-image method (SINE) names one; DVAR's frozen batch draws
   // from the same ones. The evaluation still scores against all the subject's images.

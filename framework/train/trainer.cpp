@@ -46,6 +46,25 @@ torch::Generator make_generator(int64_t seed, const char* purpose) {
   return at::make_generator<at::CPUGeneratorImpl>(derive_seed(seed, purpose));
 }
 
+// The soft object masks of the subject's images `rows`, area-averaged onto the latent grid
+// (`side` cells a side) and divided by each mask's maximum: [N, 1, side, side].
+torch::Tensor object_mask_weights(const SubjectData& subject, const std::vector<int64_t>& rows, int64_t side) {
+  if (subject.object_coverage.size() != subject.images.size())
+    throw InputError("dataset '" + subject.dataset + "', subject '" + subject.subject +
+                     "': the method weights its loss by object masks, and this dataset has none (the mini_world "
+                     "dataset has them; or turn the method's mask off)");
+  std::vector<torch::Tensor> masks;
+  for (int64_t r : rows) {
+    const Image& image = subject.images[size_t(r)];
+    const std::vector<float>& m = subject.object_coverage[size_t(r)];
+    if (int64_t(m.size()) != int64_t(image.height) * image.width)
+      throw std::logic_error("object_coverage of image " + std::to_string(r) + " does not match its size");
+    masks.push_back(torch::from_blob(const_cast<float*>(m.data()), {1, image.height, image.width}, torch::kFloat32).clone());
+  }
+  torch::Tensor cells = torch::adaptive_avg_pool2d(torch::stack(masks), {side, side});
+  return cells / cells.amax({1, 2, 3}, /*keepdim=*/true).clamp_min(1e-6);
+}
+
 // A draw from the VAE's posterior N(mean, std^2), scaled as the UNet takes latents.
 torch::Tensor sample_latents(const torch::Tensor& mean, const torch::Tensor& std, double scaling, torch::Generator& gen) {
   return (mean + std * torch::randn(mean.sizes(), gen)) * scaling;
@@ -83,6 +102,12 @@ Trainer::Trainer(models::Pipeline& pipeline, Method& method, const SubjectData& 
     latent_std_flipped_ = flipped.std;
   }
   if (!text_encoder_trains()) cached_context_ = encode_prompts(prompts_);
+  if (method_.weights_loss_by_object_mask()) {
+    if (method_.instance_augmentation() != InstanceAugmentation::none)
+      throw std::logic_error("object-mask loss weights with an instance augmentation are not supported");
+    object_weights_ = object_mask_weights(subject_, rows, latent_mean_.size(-1));
+    object_weights_flipped_ = object_weights_.flip({3});
+  }
   if (method_.instance_augmentation() != InstanceAugmentation::none) {
     instance_pixels_ = pixels;
     latent_factor_ = pixels.size(-1) / latent_mean_.size(-1);
@@ -132,13 +157,14 @@ torch::Tensor Trainer::encode_prompts(const std::vector<std::string>& prompts) {
 
 torch::Tensor Trainer::denoising_loss(const torch::Tensor& latents, const torch::Tensor& noise,
                                       const torch::Tensor& timesteps, const torch::Tensor& context,
-                                      const torch::Tensor& mask) {
+                                      const torch::Tensor& mask, const torch::Tensor& object_weight) {
   torch::Tensor noisy = schedule_.add_noise(latents, noise, timesteps);
   torch::Tensor pred = pipeline_.unet->forward(noisy, timesteps, context);
   const std::string& type = pipeline_.scheduler.prediction_type;
   torch::Tensor target = type == "v_prediction" ? schedule_.get_velocity(latents, noise, timesteps)
                          : type == "sample"     ? latents
                                                 : noise;
+  if (object_weight.defined()) return ((pred - target) * object_weight).pow(2).mean();
   return mask.defined() ? masked_mse(pred, target, mask) : torch::mse_loss(pred, target);
 }
 
@@ -188,11 +214,14 @@ TrainingBatch Trainer::draw_batch(torch::Generator& gen) {
   torch::Tensor idx = torch::randint(latent_mean_.size(0), {b}, gen, torch::kInt64);
   torch::Tensor mean = latent_mean_.index_select(0, idx), std = latent_std_.index_select(0, idx);
   batch.images = {image_rows_.index_select(0, idx), torch::zeros({b}, torch::kBool), {}};
+  if (object_weights_.defined()) batch.object_weight = object_weights_.index_select(0, idx);
   if (train_.flip) {
     batch.images.flipped = torch::rand({b}, gen) < 0.5;
     auto flip = batch.images.flipped.view({-1, 1, 1, 1});
     mean = torch::where(flip, latent_mean_flipped_.index_select(0, idx), mean);
     std = torch::where(flip, latent_std_flipped_.index_select(0, idx), std);
+    if (object_weights_.defined())
+      batch.object_weight = torch::where(flip, object_weights_flipped_.index_select(0, idx), batch.object_weight);
   }
   batch.latents = sample_latents(mean, std, pipeline_.vae->scaling_factor(), gen);
   batch.noise = torch::randn(batch.latents.sizes(), gen);
@@ -267,7 +296,7 @@ double Trainer::accumulate_gradients(int64_t step, torch::Generator& gen) {
   for (int64_t micro = 0; micro < train_.grad_accum; ++micro) {
     TrainingBatch batch = draw_batch(gen);
     const DenoisingLossOf loss_of = [&](const torch::Tensor& context) {
-      return denoising_loss(batch.latents, batch.noise, batch.timesteps, context, batch.mask);
+      return denoising_loss(batch.latents, batch.noise, batch.timesteps, context, batch.mask, batch.object_weight);
     };
     torch::Tensor loss = method_.batch_loss(batch.context, batch.images, loss_of);
     if (prior_weight_ > 0.0) loss = loss + prior_weight_ * prior_loss(gen);
@@ -293,7 +322,8 @@ std::vector<double> Trainer::search_step(int64_t step, torch::Generator& gen) {
   return run_generation(*search_, gen, [&](int64_t i) {
     TrainingBatch batch = draw_batch(gen);  // fresh images, noise and captions per evaluation
     const double value =
-        denoising_loss(batch.latents, batch.noise, search_timesteps_, batch.context, batch.mask).item<double>();
+        denoising_loss(batch.latents, batch.noise, search_timesteps_, batch.context, batch.mask, batch.object_weight)
+            .item<double>();
     if (!std::isfinite(value))
       throw RunFailure("candidate " + std::to_string(i) + "'s loss became " + (std::isnan(value) ? "NaN" : "infinite") +
                        " at step " + std::to_string(step) + " (check the method's search settings)");

@@ -106,6 +106,9 @@ struct TrainingBatch {
   torch::Tensor latents, noise, timesteps, context;
   // [B, 1, h, w] latent cells the loss sees (Custom Diffusion's random scale); undefined = all.
   torch::Tensor mask;
+  // [B, 1, h, w] soft object masks weighting the loss (Method::weights_loss_by_object_mask);
+  // undefined = none.
+  torch::Tensor object_weight;
   BatchImages images;  // the subject images behind the rows (Method::batch_loss)
 };
 
@@ -161,9 +164,11 @@ class Trainer {
   // True when the prompts' embeddings change during training (a trained text encoder or token
   // row, or a search that writes token rows): they are encoded per batch, never cached.
   bool text_encoder_trains() const;
-  // The MSE of the prediction; with a mask, Custom Diffusion's masked form (trainer.cpp).
+  // The MSE of the prediction; with a mask, Custom Diffusion's masked form (trainer.cpp); with
+  // an object weight m, mean((m * (pred - target))^2) (Perfusion's).
   torch::Tensor denoising_loss(const torch::Tensor& latents, const torch::Tensor& noise, const torch::Tensor& timesteps,
-                               const torch::Tensor& context, const torch::Tensor& mask = {});
+                               const torch::Tensor& context, const torch::Tensor& mask = {},
+                               const torch::Tensor& object_weight = {});
   // draw_batch for InstanceAugmentation::random_scale and patch_crop: images augmented and
   // encoded each draw.
   TrainingBatch draw_augmented_batch(torch::Generator& gen);
@@ -184,6 +189,9 @@ class Trainer {
   int64_t latent_factor_ = 8;  // pixels per latent cell
   // Rows of SubjectData::images the training images are (Method::training_images; all by default).
   torch::Tensor image_rows_;
+  // The training images' soft object masks on the latent grid, [N, 1, h, w], each divided by its
+  // maximum (and mirrored); undefined unless the method weights its loss by them.
+  torch::Tensor object_weights_, object_weights_flipped_;
   // Prior preservation.
   torch::Tensor prior_mean_, prior_std_, prior_context_;
   double prior_weight_ = 0.0;

@@ -172,3 +172,30 @@ BOOST_AUTO_TEST_CASE(nested_sections_write_read_and_document_as_maps) {
   BOOST_TEST(docs[1].key == "train.steps");
   BOOST_TEST(docs[2].key == "device");
 }
+
+namespace {
+// A list of numbers (Perfusion's eval_beta_variants): integers are numbers, bounds hold per item.
+struct Numbers {
+  std::vector<double> betas{0.6, 0.75};
+  template <class V>
+  void fields(V& v) {
+    v("betas", betas, "gate biases", cfg::between(0, 2));
+  }
+};
+}  // namespace
+
+BOOST_AUTO_TEST_CASE(a_list_of_numbers_reads_integers_as_numbers_and_checks_every_item) {
+  BOOST_TEST((cfg::read_options<Numbers>(yaml("betas: [0.5, 1]\n"), "method").betas == std::vector<double>{0.5, 1.0}));
+  BOOST_TEST((cfg::read_options<Numbers>(yaml("betas: []\n"), "method").betas.empty()));
+  BOOST_TEST((cfg::options_node<Numbers>("numbers").find("betas")->items().at(1).as_double() == 0.75));
+  for (const std::string bad : {"betas: [0.5, x]\n", "betas: [3]\n", "betas: 0.5\n"}) {
+    std::string message;
+    try {
+      cfg::read_options<Numbers>(yaml(bad), "method");
+    } catch (const pbench::InputError& e) {
+      message = e.what();
+    }
+    BOOST_TEST(message.find("method.betas: expected a list of numbers in [0, 2]") != std::string::npos, message);
+  }
+  BOOST_TEST(cfg::option_docs<Numbers>()[0].type == "list of numbers");
+}

@@ -133,6 +133,15 @@ BOOST_AUTO_TEST_CASE(cones_count) {
   BOOST_TEST(count("name: cones\n").delta_bytes_fp32 == 0);  // no neuron shut before training
 }
 
+// Perfusion (arXiv 2305.01644): trains the 16 value targets o*_V (ΣC) and one token row (768); a
+// concept stores o*_V, o*_K, i* and the row: 2·ΣC + 2·768 = 26,496 floats, the paper's "100KB"
+// (wave2-methods.md §1). C⁻¹ (768², shared) is in neither.
+BOOST_AUTO_TEST_CASE(perfusion_count) {
+  const int64_t sum_c = 5 * 320 + 5 * 640 + 6 * 1280;
+  BOOST_TEST(count("name: perfusion\n").trainable == sum_c + 768);
+  BOOST_TEST(count("name: perfusion\n").delta_bytes_fp32 == 4 * (2 * sum_c + 2 * 768));  // 105,984 B
+}
+
 BOOST_AUTO_TEST_CASE(sine_count) {
   // The whole UNet (the reference's 859.5M); the patch encoding adds no parameter.
   BOOST_TEST(count("name: sine\n").trainable == 859520964);

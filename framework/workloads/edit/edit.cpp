@@ -12,6 +12,8 @@
 #include <initializer_list>
 #include <ostream>
 
+#include "framework/config/access.hpp"
+#include "framework/io/image_cache.hpp"
 #include "framework/models/sd/pipeline.hpp"
 #include "framework/sample/ddim_inversion.hpp"
 #include "framework/sample/ddim_sampling.hpp"
@@ -74,7 +76,8 @@ EditStart invert_source(RunContext& ctx, models::Pipeline& pipeline, const EditS
 std::unique_ptr<Method> apply_delta(RunContext& ctx, models::Pipeline& pipeline, const std::string& delta,
                                     SubjectData& subject) {
   std::unique_ptr<Method> method = ctx.chosen_method().build();
-  MethodTarget target{pipeline, &subject, method_init_generator(ctx.seed)};
+  const std::filesystem::path cache = cfg::get_string(ctx.config, "runtime.cache_dir", default_cache_dir().string());
+  MethodTarget target{pipeline, &subject, method_init_generator(ctx.seed), cache};
   method->attach(target);
   method->load_delta(load_safetensors(delta));
   freeze_pipeline(pipeline);  // editing trains nothing

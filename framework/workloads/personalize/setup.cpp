@@ -110,7 +110,7 @@ void set_up(RunContext& ctx, Setup& s) {
   }
   // Methods draw their random inits (LoRA's down factors, adapters, …) from the run's
   // own stream: the same run starts from the same weights, whatever ran before it.
-  MethodTarget target{s.pipeline, &s.subject, method_init_generator(ctx.seed)};
+  MethodTarget target{s.pipeline, &s.subject, method_init_generator(ctx.seed), cache};
   s.method->attach(target);
   MethodCounts counts = counts_of_attached(*s.method, s.pipeline);
   ctx.file.set_params("params", to_counts(s.method_name, counts));
