@@ -21,7 +21,7 @@
 // storage"), not the scales. Delta keys unet.<layer>.cones.closed [N_layer] int32. The count of
 // `pbench params` is the candidate pool (the scales that are scored): attn2 K/V on SD v1.5 =
 // 19,169,280 scalars; the delta's size is 4 × the neurons shut, known after training.
-// Multi-concept: the union of neuron sets is a later issue (17, composition).
+// Multi-concept: the union of the concepts' neuron sets (merge_deltas, `pbench merge-delta`).
 #include <set>
 #include <sstream>
 
@@ -144,6 +144,26 @@ class Cones : public Method {
     out << "Cones: " << closed << " concept neurons shut of " << pool << " in " << layers_.size()
         << " K/V layers (tau " << opt_.threshold << ")";
     return out.str();
+  }
+
+  // Multi-concept Cones (the paper's): the union of the concepts' shut neurons, layer by layer.
+  MergedDelta merge_deltas(const std::vector<TensorMap>& deltas, const std::vector<double>& weights) const override {
+    require_unit_weights(weights, "cones", "the union of neuron sets");
+    MergedDelta out;
+    for (const auto& [key, first] : deltas.front()) {
+      std::vector<torch::Tensor> sets;
+      for (size_t k = 0; k < deltas.size(); ++k) {
+        const auto it = deltas[k].find(key);
+        if (it == deltas[k].end())
+          throw InputError("cones merge: delta " + std::to_string(k + 1) + " has no '" + key + "'");
+        sets.push_back(it->second.to(torch::kInt64));
+      }
+      out.tensors[key] = std::get<0>(torch::_unique(torch::cat(sets), /*sorted=*/true)).to(torch::kInt32);
+    }
+    for (size_t k = 0; k < deltas.size(); ++k)
+      if (deltas[k].size() != out.tensors.size())
+        throw InputError("cones merge: delta " + std::to_string(k + 1) + " holds other layers than delta 1");
+    return out;
   }
 
   std::optional<RegularizationSet> regularization_set(const SubjectData& subject) const override {

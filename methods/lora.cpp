@@ -54,6 +54,40 @@ class Lora : public LayerAdapterMethod<LoraOptions> {
   }
 
   std::string describe() const override { return on_layers("LoRA r=" + std::to_string(opt_.rank)); }
+
+  // The weighted sum Σ_k w_k ΔW_k as one LoRA: the factors concatenated along the rank,
+  // down = [down_1; down_2; …], up = [w_1 s_1 up_1, w_2 s_2 up_2, …] with s_k = alpha / r_k
+  // (each delta's own rank, this instance's alpha), loaded with rank = alpha = Σ r_k (scale 1).
+  MergedDelta merge_deltas(const std::vector<TensorMap>& deltas, const std::vector<double>& weights) const override {
+    MergedDelta out;
+    int64_t total_rank = -1;
+    for (const auto& [key, first_tensor] : deltas.front()) {
+      const std::string suffix = ".lora.down";
+      if (key.size() <= suffix.size() || key.compare(key.size() - suffix.size(), suffix.size(), suffix) != 0) continue;
+      const std::string up_key = key.substr(0, key.size() - suffix.size()) + ".lora.up";
+      std::vector<torch::Tensor> downs, ups;
+      for (size_t k = 0; k < deltas.size(); ++k) {
+        const auto down = deltas[k].find(key), up = deltas[k].find(up_key);
+        if (down == deltas[k].end() || up == deltas[k].end())
+          throw InputError("lora merge: delta " + std::to_string(k + 1) + " has no '" +
+                           (down == deltas[k].end() ? key : up_key) + "' (the deltas must adapt the same layers)");
+        const int64_t r = down->second.size(0);
+        downs.push_back(down->second);
+        ups.push_back(up->second * (weights[k] * opt_.alpha / double(r)));
+      }
+      out.tensors[key] = torch::cat(downs, 0);
+      out.tensors[up_key] = torch::cat(ups, 1);
+      total_rank = out.tensors[key].size(0);
+    }
+    for (size_t k = 0; k < deltas.size(); ++k)
+      if (deltas[k].size() != out.tensors.size())
+        throw InputError("lora merge: delta " + std::to_string(k + 1) + " holds " + std::to_string(deltas[k].size()) +
+                         " tensors, the merge " + std::to_string(out.tensors.size()) +
+                         " (the deltas must adapt the same layers)");
+    if (total_rank < 0) throw InputError("lora merge: the deltas hold no LoRA factors (*.lora.down)");
+    out.load_options = {{"rank", std::to_string(total_rank)}, {"alpha", std::to_string(total_rank)}};
+    return out;
+  }
 };
 
 }  // namespace

@@ -134,4 +134,10 @@ torch::nn::Module& text_encoder_or_throw(models::Pipeline& pipeline, const cfg::
   return *pipeline.text_encoder;
 }
 
+void require_unit_weights(const std::vector<double>& weights, const std::string& method, const std::string& rule) {
+  for (double w : weights)
+    if (w != 1.0)
+      throw InputError(method + " merge: weights do not apply (it composes by " + rule + "); leave --weights out");
+}
+
 }  // namespace pbench::peft

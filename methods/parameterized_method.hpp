@@ -82,6 +82,9 @@ std::vector<nn::AdaptableRef> select_or_throw(torch::nn::Module& root, const std
                                               const std::vector<std::string>& kinds, const cfg::Node& section,
                                               const std::string& key);
 
+// InputError unless every weight is 1: `method` composes by `rule`, which takes no weights.
+void require_unit_weights(const std::vector<double>& weights, const std::string& method, const std::string& rule);
+
 // The pipeline's text encoder, or InputError naming `key` when it has none.
 torch::nn::Module& text_encoder_or_throw(models::Pipeline& pipeline, const cfg::Node& section, const std::string& key);
 

@@ -252,6 +252,19 @@ class Perfusion : public Method {
     inputs_->inputs = torch::stack(inputs);
   }
 
+  // The paper's multi-concept Perfusion: every concept's keys side by side (each concept has its
+  // own token); loading the result applies them all at once.
+  MergedDelta merge_deltas(const std::vector<TensorMap>& deltas, const std::vector<double>& weights) const override {
+    require_unit_weights(weights, "perfusion", "summing the concepts' gated edits");
+    MergedDelta out;
+    for (size_t k = 0; k < deltas.size(); ++k)
+      for (const auto& [key, t] : deltas[k])
+        if (!out.tensors.emplace(key, t).second)
+          throw InputError("perfusion merge: delta " + std::to_string(k + 1) + " repeats '" + key +
+                           "': two concepts with one concept_token (train each with its own, e.g. <dog1>, <cat1>)");
+    return out;
+  }
+
   std::string describe() const override {
     std::ostringstream out;
     out << "Perfusion: key-locked rank-1 edits of " << layers_.size() << " cross-attention K/V layers, concept "

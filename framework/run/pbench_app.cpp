@@ -29,6 +29,8 @@ std::vector<PbenchCommand> pbench_commands() {
        export_delta_command},
       {"import-delta", "another tool's LoRA or embedding as a pbench delta: pbench import-delta <in> <out> --method M --format F",
        import_delta_command},
+      {"merge-delta", "several concepts' deltas of one method as one: pbench merge-delta <out> <run.h5|delta>... [--weights]",
+       merge_delta_command},
       {"mini-world", "write the mini world's subjects and captioned scenes: pbench mini-world <out_dir> [--resolution N]",
        mini_world_command},
       {"pretrain", "train one mini-world model from scratch, resumably: pbench pretrain <component> [recipe] [--minutes M]",

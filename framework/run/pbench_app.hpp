@@ -42,5 +42,7 @@ int export_command(int argc, char** argv);
 // `pbench export-delta` / `pbench import-delta` (delta_command.cpp).
 int export_delta_command(int argc, char** argv);
 int import_delta_command(int argc, char** argv);
+// `pbench merge-delta` (merge_delta_command.cpp).
+int merge_delta_command(int argc, char** argv);
 
 }  // namespace pbench

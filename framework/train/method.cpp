@@ -12,6 +12,11 @@
 
 namespace pbench {
 
+MergedDelta Method::merge_deltas(const std::vector<TensorMap>&, const std::vector<double>&) const {
+  throw InputError("method '" + describe() +
+                   "' has no composition rule: merge-delta composes lora, perfusion and cones deltas");
+}
+
 void freeze_pipeline(models::Pipeline& p) {
   for (torch::nn::Module* m : {static_cast<torch::nn::Module*>(p.unet.ptr().get()),
                                static_cast<torch::nn::Module*>(p.text_encoder.ptr().get()),

@@ -14,6 +14,7 @@
 
 #include <filesystem>
 #include <functional>
+#include <map>
 #include <memory>
 #include <optional>
 #include <stdexcept>
@@ -104,6 +105,15 @@ struct BatchImages {
 // fixed) under `context`: one UNet pass, as the engine computes it.
 using DenoisingLossOf = std::function<torch::Tensor(const torch::Tensor& context)>;
 
+// Several deltas of one method as one (multi-concept composition): what Method::merge_deltas
+// returns and `pbench merge-delta` writes.
+struct MergedDelta {
+  TensorMap tensors;
+  // Method keys the merged delta must be loaded with, as YAML values ("rank": "6" for LoRA's
+  // concatenated factors); empty = the inputs' own configuration.
+  std::map<std::string, std::string> load_options;
+};
+
 class Method {
  public:
   virtual ~Method() = default;
@@ -171,6 +181,13 @@ class Method {
   virtual void select_eval_variant(const std::string& variant) {
     if (!variant.empty()) throw std::invalid_argument("method '" + describe() + "' has no evaluation variant '" + variant + "'");
   }
+
+  // Several concepts' deltas of this method (each as delta() wrote it, trained with this
+  // instance's options) merged into one delta that applies them all at once, by the method's
+  // own composition rule (LoRA: the weighted sum of the updates; Perfusion: every concept's
+  // edit; Cones: the union of the shut neurons); `weights` has one entry per delta. Called on
+  // an instance that is not attached. Default: InputError, the method does not compose.
+  virtual MergedDelta merge_deltas(const std::vector<TensorMap>& deltas, const std::vector<double>& weights) const;
 };
 
 // A method's own training budget, from its paper or reference code: what a run

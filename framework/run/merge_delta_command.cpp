@@ -1,0 +1,131 @@
+// `pbench merge-delta`: several concepts' deltas of one method as one delta that applies them
+// all at once (multi-concept composition, docs/methods.md "Composing concepts"), by the method's
+// own rule (Method::merge_deltas): LoRA's weighted sum, Perfusion's concepts side by side, Cones'
+// union of shut neurons.
+#include <iostream>
+#include <sstream>
+
+#include "framework/config/access.hpp"
+#include "framework/config/yaml_io.hpp"
+#include "framework/h5/h5.hpp"
+#include "framework/h5/run_file.hpp"
+#include "framework/io/safetensors.hpp"
+#include "framework/run/pbench_app.hpp"
+#include "framework/tensor/safetensors_torch.hpp"
+#include "framework/train/method.hpp"
+#include "framework/util/cli.hpp"
+#include "framework/util/errors.hpp"
+
+namespace fs = std::filesystem;
+
+namespace pbench {
+namespace {
+
+struct MergeInput {
+  fs::path delta;
+  std::string method;
+  std::optional<cfg::Node> section;  // the run's method section (a run file), else none
+};
+
+// A run file (its <run>.delta.safetensors beside it, its method section from /config/resolved) or
+// a bare delta (its method from the file's metadata).
+MergeInput read_input(const fs::path& input) {
+  MergeInput in;
+  if (input.extension() == ".h5") {
+    h5::Handle f = h5::open_file(input.string(), false);
+    h5::Handle config = h5::open_group(f.id(), "config");
+    cfg::Node resolved =
+        cfg::parse_yaml_text(h5::read_string(config.id(), "resolved"), {input.string() + ":/config/resolved", 0});
+    in.section = *cfg::lookup(resolved, "method");
+    in.method = cfg::get_string(resolved, "method.name");
+    in.delta = input;
+    in.delta.replace_extension("");
+    in.delta += ".delta.safetensors";
+    if (!fs::exists(in.delta))
+      throw InputError(input.string() + ": no " + in.delta.filename().string() + " beside it (train.save_delta was false)");
+    return in;
+  }
+  in.delta = input;
+  const auto meta = safetensors::File::read(input).metadata();
+  if (meta.count("method")) in.method = meta.at("method");
+  return in;
+}
+
+std::vector<double> parse_weights(const std::string& text, size_t count) {
+  std::vector<double> out;
+  if (text.empty()) return std::vector<double>(count, 1.0);
+  std::stringstream in(text);
+  for (std::string item; std::getline(in, item, ',');) {
+    try {
+      size_t used = 0;
+      out.push_back(std::stod(item, &used));
+      if (used != item.size()) throw std::invalid_argument(item);
+    } catch (const std::exception&) {
+      throw InputError("--weights: '" + item + "' is not a number (expected e.g. 1,0.5)");
+    }
+  }
+  if (out.size() != count)
+    throw InputError("--weights: " + std::to_string(out.size()) + " weights for " + std::to_string(count) + " deltas");
+  return out;
+}
+
+}  // namespace
+
+int merge_delta_command(int argc, char** argv) {
+  CLI::App app{"Merge several concepts' deltas of one method into one delta that applies them all at once "
+               "(LoRA: weighted sum; Perfusion: every concept; Cones: union of shut neurons).\n"
+               "Example: pbench merge-delta both.safetensors results/s/runs/<a>.h5 results/s/runs/<b>.h5",
+               argv[0]};
+  std::string output, method, weights_text;
+  std::vector<std::string> inputs;
+  app.add_option("output", output, "the merged delta to write (.safetensors)")->required();
+  app.add_option("inputs", inputs, "two or more run files (<id>.h5) or deltas (.safetensors)")->required();
+  app.add_option("--method", method, "the deltas' method, when bare deltas do not record it");
+  app.add_option("--weights", weights_text, "one weight per delta, comma-separated (LoRA only; default all 1)");
+  if (auto rc = parse_command_line(app, argc, argv)) return *rc;
+  try {
+    if (inputs.size() < 2) throw InputError("merge-delta: give at least two deltas to merge");
+    std::vector<MergeInput> read;
+    std::vector<fs::path> protect;
+    for (const std::string& i : inputs) {
+      read.push_back(read_input(i));
+      protect.push_back(i);
+      protect.push_back(read.back().delta);
+    }
+    refuse_to_replace_run_outputs(output, protect, "output");
+    for (size_t k = 0; k < read.size(); ++k) {
+      if (read[k].method.empty()) read[k].method = method;
+      if (read[k].method.empty()) throw InputError(inputs[k] + ": the delta's method is not recorded; pass --method NAME");
+      if (read[k].method != read.front().method || (!method.empty() && read[k].method != method))
+        throw InputError(inputs[k] + ": a " + read[k].method + " delta; every input must be a " +
+                         (method.empty() ? read.front().method : method) + " delta");
+    }
+    // Every delta is read with the first run's method options (LoRA: its alpha), else the defaults.
+    cfg::Node section = cfg::parse_yaml_text("name: " + read.front().method + "\n", {"merge-delta", 0});
+    for (const MergeInput& in : read)
+      if (in.section) {
+        section = *in.section;
+        break;
+      }
+    std::vector<TensorMap> deltas;
+    for (const MergeInput& in : read) deltas.push_back(load_safetensors(in.delta));
+    const MergedDelta merged =
+        read_method(section).build()->merge_deltas(deltas, parse_weights(weights_text, deltas.size()));
+    std::map<std::string, std::string> meta = {{"method", read.front().method}};
+    std::string merged_from, load;
+    for (const auto& i : inputs) merged_from += (merged_from.empty() ? "" : ",") + fs::path(i).filename().string();
+    meta["merged_from"] = merged_from;
+    for (const auto& [key, value] : merged.load_options) {
+      meta[key] = value;
+      load += " method." + key + "=" + value;
+    }
+    save_safetensors(output, merged.tensors, meta);
+    std::cout << "wrote " << output << ": " << read.front().method << " delta of " << inputs.size() << " concepts, "
+              << merged.tensors.size() << " tensors" << (load.empty() ? "" : "; load it with" + load) << "\n";
+    return kExitOk;
+  } catch (...) {
+    return report_current_exception("pbench merge-delta");
+  }
+}
+
+}  // namespace pbench
