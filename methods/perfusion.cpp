@@ -90,8 +90,8 @@ struct PerfusionOptions {
       cfg::one_of({"auto", "object", "none"}));
     v("captions", captions,
       "training captions: templates (\"a photo of a {}\", ..., the paper's form) or instance (the subject's own "
-      "prompt with the concept token for its unique token and class: \"a <perfusion>\"; chosen for the mini world, whose "
-      "text encoder never saw the templates' words)",
+      "prompt with the concept token for its unique token and class: \"a <perfusion>\"; for a text encoder that never saw "
+      "the templates' words: on the mini world it did not help, docs/methods.md)",
       cfg::one_of({"templates", "instance"}));
     v("covariance_captions", covariance_captions,
       "captions of the text covariance C: mini_world (chosen default) or a text file, one caption per line (the paper: "
