@@ -28,12 +28,28 @@ struct Gate {
   double tau = 0.1;
 };
 
-// What every edited layer of one model shares.
-struct ConceptInputs {
-  torch::Tensor inverse_covariance;  // C⁻¹ [d, d], shared by all concepts, never trained
-  torch::Tensor inputs;              // i*_k as rows [K, d]; no gradient (an EMA in training)
+// What every edited layer of one model shares: C⁻¹, the concepts' target inputs and the gate,
+// with the terms of the edit that depend on them alone (C⁻¹ Iᵀ, G⁻¹ and diag G), derived once
+// per change of the inputs instead of in every layer's every forward pass.
+class ConceptInputs {
+ public:
   Gate train_gate{0.75, 0.1};
   Gate eval_gate{0.7, 0.15};
+
+  // C⁻¹ [d, d], shared by all concepts, never trained; set before the inputs.
+  void set_inverse_covariance(torch::Tensor inverse_covariance) { inverse_covariance_ = std::move(inverse_covariance); }
+  // i*_k as rows [K, d] (no gradient: an EMA in training), or one row of them.
+  void set_inputs(torch::Tensor inputs);
+  void set_input(int64_t k, const torch::Tensor& input);
+  const torch::Tensor& inputs() const { return inputs_; }
+
+  const torch::Tensor& metric_inputs() const { return metric_inputs_; }  // C⁻¹ Iᵀ [d, K]
+  const torch::Tensor& inverse_gram() const { return inverse_gram_; }    // G⁻¹ [K, K], G = I C⁻¹ Iᵀ
+  const torch::Tensor& energies() const { return energies_; }            // diag G = i*_kᵀ C⁻¹ i*_k [K]
+
+ private:
+  void derive();
+  torch::Tensor inverse_covariance_, inputs_, metric_inputs_, inverse_gram_, energies_;
 };
 
 class KeyLockedEdit : public nn::Parameterization {

@@ -8,6 +8,7 @@
 // Delta keys: unet.<layer>.lora.down / .lora.up (PEFT's lora_A / lora_B), text_encoder.<layer>.lora.*.
 #include "framework/train/method_options.hpp"
 #include "framework/util/errors.hpp"
+#include "framework/util/strings.hpp"
 #include "methods/layer_adapter_method.hpp"
 #include "methods/low_rank_parameterization.hpp"
 #include "methods/methods.hpp"
@@ -63,7 +64,7 @@ class Lora : public LayerAdapterMethod<LoraOptions> {
     int64_t total_rank = -1;
     for (const auto& [key, first_tensor] : deltas.front()) {
       const std::string suffix = ".lora.down";
-      if (key.size() <= suffix.size() || key.compare(key.size() - suffix.size(), suffix.size(), suffix) != 0) continue;
+      if (!ends_with(key, suffix)) continue;
       const std::string up_key = key.substr(0, key.size() - suffix.size()) + ".lora.up";
       std::vector<torch::Tensor> downs, ups;
       for (size_t k = 0; k < deltas.size(); ++k) {

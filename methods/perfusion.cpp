@@ -45,6 +45,7 @@
 
 #include "framework/train/method_options.hpp"
 #include "framework/util/errors.hpp"
+#include "framework/util/strings.hpp"
 #include "methods/added_tokens.hpp"
 #include "methods/key_locked_edit.hpp"
 #include "methods/methods.hpp"
@@ -114,7 +115,7 @@ class Perfusion : public Method {
     const torch::Tensor& table = token_embedding_table(target.pipeline);
     const int64_t d = table.size(1);
     const bool meta = shapes_only(target.pipeline);
-    inputs_->inverse_covariance = meta ? torch::empty({d, d}, table.options()) : inverse_covariance(target);
+    inputs_->set_inverse_covariance(meta ? torch::empty({d, d}, table.options()) : inverse_covariance(target));
     superclass_ = opt_.superclass.value_or(target.subject ? target.subject->class_noun : "");
     // The caption set i* is taken over; the instance form needs the subject's prompt.
     captions_ = opt_.captions == "instance" && target.subject
@@ -134,7 +135,7 @@ class Perfusion : public Method {
       init_rows_from_word(target.pipeline, *added.rows, superclass_);
       super_input = mean_encoding(superclass_, last_token_id(superclass_));
     }
-    inputs_->inputs = super_input.unsqueeze(0);
+    inputs_->set_inputs(super_input.unsqueeze(0));
     for (const nn::AdaptableRef& ref :
          select_or_throw(*target.pipeline.unet, {"attn2.to_k", "attn2.to_v"}, {"linear"}, cfg_, "concept_token")) {
       const torch::Tensor w = ref.weight();
@@ -167,11 +168,11 @@ class Perfusion : public Method {
                        "with a class noun");
     torch::NoGradGuard no_grad;
     const torch::Tensor now = mean_encoding(concepts_[0].token, concepts_[0].id);
-    inputs_->inputs[0].mul_(opt_.input_ema).add_(now, 1.0 - opt_.input_ema);
+    inputs_->set_input(0, inputs_->inputs()[0] * opt_.input_ema + now * (1.0 - opt_.input_ema));
   }
 
-  std::vector<std::string> train_prompts(const SubjectData&) const override { return filled(opt_.concept_token); }
-  std::string train_prompt(const SubjectData&) const override { return filled(opt_.concept_token).front(); }
+  std::vector<std::string> train_prompts(const SubjectData&) const override { return captions_with(captions_, opt_.concept_token); }
+  std::string train_prompt(const SubjectData&) const override { return captions_with(captions_, opt_.concept_token).front(); }
   std::string eval_prompt(const std::string& prompt, const SubjectData& s) const override {
     return replace_subject(prompt, s, opt_.concept_token);
   }
@@ -199,7 +200,7 @@ class Perfusion : public Method {
     TensorMap out;
     for (size_t k = 0; k < concepts_.size(); ++k) {
       const std::string& t = concepts_[k].token;
-      out["perfusion." + t + ".input"] = inputs_->inputs[int64_t(k)].detach().clone();
+      out["perfusion." + t + ".input"] = inputs_->inputs()[int64_t(k)].detach().clone();
       out["perfusion." + t + ".embedding"] = concepts_[k].rows->rows[0].detach().clone();
       for (const Layer& l : layers_) out[target_key(l, t)] = l.edit->targets()[k].detach().clone();
     }
@@ -211,12 +212,10 @@ class Perfusion : public Method {
   // concepts (multi-concept inference).
   void load_delta(const TensorMap& delta) override {
     std::set<std::string> tokens;
-    for (const auto& [key, t] : delta) {
-      const std::string suffix = ".input";
-      if (key.rfind("perfusion.", 0) == 0 && key.size() > suffix.size() &&
-          key.compare(key.size() - suffix.size(), suffix.size(), suffix) == 0)
-        tokens.insert(key.substr(10, key.size() - 10 - suffix.size()));
-    }
+    const std::string prefix = "perfusion.", suffix = ".input";
+    for (const auto& [key, t] : delta)
+      if (starts_with(key, prefix) && ends_with(key, suffix) && key.size() > prefix.size() + suffix.size())
+        tokens.insert(key.substr(prefix.size(), key.size() - prefix.size() - suffix.size()));
     if (!tokens.count(opt_.concept_token)) {
       std::string found;
       for (const auto& t : tokens) found += (found.empty() ? "" : ", ") + t;
@@ -225,10 +224,8 @@ class Perfusion : public Method {
                        " (set method.concept_token to one of them)");
     }
     TensorMap expected;
-    for (const std::string& t : tokens) {
-      const int64_t k = concept_index(t);
-      const int64_t shape_from = k < 0 ? 0 : k;  // a new concept has the first one's shapes
-      expected["perfusion." + t + ".input"] = inputs_->inputs[shape_from];
+    for (const std::string& t : tokens) {  // every concept has the trained one's shapes
+      expected["perfusion." + t + ".input"] = inputs_->inputs()[0];
       expected["perfusion." + t + ".embedding"] = concepts_[0].rows->rows[0];
       for (const Layer& l : layers_) expected[target_key(l, t)] = l.edit->targets()[0];
     }
@@ -242,14 +239,14 @@ class Perfusion : public Method {
       const std::string& t = concepts_[k].token;
       const auto found = delta.find("perfusion." + t + ".input");
       if (found == delta.end()) {  // a concept loaded before and absent now keeps its values
-        inputs[k] = inputs_->inputs[int64_t(k)].clone();
+        inputs[k] = inputs_->inputs()[int64_t(k)].clone();
         continue;
       }
-      inputs[k] = found->second.to(inputs_->inputs.options());
+      inputs[k] = found->second.to(inputs_->inputs().options());
       concepts_[k].rows->rows[0].copy_(delta.at("perfusion." + t + ".embedding"));
       for (const Layer& l : layers_) l.edit->targets()[k].copy_(delta.at(target_key(l, t)));
     }
-    inputs_->inputs = torch::stack(inputs);
+    inputs_->set_inputs(torch::stack(inputs));
   }
 
   // The paper's multi-concept Perfusion: every concept's keys side by side (each concept has its
@@ -321,22 +318,11 @@ class Perfusion : public Method {
   // The mean over the training templates filled with `word` of the encoding at token `id`.
   torch::Tensor mean_encoding(const std::string& word, int64_t id) const {
     torch::NoGradGuard no_grad;
-    const std::vector<std::string> captions = filled(word);
+    const std::vector<std::string> captions = captions_with(captions_, word);
     const torch::Tensor ids = models::prompt_token_ids(*pipeline_, captions);
     const torch::Tensor context = models::encode_token_ids(*pipeline_, ids);
     const torch::Tensor at = (ids == id).to(context.scalar_type()).unsqueeze(-1);  // every place the token is
     return (context * at).sum(at::IntArrayRef{0, 1}) / at.sum().clamp_min(1.0);
-  }
-
-  // The training captions with "{}" replaced by `phrase`.
-  std::vector<std::string> filled(const std::string& phrase) const {
-    std::vector<std::string> out;
-    for (std::string c : captions_) {
-      const size_t at = c.find("{}");
-      if (at != std::string::npos) c.replace(at, 2, phrase);
-      out.push_back(c);
-    }
-    return out;
   }
 
   // A concept from a delta, beside the trained one: its token and rows added, a locked target per layer.
@@ -346,7 +332,7 @@ class Perfusion : public Method {
     added.rows->rows.set_requires_grad(false);
     concepts_.push_back(Concept{token, added.first_id, added.rows});
     for (const Layer& l : layers_) l.edit->add_target(torch::zeros_like(l.edit->targets()[0]), /*trained=*/false);
-    inputs_->inputs = torch::cat({inputs_->inputs, torch::zeros_like(inputs_->inputs[0]).unsqueeze(0)});
+    // Its input comes with the others' at the end of load_delta.
   }
 
   PerfusionOptions opt_;

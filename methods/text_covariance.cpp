@@ -41,9 +41,9 @@ std::string covariance_key(const models::Pipeline& pipeline, const std::vector<s
   for (const std::string& c : captions) text << c << '\n';
   torch::NoGradGuard no_grad;
   for (const auto& item : pipeline.text_encoder->named_parameters()) {
-    const torch::Tensor t = item.value().to(torch::kFloat64);
-    text << item.key() << ' ' << t.sizes() << ' ' << t.sum().item<double>() << ' ' << t.pow(2).sum().item<double>()
-         << '\n';
+    const torch::Tensor& t = item.value();  // summed in float64 without a float64 copy of each tensor
+    text << item.key() << ' ' << t.sizes() << ' ' << t.sum(torch::kFloat64).item<double>() << ' '
+         << (t * t).sum(torch::kFloat64).item<double>() << '\n';
   }
   return sha256_hex(text.str());
 }

@@ -14,9 +14,11 @@ const std::vector<std::string>& object_caption_templates() {
   return t;
 }
 
-std::vector<std::string> captions_with(const std::string& phrase) {
+std::vector<std::string> captions_with(const std::string& phrase) { return captions_with(object_caption_templates(), phrase); }
+
+std::vector<std::string> captions_with(const std::vector<std::string>& templates, const std::string& phrase) {
   std::vector<std::string> out;
-  for (std::string t : object_caption_templates()) out.push_back(t.replace(t.find("{}"), 2, phrase));
+  for (std::string t : templates) out.push_back(t.replace(t.find("{}"), 2, phrase));
   return out;
 }
 

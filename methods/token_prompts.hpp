@@ -16,6 +16,8 @@ namespace pbench {
 const std::vector<std::string>& object_caption_templates();
 // Every template with "{}" replaced by `phrase`.
 std::vector<std::string> captions_with(const std::string& phrase);
+// The same over other templates (each holding "{}" once).
+std::vector<std::string> captions_with(const std::vector<std::string>& templates, const std::string& phrase);
 // "a sks dog in the snow" -> "a <phrase> in the snow": "<unique> <class>" (or
 // the unique token alone) becomes `phrase`; prompts without it are unchanged.
 std::string replace_subject(const std::string& prompt, const SubjectData& subject, const std::string& phrase);

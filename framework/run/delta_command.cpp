@@ -4,11 +4,10 @@
 #include <iostream>
 
 #include "framework/config/access.hpp"
-#include "framework/config/yaml_io.hpp"
 #include "framework/h5/h5.hpp"
 #include "framework/h5/run_file.hpp"
-#include "framework/io/safetensors.hpp"
 #include "framework/run/pbench_app.hpp"
+#include "framework/run/run_delta.hpp"
 #include "framework/tensor/delta_formats.hpp"
 #include "framework/util/cli.hpp"
 #include "framework/util/errors.hpp"
@@ -18,26 +17,15 @@ namespace fs = std::filesystem;
 namespace pbench {
 namespace {
 
-std::map<std::string, std::string> file_metadata(const fs::path& path) {
-  return safetensors::File::read(path).metadata();
-}
-
 // What the run file says about the delta beside it (<run>.delta.safetensors).
 interop::DeltaInfo info_from_run(const fs::path& run, fs::path& delta_path) {
   interop::DeltaInfo info;
-  h5::Handle f = h5::open_file(run.string(), false);
-  info.run_id = h5::attr_string(f.id(), "run_id");
-  h5::Handle config = h5::open_group(f.id(), "config");
-  cfg::Node resolved = cfg::parse_yaml_text(h5::read_string(config.id(), "resolved"), {run.string() + ":/config/resolved", 0});
+  info.run_id = h5::attr_string(h5::open_file(run.string(), false).id(), "run_id");
+  const cfg::Node resolved = run_resolved_config(run);
   info.method = cfg::get_string(resolved, "method.name");
   info.base_model = cfg::get_string(resolved, "model.path", cfg::get_string(resolved, "model.name", ""));
   if (const cfg::Node* alpha = cfg::lookup(resolved, "method.alpha"); alpha && alpha->is_number()) info.alpha = alpha->as_double();
-  delta_path = run;
-  delta_path.replace_extension("");
-  delta_path += ".delta.safetensors";
-  if (!fs::exists(delta_path))
-    throw InputError(run.string() + ": no " + delta_path.filename().string() +
-                     " beside it (the run kept no delta: train.save_delta was false)");
+  delta_path = run_delta_file(run);
   return info;
 }
 
@@ -61,7 +49,7 @@ int export_delta_command(int argc, char** argv) {
     if (fs::path(input).extension() == ".h5") {
       info = info_from_run(input, delta_path);
     } else {
-      auto meta = file_metadata(delta_path);
+      auto meta = delta_file_metadata(delta_path);
       info.method = meta.count("method") ? meta.at("method") : method;
       info.run_id = meta.count("run_id") ? meta.at("run_id") : "";
     }
@@ -95,7 +83,7 @@ int import_delta_command(int argc, char** argv) {
   if (auto rc = parse_command_line(app, argc, argv)) return *rc;
   try {
     refuse_to_replace_run_outputs(output, {input}, "output");
-    interop::DeltaFile in{load_safetensors(input), file_metadata(input)};
+    interop::DeltaFile in{load_safetensors(input), delta_file_metadata(input)};
     interop::DeltaInfo info;
     TensorMap delta = interop::import_delta(in, method, format, info, input);
     std::map<std::string, std::string> meta = {{"method", method}, {"imported_from", fs::path(input).filename().string()},

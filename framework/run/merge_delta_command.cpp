@@ -7,10 +7,9 @@
 
 #include "framework/config/access.hpp"
 #include "framework/config/yaml_io.hpp"
-#include "framework/h5/h5.hpp"
 #include "framework/h5/run_file.hpp"
-#include "framework/io/safetensors.hpp"
 #include "framework/run/pbench_app.hpp"
+#include "framework/run/run_delta.hpp"
 #include "framework/tensor/safetensors_torch.hpp"
 #include "framework/train/method.hpp"
 #include "framework/util/cli.hpp"
@@ -32,21 +31,14 @@ struct MergeInput {
 MergeInput read_input(const fs::path& input) {
   MergeInput in;
   if (input.extension() == ".h5") {
-    h5::Handle f = h5::open_file(input.string(), false);
-    h5::Handle config = h5::open_group(f.id(), "config");
-    cfg::Node resolved =
-        cfg::parse_yaml_text(h5::read_string(config.id(), "resolved"), {input.string() + ":/config/resolved", 0});
+    const cfg::Node resolved = run_resolved_config(input);
     in.section = *cfg::lookup(resolved, "method");
     in.method = cfg::get_string(resolved, "method.name");
-    in.delta = input;
-    in.delta.replace_extension("");
-    in.delta += ".delta.safetensors";
-    if (!fs::exists(in.delta))
-      throw InputError(input.string() + ": no " + in.delta.filename().string() + " beside it (train.save_delta was false)");
+    in.delta = run_delta_file(input);
     return in;
   }
   in.delta = input;
-  const auto meta = safetensors::File::read(input).metadata();
+  const auto meta = delta_file_metadata(input);
   if (meta.count("method")) in.method = meta.at("method");
   return in;
 }

@@ -1,0 +1,32 @@
+#include "framework/run/run_delta.hpp"
+
+#include "framework/config/yaml_io.hpp"
+#include "framework/h5/h5.hpp"
+#include "framework/io/safetensors.hpp"
+#include "framework/util/errors.hpp"
+
+namespace fs = std::filesystem;
+
+namespace pbench {
+
+cfg::Node run_resolved_config(const fs::path& run) {
+  h5::Handle f = h5::open_file(run.string(), false);
+  h5::Handle config = h5::open_group(f.id(), "config");
+  return cfg::parse_yaml_text(h5::read_string(config.id(), "resolved"), {run.string() + ":/config/resolved", 0});
+}
+
+fs::path run_delta_file(const fs::path& run) {
+  fs::path delta = run;
+  delta.replace_extension("");
+  delta += ".delta.safetensors";
+  if (!fs::exists(delta))
+    throw InputError(run.string() + ": no " + delta.filename().string() +
+                     " beside it (the run kept no delta: train.save_delta was false)");
+  return delta;
+}
+
+std::map<std::string, std::string> delta_file_metadata(const fs::path& delta) {
+  return safetensors::File::read(delta).metadata();
+}
+
+}  // namespace pbench

@@ -1,0 +1,19 @@
+#pragma once
+// A run's learned delta as the delta commands read it (export-delta, merge-delta): the run file's
+// resolved config, the <run>.delta.safetensors beside it, and a bare delta's metadata.
+#include <filesystem>
+#include <map>
+#include <string>
+
+#include "framework/config/node.hpp"
+
+namespace pbench {
+
+// /config/resolved of a run file (<id>.h5).
+cfg::Node run_resolved_config(const std::filesystem::path& run);
+// <id>.delta.safetensors beside the run file; InputError when the run kept none.
+std::filesystem::path run_delta_file(const std::filesystem::path& run);
+// The metadata of a .safetensors file (a delta's "method", "run_id", ...).
+std::map<std::string, std::string> delta_file_metadata(const std::filesystem::path& delta);
+
+}  // namespace pbench
