@@ -34,6 +34,13 @@
 namespace pbench::peft {
 namespace {
 
+// "<c_lora>" -> "<c_lora_2>", "zwx" -> "zwx_2": a token per task that keeps the user's spelling.
+std::string numbered_token(const std::string& token, int64_t number) {
+  const std::string suffix = "_" + std::to_string(number);
+  if (token.size() > 1 && token.back() == '>') return token.substr(0, token.size() - 1) + suffix + ">";
+  return token + suffix;
+}
+
 struct CLoraOptions {
   int64_t rank = 16;
   double alpha = 16.0;
@@ -124,6 +131,16 @@ class CLora : public LayerAdapterMethod<CLoraOptions> {
   std::string train_prompt(const SubjectData&) const override { return "a photo of " + opt_.placeholder; }
   std::string eval_prompt(const std::string& prompt, const SubjectData& s) const override {
     return replace_subject(prompt, s, opt_.placeholder);  // the class word dropped, as the paper's prompts
+  }
+
+  // The continual workload's sequence: task t gets its own token (the placeholder numbered,
+  // "<c_lora>" -> "<c_lora_2>") and the earlier tasks' deltas as its frozen past.
+  ContinualTask continual_task(int64_t task, const std::vector<std::string>& earlier_deltas) const override {
+    cfg::Node past = cfg::Node::list();
+    for (const std::string& file : opt_.past) past.push_back(cfg::Node::string(file));
+    for (const std::string& file : earlier_deltas) past.push_back(cfg::Node::string(file));
+    return {{{"placeholder", cfg::Node::string(numbered_token(opt_.placeholder, task + 1))}, {"past", past}},
+            /*load_previous_delta=*/false};
   }
 
   std::string describe() const override {

@@ -230,6 +230,23 @@ void RunFileWriter::set_real_baselines(const std::vector<std::pair<std::string, 
     if (!has(name)) h5::set_attr(g.id(), std::string(name) + "_real", std::nan(""));
 }
 
+void RunFileWriter::set_continual(const ContinualRecord& c) {
+  const hsize_t tasks = c.subjects.size();
+  h5::Handle g = h5::ensure_group(file_.id(), "continual");
+  h5::write_strings(g.id(), "subjects", c.subjects);
+  h5::write_strings(g.id(), "delta_files", c.delta_files);
+  std::vector<std::string> metrics;
+  for (const auto& m : c.matrices) metrics.push_back(m.first);
+  h5::write_strings(g.id(), "metrics", metrics);
+  h5::write_array(g.id(), "steps", h5::Type::Int64, {hsize_t(c.steps.size())}, c.steps.data());
+  h5::write_array(g.id(), "dvar_stop_step", h5::Type::Int64, {hsize_t(c.dvar_stop_steps.size())},
+                  c.dvar_stop_steps.data());
+  for (const auto& [metric, matrix] : c.matrices) {
+    if (matrix.size() != tasks * tasks) throw std::invalid_argument("set_continual: " + metric + " is not [T, T]");
+    h5::write_array(g.id(), metric, h5::Type::Float64, {tasks, tasks}, matrix.data());
+  }
+}
+
 void RunFileWriter::set_samples(const std::string& point, const std::vector<uint8_t>& images, int64_t n,
                                 int64_t height, int64_t width, const std::vector<std::string>& prompts,
                                 const std::vector<int64_t>& seeds) {

@@ -56,6 +56,17 @@ struct MetricPoint {
   double objective = std::numeric_limits<double>::quiet_NaN();
 };
 
+// The continual workload's record (/continual): tasks in training order, one subject each;
+// every metric's task x subject matrix, row t = the model after task t scored on each subject
+// learnt so far (NaN for the subjects after t).
+struct ContinualRecord {
+  std::vector<std::string> subjects;        // task order
+  std::vector<int64_t> steps;               // steps trained per task
+  std::vector<int64_t> dvar_stop_steps;     // per task, -1 when DVAR did not fire
+  std::vector<std::string> delta_files;     // each task's delta, as saved beside the run file
+  std::vector<std::pair<std::string, std::vector<double>>> matrices;  // metric -> [T*T] row-major
+};
+
 struct DvarSettings {
   int64_t window = 0;
   double threshold = 0.0;
@@ -96,6 +107,9 @@ class RunFileWriter {
   void set_metrics(const std::string& point, const MetricPoint& metrics);
   // `<metric>_real` attributes of /metrics: each metric's real-vs-real baseline of the
   // subject (clip_i_real and dino_real always, NaN when not computed).
+  // /continual: the datasets subjects, delta_files, metrics, steps, dvar_stop_step and one [T, T]
+  // float64 per metric.
+  void set_continual(const ContinualRecord& record);
   void set_real_baselines(const std::vector<std::pair<std::string, double>>& by_metric);
   // images: uint8 RGB, row-major [n, height, width, 3].
   void set_samples(const std::string& point, const std::vector<uint8_t>& images, int64_t n, int64_t height,

@@ -5,6 +5,7 @@
 #include <ctime>
 
 #include "framework/config/node.hpp"
+#include "framework/report/continual_scores.hpp"
 #include "framework/config/yaml_io.hpp"
 #include "framework/h5/h5.hpp"
 #include "framework/h5/run_file.hpp"
@@ -13,6 +14,10 @@
 namespace fs = std::filesystem;
 
 namespace pbench::report {
+namespace {
+// Column keys of a continual run's summaries: cl_avg_<metric>, cl_forget_<metric>.
+const std::string kContinualAverage = "cl_avg_", kContinualForgetting = "cl_forget_";
+}  // namespace
 
 const std::vector<std::string>& metric_keys() {
   static const std::vector<std::string> keys = {
@@ -66,7 +71,12 @@ std::string metric_title(const std::string& key) {
       {"peak_memory", "peak memory"},
   };
   auto it = titles.find(key);
-  return it == titles.end() ? key : it->second;
+  if (it != titles.end()) return it->second;
+  // A continual run's summaries of a metric's task x subject matrix (continual_scores.hpp).
+  for (const auto& [prefix, what] : {std::pair<std::string, std::string>{kContinualAverage, " avg (continual)"},
+                                     std::pair<std::string, std::string>{kContinualForgetting, " forgetting"}})
+    if (key.rfind(prefix, 0) == 0) return metric_title(key.substr(prefix.size())) + what;
+  return key;
 }
 
 std::string group_label(const std::string& resolved_yaml, const std::string& key, const std::string& file) {
@@ -82,6 +92,18 @@ namespace {
 std::optional<double> optional_double(hid_t loc, const std::string& name) {
   if (!h5::has_attr(loc, name)) return std::nullopt;
   return h5::attr_double(loc, name);
+}
+
+// A continual run (/continual): each metric matrix's average accuracy and forgetting.
+void read_continual(hid_t root, std::map<std::string, double>& values) {
+  if (!h5::exists(root, "continual")) return;
+  h5::Handle g = h5::open_group(root, "continual");
+  const size_t tasks = h5::read_strings(g.id(), "subjects").size();
+  for (const std::string& metric : h5::read_strings(g.id(), "metrics")) {
+    const ContinualScores s = continual_scores(h5::read_doubles(g.id(), metric), tasks);
+    values[kContinualAverage + metric] = s.average;
+    if (tasks >= 2) values[kContinualForgetting + metric] = s.forgetting;
+  }
 }
 
 std::vector<double> optional_series(hid_t root, const std::string& path) {
@@ -226,6 +248,7 @@ RunRecord read_run_record(const fs::path& file, const std::string& group_by, con
       const size_t mid = steps.size() / 2;
       r.values["step_time"] = 1000.0 * (steps.size() % 2 ? steps[mid] : (steps[mid - 1] + steps[mid]) / 2);
     }
+    read_continual(root, r.values);
     if (h5::has_attr(root, "peak_rss_bytes")) r.values["peak_memory"] = double(h5::attr_int(root, "peak_rss_bytes"));
     if (!wall.empty()) {
       r.values["wall_time"] = wall.back();

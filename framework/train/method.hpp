@@ -114,6 +114,17 @@ struct MergedDelta {
   std::map<std::string, std::string> load_options;
 };
 
+// How task `t` of a continual sequence starts (the continual workload,
+// framework/workloads/continual): the method section the task attaches, and whether it
+// loads the previous task's delta first.
+struct ContinualTask {
+  // Keys of the method section replaced for this task (C-LoRA: a new placeholder, `past`).
+  std::vector<std::pair<std::string, cfg::Node>> options;
+  // True: sequential fine-tuning, the task attaches and loads task t-1's delta, so the same
+  // weights (and tokens) keep training. False: the options carry the earlier tasks.
+  bool load_previous_delta = true;
+};
+
 class Method {
  public:
   virtual ~Method() = default;
@@ -188,6 +199,12 @@ class Method {
   // edit; Cones: the union of the shut neurons); `weights` has one entry per delta. Called on
   // an instance that is not attached. Default: InputError, the method does not compose.
   virtual MergedDelta merge_deltas(const std::vector<TensorMap>& deltas, const std::vector<double>& weights) const;
+
+  // Task `task` (0-based) of a continual sequence, given the delta files of the tasks before
+  // it, oldest first. Called on task 0's instance, not attached. Default: sequential
+  // fine-tuning (the baselines of C-LoRA, arXiv 2304.06027): the same options, starting from
+  // the previous task's delta. A continual method (C-LoRA) names its per-task options instead.
+  virtual ContinualTask continual_task(int64_t task, const std::vector<std::string>& earlier_deltas) const { return {}; }
 };
 
 // A method's own training budget, from its paper or reference code: what a run

@@ -9,6 +9,7 @@
 #include "framework/h5/run_file.hpp"
 #include "framework/io/image.hpp"
 #include "framework/report/canvas.hpp"
+#include "framework/report/continual_scores.hpp"
 #include "framework/report/figures.hpp"
 #include "framework/report/run_records.hpp"
 #include "framework/report/stats.hpp"
@@ -415,4 +416,24 @@ BOOST_AUTO_TEST_CASE(a_metric_beyond_schema_one_is_read_and_tabulated) {
   BOOST_TEST(cell(t, "lora", "psnr").mean == 22.0);
   // Metrics beyond the schema's three get three decimals (cosines, SSIM), not the one of steps.
   BOOST_TEST(format_cell("psnr", row(t, "lora").cells.at("psnr"), false, "±").rfind("22.000", 0) == 0);
+}
+
+BOOST_AUTO_TEST_CASE(continual_average_and_forgetting_follow_the_definitions) {
+  const double nan = std::nan("");
+  // Rows: the model after task 1, 2, 3; columns: subjects 1..3 (NaN = not learnt yet, ignored).
+  const std::vector<double> m = {0.50, nan,  nan,   //
+                                 0.40, 0.70, nan,   //
+                                 0.45, 0.60, 0.80};
+  const report::ContinualScores s = report::continual_scores(m, 3);
+  BOOST_TEST(s.average == (0.45 + 0.60 + 0.80) / 3, boost::test_tools::tolerance(1e-12));
+  // Subject 1: 0.45 - max(0.50, 0.40) = -0.05; subject 2: 0.60 - 0.70 = -0.10 (the last one has no "before").
+  BOOST_TEST(s.forgetting == -0.075, boost::test_tools::tolerance(1e-12));
+  // Backward transfer reads positive.
+  const report::ContinualScores up = report::continual_scores({0.3, nan, 0.5, 0.6}, 2);
+  BOOST_TEST(up.forgetting == 0.2, boost::test_tools::tolerance(1e-12));
+  // One task: nothing to forget; a metric that did not run: no summary; a wrong shape: an error.
+  BOOST_TEST(std::isnan(report::continual_scores({0.9}, 1).forgetting));
+  BOOST_TEST(report::continual_scores({0.9}, 1).average == 0.9);
+  BOOST_TEST(std::isnan(report::continual_scores({nan, nan, 0.5, 0.6}, 2).forgetting));
+  BOOST_CHECK_THROW(report::continual_scores({0.1, 0.2}, 2), std::invalid_argument);
 }

@@ -26,8 +26,7 @@ torch::Tensor Evaluator::real_images() const {
   return images_u8(subject.metric_images.empty() ? subject.images : subject.metric_images);
 }
 
-void Evaluator::run_point(const std::string& point, int64_t step, bool write_baselines, const std::string& variant,
-                        double objective) {
+sample::SampleSet Evaluator::sample_grid(const std::string& point, int64_t step) {
   auto jobs = sample::grid_jobs(evaluation_prompts(eval, subject), eval.images_per_prompt);
   GuidanceEncoders encoders = guidance_encoders(method, pipeline, subject);
   ctx.log << "[personalize] sampling " << jobs.size() << " images at " << point << " (step " << step << ")\n";
@@ -38,12 +37,15 @@ void Evaluator::run_point(const std::string& point, int64_t step, bool write_bas
       ctx.log << "[personalize]   " << pr.images_done << "/" << pr.images_total << " images\n";
     }
   };
-  sample::SampleSet set = sample::sample_images(pipeline, jobs, ctx.seed, eval.sampling(), encoders.cond,
-                                                 encoders.negative, progress);
-  score_point(point, set, step, write_baselines, variant, objective);
+  return sample::sample_images(pipeline, jobs, ctx.seed, eval.sampling(), encoders.cond, encoders.negative, progress);
 }
 
-void Evaluator::score_point(const std::string& point, const sample::SampleSet& set, int64_t step, bool write_baselines,
+MetricPoint Evaluator::run_point(const std::string& point, int64_t step, bool write_baselines,
+                                 const std::string& variant, double objective) {
+  return score_point(point, sample_grid(point, step), step, write_baselines, variant, objective);
+}
+
+MetricPoint Evaluator::score_point(const std::string& point, const sample::SampleSet& set, int64_t step, bool write_baselines,
                             const std::string& variant, double objective) {
   ctx.file.set_samples(point, bytes_of(set.images), set.images.size(0), set.images.size(1), set.images.size(2),
                        set.prompts, set.seeds);
@@ -72,6 +74,7 @@ void Evaluator::score_point(const std::string& point, const sample::SampleSet& s
     ctx.file.set_real_baselines(baselines);
   }
   ctx.file.flush();
+  return mp;
 }
 
 }  // namespace pbench::personalize

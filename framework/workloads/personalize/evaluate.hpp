@@ -27,13 +27,15 @@ struct Evaluator {
 
   // The backbones eval.metrics needs, and CLIP when need_clip (CLIP early stopping).
   void load_backbones(bool need_clip = false);
-  // Samples the evaluation grid with the method as it is now, then score_point.
-  // Variant points (final_<variant>) also record the variant and its DVAR objective.
-  void run_point(const std::string& point, int64_t step, bool write_baselines, const std::string& variant = "",
+  // Samples the evaluation grid with the method as it is now (its prompts: Method::eval_prompt).
+  sample::SampleSet sample_grid(const std::string& point, int64_t step);
+  // sample_grid, then score_point. Variant points (final_<variant>) also record the variant
+  // and its DVAR objective. Returns what it wrote under /metrics/<point>.
+  MetricPoint run_point(const std::string& point, int64_t step, bool write_baselines, const std::string& variant = "",
                  double objective = std::nan(""));
   // Writes `set` as /samples/<point> and its scores as /metrics/<point> (and, with
-  // write_baselines, the subject's real images and real-vs-real baselines).
-  void score_point(const std::string& point, const sample::SampleSet& set, int64_t step, bool write_baselines,
+  // write_baselines, the subject's real images and real-vs-real baselines); returns the scores.
+  MetricPoint score_point(const std::string& point, const sample::SampleSet& set, int64_t step, bool write_baselines,
                    const std::string& variant = "", double objective = std::nan(""));
   // The real images the metrics compare with (the originals' squares, not the training copies).
   torch::Tensor real_images() const;

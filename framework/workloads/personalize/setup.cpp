@@ -18,13 +18,9 @@
 namespace fs = std::filesystem;
 
 namespace pbench::personalize {
-namespace {
-
 ParamCounts to_counts(const std::string& method, const MethodCounts& c) {
   return ParamCounts{method, c.trainable, c.total, c.delta_bytes_fp32, c.delta_bytes_fp16};
 }
-
-}  // namespace
 
 namespace {
 
@@ -65,6 +61,23 @@ std::vector<Image> real_class_images(const std::string& dir, int64_t count, int 
   return images;
 }
 
+std::optional<PriorImages> load_prior(const Method& method, const SubjectData& subject, models::Pipeline& pipeline,
+                                      const std::string& model_spec, std::optional<int64_t> max_class_images,
+                                      int64_t seed, const sample::SamplingOptions& sampling, const fs::path& cache,
+                                      std::ostream& log) {
+  std::optional<RegularizationSet> set = method.regularization_set(subject);
+  if (!set) return std::nullopt;
+  // train.num_class_images caps every method's count (a CPU-sized sweep of many methods); null = the method's.
+  if (max_class_images) set->num_images = std::min(set->num_images, *max_class_images);
+  PriorImages out{*set, {}};
+  if (!set->real_images_dir.empty())
+    out.images = real_class_images(set->real_images_dir, set->num_images, int(pipeline.resolution),
+                                   "method.class_data_dir", log);
+  else
+    out.images = class_images(pipeline, model_spec, set->class_prompt, set->num_images, seed, sampling, cache, log);
+  return out;
+}
+
 void set_up(RunContext& ctx, Setup& s) {
   const cfg::Node& config = ctx.config;
   s.options = read_options(config);
@@ -91,17 +104,10 @@ void set_up(RunContext& ctx, Setup& s) {
   }
   s.method = method.build();
   freeze_pipeline(s.pipeline);
-  s.prior = s.method->regularization_set(s.subject);
-  if (s.prior) {
-    // train.num_class_images caps every method's count (a CPU-sized sweep of many methods); null = the method's.
-    if (s.options.train.num_class_images)
-      s.prior->num_images = std::min(s.prior->num_images, *s.options.train.num_class_images);
-    if (!s.prior->real_images_dir.empty())
-      s.prior_images = real_class_images(s.prior->real_images_dir, s.prior->num_images, int(s.pipeline.resolution),
-                                         "method.class_data_dir", ctx.log);
-    else
-      s.prior_images = class_images(s.pipeline, model_spec, s.prior->class_prompt, s.prior->num_images, ctx.seed,
-                                    eval.sampling(), cache, ctx.log);
+  if (auto prior = load_prior(*s.method, s.subject, s.pipeline, model_spec, s.options.train.num_class_images, ctx.seed,
+                              eval.sampling(), cache, ctx.log)) {
+    s.prior = std::move(prior->set);
+    s.prior_images = std::move(prior->images);
   }
   if (eval.enabled && eval.baseline) {
     BaselineRequest request{model_spec, evaluation_prompts(eval, s.subject), s.subject.unique_token,

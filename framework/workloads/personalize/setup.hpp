@@ -2,6 +2,7 @@
 // Setting up a personalize run: the pipeline and the subject loaded, the
 // method attached and counted (on this model and on SD v1.5, written to the
 // run file), and the class images of the method's regularization set.
+#include <filesystem>
 #include <memory>
 #include <optional>
 #include <string>
@@ -28,6 +29,21 @@ struct Setup {
   // The frozen model's class-word samples (baseline.hpp), when eval.enabled and eval.baseline.
   std::optional<sample::SampleSet> baseline;
 };
+
+// A method's counts as the run file's /params group holds them.
+ParamCounts to_counts(const std::string& method, const MethodCounts& counts);
+
+// The method's regularization set for `subject` and its class images: real ones from the set's
+// folder, or sampled by `pipeline` (frozen: call before attach) from the class prompt and cached
+// under `cache`; at most max_class_images (train.num_class_images). nullopt: the method has none.
+struct PriorImages {
+  RegularizationSet set;
+  std::vector<Image> images;
+};
+std::optional<PriorImages> load_prior(const Method& method, const SubjectData& subject, models::Pipeline& pipeline,
+                                      const std::string& model_spec, std::optional<int64_t> max_class_images,
+                                      int64_t seed, const sample::SamplingOptions& sampling,
+                                      const std::filesystem::path& cache, std::ostream& log);
 
 // Fills `s` in place: the method keeps references into s.pipeline and s.subject.
 void set_up(RunContext& ctx, Setup& s);
