@@ -2,6 +2,7 @@
 // table), listed here as methods/registry.cpp lists the methods: the engine in
 // framework/run/ never includes a workload (tests/python/check_layers.py).
 #include "framework/run/workload.hpp"
+#include "framework/workloads/compose/compose.hpp"
 #include "framework/workloads/continual/continual.hpp"
 #include "framework/workloads/edit/edit.hpp"
 #include "framework/workloads/invert/invert.hpp"
@@ -16,6 +17,7 @@ Registry<Workload>& workloads() {
     register_invert_workload(*r);
     register_edit_workload(*r);
     register_continual_workload(*r);
+    register_compose_workload(*r);
     return r;
   }();
   return *registry;
