@@ -128,7 +128,7 @@ void run_compose(RunContext& ctx) {
   std::optional<models::DinoBackbone> dino;
   std::vector<MetricPoint> points;
   for (size_t k = 0; k < concepts.size(); ++k) {
-    personalize::Evaluator evaluator{o.eval, pipeline, *method, concepts[k].subject, ctx, clip, dino};
+    personalize::Evaluator evaluator{o.eval, pipeline, *method, concepts[k].subject, ctx, clip, dino, "[compose]"};
     if (k == 0) {
       evaluator.load_backbones();
       clip = evaluator.clip;

@@ -155,7 +155,7 @@ void run_continual(RunContext& ctx) {
     for (size_t s = 0; s <= t; ++s) {
       // Subject s is prompted as task s learnt it (C-LoRA: its own token); the model is task t's.
       Method& prompter = sections[s] == section ? *method : *prompters[s];
-      personalize::Evaluator evaluator{o.eval, pipeline, prompter, subjects[s], ctx, clip, dino};
+      personalize::Evaluator evaluator{o.eval, pipeline, prompter, subjects[s], ctx, clip, dino, "[continual]"};
       if (!backbones_loaded) {
         evaluator.load_backbones();
         clip = evaluator.clip;

@@ -29,12 +29,12 @@ torch::Tensor Evaluator::real_images() const {
 sample::SampleSet Evaluator::sample_grid(const std::string& point, int64_t step) {
   auto jobs = sample::grid_jobs(evaluation_prompts(eval, subject), eval.images_per_prompt);
   GuidanceEncoders encoders = guidance_encoders(method, pipeline, subject);
-  ctx.log << "[personalize] sampling " << jobs.size() << " images at " << point << " (step " << step << ")\n";
+  ctx.log << log_tag << " sampling " << jobs.size() << " images at " << point << " (step " << step << ")\n";
   int64_t last_reported = -1;
   auto progress = [&](const sample::SamplingProgress& pr) {
     if (pr.images_done != last_reported && pr.step == pr.num_steps) {
       last_reported = pr.images_done;
-      ctx.log << "[personalize]   " << pr.images_done << "/" << pr.images_total << " images\n";
+      ctx.log << log_tag << "   " << pr.images_done << "/" << pr.images_total << " images\n";
     }
   };
   return sample::sample_images(pipeline, jobs, ctx.seed, eval.sampling(), encoders.cond, encoders.negative, progress);
@@ -66,7 +66,7 @@ MetricPoint Evaluator::score_point(const std::string& point, const sample::Sampl
     torch::Tensor v = r.per_image.to(torch::kFloat64).contiguous();
     mp.scores.push_back(MetricScores{name, std::vector<double>(v.data_ptr<double>(), v.data_ptr<double>() + v.numel())});
     if (r.real_baseline) baselines.emplace_back(name, *r.real_baseline);
-    ctx.log << "[personalize]   " << name << " = " << r.mean << "\n";
+    ctx.log << log_tag << "   " << name << " = " << r.mean << "\n";
   }
   ctx.file.set_metrics(point, mp);
   if (write_baselines) {

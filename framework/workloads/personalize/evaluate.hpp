@@ -24,6 +24,7 @@ struct Evaluator {
   RunContext& ctx;
   std::optional<models::ClipBackbone> clip;
   std::optional<models::DinoBackbone> dino;
+  std::string log_tag = "[personalize]";  // the workload's, at the head of each progress line
 
   // The backbones eval.metrics needs, and CLIP when need_clip (CLIP early stopping).
   void load_backbones(bool need_clip = false);
