@@ -183,14 +183,12 @@ void RunFileWriter::set_clip_stop(const ClipStopSettings& s) {
   h5::set_attr(g.id(), "stop_step", s.stop_step);
 }
 
-namespace {
-double mean_of(const std::vector<double>& v) {
-  if (v.empty()) return 0.0;
+double MetricScores::mean() const {
+  if (per_image.empty()) return std::nan("");
   double s = 0;
-  for (double x : v) s += x;
-  return s / double(v.size());
+  for (double x : per_image) s += x;
+  return s / double(per_image.size());
 }
-}  // namespace
 
 const std::vector<std::string>& schema_metric_names() {
   static const std::vector<std::string> names = {"clip_i", "clip_t", "dino"};
@@ -214,7 +212,7 @@ void RunFileWriter::set_metrics(const std::string& point, const MetricPoint& m) 
       all.push_back(MetricScores{name, {}});
   for (size_t i = 0; i < all.size(); ++i) {
     const MetricScores& s = all[i];
-    h5::set_attr(g.id(), s.name, s.per_image.empty() ? std::nan("") : mean_of(s.per_image));
+    h5::set_attr(g.id(), s.name, s.mean());
     h5::write_array(g.id(), s.name, h5::Type::Float64, {s.per_image.size()}, s.per_image.data());
     if (i == 0) failpoint("run_file.write");  // a group half written
   }

@@ -39,6 +39,8 @@ struct ParamCounts {
 struct MetricScores {
   std::string name;
   std::vector<double> per_image;
+  // The attribute's value: the mean of per_image, NaN when empty (the metric did not run).
+  double mean() const;
 };
 
 // The schema-1 metric names (INTERFACES.md): always present at every point, NaN

@@ -1,9 +1,14 @@
 #include "framework/workloads/pipeline_options.hpp"
 
 #include "framework/config/access.hpp"
+#include "framework/io/image_cache.hpp"
 #include "framework/util/errors.hpp"
 
 namespace pbench {
+
+std::filesystem::path run_cache_dir(const cfg::Node& resolved) {
+  return cfg::get_string(resolved, "runtime.cache_dir", default_cache_dir().string());
+}
 
 std::string where_is(const cfg::Node& resolved, const std::string& key) {
   const cfg::Node* n = cfg::lookup(resolved, key);

@@ -5,6 +5,7 @@
 // keys, their defaults and their checks.
 #include <torch/torch.h>
 
+#include <filesystem>
 #include <optional>
 #include <string>
 
@@ -36,6 +37,9 @@ inline const cfg::EnumNames<Dtype>& enum_names(Dtype) {
   static const cfg::EnumNames<Dtype> names{{Dtype::fp32, "fp32"}, {Dtype::bf16, "bf16"}, {Dtype::fp16, "fp16"}};
   return names;
 }
+
+// The run's cache folder: runtime.cache_dir, else the default (framework/io/image_cache.hpp).
+std::filesystem::path run_cache_dir(const cfg::Node& resolved);
 
 // "<file:line>: <key>" of a key of the resolved config, or of the config itself when it is absent.
 std::string where_is(const cfg::Node& resolved, const std::string& key);

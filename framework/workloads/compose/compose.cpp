@@ -10,7 +10,6 @@
 #include "framework/config/access.hpp"
 #include "framework/config/yaml_io.hpp"
 #include "framework/h5/h5.hpp"
-#include "framework/io/image_cache.hpp"
 #include "framework/run/run_delta.hpp"
 #include "framework/sample/ddim_sampling.hpp"
 #include "framework/tensor/safetensors_torch.hpp"
@@ -68,7 +67,7 @@ MetricPoint mean_over_concepts(const std::vector<MetricPoint>& points) {
 
 void run_compose(RunContext& ctx) {
   const compose::ComposeOptions o = compose::read_options(ctx.config);
-  const fs::path cache = fs::path(cfg::get_string(ctx.config, "runtime.cache_dir", default_cache_dir().string()));
+  const fs::path cache = run_cache_dir(ctx.config);
   std::vector<Concept> concepts;
   for (const std::string& run : o.compose.runs) {
     concepts.push_back(read_concept(run));
@@ -124,16 +123,11 @@ void run_compose(RunContext& ctx) {
   ctx.log << "[compose] sampling " << jobs.size() << " images\n";
   const sample::SampleSet set = sample::sample_images(pipeline, jobs, ctx.seed, o.eval.sampling(), cond, base);
 
-  std::optional<models::ClipBackbone> clip;
-  std::optional<models::DinoBackbone> dino;
+  const personalize::EvalBackbones backbones = personalize::load_eval_backbones(o.eval);
   std::vector<MetricPoint> points;
   for (size_t k = 0; k < concepts.size(); ++k) {
-    personalize::Evaluator evaluator{o.eval, pipeline, *method, concepts[k].subject, ctx, clip, dino, "[compose]"};
-    if (k == 0) {
-      evaluator.load_backbones();
-      clip = evaluator.clip;
-      dino = evaluator.dino;
-    }
+    personalize::Evaluator evaluator{o.eval, pipeline,       *method,        concepts[k].subject,
+                                     ctx,    backbones.clip, backbones.dino, "[compose]"};
     ctx.log << "[compose] against " << concepts[k].subject.subject << ":\n";
     points.push_back(evaluator.score_point("subject_" + std::to_string(k + 1), set, 0, /*write_baselines=*/false));
   }

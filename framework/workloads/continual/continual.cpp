@@ -11,7 +11,6 @@
 #include <ostream>
 
 #include "framework/config/access.hpp"
-#include "framework/io/image_cache.hpp"
 #include "framework/report/continual_scores.hpp"
 #include "framework/tensor/safetensors_torch.hpp"
 #include "framework/train/trainer.hpp"
@@ -32,12 +31,6 @@ using continual::ContinualOptions;
 // The metric points of the run file: the model after task t (1-based) on subject s (1-based).
 std::string point_name(size_t task, size_t subject) {
   return "task_" + std::to_string(task + 1) + "_subject_" + std::to_string(subject + 1);
-}
-
-double mean_of(const std::vector<double>& v) {
-  double sum = 0;
-  for (double x : v) sum += x;
-  return v.empty() ? std::nan("") : sum / double(v.size());
 }
 
 // The last task's points as one: every subject's images and scores, in subject order.
@@ -68,14 +61,11 @@ void run_continual(RunContext& ctx) {
   const ChosenMethod& chosen = ctx.chosen_method();
   const std::string& model_spec = o.model.spec();
   const torch::TensorOptions tensor_options = pipeline_tensor_options(o.device, o.dtype, ctx.config);
-  const fs::path cache = fs::path(cfg::get_string(ctx.config, "runtime.cache_dir", default_cache_dir().string()));
+  const fs::path cache = run_cache_dir(ctx.config);
   const auto dataset = chosen_entry(ctx.config, "dataset", datasets());
   const std::vector<std::string>& names = o.continual.subjects;
   const size_t tasks = names.size();
-  {
-    models::Pipeline sd15 = models::sd15_meta_pipeline();  // one task's counts (C-LoRA's past is frozen)
-    ctx.file.set_params("params/sd15", personalize::to_counts(chosen.name, count_method(chosen, sd15)));
-  }
+  personalize::record_sd15_counts(ctx, chosen);  // one task's counts (C-LoRA's past is frozen)
   DvarSettings dvar_attrs{o.dvar.window, o.dvar.threshold, cfg::enum_name(o.dvar.mode), -1};
   ctx.file.set_dvar(dvar_attrs);  // stop_step stays -1: each task's is /continual/dvar_stop_step
   ctx.file.set_clip_stop(ClipStopSettings{});
@@ -91,10 +81,9 @@ void run_continual(RunContext& ctx) {
   std::vector<SubjectData> subjects(tasks);
   std::vector<cfg::Node> sections;                // each task's method section
   std::vector<std::unique_ptr<Method>> prompters;  // each task's instance, unattached: its eval_prompt
-  std::optional<models::ClipBackbone> clip;
-  std::optional<models::DinoBackbone> dino;
-  bool backbones_loaded = false;
-  int64_t step_offset = 0, since_flush = 0;
+  const personalize::EvalBackbones backbones =
+      o.eval.enabled ? personalize::load_eval_backbones(o.eval) : personalize::EvalBackbones{};
+  int64_t step_offset = 0;
   for (size_t t = 0; t < tasks; ++t) {
     const ContinualTask plan = rule->continual_task(int64_t(t), record.delta_files);
     cfg::Node section = base_section;
@@ -121,19 +110,7 @@ void run_continual(RunContext& ctx) {
 
     Trainer trainer(pipeline, *method, subjects[t], o.train, o.dvar, task_seed);
     if (prior) trainer.set_prior(prior->images, prior->set.class_prompt, prior->set.loss_weight);
-    TrainCallbacks callbacks;
-    callbacks.log = &ctx.log;
-    callbacks.on_step = [&](int64_t step, float loss, float lr, double wall) {
-      ctx.file.append_train(step_offset + step, loss, lr, wall);
-      if (++since_flush >= 25) {
-        ctx.file.flush();
-        since_flush = 0;
-      }
-    };
-    callbacks.on_dvar = [&](int64_t step, float objective, float ratio) {
-      ctx.file.append_dvar(step_offset + step, objective, ratio);
-    };
-    const TrainResult result = trainer.run(callbacks);
+    const TrainResult result = trainer.run(personalize::run_file_callbacks(ctx, step_offset));
     step_offset += result.steps_trained;
     record.steps.push_back(result.steps_trained);
     record.dvar_stop_steps.push_back(result.dvar_stop_step);
@@ -155,17 +132,12 @@ void run_continual(RunContext& ctx) {
     for (size_t s = 0; s <= t; ++s) {
       // Subject s is prompted as task s learnt it (C-LoRA: its own token); the model is task t's.
       Method& prompter = sections[s] == section ? *method : *prompters[s];
-      personalize::Evaluator evaluator{o.eval, pipeline, prompter, subjects[s], ctx, clip, dino, "[continual]"};
-      if (!backbones_loaded) {
-        evaluator.load_backbones();
-        clip = evaluator.clip;
-        dino = evaluator.dino;
-        backbones_loaded = true;
-      }
+      personalize::Evaluator evaluator{o.eval, pipeline, prompter, subjects[s], ctx, backbones.clip, backbones.dino,
+                                       "[continual]"};
       const std::string point = point_name(t, s);
       sample::SampleSet set = evaluator.sample_grid(point, step_offset);
       MetricPoint scores = evaluator.score_point(point, set, step_offset, /*write_baselines=*/false);
-      for (size_t m = 0; m < matrices.size(); ++m) matrices[m].second[t * tasks + s] = mean_of(scores.scores[m].per_image);
+      for (size_t m = 0; m < matrices.size(); ++m) matrices[m].second[t * tasks + s] = scores.scores[m].mean();
       if (t + 1 == tasks) {
         row_sets.push_back(std::move(set));
         row_points.push_back(std::move(scores));

@@ -13,7 +13,6 @@
 #include <ostream>
 
 #include "framework/config/access.hpp"
-#include "framework/io/image_cache.hpp"
 #include "framework/models/sd/pipeline.hpp"
 #include "framework/sample/ddim_inversion.hpp"
 #include "framework/sample/ddim_sampling.hpp"
@@ -76,7 +75,7 @@ EditStart invert_source(RunContext& ctx, models::Pipeline& pipeline, const EditS
 std::unique_ptr<Method> apply_delta(RunContext& ctx, models::Pipeline& pipeline, const std::string& delta,
                                     SubjectData& subject) {
   std::unique_ptr<Method> method = ctx.chosen_method().build();
-  const std::filesystem::path cache = cfg::get_string(ctx.config, "runtime.cache_dir", default_cache_dir().string());
+  const std::filesystem::path cache = run_cache_dir(ctx.config);
   MethodTarget target{pipeline, &subject, method_init_generator(ctx.seed), cache};
   method->attach(target);
   method->load_delta(load_safetensors(delta));

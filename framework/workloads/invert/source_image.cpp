@@ -4,7 +4,6 @@
 #include <filesystem>
 
 #include "datasets/dataset.hpp"
-#include "framework/io/image_cache.hpp"
 #include "framework/train/trainer.hpp"
 #include "framework/util/duration.hpp"
 #include "framework/util/errors.hpp"
@@ -18,7 +17,7 @@ namespace pbench {
 
 SubjectData load_config_subject(const cfg::Node& config, int resolution) {
   auto dataset = chosen_entry(config, "dataset", datasets());
-  fs::path cache = fs::path(cfg::get_string(config, "runtime.cache_dir", default_cache_dir().string()));
+  const fs::path cache = run_cache_dir(config);
   return dataset.entry.factory.load(dataset.section, resolution, cache);
 }
 

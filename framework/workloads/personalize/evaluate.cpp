@@ -13,13 +13,21 @@
 
 namespace pbench::personalize {
 
-void Evaluator::load_backbones(bool need_clip) {
-  if (need_clip) clip = models::load_clip_backbone(eval.clip_backbone);
+EvalBackbones load_eval_backbones(const EvalOptions& eval, bool need_clip) {
+  EvalBackbones b;
+  if (need_clip) b.clip = models::load_clip_backbone(eval.clip_backbone);
   for (const auto& name : eval.metrics) {
     const auto& entry = metrics::metrics_registry().get(name, "eval.metrics");  // checked at plan time (check_config)
-    if (entry.factory.backbone == "clip" && !clip) clip = models::load_clip_backbone(eval.clip_backbone);
-    if (entry.factory.backbone == "dino" && !dino) dino = models::load_dino_backbone(eval.dino_backbone);
+    if (entry.factory.backbone == "clip" && !b.clip) b.clip = models::load_clip_backbone(eval.clip_backbone);
+    if (entry.factory.backbone == "dino" && !b.dino) b.dino = models::load_dino_backbone(eval.dino_backbone);
   }
+  return b;
+}
+
+void Evaluator::load_backbones(bool need_clip) {
+  EvalBackbones b = load_eval_backbones(eval, need_clip);
+  clip = std::move(b.clip);
+  dino = std::move(b.dino);
 }
 
 torch::Tensor Evaluator::real_images() const {

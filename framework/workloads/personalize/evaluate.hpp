@@ -16,6 +16,15 @@
 
 namespace pbench::personalize {
 
+// The metric backbones eval.metrics needs (CLIP for clip_i / clip_t, DINO for dino), and CLIP
+// when need_clip (CLIP early stopping); absent when nothing needs them. Loaded once per run:
+// copies share the modules.
+struct EvalBackbones {
+  std::optional<models::ClipBackbone> clip;
+  std::optional<models::DinoBackbone> dino;
+};
+EvalBackbones load_eval_backbones(const EvalOptions& eval, bool need_clip = false);
+
 struct Evaluator {
   const EvalOptions& eval;
   models::Pipeline& pipeline;
@@ -26,7 +35,7 @@ struct Evaluator {
   std::optional<models::DinoBackbone> dino;
   std::string log_tag = "[personalize]";  // the workload's, at the head of each progress line
 
-  // The backbones eval.metrics needs, and CLIP when need_clip (CLIP early stopping).
+  // load_eval_backbones into clip and dino.
   void load_backbones(bool need_clip = false);
   // Samples the evaluation grid with the method as it is now (its prompts: Method::eval_prompt).
   sample::SampleSet sample_grid(const std::string& point, int64_t step);

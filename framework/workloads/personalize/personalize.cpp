@@ -59,17 +59,7 @@ void run_personalize(RunContext& ctx) {
 
   Trainer trainer(s.pipeline, *s.method, s.subject, train_options, dvar_options, ctx.seed);
   if (s.prior) trainer.set_prior(s.prior_images, s.prior->class_prompt, s.prior->loss_weight);
-  int64_t since_flush = 0;
-  TrainCallbacks callbacks;
-  callbacks.log = &ctx.log;
-  callbacks.on_step = [&](int64_t step, float loss, float lr, double wall) {
-    ctx.file.append_train(step, loss, lr, wall);
-    if (++since_flush >= 25) {
-      ctx.file.flush();
-      since_flush = 0;
-    }
-  };
-  callbacks.on_dvar = [&](int64_t step, float objective, float ratio) { ctx.file.append_dvar(step, objective, ratio); };
+  TrainCallbacks callbacks = run_file_callbacks(ctx);
   if (clip_monitor)
     callbacks.after_update = [&](int64_t step) {
       std::optional<ClipCheck> check = clip_monitor->after_step(step);

@@ -78,6 +78,28 @@ std::optional<PriorImages> load_prior(const Method& method, const SubjectData& s
   return out;
 }
 
+void record_sd15_counts(RunContext& ctx, const ChosenMethod& method) {
+  models::Pipeline sd15 = models::sd15_meta_pipeline();
+  ctx.file.set_params("params/sd15", to_counts(method.name, count_method(method, sd15)));
+}
+
+TrainCallbacks run_file_callbacks(RunContext& ctx, int64_t step_offset) {
+  TrainCallbacks callbacks;
+  callbacks.log = &ctx.log;
+  auto since_flush = std::make_shared<int64_t>(0);
+  callbacks.on_step = [&ctx, step_offset, since_flush](int64_t step, float loss, float lr, double wall) {
+    ctx.file.append_train(step_offset + step, loss, lr, wall);
+    if (++*since_flush >= 25) {
+      ctx.file.flush();
+      *since_flush = 0;
+    }
+  };
+  callbacks.on_dvar = [&ctx, step_offset](int64_t step, float objective, float ratio) {
+    ctx.file.append_dvar(step_offset + step, objective, ratio);
+  };
+  return callbacks;
+}
+
 void set_up(RunContext& ctx, Setup& s) {
   const cfg::Node& config = ctx.config;
   s.options = read_options(config);
@@ -94,14 +116,10 @@ void set_up(RunContext& ctx, Setup& s) {
   ctx.log << "[personalize] model " << model_spec << ", method " << s.method_name << ", subject "
           << cfg::get_string(dataset_full, "subject") << "\n";
   s.pipeline = models::load_pipeline(model_spec, tensor_options(s.options, config));
-  fs::path cache = fs::path(cfg::get_string(config, "runtime.cache_dir", default_cache_dir().string()));
+  const fs::path cache = run_cache_dir(config);
   s.subject = dataset_entry.factory.load(dataset_full, int(s.pipeline.resolution), cache);
 
-  // Parameter counts on SD v1.5 come from a fresh instance on the meta-device architecture.
-  {
-    models::Pipeline sd15 = models::sd15_meta_pipeline();
-    ctx.file.set_params("params/sd15", to_counts(s.method_name, count_method(method, sd15)));
-  }
+  record_sd15_counts(ctx, method);
   s.method = method.build();
   freeze_pipeline(s.pipeline);
   if (auto prior = load_prior(*s.method, s.subject, s.pipeline, model_spec, s.options.train.num_class_images, ctx.seed,

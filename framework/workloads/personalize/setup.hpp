@@ -14,6 +14,7 @@
 #include "framework/sample/ddim_sampling.hpp"
 #include "framework/run/workload.hpp"
 #include "framework/train/method.hpp"
+#include "framework/train/trainer.hpp"
 #include "framework/workloads/personalize/config.hpp"
 
 namespace pbench::personalize {
@@ -44,6 +45,14 @@ std::optional<PriorImages> load_prior(const Method& method, const SubjectData& s
                                       const std::string& model_spec, std::optional<int64_t> max_class_images,
                                       int64_t seed, const sample::SamplingOptions& sampling,
                                       const std::filesystem::path& cache, std::ostream& log);
+
+// /params/sd15: the method's counts on SD v1.5, from a fresh instance on the meta-device architecture.
+void record_sd15_counts(RunContext& ctx, const ChosenMethod& method);
+
+// Callbacks that record training in the run file: each step's loss (/train, flushed every 25
+// steps) and DVAR's checks (/dvar), steps numbered from step_offset + 1 (the continual
+// workload's tasks share one axis); the trainer's progress lines go to the run's log.
+TrainCallbacks run_file_callbacks(RunContext& ctx, int64_t step_offset = 0);
 
 // Fills `s` in place: the method keeps references into s.pipeline and s.subject.
 void set_up(RunContext& ctx, Setup& s);
