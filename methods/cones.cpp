@@ -147,8 +147,8 @@ class Cones : public Method {
   }
 
   // Multi-concept Cones (the paper's): the union of the concepts' shut neurons, layer by layer.
-  MergedDelta merge_deltas(const std::vector<TensorMap>& deltas, const std::vector<double>& weights) const override {
-    require_unit_weights(weights, "cones", "the union of neuron sets");
+  MergedDelta merge_deltas(const std::vector<TensorMap>& deltas, const MergeContext& context) const override {
+    require_unit_weights(context.weights, "cones", "the union of neuron sets");
     MergedDelta out;
     for (const auto& [key, first] : deltas.front()) {
       std::vector<torch::Tensor> sets;

@@ -59,7 +59,8 @@ class Lora : public LayerAdapterMethod<LoraOptions> {
   // The weighted sum Σ_k w_k ΔW_k as one LoRA: the factors concatenated along the rank,
   // down = [down_1; down_2; …], up = [w_1 s_1 up_1, w_2 s_2 up_2, …] with s_k = alpha / r_k
   // (each delta's own rank, this instance's alpha), loaded with rank = alpha = Σ r_k (scale 1).
-  MergedDelta merge_deltas(const std::vector<TensorMap>& deltas, const std::vector<double>& weights) const override {
+  MergedDelta merge_deltas(const std::vector<TensorMap>& deltas, const MergeContext& context) const override {
+    const std::vector<double>& weights = context.weights;
     MergedDelta out;
     int64_t total_rank = -1;
     for (const auto& [key, first_tensor] : deltas.front()) {

@@ -251,8 +251,8 @@ class Perfusion : public Method {
 
   // The paper's multi-concept Perfusion: every concept's keys side by side (each concept has its
   // own token); loading the result applies them all at once.
-  MergedDelta merge_deltas(const std::vector<TensorMap>& deltas, const std::vector<double>& weights) const override {
-    require_unit_weights(weights, "perfusion", "summing the concepts' gated edits");
+  MergedDelta merge_deltas(const std::vector<TensorMap>& deltas, const MergeContext& context) const override {
+    require_unit_weights(context.weights, "perfusion", "summing the concepts' gated edits");
     MergedDelta out;
     for (size_t k = 0; k < deltas.size(); ++k)
       for (const auto& [key, t] : deltas[k])

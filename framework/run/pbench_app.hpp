@@ -42,7 +42,8 @@ int export_command(int argc, char** argv);
 // `pbench export-delta` / `pbench import-delta` (delta_command.cpp).
 int export_delta_command(int argc, char** argv);
 int import_delta_command(int argc, char** argv);
-// `pbench merge-delta` (merge_delta_command.cpp).
+// `pbench merge-delta` (framework/workloads/compose/merge_delta_command.cpp: it reads runs as the
+// compose workload does, so it lives with it, above this layer).
 int merge_delta_command(int argc, char** argv);
 
 }  // namespace pbench

@@ -12,9 +12,9 @@
 
 namespace pbench {
 
-MergedDelta Method::merge_deltas(const std::vector<TensorMap>&, const std::vector<double>&) const {
+MergedDelta Method::merge_deltas(const std::vector<TensorMap>&, const MergeContext&) const {
   throw InputError("method '" + describe() +
-                   "' has no composition rule: merge-delta composes lora, perfusion and cones deltas");
+                   "' has no composition rule: merge-delta composes lora, perfusion, cones and custom_diffusion deltas");
 }
 
 void freeze_pipeline(models::Pipeline& p) {

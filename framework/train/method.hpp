@@ -112,6 +112,28 @@ struct MergedDelta {
   // Method keys the merged delta must be loaded with, as YAML values ("rank": "6" for LoRA's
   // concatenated factors); empty = the inputs' own configuration.
   std::map<std::string, std::string> load_options;
+  // Per input, the keys its own method section takes to name its concept in prompts of the
+  // merged model (Custom Diffusion renames each concept's modifier token: "<new1>", "<new2>", …);
+  // empty = every concept keeps its own.
+  std::vector<std::map<std::string, std::string>> concept_options;
+};
+
+// What a composition rule may ask for besides the deltas. The model and the class nouns are
+// fetched on demand, so a rule that needs neither (LoRA, Perfusion, Cones) never loads them.
+struct MergeContext {
+  explicit MergeContext(std::vector<double> delta_weights) : weights(std::move(delta_weights)) {}
+  std::vector<double> weights;  // one per delta
+  // The frozen base model the deltas were trained on, unattached; a rule may attach to it for
+  // its computation and must detach before returning. Unset or throwing: not available.
+  std::function<models::Pipeline&()> base_model;
+  // Concept k's subject class noun ("dog"); unset or throwing: not available.
+  std::function<std::string(size_t)> class_noun;
+  // Captions a rule encodes with the base model (Custom Diffusion's regularization captions):
+  // "mini_world" (the captions builtin:mini learnt from) or a file, one caption per line. A
+  // setting of the merge, not of the runs (composenW.py's --regularization_prompt).
+  std::string captions = "mini_world";
+  // Where a rule may cache what it derives from the base model alone (empty = no cache).
+  std::filesystem::path cache_dir{};
 };
 
 // How task `t` of a continual sequence starts (the continual workload,
@@ -196,9 +218,10 @@ class Method {
   // Several concepts' deltas of this method (each as delta() wrote it, trained with this
   // instance's options) merged into one delta that applies them all at once, by the method's
   // own composition rule (LoRA: the weighted sum of the updates; Perfusion: every concept's
-  // edit; Cones: the union of the shut neurons); `weights` has one entry per delta. Called on
-  // an instance that is not attached. Default: InputError, the method does not compose.
-  virtual MergedDelta merge_deltas(const std::vector<TensorMap>& deltas, const std::vector<double>& weights) const;
+  // edit; Cones: the union of the shut neurons; Custom Diffusion: the constrained least squares
+  // of its paper, on the base model's text features); `context.weights` has one entry per
+  // delta. Called on an instance that is not attached. Default: InputError, no rule.
+  virtual MergedDelta merge_deltas(const std::vector<TensorMap>& deltas, const MergeContext& context) const;
 
   // Task `task` (0-based) of a continual sequence, given the delta files of the tasks before
   // it, oldest first. Called on task 0's instance, not attached. Default: sequential

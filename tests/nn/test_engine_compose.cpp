@@ -8,9 +8,12 @@
 #include <boost/test/unit_test.hpp>
 
 #include <fstream>
+#include <sstream>
 
 #include "framework/h5/h5.hpp"
 #include "framework/h5/run_file.hpp"
+#include "framework/run/run_delta.hpp"
+#include "framework/tensor/safetensors_torch.hpp"
 #include "tests/support/run_program.hpp"
 #include "tests/support/test_paths.hpp"
 
@@ -46,6 +49,17 @@ model: {name: builtin:tiny}
 method: {name: lora, rank: 2, lr: 1.0e-2}
 dataset: {name: builtin, subject: )" + subject + R"(, unique_token: sks, num_images: 3, num_eval_prompts: 2}
 train: {steps: 4, batch_size: 1}
+dvar: {mode: "off"}
+eval: {enabled: false}
+)");
+}
+
+fs::path custom_diffusion_run(const fs::path& scratch, const std::string& subject) {
+  return pbench_run(scratch, "cd_" + subject, R"(seed: 2
+model: {name: builtin:tiny}
+method: {name: custom_diffusion, lr: 1.0e-3, scale_lr: false, augment: false, num_class_images: 1}
+dataset: {name: builtin, subject: )" + subject + R"(, unique_token: sks, num_images: 3, num_eval_prompts: 2}
+train: {steps: 3, batch_size: 1}
 dvar: {mode: "off"}
 eval: {enabled: false}
 )");
@@ -88,4 +102,32 @@ BOOST_AUTO_TEST_CASE(two_lora_concepts_are_scored_against_each_subject) {
   const fs::path first_only = compose_run(scratch, "first_only", runs, "[1.0, 0.0]");
   h5::Handle g = h5::open_file(first_only.string(), false);
   BOOST_TEST((h5::read_uint8s(f.id(), "samples/final/images") != h5::read_uint8s(g.id(), "samples/final/images")));
+}
+
+BOOST_AUTO_TEST_CASE(two_custom_diffusion_concepts_merge_by_constrained_least_squares) {
+  at::set_num_threads(1);
+  const fs::path scratch = test::scratch_dir("engine_compose_cd");
+  const std::vector<fs::path> runs = {custom_diffusion_run(scratch, "red_cube"), custom_diffusion_run(scratch, "blue_ball")};
+  const fs::path both = compose_run(scratch, "cd_both", runs, "[]");
+  std::stringstream compose_log;
+  compose_log << std::ifstream(scratch / "cd_both.log").rdbuf();
+  BOOST_TEST(compose_log.str().find("token <new1>+<new2>") != std::string::npos, compose_log.str());
+  // Each concept written by its own renamed token, though both runs say "sks".
+  BOOST_TEST(compose_log.str().find("<new1> cube and <new2> ball") != std::string::npos, compose_log.str());
+  h5::Handle f = h5::open_file(both.string(), false);
+  BOOST_TEST(h5::read_doubles(f.id(), "metrics/subject_2/clip_i").size() == 2u);
+
+  // `pbench merge-delta` on the run files writes the same two-token delta; bare deltas are refused.
+  const std::string pbench_bin = (test::binary_dir() / "bin" / "pbench").string();
+  const fs::path merged = scratch / "cd_merged.safetensors";
+  BOOST_REQUIRE(test::run_program({pbench_bin, "merge-delta", merged.string(), runs[0].string(), runs[1].string()},
+                                  scratch / "merge.log", scratch / "merge.log") == 0);
+  const TensorMap tensors = load_safetensors(merged);
+  BOOST_TEST(tensors.at("text_encoder.text_model.embeddings.token_embedding.custom_diffusion.new_tokens").size(0) == 2);
+  BOOST_TEST(test::run_program({pbench_bin, "merge-delta", (scratch / "bare.safetensors").string(),
+                                run_delta_file(runs[0]).string(), run_delta_file(runs[1]).string()},
+                               scratch / "bare.log", scratch / "bare.log") == 2);
+  std::stringstream bare;
+  bare << std::ifstream(scratch / "bare.log").rdbuf();
+  BOOST_TEST(bare.str().find("give run files") != std::string::npos, bare.str());
 }

@@ -144,11 +144,11 @@ BOOST_AUTO_TEST_CASE(two_concepts_from_one_merged_delta_apply_at_once) {
   auto b = attached(pb, "name: perfusion\nsuperclass: cat\ncovariance_caption_count: 300\nconcept_token: <cb>\n");
   adamw_steps(*a, pa, make_batch(pa, "a photo of a <ca>"), 2, 10.0);
   adamw_steps(*b, pb, make_batch(pb, "a photo of a <cb>"), 2, 10.0);
-  const TensorMap merged = a->merge_deltas({a->delta(), b->delta()}, {1.0, 1.0}).tensors;
+  const TensorMap merged = a->merge_deltas({a->delta(), b->delta()}, MergeContext{{1.0, 1.0}}).tensors;
   BOOST_TEST(merged.size() == a->delta().size() + b->delta().size());
   // One token twice, or weights (the concepts' gated edits are summed, never weighted): refused.
-  BOOST_CHECK_THROW(a->merge_deltas({a->delta(), a->delta()}, {1.0, 1.0}), InputError);
-  BOOST_CHECK_THROW(a->merge_deltas({a->delta(), b->delta()}, {1.0, 0.5}), InputError);
+  BOOST_CHECK_THROW(a->merge_deltas({a->delta(), a->delta()}, MergeContext{{1.0, 1.0}}), InputError);
+  BOOST_CHECK_THROW(a->merge_deltas({a->delta(), b->delta()}, MergeContext{{1.0, 0.5}}), InputError);
 
   models::Pipeline p = small_pipeline();
   auto both = attached(p, kYaml + "concept_token: <ca>\n");

@@ -5,6 +5,7 @@
 //   -> score the one image set against every concept's subject.
 #include "framework/workloads/compose/compose.hpp"
 
+#include <map>
 #include <ostream>
 
 #include "framework/config/access.hpp"
@@ -90,7 +91,16 @@ void run_compose(RunContext& ctx) {
   }
   std::vector<double> weights = o.compose.weights;
   if (weights.empty()) weights.assign(concepts.size(), 1.0);
-  const MergedDelta merged = first.prompter->merge_deltas(deltas, weights);
+  MergeContext merge_context(weights);
+  merge_context.base_model = [&]() -> models::Pipeline& { return pipeline; };
+  merge_context.class_noun = [&](size_t k) { return concepts.at(k).subject.class_noun; };
+  merge_context.captions = o.compose.merge_captions;
+  merge_context.cache_dir = cache;
+  const MergedDelta merged = first.prompter->merge_deltas(deltas, merge_context);
+  // A merge that renames the concepts' tokens (Custom Diffusion) says how each run writes its subject now.
+  for (size_t k = 0; k < merged.concept_options.size(); ++k)
+    concepts[k].prompter =
+        read_method(with_load_options(cfg::require(concepts[k].config, "method"), merged.concept_options[k])).build();
 
   const ChosenMethod chosen = read_method(with_load_options(cfg::require(first.config, "method"), merged.load_options));
   std::unique_ptr<Method> method = chosen.build();
@@ -109,16 +119,23 @@ void run_compose(RunContext& ctx) {
     h5::write_array(g.id(), "weights", h5::Type::Float64, {hsize_t(weights.size())}, weights.data());
   }
 
-  // Each prompt names every concept as its own run's method names its subject.
+  // Each prompt names every concept as its own run's method names its subject. Each {k} is
+  // rewritten alone: the concepts may share a unique token ("sks cube", "sks ball"), which a
+  // method rewriting the whole prompt (Custom Diffusion: every "sks") would give to the first.
+  // The recorded prompts keep the unique tokens (CLIP-T drops them).
+  std::vector<std::string> method_phrases;
+  for (size_t k = 0; k < concepts.size(); ++k)
+    method_phrases.push_back(concepts[k].prompter->eval_prompt(phrases[k], concepts[k].subject));
   std::vector<std::string> prompts;
-  for (size_t i = 0; i < o.compose.prompts.size() && int64_t(i) < o.eval.num_prompts; ++i)
+  std::map<std::string, std::string> method_prompt;
+  for (size_t i = 0; i < o.compose.prompts.size() && int64_t(i) < o.eval.num_prompts; ++i) {
     prompts.push_back(compose::fill_prompt(o.compose.prompts[i], phrases));
+    method_prompt[prompts.back()] = compose::fill_prompt(o.compose.prompts[i], method_phrases);
+  }
   const sample::PromptEncoder base = sample::default_prompt_encoder(pipeline);
-  const sample::PromptEncoder cond = [&](const std::string& prompt) {
-    std::string p = prompt;
-    for (const Concept& c : concepts) p = c.prompter->eval_prompt(p, c.subject);
-    return base(p);
-  };
+  const sample::PromptEncoder cond = [&](const std::string& prompt) { return base(method_prompt.at(prompt)); };
+  for (const auto& [shown, sampled] : method_prompt)
+    ctx.log << "[compose] \"" << shown << "\" sampled as \"" << sampled << "\"\n";
   const auto jobs = sample::grid_jobs(prompts, o.eval.images_per_prompt);
   ctx.log << "[compose] sampling " << jobs.size() << " images\n";
   const sample::SampleSet set = sample::sample_images(pipeline, jobs, ctx.seed, o.eval.sampling(), cond, base);

@@ -20,6 +20,7 @@ struct ComposeSection {
   // subject as the method prompts it.
   std::vector<std::string> prompts{"a photo of {1} and {2}", "{1} and {2} on the beach", "{1} and {2} in the snow",
                                    "{1} next to {2} on a wooden table"};
+  std::string merge_captions = "mini_world";
 
   template <class V>
   void fields(V& v) {
@@ -30,6 +31,9 @@ struct ComposeSection {
     v("prompts", prompts,
       "prompts naming every concept: {1}, {2}, ... = run k's subject, as its method prompts it (LoRA: 'sks cube', "
       "Perfusion: its concept token)");
+    v("merge_captions", merge_captions,
+      "captions a merge rule encodes (Custom Diffusion's regularization captions): mini_world or a file, one "
+      "caption per line (for SD v1.5: captions of real images, e.g. the retrieved regularization images')");
   }
 };
 

@@ -1,7 +1,8 @@
 // `pbench merge-delta`: several concepts' deltas of one method as one delta that applies them
 // all at once (multi-concept composition, docs/methods.md "Composing concepts"), by the method's
 // own rule (Method::merge_deltas): LoRA's weighted sum, Perfusion's concepts side by side, Cones'
-// union of shut neurons.
+// union of shut neurons, Custom Diffusion's constrained least squares (which needs run files: it
+// encodes each concept's phrases with the runs' base model).
 #include <iostream>
 #include <sstream>
 
@@ -14,6 +15,9 @@
 #include "framework/train/method.hpp"
 #include "framework/util/cli.hpp"
 #include "framework/util/errors.hpp"
+#include "framework/workloads/personalize/config.hpp"
+#include "framework/workloads/pipeline_options.hpp"
+#include "framework/workloads/section_checks.hpp"
 
 namespace fs = std::filesystem;
 
@@ -23,7 +27,8 @@ namespace {
 struct MergeInput {
   fs::path delta;
   std::string method;
-  std::optional<cfg::Node> section;  // the run's method section (a run file), else none
+  std::optional<cfg::Node> section;   // the run's method section (a run file), else none
+  std::optional<cfg::Node> resolved;  // the run's whole resolved config (a run file), else none
 };
 
 // A run file (its <run>.delta.safetensors beside it, its method section from /config/resolved) or
@@ -32,6 +37,7 @@ MergeInput read_input(const fs::path& input) {
   MergeInput in;
   if (input.extension() == ".h5") {
     const cfg::Node resolved = run_resolved_config(input);
+    in.resolved = resolved;
     in.section = *cfg::lookup(resolved, "method");
     in.method = cfg::get_string(resolved, "method.name");
     in.delta = run_delta_file(input);
@@ -61,11 +67,38 @@ std::vector<double> parse_weights(const std::string& text, size_t count) {
   return out;
 }
 
+// The base model and the concepts' class nouns (Custom Diffusion's merge encodes its phrases with
+// them), from run files, loaded only when the rule asks: LoRA, Perfusion and Cones never do.
+MergeContext merge_context(const std::vector<MergeInput>& read, std::vector<double> weights, const std::string& captions) {
+  MergeContext context(std::move(weights));
+  context.captions = captions;
+  for (const MergeInput& in : read)
+    if (!in.resolved) return context;  // bare deltas: the rule says what it misses
+  const std::string model = personalize::read_options(*read.front().resolved).model.spec();
+  for (const MergeInput& in : read)
+    if (personalize::read_options(*in.resolved).model.spec() != model)
+      throw InputError(in.delta.string() + ": trained on " + personalize::read_options(*in.resolved).model.spec() +
+                       ", the first run on " + model + "; merged concepts share one base model");
+  auto loaded = std::make_shared<std::optional<models::Pipeline>>();
+  context.base_model = [model, loaded]() -> models::Pipeline& {
+    if (!*loaded) *loaded = models::load_pipeline(model);
+    return **loaded;
+  };
+  context.class_noun = [&read, base = context.base_model](size_t k) {
+    const cfg::Node& resolved = *read.at(k).resolved;
+    const auto dataset = chosen_entry(resolved, "dataset", datasets());
+    return dataset.entry.factory.load(dataset.section, int(base().resolution), run_cache_dir(resolved)).class_noun;
+  };
+  context.cache_dir = run_cache_dir(*read.front().resolved);
+  return context;
+}
+
 }  // namespace
 
 int merge_delta_command(int argc, char** argv) {
   CLI::App app{"Merge several concepts' deltas of one method into one delta that applies them all at once "
-               "(LoRA: weighted sum; Perfusion: every concept; Cones: union of shut neurons).\n"
+               "(LoRA: weighted sum; Perfusion: every concept; Cones: union of shut neurons; Custom Diffusion: its paper's "
+               "constrained least squares, from run files).\n"
                "Example: pbench merge-delta both.safetensors results/s/runs/<a>.h5 results/s/runs/<b>.h5",
                argv[0]};
   std::string output, method, weights_text;
@@ -74,6 +107,10 @@ int merge_delta_command(int argc, char** argv) {
   app.add_option("inputs", inputs, "two or more run files (<id>.h5) or deltas (.safetensors)")->required();
   app.add_option("--method", method, "the deltas' method, when bare deltas do not record it");
   app.add_option("--weights", weights_text, "one weight per delta, comma-separated (LoRA only; default all 1)");
+  std::string captions = "mini_world";
+  app.add_option("--merge-captions", captions,
+                 "Custom Diffusion: the regularization captions, mini_world or a file (one caption per line)")
+      ->capture_default_str();
   if (auto rc = parse_command_line(app, argc, argv)) return *rc;
   try {
     if (inputs.size() < 2) throw InputError("merge-delta: give at least two deltas to merge");
@@ -102,7 +139,7 @@ int merge_delta_command(int argc, char** argv) {
     std::vector<TensorMap> deltas;
     for (const MergeInput& in : read) deltas.push_back(load_safetensors(in.delta));
     const MergedDelta merged =
-        read_method(section).build()->merge_deltas(deltas, parse_weights(weights_text, deltas.size()));
+        read_method(section).build()->merge_deltas(deltas, merge_context(read, parse_weights(weights_text, deltas.size()), captions));
     std::map<std::string, std::string> meta = {{"method", read.front().method}};
     std::string merged_from, load;
     for (const auto& i : inputs) merged_from += (merged_from.empty() ? "" : ",") + fs::path(i).filename().string();
@@ -114,6 +151,11 @@ int merge_delta_command(int argc, char** argv) {
     save_safetensors(output, merged.tensors, meta);
     std::cout << "wrote " << output << ": " << read.front().method << " delta of " << inputs.size() << " concepts, "
               << merged.tensors.size() << " tensors" << (load.empty() ? "" : "; load it with" + load) << "\n";
+    for (size_t k = 0; k < merged.concept_options.size(); ++k) {
+      std::string renamed;
+      for (const auto& [key, value] : merged.concept_options[k]) renamed += " method." + key + "=" + value;
+      std::cout << "  concept " << k + 1 << " (" << inputs[k] << "): its prompts now name it as" << renamed << "\n";
+    }
     return kExitOk;
   } catch (...) {
     return report_current_exception("pbench merge-delta");
