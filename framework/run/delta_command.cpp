@@ -2,6 +2,7 @@
 // key layouts of diffusers / PEFT / kohya (A1111, ComfyUI), and theirs back into
 // pbench's (framework/tensor/delta_formats.hpp, docs/interop.md).
 #include <iostream>
+#include <sstream>
 
 #include "framework/config/access.hpp"
 #include "framework/h5/h5.hpp"
@@ -25,6 +26,11 @@ interop::DeltaInfo info_from_run(const fs::path& run, fs::path& delta_path) {
   info.method = cfg::get_string(resolved, "method.name");
   info.base_model = cfg::get_string(resolved, "model.path", cfg::get_string(resolved, "model.name", ""));
   if (const cfg::Node* alpha = cfg::lookup(resolved, "method.alpha"); alpha && alpha->is_number()) info.alpha = alpha->as_double();
+  if (info.method == "custom_diffusion") {  // "<new1>+<new2>": the delta's token rows, in order
+    std::stringstream tokens(cfg::get_string(resolved, "method.modifier_token", "<new1>"));
+    for (std::string t; std::getline(tokens, t, '+');)
+      if (!t.empty()) info.tokens.push_back(t);
+  }
   delta_path = run_delta_file(run);
   return info;
 }
@@ -62,9 +68,16 @@ int export_delta_command(int argc, char** argv) {
     if (scaled && !(info.alpha > 0))
       throw InputError(input + ": " + info.method + " alpha unknown (a bare delta does not record it); pass --alpha A");
     interop::DeltaFile out = interop::export_delta(load_safetensors(delta_path), info, format);
+    std::vector<fs::path> companions;  // written beside the output (Custom Diffusion's token embeddings)
+    for (const auto& [name, tensors] : out.companions) {
+      companions.push_back(fs::path(output).parent_path() / name);
+      refuse_to_replace_run_outputs(companions.back(), {input, delta_path}, "output");
+    }
     save_safetensors(output, out.tensors, out.metadata);
+    for (size_t k = 0; k < companions.size(); ++k) save_safetensors(companions[k], out.companions[k].second, out.metadata);
     std::cout << "wrote " << output << ": " << info.method << " delta, " << out.tensors.size() << " tensors, "
               << format << " layout" << (scaled ? ", alpha " + std::to_string(info.alpha) : "") << "\n";
+    for (const fs::path& c : companions) std::cout << "wrote " << c.string() << " beside it (a token embedding)\n";
     return kExitOk;
   } catch (...) {
     return report_current_exception("pbench export-delta");
@@ -78,24 +91,41 @@ int import_delta_command(int argc, char** argv) {
   std::string input, output, format, method;
   app.add_option("input", input, "the other tool's .safetensors")->required();
   app.add_option("output", output, "pbench delta to write (.safetensors, the layout `method.delta()` has)")->required();
-  app.add_option("--method", method, "lora, loha, lokr or textual_inversion")->required();
+  app.add_option("--method", method, "lora, loha, lokr, textual_inversion or custom_diffusion")->required();
   app.add_option("--format", format, "diffusers, peft, kohya or a1111")->required();
+  std::vector<std::string> embeddings;
+  app.add_option("--embedding", embeddings,
+                 "custom_diffusion: the modifier token's <token>.safetensors (diffusers writes one per token beside "
+                 "the weights); repeat it for several tokens, in order");
   if (auto rc = parse_command_line(app, argc, argv)) return *rc;
   try {
     refuse_to_replace_run_outputs(output, {input}, "output");
     interop::DeltaFile in{load_safetensors(input), delta_file_metadata(input)};
+    for (const std::string& e : embeddings) in.companions.emplace_back(e, load_safetensors(e));
     interop::DeltaInfo info;
     TensorMap delta = interop::import_delta(in, method, format, info, input);
     std::map<std::string, std::string> meta = {{"method", method}, {"imported_from", fs::path(input).filename().string()},
                                                {"format", format}};
     const bool scaled = interop::has_alpha(method);
     if (scaled) meta["alpha"] = std::to_string(info.alpha), meta["rank"] = std::to_string(info.rank);
+    std::string load;  // the method keys the delta loads with, beyond the defaults
+    if (method == "custom_diffusion") {
+      std::string tokens;
+      for (const std::string& t : info.tokens) tokens += (tokens.empty() ? "" : "+") + t;
+      load = " (load it with method.modifier_token=\"" + tokens + "\"";
+      for (const auto& [key, t] : delta)
+        if (key.find(".attn2.to_q.") != std::string::npos) {
+          load += " method.freeze_model=crossattn";
+          break;
+        }
+      load += ")";
+    }
     save_safetensors(output, delta, meta);
     std::cout << "wrote " << output << ": " << method << " delta, " << delta.size() << " tensors"
               << (scaled ? ", rank " + std::to_string(info.rank) + ", alpha " + std::to_string(info.alpha) +
                                          " (set method.rank and method.alpha to these)"
                                    : "")
-              << "\n";
+              << load << "\n";
     return kExitOk;
   } catch (...) {
     return report_current_exception("pbench import-delta");

@@ -356,6 +356,81 @@ TensorMap import_embedding(const DeltaFile& file, const std::string& format, Del
   return TensorMap{{token, t}};
 }
 
+// Custom Diffusion: pbench's projection names and diffusers' CustomDiffusionAttnProcessor's.
+const std::vector<std::pair<std::string, std::string>>& custom_diffusion_projections() {
+  static const std::vector<std::pair<std::string, std::string>> names = {
+      {".to_q.", ".processor.to_q_custom_diffusion."},
+      {".to_k.", ".processor.to_k_custom_diffusion."},
+      {".to_v.", ".processor.to_v_custom_diffusion."},
+      {".to_out.0.", ".processor.to_out_custom_diffusion.0."}};
+  return names;
+}
+const std::string kCustomDiffusionTokens = "text_encoder.text_model.embeddings.token_embedding.custom_diffusion.new_tokens";
+
+DeltaFile export_custom_diffusion(const TensorMap& delta, const DeltaInfo& info) {
+  DeltaFile out;
+  out.metadata = common_metadata(info, "diffusers");
+  for (const auto& [key, t] : delta) {
+    if (key == kCustomDiffusionTokens) {
+      if (t.dim() != 2) throw InputError("custom_diffusion delta: " + key + ": expected [tokens, dim]");
+      if (!info.tokens.empty() && int64_t(info.tokens.size()) != t.size(0))
+        throw InputError("custom_diffusion delta: " + std::to_string(t.size(0)) + " token rows for " +
+                         std::to_string(info.tokens.size()) + " modifier tokens");
+      std::string joined;
+      for (int64_t k = 0; k < t.size(0); ++k) {
+        const std::string token = info.tokens.empty() ? "<new" + std::to_string(k + 1) + ">" : info.tokens[size_t(k)];
+        out.companions.emplace_back(token + ".safetensors", TensorMap{{token, t[k]}});
+        joined += (joined.empty() ? "" : "+") + token;
+      }
+      out.metadata["modifier_token"] = joined;
+      continue;
+    }
+    std::string name;
+    for (const auto& [ours, theirs] : custom_diffusion_projections()) {
+      const size_t at = key.find(".attn2" + ours);
+      if (starts_with(key, kUnet) && at != std::string::npos)
+        name = key.substr(kUnet.size(), at + 6 - kUnet.size()) + theirs + key.substr(at + 6 + ours.size());
+    }
+    if (name.empty()) throw InputError("custom_diffusion delta: " + key + ": not a cross-attention projection");
+    out.tensors[name] = t;
+  }
+  if (out.companions.empty()) throw InputError("custom_diffusion delta: no modifier token rows (" + kCustomDiffusionTokens + ")");
+  return out;
+}
+
+TensorMap import_custom_diffusion(const DeltaFile& file, DeltaInfo& info, const std::string& source) {
+  TensorMap delta;
+  for (const auto& [key, t] : file.tensors) {
+    std::string name;
+    for (const auto& [ours, theirs] : custom_diffusion_projections()) {
+      const size_t at = key.find(".attn2" + theirs);
+      if (at != std::string::npos && key.find('.', at + 6 + theirs.size()) == std::string::npos)
+        name = kUnet + key.substr(0, at + 6) + ours + key.substr(at + 6 + theirs.size());
+    }
+    if (name.empty())
+      throw InputError(source + ": key '" + key + "': not a Custom Diffusion processor weight "
+                       "(<attn2 module>.processor.to_{q,k,v}_custom_diffusion.weight, to_out_custom_diffusion.0.*)");
+    delta[name] = t;
+  }
+  if (file.companions.empty())
+    throw InputError(source + ": a Custom Diffusion delta needs its modifier token embedding: pass --embedding "
+                     "<token>.safetensors (diffusers writes it beside the weights)");
+  std::vector<torch::Tensor> rows;
+  info.tokens.clear();
+  for (const auto& [name, tensors] : file.companions) {
+    if (tensors.size() != 1)
+      throw InputError(name + ": expected one token embedding {<token>: [dim]}, found " + std::to_string(tensors.size()) +
+                       " tensors");
+    const auto& [token, row] = *tensors.begin();
+    if (row.dim() != 1 && !(row.dim() == 2 && row.size(0) == 1))
+      throw InputError(name + ": " + token + ": expected [dim] or [1, dim]");
+    rows.push_back(row.reshape({-1}));
+    info.tokens.push_back(token);
+  }
+  delta[kCustomDiffusionTokens] = torch::stack(rows);
+  return delta;
+}
+
 }  // namespace
 
 bool has_alpha(const std::string& method) { return method == "lora" || method == "loha" || method == "lokr"; }
@@ -364,6 +439,7 @@ std::vector<std::string> formats_for(const std::string& method) {
   if (method == "lora") return {"diffusers", "peft", "kohya", "a1111"};
   if (method == "textual_inversion") return {"diffusers", "a1111"};
   if (method == "loha" || method == "lokr") return {"kohya", "a1111"};
+  if (method == "custom_diffusion") return {"diffusers"};
   return {};
 }
 
@@ -371,7 +447,8 @@ namespace {
 void check_format(const std::string& method, const std::string& format) {
   auto ok = formats_for(method);
   if (ok.empty())
-    throw InputError("method '" + method + "': no interchange format yet (lora, loha, lokr, textual_inversion have; "
+    throw InputError("method '" + method + "': no interchange format yet (lora, loha, lokr, textual_inversion, "
+                     "custom_diffusion have; "
                      "docs/interop.md)");
   if (std::find(ok.begin(), ok.end(), format) == ok.end()) {
     std::string list;
@@ -385,6 +462,7 @@ DeltaFile export_delta(const TensorMap& delta, const DeltaInfo& info, const std:
   check_format(info.method, format);
   if (info.method == "lora") return export_lora(delta, info, format == "a1111" ? "kohya" : format);
   if (info.method == "loha" || info.method == "lokr") return export_lycoris(delta, info, format);
+  if (info.method == "custom_diffusion") return export_custom_diffusion(delta, info);
   return export_embedding(delta, info, format);
 }
 
@@ -395,6 +473,7 @@ TensorMap import_delta(const DeltaFile& file, const std::string& method, const s
   if (auto it = file.metadata.find("pbench_base_model"); it != file.metadata.end()) info.base_model = it->second;
   if (method == "lora") return import_lora(file, format == "a1111" ? "kohya" : format, info, source);
   if (method == "loha" || method == "lokr") return import_lycoris(file, method, info, source);
+  if (method == "custom_diffusion") return import_custom_diffusion(file, info, source);
   return import_embedding(file, format, info, source);
 }
 

@@ -15,6 +15,13 @@
 //                      (kohya-style keys; A1111 and ComfyUI read LyCORIS files in this layout)
 //   Textual Inversion: diffusers learned_embeds {<token>: [n, d]} (= pbench's own keys);
 //                      A1111 {emb_params: [n, d]} with the token in metadata `name`
+//   Custom Diffusion, pbench:    unet.<attn2>.to_k.weight, .to_v.weight (crossattn: .to_q.weight,
+//                                .to_out.0.weight/.bias), text_encoder.….custom_diffusion.new_tokens [n, d]
+//   Custom Diffusion, diffusers: pytorch_custom_diffusion_weights.safetensors (unet.save_attn_procs):
+//                                <attn2>.processor.to_k_custom_diffusion.weight, to_v_…, to_q_…,
+//                                to_out_custom_diffusion.0.weight/.bias; and beside it one
+//                                <token>.safetensors {<token>: [d]} per modifier token (save_new_embed;
+//                                pipe.load_textual_inversion reads it)
 //
 // Pure key/metadata plumbing: the tensors are the same objects (no copies, no
 // arithmetic), so export followed by import is bit-identical.
@@ -32,15 +39,20 @@ struct DeltaInfo {
   std::string run_id;
   int64_t rank = 0;        // LoRA / LoHa / LoKr: r (read from the shapes; LoKr: of its low-rank W2)
   double alpha = 0;        // scale alpha / r
+  // Custom Diffusion: the modifier tokens of the delta's rows, in order (empty: <new1>, <new2>, …).
+  std::vector<std::string> tokens{};
 };
 
 struct DeltaFile {
   TensorMap tensors;
   std::map<std::string, std::string> metadata;
+  // Files that travel beside the main one, in order: (file name, tensors). Custom Diffusion's
+  // token embeddings, one <token>.safetensors each, as diffusers writes them.
+  std::vector<std::pair<std::string, TensorMap>> companions{};
 };
 
 // The formats a method's delta can be written in ("lora": diffusers, peft, kohya, a1111;
-// "loha", "lokr": kohya, a1111 — LyCORIS's keys).
+// "loha", "lokr": kohya, a1111 — LyCORIS's keys; "custom_diffusion": diffusers).
 std::vector<std::string> formats_for(const std::string& method);
 
 // True for the methods whose deltas carry a scale alpha / r (lora, loha, lokr).

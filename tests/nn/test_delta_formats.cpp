@@ -225,3 +225,55 @@ BOOST_AUTO_TEST_CASE(lycoris_loha_and_lokr_keys_on_sd15_are_the_documented_ones)
   check_refused([&] { interop::import_delta(partial, "loha", "kohya", info, "their.safetensors"); },
                 "incomplete loha factors");
 }
+
+BOOST_AUTO_TEST_CASE(custom_diffusion_in_diffusers_layout_on_sd15) {
+  // diffusers' train_custom_diffusion.py: unet.save_attn_procs writes
+  // <attn2 module>.processor.to_k_custom_diffusion.weight [C, 768] and to_v_…, plus to_q_… and
+  // to_out_custom_diffusion.0.{weight,bias} when q/out train; save_new_embed writes one
+  // <token>.safetensors {<token>: [768]} per modifier token.
+  using V = std::vector<int64_t>;
+  const std::string down = "down_blocks.0.attentions.0.transformer_blocks.0.attn2.processor.";
+  DeltaFile kv = interop::export_delta(sd15_delta_of("custom_diffusion"),
+                                       DeltaInfo{"custom_diffusion", "sd15", "", 0, 0}, "diffusers");
+  BOOST_TEST(kv.tensors.size() == 2u * 16);  // K and V of SD v1.5's 16 cross-attentions
+  BOOST_TEST(shape(kv.tensors, down + "to_k_custom_diffusion.weight") == V({320, 768}));
+  BOOST_TEST(shape(kv.tensors, "mid_block.attentions.0.transformer_blocks.0.attn2.processor.to_v_custom_diffusion.weight") ==
+             V({1280, 768}));
+  BOOST_TEST(shape(kv.tensors, "up_blocks.3.attentions.2.transformer_blocks.0.attn2.processor.to_k_custom_diffusion.weight") ==
+             V({320, 768}));
+  BOOST_REQUIRE(kv.companions.size() == 1u);
+  BOOST_TEST(kv.companions[0].first == "<new1>.safetensors");
+  BOOST_TEST(shape(kv.companions[0].second, "<new1>") == V({768}));
+  BOOST_TEST(kv.metadata.at("modifier_token") == "<new1>");
+
+  // freeze_model: crossattn, two tokens: exported and read back bit-identical.
+  models::Pipeline p = models::sd15_meta_pipeline();
+  auto m = methods().get("custom_diffusion", "test").factory.create(
+      cfg::parse_yaml_text("name: custom_diffusion\nfreeze_model: crossattn\nmodifier_token: <a>+<b>\n", {"test", 0}));
+  freeze_pipeline(p);
+  MethodTarget target{p, nullptr};
+  m->attach(target);
+  const TensorMap delta = random_like(m->delta());
+  DeltaInfo tokens{"custom_diffusion", "sd15", "", 0, 0};
+  tokens.tokens = {"<a>", "<b>"};
+  DeltaFile all = interop::export_delta(delta, tokens, "diffusers");
+  BOOST_TEST(all.tensors.size() == 5u * 16);
+  BOOST_TEST(shape(all.tensors, down + "to_q_custom_diffusion.weight") == V({320, 320}));
+  BOOST_TEST(shape(all.tensors, down + "to_out_custom_diffusion.0.weight") == V({320, 320}));
+  BOOST_TEST(shape(all.tensors, down + "to_out_custom_diffusion.0.bias") == V({320}));
+  BOOST_TEST(all.companions[1].first == "<b>.safetensors");
+  DeltaInfo info;
+  BOOST_TEST(identical(delta, interop::import_delta(all, "custom_diffusion", "diffusers", info, "test")));
+  BOOST_TEST(info.tokens == std::vector<std::string>({"<a>", "<b>"}), boost::test_tools::per_element());
+
+  // Refused: a key of another processor, and weights without their token embedding.
+  DeltaFile odd = kv;
+  odd.tensors[down + "to_x_custom_diffusion.weight"] = torch::zeros({1});
+  check_refused([&] { interop::import_delta(odd, "custom_diffusion", "diffusers", info, "w.safetensors"); },
+                "w.safetensors: key '" + down + "to_x_custom_diffusion.weight'");
+  DeltaFile bare = kv;
+  bare.companions.clear();
+  check_refused([&] { interop::import_delta(bare, "custom_diffusion", "diffusers", info, "w.safetensors"); }, "--embedding");
+  check_refused([&] { interop::export_delta(delta, DeltaInfo{"custom_diffusion", "", "", 0, 0}, "kohya"); },
+                "custom_diffusion deltas are written as diffusers");
+}

@@ -130,4 +130,19 @@ BOOST_AUTO_TEST_CASE(two_custom_diffusion_concepts_merge_by_constrained_least_sq
   std::stringstream bare;
   bare << std::ifstream(scratch / "bare.log").rdbuf();
   BOOST_TEST(bare.str().find("give run files") != std::string::npos, bare.str());
+
+  // A run's delta in diffusers' layout (the weights, and <new1>.safetensors beside them) and back.
+  const fs::path exported = scratch / "diffusers" / "pytorch_custom_diffusion_weights.safetensors";
+  fs::create_directories(exported.parent_path());
+  BOOST_REQUIRE(test::run_program({pbench_bin, "export-delta", runs[0].string(), exported.string(), "--format", "diffusers"},
+                                  scratch / "export.log", scratch / "export.log") == 0);
+  const fs::path embedding = exported.parent_path() / "<new1>.safetensors";
+  BOOST_REQUIRE(fs::exists(embedding));
+  const fs::path back = scratch / "back.delta.safetensors";
+  BOOST_REQUIRE(test::run_program({pbench_bin, "import-delta", exported.string(), back.string(), "--method",
+                                   "custom_diffusion", "--format", "diffusers", "--embedding", embedding.string()},
+                                  scratch / "import.log", scratch / "import.log") == 0);
+  const TensorMap original = load_safetensors(run_delta_file(runs[0])), again = load_safetensors(back);
+  BOOST_REQUIRE(original.size() == again.size());
+  for (const auto& [key, t] : original) BOOST_TEST(torch::equal(t, again.at(key)), key);
 }
