@@ -37,8 +37,6 @@
 //   captions, data/regularization_captions.txt: give such a file for SD v1.5); every
 //   regularization caption's rows start at 1 (composenW.py also cuts "a photo of" off those, a
 //   heuristic meant for its targets); a ridge of 1e-6 x tr/d (kMergeRidge; composenW.py has none).
-#include <sstream>
-
 #include "framework/train/method_options.hpp"
 #include "framework/tensor/added_token_rows.hpp"
 #include "framework/util/errors.hpp"
@@ -83,15 +81,6 @@ struct CustomDiffusionOptions {
   }
 };
 
-// "<new1>+<new2>" -> {"<new1>", "<new2>"}.
-std::vector<std::string> token_list(const std::string& text) {
-  std::vector<std::string> out;
-  std::stringstream in(text);
-  for (std::string item; std::getline(in, item, '+');)
-    if (!item.empty()) out.push_back(item);
-  return out;
-}
-
 // Ridge of the merge's C_regᵀ C_reg, relative to its mean eigenvalue (chosen; composenW.py: none):
 // a text encoder's final LayerNorm leaves it nearly singular (methods/text_covariance.hpp).
 constexpr double kMergeRidge = 1e-6;
@@ -105,8 +94,8 @@ class ConceptTokenScope {
  public:
   ConceptTokenScope(models::Pipeline& base, const std::vector<std::string>& tokens, const torch::Tensor& rows)
       : view_(base) {
-    table_ = dynamic_cast<nn::EmbeddingImpl*>(base.text_encoder->named_modules()["text_model.embeddings.token_embedding"].get());
-    if (!table_ || !base.tokenizer) throw InputError(base.source + ": no tokenizer and token embedding to merge with");
+    if (!base.text_encoder || !base.tokenizer) throw InputError(base.source + ": no text encoder and tokenizer to merge with");
+    table_ = base.text_encoder->text_model->embeddings->token_embedding.get();
     view_.tokenizer = std::make_shared<ClipTokenizer>(*base.tokenizer);
     const int64_t first = table_->weight.size(0);
     for (size_t k = 0; k < tokens.size(); ++k)
@@ -146,7 +135,7 @@ class ConceptTokenScope {
 class CustomDiffusion : public ParameterizedMethod {
  public:
   CustomDiffusion(const CustomDiffusionOptions& o, const cfg::Node& section)
-      : opt_(o), cfg_(section), tokens_(token_list(o.modifier_token)) {
+      : opt_(o), cfg_(section), tokens_(split_nonempty(o.modifier_token, '+')) {
     name_ = "custom_diffusion";
     if (tokens_.empty())
       throw InputError(cfg_.find("modifier_token")->origin().describe() + ": method.modifier_token: no token in '" +
@@ -215,8 +204,9 @@ class CustomDiffusion : public ParameterizedMethod {
         regularization_gram_inverse(scope.features(merge_captions(context.captions), 1), kMergeRidge);
     std::vector<torch::Tensor> targets;  // per concept, its phrases' rows
     for (size_t k = 0; k < deltas.size(); ++k) {
-      const std::string phrase = tokens[k] + " " + context.class_noun(k);
-      const std::string prefix = context.class_noun(k) == "art" ? "painting in the style of" : "a photo of";
+      const std::string noun = context.class_noun(k);  // merge-delta loads the run's subject for it
+      const std::string phrase = tokens[k] + " " + noun;
+      const std::string prefix = noun == "art" ? "painting in the style of" : "a photo of";
       targets.push_back(torch::cat({scope.features({phrase}, 1),
                                     scope.features({prefix + " " + phrase}, 1 + scope.token_count(prefix))}));
     }
@@ -244,9 +234,7 @@ class CustomDiffusion : public ParameterizedMethod {
       if (deltas[k].size() != out.tensors.size() + 1)
         throw InputError("custom_diffusion merge: delta " + std::to_string(k + 1) + " holds other layers than delta 1");
     out.tensors[token_key()] = torch::cat(rows);
-    std::string joined;
-    for (const std::string& t : tokens) joined += (joined.empty() ? "" : "+") + t;
-    out.load_options = {{"modifier_token", "\"" + joined + "\""}};
+    out.load_options = {{"modifier_token", "\"" + join(tokens, "+") + "\""}};
     return out;
   }
 

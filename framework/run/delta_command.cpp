@@ -2,7 +2,6 @@
 // key layouts of diffusers / PEFT / kohya (A1111, ComfyUI), and theirs back into
 // pbench's (framework/tensor/delta_formats.hpp, docs/interop.md).
 #include <iostream>
-#include <sstream>
 
 #include "framework/config/access.hpp"
 #include "framework/h5/h5.hpp"
@@ -12,6 +11,7 @@
 #include "framework/tensor/delta_formats.hpp"
 #include "framework/util/cli.hpp"
 #include "framework/util/errors.hpp"
+#include "framework/util/strings.hpp"
 
 namespace fs = std::filesystem;
 
@@ -26,11 +26,8 @@ interop::DeltaInfo info_from_run(const fs::path& run, fs::path& delta_path) {
   info.method = cfg::get_string(resolved, "method.name");
   info.base_model = cfg::get_string(resolved, "model.path", cfg::get_string(resolved, "model.name", ""));
   if (const cfg::Node* alpha = cfg::lookup(resolved, "method.alpha"); alpha && alpha->is_number()) info.alpha = alpha->as_double();
-  if (info.method == "custom_diffusion") {  // "<new1>+<new2>": the delta's token rows, in order
-    std::stringstream tokens(cfg::get_string(resolved, "method.modifier_token", "<new1>"));
-    for (std::string t; std::getline(tokens, t, '+');)
-      if (!t.empty()) info.tokens.push_back(t);
-  }
+  if (info.method == "custom_diffusion")  // "<new1>+<new2>": the delta's token rows, in order
+    info.tokens = split_nonempty(cfg::get_string(resolved, "method.modifier_token", "<new1>"), '+');
   delta_path = run_delta_file(run);
   return info;
 }
@@ -110,9 +107,7 @@ int import_delta_command(int argc, char** argv) {
     if (scaled) meta["alpha"] = std::to_string(info.alpha), meta["rank"] = std::to_string(info.rank);
     std::string load;  // the method keys the delta loads with, beyond the defaults
     if (method == "custom_diffusion") {
-      std::string tokens;
-      for (const std::string& t : info.tokens) tokens += (tokens.empty() ? "" : "+") + t;
-      load = " (load it with method.modifier_token=\"" + tokens + "\"";
+      load = " (load it with method.modifier_token=\"" + join(info.tokens, "+") + "\"";
       for (const auto& [key, t] : delta)
         if (key.find(".attn2.to_q.") != std::string::npos) {
           load += " method.freeze_model=crossattn";

@@ -10,7 +10,7 @@ namespace pbench::nn {
 void Adaptable::attach(const std::string& tag, std::shared_ptr<Parameterization> p) {
   for (const auto& [existing, _] : attached_)
     if (existing == tag) throw std::logic_error("a parameterization '" + tag + "' is already attached to this layer");
-  // A tag detached before left an empty placeholder child (see detach): take its place.
+  // A tag detached before left an empty child under its name (see detach): reuse that slot.
   if (as_module().named_children().contains(tag))
     as_module().replace_module(tag, p);
   else

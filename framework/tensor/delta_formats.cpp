@@ -376,13 +376,12 @@ DeltaFile export_custom_diffusion(const TensorMap& delta, const DeltaInfo& info)
       if (!info.tokens.empty() && int64_t(info.tokens.size()) != t.size(0))
         throw InputError("custom_diffusion delta: " + std::to_string(t.size(0)) + " token rows for " +
                          std::to_string(info.tokens.size()) + " modifier tokens");
-      std::string joined;
+      std::vector<std::string> tokens;
       for (int64_t k = 0; k < t.size(0); ++k) {
-        const std::string token = info.tokens.empty() ? "<new" + std::to_string(k + 1) + ">" : info.tokens[size_t(k)];
-        out.companions.emplace_back(token + ".safetensors", TensorMap{{token, t[k]}});
-        joined += (joined.empty() ? "" : "+") + token;
+        tokens.push_back(info.tokens.empty() ? "<new" + std::to_string(k + 1) + ">" : info.tokens[size_t(k)]);
+        out.companions.emplace_back(tokens.back() + ".safetensors", TensorMap{{tokens.back(), t[k]}});
       }
-      out.metadata["modifier_token"] = joined;
+      out.metadata["modifier_token"] = join(tokens, "+");
       continue;
     }
     std::string name;

@@ -132,8 +132,6 @@ struct MergeContext {
   // "mini_world" (the captions builtin:mini learnt from) or a file, one caption per line. A
   // setting of the merge, not of the runs (composenW.py's --regularization_prompt).
   std::string captions = "mini_world";
-  // Where a rule may cache what it derives from the base model alone (empty = no cache).
-  std::filesystem::path cache_dir{};
 };
 
 // How task `t` of a continual sequence starts (the continual workload,

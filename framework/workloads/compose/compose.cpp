@@ -95,7 +95,6 @@ void run_compose(RunContext& ctx) {
   merge_context.base_model = [&]() -> models::Pipeline& { return pipeline; };
   merge_context.class_noun = [&](size_t k) { return concepts.at(k).subject.class_noun; };
   merge_context.captions = o.compose.merge_captions;
-  merge_context.cache_dir = cache;
   const MergedDelta merged = first.prompter->merge_deltas(deltas, merge_context);
   // A merge that renames the concepts' tokens (Custom Diffusion) says how each run writes its subject now.
   for (size_t k = 0; k < merged.concept_options.size(); ++k)

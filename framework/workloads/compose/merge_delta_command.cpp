@@ -15,6 +15,7 @@
 #include "framework/train/method.hpp"
 #include "framework/util/cli.hpp"
 #include "framework/util/errors.hpp"
+#include "framework/util/strings.hpp"
 #include "framework/workloads/personalize/config.hpp"
 #include "framework/workloads/pipeline_options.hpp"
 #include "framework/workloads/section_checks.hpp"
@@ -76,9 +77,9 @@ MergeContext merge_context(const std::vector<MergeInput>& read, std::vector<doub
     if (!in.resolved) return context;  // bare deltas: the rule says what it misses
   const std::string model = personalize::read_options(*read.front().resolved).model.spec();
   for (const MergeInput& in : read)
-    if (personalize::read_options(*in.resolved).model.spec() != model)
-      throw InputError(in.delta.string() + ": trained on " + personalize::read_options(*in.resolved).model.spec() +
-                       ", the first run on " + model + "; merged concepts share one base model");
+    if (const std::string spec = personalize::read_options(*in.resolved).model.spec(); spec != model)
+      throw InputError(in.delta.string() + ": trained on " + spec + ", the first run on " + model +
+                       "; merged concepts share one base model");
   auto loaded = std::make_shared<std::optional<models::Pipeline>>();
   context.base_model = [model, loaded]() -> models::Pipeline& {
     if (!*loaded) *loaded = models::load_pipeline(model);
@@ -89,7 +90,6 @@ MergeContext merge_context(const std::vector<MergeInput>& read, std::vector<doub
     const auto dataset = chosen_entry(resolved, "dataset", datasets());
     return dataset.entry.factory.load(dataset.section, int(base().resolution), run_cache_dir(resolved)).class_noun;
   };
-  context.cache_dir = run_cache_dir(*read.front().resolved);
   return context;
 }
 
@@ -141,9 +141,10 @@ int merge_delta_command(int argc, char** argv) {
     const MergedDelta merged =
         read_method(section).build()->merge_deltas(deltas, merge_context(read, parse_weights(weights_text, deltas.size()), captions));
     std::map<std::string, std::string> meta = {{"method", read.front().method}};
-    std::string merged_from, load;
-    for (const auto& i : inputs) merged_from += (merged_from.empty() ? "" : ",") + fs::path(i).filename().string();
-    meta["merged_from"] = merged_from;
+    std::vector<std::string> names;
+    for (const auto& i : inputs) names.push_back(fs::path(i).filename().string());
+    meta["merged_from"] = join(names, ",");
+    std::string load;
     for (const auto& [key, value] : merged.load_options) {
       meta[key] = value;
       load += " method." + key + "=" + value;
