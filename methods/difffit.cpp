@@ -40,6 +40,7 @@ class BranchScale : public nn::Parameterization {
   }
   torch::Tensor output(const torch::Tensor&, const torch::Tensor& out) override { return out * gamma; }
   bool rewrites_output() const override { return true; }
+  bool output_is_affine() const override { return true; }
   torch::Tensor gamma;
 };
 

@@ -47,6 +47,7 @@ class OutputScale : public nn::Parameterization {
   }
   torch::Tensor output(const torch::Tensor&, const torch::Tensor& out) override { return out * scale; }
   bool rewrites_output() const override { return true; }
+  bool output_is_affine() const override { return true; }
   torch::Tensor scale;
 };
 

@@ -30,6 +30,7 @@ class LowRankParameterization : public nn::Parameterization {
   torch::Tensor output(const torch::Tensor& input, const torch::Tensor& out) override;
   bool rewrites_weight() const override { return !linear_; }
   bool rewrites_output() const override { return linear_; }
+  bool output_is_affine() const override { return true; }
   // ΔW in the weight's matrix view [out, in*kh*kw]: scale · up · down.
   torch::Tensor update() const;
   double scale() const { return scale_; }  // alpha / r
@@ -59,6 +60,7 @@ class DyloraParameterization : public nn::Parameterization {
   torch::Tensor output(const torch::Tensor& input, const torch::Tensor& out) override;
   bool rewrites_weight() const override { return !linear_; }
   bool rewrites_output() const override { return linear_; }
+  bool output_is_affine() const override { return true; }
 
   // The rank b of the training step under way (1..r); 0 ends the step.
   void set_step_rank(int64_t b) { step_rank_ = b; }

@@ -45,6 +45,10 @@ int export_delta_command(int argc, char** argv) {
   app.add_option("--format", format, "diffusers, peft, kohya or a1111 (as the method supports)")->required();
   app.add_option("--alpha", alpha, "LoRA alpha, when the input is a bare delta (a run file records it)");
   app.add_option("--method", method, "the delta's method, when a bare delta's metadata does not say");
+  std::string base_model;
+  app.add_option("--base-model", base_model,
+                 "the model the delta was trained on (builtin:mini, builtin:tiny or a diffusers folder), when a bare "
+                 "delta's layout depends on it: LoRA on convs in kohya's layout, P+ (a run file records it)");
   if (auto rc = parse_command_line(app, argc, argv)) return *rc;
   try {
     fs::path delta_path = input;
@@ -61,6 +65,9 @@ int export_delta_command(int argc, char** argv) {
       throw InputError(input + ": a " + info.method + " delta, not " + method);
     if (info.method.empty()) throw InputError(input + ": the delta's method is not recorded; pass --method NAME");
     if (alpha > 0) info.alpha = alpha;
+    if (!base_model.empty()) info.base_model = base_model;
+    const bool needs_unet = info.method == "p_plus" || (info.method == "lora" && (format == "kohya" || format == "a1111"));
+    if (needs_unet && !info.base_model.empty()) describe_base_unet(info, info.base_model);
     const bool scaled = interop::has_alpha(info.method);
     if (scaled && !(info.alpha > 0))
       throw InputError(input + ": " + info.method + " alpha unknown (a bare delta does not record it); pass --alpha A");
@@ -88,7 +95,7 @@ int import_delta_command(int argc, char** argv) {
   std::string input, output, format, method;
   app.add_option("input", input, "the other tool's .safetensors")->required();
   app.add_option("output", output, "pbench delta to write (.safetensors, the layout `method.delta()` has)")->required();
-  app.add_option("--method", method, "lora, loha, lokr, textual_inversion or custom_diffusion")->required();
+  app.add_option("--method", method, "lora, loha, lokr, textual_inversion, custom_diffusion or p_plus")->required();
   app.add_option("--format", format, "diffusers, peft, kohya or a1111")->required();
   std::vector<std::string> embeddings;
   app.add_option("--embedding", embeddings,
@@ -115,6 +122,7 @@ int import_delta_command(int argc, char** argv) {
         }
       load += ")";
     }
+    if (method == "p_plus") load = " (load it with method.placeholder=\"" + delta.begin()->first + "\")";
     save_safetensors(output, delta, meta);
     std::cout << "wrote " << output << ": " << method << " delta, " << delta.size() << " tensors"
               << (scaled ? ", rank " + std::to_string(info.rank) + ", alpha " + std::to_string(info.alpha) +

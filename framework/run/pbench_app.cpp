@@ -31,6 +31,8 @@ std::vector<PbenchCommand> pbench_commands() {
        import_delta_command},
       {"merge-delta", "several concepts' deltas of one method as one: pbench merge-delta <out> <run.h5|delta>... [--weights]",
        merge_delta_command},
+      {"merge", "a method baked into its base model, as a diffusers pipeline folder: pbench merge <pipeline> <run.h5|delta> <out>",
+       merge_command},
       {"mini-world", "write the mini world's subjects and captioned scenes: pbench mini-world <out_dir> [--resolution N]",
        mini_world_command},
       {"pretrain", "train one mini-world model from scratch, resumably: pbench pretrain <component> [recipe] [--minutes M]",

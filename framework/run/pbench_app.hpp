@@ -45,5 +45,8 @@ int import_delta_command(int argc, char** argv);
 // `pbench merge-delta` (framework/workloads/compose/merge_delta_command.cpp: it reads runs as the
 // compose workload does, so it lives with it, above this layer).
 int merge_delta_command(int argc, char** argv);
+// `pbench merge` (framework/workloads/merge/merge_command.cpp: it loads a run's subject as the
+// workloads do).
+int merge_command(int argc, char** argv);
 
 }  // namespace pbench

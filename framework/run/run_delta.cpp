@@ -3,6 +3,7 @@
 #include "framework/config/yaml_io.hpp"
 #include "framework/h5/h5.hpp"
 #include "framework/io/safetensors.hpp"
+#include "framework/models/sd/unet_structure.hpp"
 #include "framework/util/errors.hpp"
 
 namespace fs = std::filesystem;
@@ -27,6 +28,18 @@ fs::path run_delta_file(const fs::path& run) {
 
 std::map<std::string, std::string> delta_file_metadata(const fs::path& delta) {
   return safetensors::File::read(delta).metadata();
+}
+
+void describe_base_unet(interop::DeltaInfo& info, const std::string& spec) {
+  models::UNet2DCondition unet = models::unet_structure(spec);
+  const std::string weight = ".weight";
+  for (const auto& item : unet->named_parameters()) {
+    const std::string& name = item.key();
+    if (item.value().dim() == 4 && name.size() > weight.size() && name.compare(name.size() - weight.size(), weight.size(), weight) == 0)
+      info.conv_kernels["unet." + name.substr(0, name.size() - weight.size())] = {item.value().size(2), item.value().size(3)};
+  }
+  info.cross_attention_layers = unet->cross_attention_layers();
+  info.layers_per_block = unet->config().layers_per_block;
 }
 
 }  // namespace pbench

@@ -6,6 +6,7 @@
 #include <string>
 
 #include "framework/config/node.hpp"
+#include "framework/tensor/delta_formats.hpp"
 
 namespace pbench {
 
@@ -15,5 +16,9 @@ cfg::Node run_resolved_config(const std::filesystem::path& run);
 std::filesystem::path run_delta_file(const std::filesystem::path& run);
 // The metadata of a .safetensors file (a delta's "method", "run_id", ...).
 std::map<std::string, std::string> delta_file_metadata(const std::filesystem::path& delta);
+// What the base model `spec`'s UNet tells the formats that depend on it (docs/interop.md): each
+// conv's kernel (kohya's LoRA layout), the cross-attention layers and layers_per_block (P+'s XTI
+// block names). Shapes only: no weights are read.
+void describe_base_unet(interop::DeltaInfo& info, const std::string& spec);
 
 }  // namespace pbench

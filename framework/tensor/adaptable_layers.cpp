@@ -1,7 +1,10 @@
 #include "framework/tensor/adaptable_layers.hpp"
 
+#include <algorithm>
 #include <cmath>
 #include <stdexcept>
+
+#include "framework/tensor/added_token_rows.hpp"
 
 namespace F = torch::nn::functional;
 
@@ -52,6 +55,34 @@ torch::Tensor Adaptable::adapted_output(const torch::Tensor& input, torch::Tenso
   return out;
 }
 
+std::string Adaptable::fold_refusal() const {
+  for (const auto& [tag, p] : attached_)
+    if (p->rewrites_output() && !folds_output(*p))
+      return "'" + tag + "' rewrites the " + layer_kind() +
+             " layer's output in a way no weight can express (not affine in its input)";
+  return "";
+}
+
+void Adaptable::fold() {
+  if (!adapted()) return;
+  if (std::string refusal = fold_refusal(); !refusal.empty()) throw std::invalid_argument(refusal);
+  torch::NoGradGuard no_grad;
+  auto [weight, bias] = folded_tensors();
+  auto own = as_module().named_parameters(false);
+  if (weight.defined()) own["weight"].set_data(weight.detach().contiguous());
+  if (bias.defined()) own["bias"].set_data(bias.detach().contiguous());
+  std::vector<std::string> tags;
+  for (const auto& [tag, p] : attached_) tags.push_back(tag);
+  for (const std::string& tag : tags) detach(tag);
+}
+
+std::pair<torch::Tensor, torch::Tensor> Adaptable::folded_tensors() {
+  auto own = as_module().named_parameters(false);
+  const torch::Tensor* weight = own.find("weight");
+  const torch::Tensor* bias = own.find("bias");
+  return {weight ? effective_weight(*weight) : torch::Tensor(), bias ? effective_bias(*bias) : torch::Tensor()};
+}
+
 // ---- Linear (same init as torch::nn::Linear) -------------------------------
 LinearImpl::LinearImpl(const torch::nn::LinearOptions& o, const torch::TensorOptions& t) : options(o) {
   weight = register_parameter("weight", torch::empty({o.out_features(), o.in_features()}, t));
@@ -72,6 +103,24 @@ void LinearImpl::reset_parameters() {
 torch::Tensor LinearImpl::forward(const torch::Tensor& input) const {
   if (!adapted()) return F::linear(input, weight, bias);
   return adapted_output(input, F::linear(input, effective_weight(weight), effective_bias(bias)));
+}
+
+// An affine output rewrite leaves the layer x -> W'x + b'; forward() on the inputs 0, e_1, …, e_in
+// reads b' and W' off it (one-hot inputs make each product exact; only b' is subtracted back).
+std::pair<torch::Tensor, torch::Tensor> LinearImpl::folded_tensors() {
+  bool probes = false;
+  for (const auto& [tag, p] : attached())
+    probes = probes || p->rewrites_output();
+  if (!probes) return Adaptable::folded_tensors();
+  const int64_t in = weight.size(1);
+  torch::Tensor probe = torch::cat({torch::zeros({1, in}, weight.options()), torch::eye(in, weight.options())});
+  torch::Tensor out = forward(probe);
+  torch::Tensor offset = out[0];
+  torch::Tensor folded_weight = (out.slice(0, 1) - offset).t();
+  if (bias.defined()) return {folded_weight, offset};
+  if (offset.abs().max().item<double>() != 0.0)
+    throw std::invalid_argument("the adapted linear layer adds a bias the base layer has no tensor for");
+  return {folded_weight, torch::Tensor()};
 }
 
 // ---- Conv2d ----------------------------------------------------------------
@@ -152,6 +201,29 @@ torch::Tensor EmbeddingImpl::forward(const torch::Tensor& ids) const {
   torch::Tensor w = effective_weight(weight);
   torch::Tensor out = torch::embedding(w, ids.clamp_max(w.size(0) - 1));
   return adapted_output(ids, out);
+}
+
+bool EmbeddingImpl::folds_output(const Parameterization& p) const {
+  return dynamic_cast<const AddedTokenRows*>(&p) != nullptr;
+}
+
+// Added token rows become the table's next rows, in id order; they must continue the table.
+std::pair<torch::Tensor, torch::Tensor> EmbeddingImpl::folded_tensors() {
+  std::vector<const AddedTokenRows*> added;
+  for (const auto& [tag, p] : attached())
+    if (auto* rows = dynamic_cast<const AddedTokenRows*>(p.get())) added.push_back(rows);
+  std::sort(added.begin(), added.end(), [](auto* a, auto* b) { return a->first_id() < b->first_id(); });
+  std::vector<torch::Tensor> parts = {Adaptable::folded_tensors().first};
+  int64_t next = parts.front().size(0);
+  for (const AddedTokenRows* rows : added) {
+    if (rows->first_id() != next)
+      throw std::invalid_argument("added token rows start at id " + std::to_string(rows->first_id()) +
+                                  ", not at the table's next id " + std::to_string(next));
+    parts.push_back(rows->rows.to(parts.front().dtype()));
+    next += rows->rows.size(0);
+  }
+  options.num_embeddings(next);
+  return {torch::cat(parts), torch::Tensor()};
 }
 
 // ---- discovery -------------------------------------------------------------

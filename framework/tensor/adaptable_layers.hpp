@@ -31,6 +31,10 @@ class Parameterization : public torch::nn::Module {
   virtual torch::Tensor output(const torch::Tensor& input, const torch::Tensor& out) { return out; }
   virtual bool rewrites_weight() const { return false; }
   virtual bool rewrites_output() const { return false; }
+  // True when the output rewrite keeps the layer affine in its input (LoRA's y + s·B·A·x on a
+  // linear, IA³'s and DiffFit's per-feature scales): `pbench merge` can then fold it into the
+  // layer's weight and bias. A nonlinear adapter or a gated edit (Perfusion) is not. Default: no.
+  virtual bool output_is_affine() const { return false; }
 };
 
 // What every adaptable layer shares: attaching, listing and detaching
@@ -44,6 +48,15 @@ class Adaptable {
   const std::vector<std::pair<std::string, std::shared_ptr<Parameterization>>>& attached() const { return attached_; }
   bool adapted() const { return !attached_.empty(); }
   virtual const char* layer_kind() const = 0;  // "linear", "conv2d", "group_norm", "layer_norm", "embedding"
+  // Folds every attached parameterization into the layer's own weight and bias and detaches them
+  // all: the plain layer then computes what the adapted one computed (`pbench merge`, a method
+  // baked into its base model). Weight rewrites always fold; an affine output rewrite folds on a
+  // Linear; an Embedding's added token rows become rows of its table. Throws
+  // std::invalid_argument with fold_refusal() when a parameterization cannot fold, before
+  // changing anything.
+  void fold();
+  // Why fold() would refuse ("'perfusion' rewrites the linear layer's output …"); "" when it folds.
+  std::string fold_refusal() const;
 
  protected:
   virtual torch::nn::Module& as_module() = 0;
@@ -51,6 +64,11 @@ class Adaptable {
   torch::Tensor effective_weight(const torch::Tensor& base) const;
   torch::Tensor effective_bias(const torch::Tensor& base) const;  // undefined stays undefined
   torch::Tensor adapted_output(const torch::Tensor& input, torch::Tensor out) const;
+  // The folded weight and bias for this layer kind, with the attached parameterizations still in
+  // place; the default folds weight rewrites alone (fold() has already refused anything else).
+  virtual std::pair<torch::Tensor, torch::Tensor> folded_tensors();
+  // Whether this kind can fold `p`'s output rewrite (Linear: an affine one; Embedding: added rows).
+  virtual bool folds_output(const Parameterization& p) const { return false; }
 
  private:
   std::vector<std::pair<std::string, std::shared_ptr<Parameterization>>> attached_;
@@ -73,6 +91,8 @@ class LinearImpl : public torch::nn::Module, public Adaptable {
 
  protected:
   torch::nn::Module& as_module() override { return *this; }
+  std::pair<torch::Tensor, torch::Tensor> folded_tensors() override;
+  bool folds_output(const Parameterization& p) const override { return p.output_is_affine(); }
 };
 TORCH_MODULE(Linear);
 
@@ -131,6 +151,8 @@ class EmbeddingImpl : public torch::nn::Module, public Adaptable {
 
  protected:
   torch::nn::Module& as_module() override { return *this; }
+  std::pair<torch::Tensor, torch::Tensor> folded_tensors() override;
+  bool folds_output(const Parameterization& p) const override;
 };
 TORCH_MODULE(Embedding);
 

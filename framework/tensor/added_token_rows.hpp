@@ -17,6 +17,7 @@ class AddedTokenRows : public Parameterization {
   AddedTokenRows(torch::Tensor init, int64_t first_id, const std::string& param_name = "rows");
   torch::Tensor output(const torch::Tensor& ids, const torch::Tensor& out) override;
   bool rewrites_output() const override { return true; }
+  int64_t first_id() const { return first_id_; }
   torch::Tensor rows;
 
  private:

@@ -1,8 +1,11 @@
 #include "framework/tensor/delta_formats.hpp"
 
 #include <algorithm>
+#include <cctype>
 #include <cmath>
+#include <cstdio>
 #include <cstdlib>
+#include <filesystem>
 #include <set>
 #include <sstream>
 
@@ -69,6 +72,20 @@ bool is_unet_conv(const std::string& module) {
   for (const char* tail : {"conv1", "conv2", "conv_shortcut", "conv_in", "conv_out", "proj_in", "proj_out", ".conv"})
     if (ends_with(module, tail)) return true;
   return false;
+}
+
+// A UNet conv's kernel {kh, kw} (kohya keeps conv LoRA factors as kernels); {} for a linear. The
+// base model's UNet says which layers are convs when known; without it a layer whose name says conv
+// is refused, since pbench's [r, in·kh·kw] matrix view does not say kh and kw.
+std::vector<int64_t> conv_kernel(const DeltaInfo& info, const std::string& module, const std::string& key) {
+  if (!info.conv_kernels.empty()) {
+    auto it = info.conv_kernels.find(kUnet + module);
+    return it == info.conv_kernels.end() ? std::vector<int64_t>{} : it->second;
+  }
+  if (is_unet_conv(module))
+    throw InputError(info.method + " delta: " + key + ": a conv layer; its kohya form is a kernel [r, in, kh, kw] "
+                     "whose size comes from the base model: export from the run file, or pass --base-model");
+  return {};
 }
 
 void split_lora_key(const std::string& key, std::string& prefix, std::string& module, std::string& half) {
@@ -145,11 +162,20 @@ DeltaFile export_lora(const TensorMap& delta, const DeltaInfo& info, const std::
   for (const auto& [key, t] : delta) {
     std::string prefix, module, half;
     split_lora_key(key, prefix, module, half);
-    if (prefix == kUnet && is_unet_conv(module))
-      throw InputError("lora delta: " + key + ": a conv layer; its kohya form needs the kernel shape "
-                       "([r, in, kh, kw]), which this export does not know yet: export attention/linear targets only");
     std::string name = (prefix == kUnet ? kKohyaUnet : kKohyaText) + kohya_name(module);
-    out.tensors[name + (half == ".lora.down" ? ".lora_down.weight" : ".lora_up.weight")] = t;
+    torch::Tensor factor = t;
+    if (prefix == kUnet) {
+      const std::vector<int64_t> kernel = conv_kernel(info, module, key);
+      if (!kernel.empty() && half == ".lora.down") {
+        if (t.size(1) % (kernel[0] * kernel[1]) != 0)
+          throw InputError("lora delta: " + key + ": width " + std::to_string(t.size(1)) + " is not in·" +
+                           std::to_string(kernel[0]) + "·" + std::to_string(kernel[1]) + " (the base model's kernel)");
+        factor = t.reshape({t.size(0), t.size(1) / (kernel[0] * kernel[1]), kernel[0], kernel[1]});
+      } else if (!kernel.empty()) {
+        factor = t.reshape({t.size(0), t.size(1), 1, 1});  // a 1x1 conv after the kernel
+      }
+    }
+    out.tensors[name + (half == ".lora.down" ? ".lora_down.weight" : ".lora_up.weight")] = factor;
     out.tensors[name + ".alpha"] = torch::tensor(float(info.alpha));
   }
   return out;
@@ -188,8 +214,10 @@ TensorMap import_lora(const DeltaFile& file, const std::string& format, DeltaInf
       alphas.insert(alpha_of(t, source + ": " + key));
       continue;
     }
-    delta[prefix + module + (std::string(half) == ".lora_down.weight" ? ".lora.down" : ".lora.up")] = t;
-    factors[key] = t;
+    // A conv's kernel factors ([r, in, kh, kw] down, [out, r, 1, 1] up) in pbench's matrix view.
+    const torch::Tensor factor = t.dim() == 4 ? t.reshape({t.size(0), -1}) : t;
+    delta[prefix + module + (std::string(half) == ".lora_down.weight" ? ".lora.down" : ".lora.up")] = factor;
+    factors[key] = factor;
   }
   if (delta.empty()) throw InputError(source + ": no LoRA tensors");
   for (const auto& [key, t] : delta) {
@@ -430,6 +458,93 @@ TensorMap import_custom_diffusion(const DeltaFile& file, DeltaInfo& info, const 
   return delta;
 }
 
+// ---- P+ in kohya's XTI layout --------------------------------------------------------
+
+// Each cross-attention layer's LDM block name ("IN01" … "MID" … "OUT11" on SD v1): input block 0
+// is conv_in, down block b holds layers_per_block[b] layers and then its downsampler (every block
+// but the last), and output blocks hold layers_per_block + 1 layers each, in up order.
+std::vector<std::string> xti_layer_names(const DeltaInfo& info) {
+  if (info.cross_attention_layers.empty())
+    throw InputError("p_plus delta: kohya names its rows after the base model's UNet blocks (IN01 … OUT11): export "
+                     "from the run file, or pass --base-model");
+  const std::vector<int64_t>& per_block = info.layers_per_block;
+  const int64_t blocks = int64_t(per_block.size());
+  auto block_name = [](const char* group, int64_t index) {
+    char text[16];
+    std::snprintf(text, sizeof text, "%s%02lld", group, static_cast<long long>(index));
+    return std::string(text);
+  };
+  std::vector<std::string> names;
+  for (const std::string& layer : info.cross_attention_layers) {
+    const std::vector<std::string> parts = split_nonempty(layer, '.');
+    auto number = [&](size_t at) { return at < parts.size() ? std::atoll(parts[at].c_str()) : -1; };
+    const size_t block_at = parts.front() == "mid_block" ? 0 : 1;  // "down_blocks.B.attentions.J.transformer_blocks.K.attn2"
+    if (number(block_at + 4) != 0)
+      throw InputError("p_plus delta: " + layer + ": several transformer blocks per attention; kohya's XTI layout has "
+                       "one row per UNet block");
+    const int64_t block = number(block_at), within = number(block_at + 2);
+    int64_t before = 0;
+    if (parts.front() == "mid_block") {
+      names.push_back("MID");
+      continue;
+    } else if (parts.front() == "down_blocks") {
+      for (int64_t b = 0; b < block; ++b) before += per_block.at(size_t(b)) + 1;
+      names.push_back(block_name("IN", 1 + before + within));
+    } else {
+      for (int64_t b = 0; b < block; ++b) before += per_block.at(size_t(blocks - 1 - b)) + 1;
+      names.push_back(block_name("OUT", before + within));
+    }
+  }
+  return names;
+}
+
+DeltaFile export_p_plus(const TensorMap& delta, const DeltaInfo& info) {
+  if (delta.size() != 1) throw InputError("p_plus delta: expected one tensor {<placeholder>: [L, d]}, found " + std::to_string(delta.size()));
+  const auto& [token, rows] = *delta.begin();
+  const std::vector<std::string> names = xti_layer_names(info);
+  if (rows.dim() != 2 || rows.size(0) != int64_t(names.size()))
+    throw InputError("p_plus delta: " + token + ": expected [" + std::to_string(names.size()) +
+                     ", d], one row per cross-attention layer of the base model");
+  DeltaFile out;
+  out.metadata = common_metadata(info, "kohya");
+  out.metadata["placeholder"] = token;
+  for (size_t l = 0; l < names.size(); ++l) out.tensors[names[l]] = rows[int64_t(l)].unsqueeze(0);
+  return out;
+}
+
+// XTI keys in forward order (IN ascending, MID, OUT ascending) with the token from metadata
+// `placeholder`, else the file's name, as kohya's loader takes it.
+TensorMap import_p_plus(const DeltaFile& file, const std::string& source) {
+  std::vector<std::pair<std::pair<int, long long>, std::string>> order;
+  for (const auto& [key, t] : file.tensors) {
+    int group = -1;
+    long long index = 0;
+    if (key == "MID") {
+      group = 1;
+    } else {
+      for (const auto& [prefix, g] : {std::pair<std::string, int>{"IN", 0}, {"OUT", 2}})
+        if (starts_with(key, prefix) && key.size() == prefix.size() + 2 &&
+            std::isdigit(static_cast<unsigned char>(key[prefix.size()])) && std::isdigit(static_cast<unsigned char>(key.back()))) {
+          group = g;
+          index = std::atoll(key.c_str() + prefix.size());
+        }
+    }
+    if (group < 0) throw InputError(source + ": key '" + key + "': not a kohya XTI layer (INnn, MID, OUTnn)");
+    if (!((t.dim() == 2 && t.size(0) == 1) || t.dim() == 1))
+      throw InputError(source + ": " + key + ": expected [1, d] (pbench's P+ has one vector per layer)");
+    order.push_back({{group, index}, key});
+  }
+  if (order.empty()) throw InputError(source + ": no XTI layers");
+  std::sort(order.begin(), order.end());
+  std::vector<torch::Tensor> rows;
+  for (const auto& [rank, key] : order) rows.push_back(file.tensors.at(key).reshape({1, -1}));
+  auto it = file.metadata.find("placeholder");
+  const std::string token = it != file.metadata.end() && !it->second.empty()
+                                ? it->second
+                                : std::filesystem::path(source).stem().string();
+  return TensorMap{{token, torch::cat(rows)}};
+}
+
 }  // namespace
 
 bool has_alpha(const std::string& method) { return method == "lora" || method == "loha" || method == "lokr"; }
@@ -439,6 +554,7 @@ std::vector<std::string> formats_for(const std::string& method) {
   if (method == "textual_inversion") return {"diffusers", "a1111"};
   if (method == "loha" || method == "lokr") return {"kohya", "a1111"};
   if (method == "custom_diffusion") return {"diffusers"};
+  if (method == "p_plus") return {"kohya"};
   return {};
 }
 
@@ -447,7 +563,7 @@ void check_format(const std::string& method, const std::string& format) {
   auto ok = formats_for(method);
   if (ok.empty())
     throw InputError("method '" + method + "': no interchange format yet (lora, loha, lokr, textual_inversion, "
-                     "custom_diffusion have; "
+                     "custom_diffusion, p_plus have; `pbench merge` bakes any weight-only method into a pipeline; "
                      "docs/interop.md)");
   if (std::find(ok.begin(), ok.end(), format) == ok.end()) {
     std::string list;
@@ -462,6 +578,7 @@ DeltaFile export_delta(const TensorMap& delta, const DeltaInfo& info, const std:
   if (info.method == "lora") return export_lora(delta, info, format == "a1111" ? "kohya" : format);
   if (info.method == "loha" || info.method == "lokr") return export_lycoris(delta, info, format);
   if (info.method == "custom_diffusion") return export_custom_diffusion(delta, info);
+  if (info.method == "p_plus") return export_p_plus(delta, info);
   return export_embedding(delta, info, format);
 }
 
@@ -473,6 +590,7 @@ TensorMap import_delta(const DeltaFile& file, const std::string& method, const s
   if (method == "lora") return import_lora(file, format == "a1111" ? "kohya" : format, info, source);
   if (method == "loha" || method == "lokr") return import_lycoris(file, method, info, source);
   if (method == "custom_diffusion") return import_custom_diffusion(file, info, source);
+  if (method == "p_plus") return import_p_plus(file, source);
   return import_embedding(file, format, info, source);
 }
 

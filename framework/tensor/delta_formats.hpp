@@ -15,6 +15,10 @@
 //                      (kohya-style keys; A1111 and ComfyUI read LyCORIS files in this layout)
 //   Textual Inversion: diffusers learned_embeds {<token>: [n, d]} (= pbench's own keys);
 //                      A1111 {emb_params: [n, d]} with the token in metadata `name`
+//   P+, pbench:        {<placeholder>: [L, d]}, row l for cross-attention layer l (forward order)
+//   P+, kohya (XTI):   {IN01: [1, d], IN02, IN04, IN05, IN07, IN08, MID, OUT03 … OUT11} on SD v1 — one
+//                      key per layer, named after its LDM block; the token is the file's name
+//                      (train_textual_inversion_XTI.py / gen_img_diffusers.py --XTI_embeddings)
 //   Custom Diffusion, pbench:    unet.<attn2>.to_k.weight, .to_v.weight (crossattn: .to_q.weight,
 //                                .to_out.0.weight/.bias), text_encoder.….custom_diffusion.new_tokens [n, d]
 //   Custom Diffusion, diffusers: pytorch_custom_diffusion_weights.safetensors (unet.save_attn_procs):
@@ -41,6 +45,16 @@ struct DeltaInfo {
   double alpha = 0;        // scale alpha / r
   // Custom Diffusion: the modifier tokens of the delta's rows, in order (empty: <new1>, <new2>, …).
   std::vector<std::string> tokens{};
+  // What the base model's UNet says about the delta's layers (export-delta reads it from the
+  // UNet's config; absent for a bare delta without --base-model):
+  //   LoRA on convs in kohya's layout: each conv's kernel {kh, kw} by "unet.<module>" (kohya keeps
+  //   lora_down as a [r, in, kh, kw] kernel, pbench its [r, in·kh·kw] matrix view);
+  //   P+ in kohya's XTI layout: the cross-attention layers in forward order
+  //   (UNet2DCondition::cross_attention_layers()) and layers_per_block per down block, which name
+  //   each row after its LDM block (IN01 … MID … OUT11 on SD v1).
+  std::map<std::string, std::vector<int64_t>> conv_kernels{};
+  std::vector<std::string> cross_attention_layers{};
+  std::vector<int64_t> layers_per_block{};
 };
 
 struct DeltaFile {
@@ -52,7 +66,7 @@ struct DeltaFile {
 };
 
 // The formats a method's delta can be written in ("lora": diffusers, peft, kohya, a1111;
-// "loha", "lokr": kohya, a1111 — LyCORIS's keys; "custom_diffusion": diffusers).
+// "loha", "lokr": kohya, a1111 — LyCORIS's keys; "custom_diffusion": diffusers; "p_plus": kohya).
 std::vector<std::string> formats_for(const std::string& method);
 
 // True for the methods whose deltas carry a scale alpha / r (lora, loha, lokr).

@@ -39,6 +39,8 @@ class ClipTokenizer {
   int64_t add_token(const std::string& token);
   int64_t token_id(const std::string& token) const;  // InputError if unknown
   int64_t vocab_size() const;                        // including added tokens
+  // Tokens added past vocab.json (a saved folder's added_tokens.json, then add_token), in id order.
+  const std::vector<std::pair<std::string, int64_t>>& added_tokens() const { return added_tokens_; }
 
   int64_t bos_id() const { return bos_id_; }
   int64_t eos_id() const { return eos_id_; }

@@ -9,8 +9,10 @@
 
 #include "framework/config/yaml_io.hpp"
 #include "framework/models/sd/pipeline.hpp"
+#include "framework/run/run_delta.hpp"
 #include "framework/tensor/delta_formats.hpp"
 #include "framework/train/method.hpp"
+#include "framework/util/assets.hpp"
 #include "framework/util/errors.hpp"
 #include "tests/support/test_paths.hpp"
 
@@ -276,4 +278,71 @@ BOOST_AUTO_TEST_CASE(custom_diffusion_in_diffusers_layout_on_sd15) {
   check_refused([&] { interop::import_delta(bare, "custom_diffusion", "diffusers", info, "w.safetensors"); }, "--embedding");
   check_refused([&] { interop::export_delta(delta, DeltaInfo{"custom_diffusion", "", "", 0, 0}, "kohya"); },
                 "custom_diffusion deltas are written as diffusers");
+}
+
+namespace {
+// SD v1.5's UNet as export-delta describes a base model (its config, shapes only).
+DeltaInfo sd15_info(const std::string& method, double alpha = 0) {
+  DeltaInfo info{method, "sd15", "", 0, alpha};
+  describe_base_unet(info, asset_path("sd15").string());
+  return info;
+}
+}  // namespace
+
+BOOST_AUTO_TEST_CASE(lora_on_convs_in_kohya_layout_is_a_kernel_on_sd15) {
+  // LoCon's layout as kohya / LyCORIS document it: lora_down is the layer's own conv with r output
+  // channels ([r, in, kh, kw]), lora_up a 1x1 conv ([out, r, 1, 1]). SD v1.5: resnet conv1 is
+  // 3x3, proj_in a 1x1 conv, the attention projections stay linear.
+  models::Pipeline p = models::sd15_meta_pipeline();
+  auto m = read_method(cfg::parse_yaml_text("name: lora\ntargets: [to_q, conv1, proj_in]\n", {"test", 0})).build();
+  freeze_pipeline(p);
+  MethodTarget target{p, nullptr};
+  m->attach(target);
+  const TensorMap lora = random_like(m->delta());
+  DeltaFile f = interop::export_delta(lora, sd15_info("lora", 4.0), "kohya");
+  using V = std::vector<int64_t>;
+  BOOST_TEST(shape(f.tensors, "lora_unet_down_blocks_0_resnets_0_conv1.lora_down.weight") == V({4, 320, 3, 3}));
+  BOOST_TEST(shape(f.tensors, "lora_unet_down_blocks_0_resnets_0_conv1.lora_up.weight") == V({320, 4, 1, 1}));
+  BOOST_TEST(shape(f.tensors, "lora_unet_up_blocks_3_resnets_2_conv1.lora_down.weight") == V({4, 640, 3, 3}));
+  BOOST_TEST(shape(f.tensors, "lora_unet_mid_block_attentions_0_proj_in.lora_down.weight") == V({4, 1280, 1, 1}));
+  BOOST_TEST(shape(f.tensors, "lora_unet_down_blocks_0_attentions_0_transformer_blocks_0_attn1_to_q.lora_down.weight") == V({4, 320}));
+  // The kernel is the matrix view's own memory order: row 0 of down holds in-channel 0's 3x3 first.
+  const torch::Tensor down = lora.at("unet.down_blocks.0.resnets.0.conv1.lora.down");
+  BOOST_TEST(f.tensors.at("lora_unet_down_blocks_0_resnets_0_conv1.lora_down.weight")[0][0][1][2].item<float>() ==
+             down[0][5].item<float>());
+  DeltaInfo back;
+  BOOST_TEST(identical(lora, interop::import_delta(f, "lora", "kohya", back, "test")));
+  BOOST_TEST(back.rank == 4);
+}
+
+BOOST_AUTO_TEST_CASE(p_plus_in_kohya_xti_layout_names_each_row_after_its_sd15_block) {
+  // gen_img_diffusers.py --XTI_embeddings: exactly these 16 keys, [vectors, 768] each, the token
+  // the file's name.
+  const std::vector<std::string> documented = {"IN01",  "IN02",  "IN04",  "IN05",  "IN07",  "IN08",  "MID",   "OUT03",
+                                               "OUT04", "OUT05", "OUT06", "OUT07", "OUT08", "OUT09", "OUT10", "OUT11"};
+  TensorMap delta = random_like(sd15_delta_of("p_plus"));
+  BOOST_REQUIRE(delta.size() == 1u);
+  const auto& [token, rows] = *delta.begin();
+  DeltaFile f = interop::export_delta(delta, sd15_info("p_plus"), "kohya");
+  std::set<std::string> keys;
+  for (const auto& [k, t] : f.tensors) keys.insert(k);
+  BOOST_TEST((keys == std::set<std::string>(documented.begin(), documented.end())));
+  // Forward order: row 6 conditions the mid block, row 15 the last up block's last attention.
+  BOOST_TEST(torch::equal(f.tensors.at("MID"), rows[6].unsqueeze(0)));
+  BOOST_TEST(torch::equal(f.tensors.at("OUT11"), rows[15].unsqueeze(0)));
+  BOOST_TEST(f.metadata.at("placeholder") == token);
+  DeltaInfo info;
+  BOOST_TEST(identical(delta, interop::import_delta(f, "p_plus", "kohya", info, "test")));
+  // kohya's own files carry no metadata: the token is the file's name.
+  DeltaFile theirs = f;
+  theirs.metadata.clear();
+  BOOST_TEST(interop::import_delta(theirs, "p_plus", "kohya", info, "dir/mytoken.safetensors").count("mytoken") == 1u);
+  DeltaFile bad = f;
+  bad.tensors["IN3"] = torch::zeros({1, 768});
+  check_refused([&] { interop::import_delta(bad, "p_plus", "kohya", info, "x.safetensors"); }, "x.safetensors: key 'IN3'");
+  DeltaFile two_vectors = f;
+  two_vectors.tensors["MID"] = torch::zeros({2, 768});
+  check_refused([&] { interop::import_delta(two_vectors, "p_plus", "kohya", info, "x"); }, "MID: expected [1, d]");
+  // Without the base model the rows cannot be named.
+  check_refused([&] { interop::export_delta(delta, DeltaInfo{"p_plus", "", "", 0, 0}, "kohya"); }, "--base-model");
 }

@@ -12,6 +12,7 @@
 
 #include "framework/h5/h5.hpp"
 #include "framework/h5/run_file.hpp"
+#include "framework/models/sd/pipeline.hpp"
 #include "framework/run/run_delta.hpp"
 #include "framework/tensor/safetensors_torch.hpp"
 #include "tests/support/run_program.hpp"
@@ -145,4 +146,17 @@ BOOST_AUTO_TEST_CASE(two_custom_diffusion_concepts_merge_by_constrained_least_sq
   const TensorMap original = load_safetensors(run_delta_file(runs[0])), again = load_safetensors(back);
   BOOST_REQUIRE(original.size() == again.size());
   for (const auto& [key, t] : original) BOOST_TEST(torch::equal(t, again.at(key)), key);
+
+  // The run baked into its base model (`pbench merge`): a diffusers folder whose tokenizer knows
+  // the modifier token; the command reads it back itself, and refuses to write over a folder.
+  const fs::path pipeline_out = scratch / "merged_pipeline";
+  BOOST_REQUIRE(test::run_program({pbench_bin, "merge", "builtin:tiny", runs[0].string(), pipeline_out.string()},
+                                  scratch / "bake.log", scratch / "bake.log") == 0);
+  std::stringstream bake_log;
+  bake_log << std::ifstream(scratch / "bake.log").rdbuf();
+  BOOST_TEST(bake_log.str().find("<new1> cube") != std::string::npos, bake_log.str());
+  const models::Pipeline merged_pipeline = models::load_pipeline(pipeline_out.string());
+  BOOST_TEST(merged_pipeline.tokenizer->token_id("<new1>") == merged_pipeline.tokenizer->vocab_size() - 1);
+  BOOST_TEST(test::run_program({pbench_bin, "merge", "builtin:tiny", runs[0].string(), pipeline_out.string()},
+                               scratch / "bake_again.log", scratch / "bake_again.log") == 2);
 }

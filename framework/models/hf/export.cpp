@@ -1,5 +1,7 @@
 #include "framework/models/hf/export.hpp"
 
+#include <fstream>
+
 #include "framework/models/hf/hf_config.hpp"
 #include "framework/tensor/safetensors_torch.hpp"
 #include "framework/util/errors.hpp"
@@ -29,6 +31,12 @@ void check_has_data(const torch::nn::Module& module, const std::string& what) {
     if (p.is_meta()) throw InputError(what + ": built on the meta device (shapes only); nothing to export");
 }
 
+void write_json_file(const fs::path& file, const nlohmann::json& doc) {
+  std::ofstream out(file);
+  out << doc.dump(2) << "\n";
+  if (!out) throw InputError(file.string() + ": cannot write");
+}
+
 void write_weights(const fs::path& file, const TensorMap& tensors) {
   save_safetensors(file, tensors, {{"format", "pt"}});
 }
@@ -36,6 +44,26 @@ void write_weights(const fs::path& file, const TensorMap& tensors) {
 void copy_tokenizer(const fs::path& from, const fs::path& to) {
   for (const char* name : kTokenizerFiles)
     if (fs::is_regular_file(from / name)) copy_into(from / name, to / name);
+}
+
+// The text encoder's config as read, with vocab_size set to its token table's rows: a method
+// baked in by `pbench merge` (Textual Inversion, Custom Diffusion) grew the table, as
+// transformers' resize_token_embeddings does.
+void write_text_encoder_config(const Pipeline& p, const fs::path& from, const fs::path& to) {
+  const int64_t rows = p.text_encoder->text_model->embeddings->token_embedding->weight.size(0);
+  nlohmann::json doc = read_json_section(from).json();
+  if (!doc.contains("vocab_size") || doc.at("vocab_size") == rows) return copy_into(from, to);
+  doc["vocab_size"] = rows;
+  write_json_file(to, doc);
+}
+
+// added_tokens.json {token: id} (transformers' layout) of every token past vocab.json: the
+// source folder's and those a merged method added. Nothing when there are none.
+void write_added_tokens(const ClipTokenizer& tokenizer, const fs::path& to) {
+  if (tokenizer.added_tokens().empty()) return;
+  nlohmann::json doc = nlohmann::json::object();
+  for (const auto& [token, id] : tokenizer.added_tokens()) doc[token] = id;
+  write_json_file(to, doc);
 }
 
 }  // namespace
@@ -84,10 +112,11 @@ void export_pipeline(const Pipeline& p, const fs::path& folder) {
   write_weights(folder / "unet" / kDiffusersWeights, state_dict(*p.unet));
   copy_into(src / "vae" / "config.json", folder / "vae" / "config.json");
   write_weights(folder / "vae" / kDiffusersWeights, state_dict(*p.vae));
-  copy_into(src / "text_encoder" / "config.json", folder / "text_encoder" / "config.json");
+  write_text_encoder_config(p, src / "text_encoder" / "config.json", folder / "text_encoder" / "config.json");
   write_weights(folder / "text_encoder" / kTransformersWeights, state_dict(*p.text_encoder));
   copy_into(src / "scheduler" / "scheduler_config.json", folder / "scheduler" / "scheduler_config.json");
   copy_tokenizer(p.tokenizer_folder, folder / "tokenizer");
+  write_added_tokens(*p.tokenizer, folder / "tokenizer" / "added_tokens.json");
   // An image encoder beside the pipeline (builtin:mini's; diffusers' IP-Adapter layout) is
   // copied as it is: no method trains it, and image-conditioned methods read it from there.
   const fs::path image_encoder = src / "image_encoder";
