@@ -66,7 +66,8 @@ int export_delta_command(int argc, char** argv) {
     if (info.method.empty()) throw InputError(input + ": the delta's method is not recorded; pass --method NAME");
     if (alpha > 0) info.alpha = alpha;
     if (!base_model.empty()) info.base_model = base_model;
-    const bool needs_unet = info.method == "p_plus" || (info.method == "lora" && (format == "kohya" || format == "a1111"));
+    const bool needs_unet = info.method == "p_plus" || info.method == "lokr" ||
+                            (info.method == "lora" && (format == "kohya" || format == "a1111"));
     if (needs_unet && !info.base_model.empty()) describe_base_unet(info, info.base_model);
     const bool scaled = interop::has_alpha(info.method);
     if (scaled && !(info.alpha > 0))

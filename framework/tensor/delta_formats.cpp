@@ -83,9 +83,19 @@ std::vector<int64_t> conv_kernel(const DeltaInfo& info, const std::string& modul
     return it == info.conv_kernels.end() ? std::vector<int64_t>{} : it->second;
   }
   if (is_unet_conv(module))
-    throw InputError(info.method + " delta: " + key + ": a conv layer; its kohya form is a kernel [r, in, kh, kw] "
+    throw InputError(info.method + " delta: " + key + ": a conv layer; its kohya form is a kernel [rows, in, kh, kw] "
                      "whose size comes from the base model: export from the run file, or pass --base-model");
   return {};
+}
+
+// A conv factor's matrix view [rows, in·kh·kw] as the kernel [rows, in, kh, kw] (the same memory order).
+torch::Tensor as_kernel(const torch::Tensor& t, const std::vector<int64_t>& kernel, const std::string& key,
+                        const std::string& method) {
+  const int64_t area = kernel[0] * kernel[1];
+  if (t.dim() != 2 || t.size(1) % area != 0)
+    throw InputError(method + " delta: " + key + ": width " + std::to_string(t.size(-1)) + " is not in·" +
+                     std::to_string(kernel[0]) + "·" + std::to_string(kernel[1]) + " (the base model's kernel)");
+  return t.reshape({t.size(0), t.size(1) / area, kernel[0], kernel[1]});
 }
 
 void split_lora_key(const std::string& key, std::string& prefix, std::string& module, std::string& half) {
@@ -167,10 +177,7 @@ DeltaFile export_lora(const TensorMap& delta, const DeltaInfo& info, const std::
     if (prefix == kUnet) {
       const std::vector<int64_t> kernel = conv_kernel(info, module, key);
       if (!kernel.empty() && half == ".lora.down") {
-        if (t.size(1) % (kernel[0] * kernel[1]) != 0)
-          throw InputError("lora delta: " + key + ": width " + std::to_string(t.size(1)) + " is not in·" +
-                           std::to_string(kernel[0]) + "·" + std::to_string(kernel[1]) + " (the base model's kernel)");
-        factor = t.reshape({t.size(0), t.size(1) / (kernel[0] * kernel[1]), kernel[0], kernel[1]});
+        factor = as_kernel(t, kernel, key, "lora");
       } else if (!kernel.empty()) {
         factor = t.reshape({t.size(0), t.size(1), 1, 1});  // a 1x1 conv after the kernel
       }
@@ -276,9 +283,11 @@ DeltaFile export_lycoris(const TensorMap& delta, const DeltaInfo& info, const st
     for (const auto& f : lycoris_factors(tag))
       if (factor == f.ours) theirs = f.theirs;
     if (!theirs) throw InputError(tag + " delta: key '" + key + "': unknown factor '" + factor + "'");
-    if (tag == "lokr" && factor == "w2" && prefix == kUnet && is_unet_conv(module))
-      throw InputError(tag + " delta: " + key + ": a conv layer with a full W2; LyCORIS stores it as a kernel "
-                       "([c, d, kh, kw]), which this export does not know: use a rank below the layer's half width");
+    torch::Tensor stored = t;
+    if (tag == "lokr" && factor == "w2" && prefix == kUnet) {  // a conv's full W2 is a kernel [c, d, kh, kw] in LyCORIS
+      const std::vector<int64_t> kernel = conv_kernel(info, module, key);
+      if (!kernel.empty()) stored = as_kernel(t, kernel, key, tag);
+    }
     if (factor == rank_factor(tag)) {
       if (rank && t.size(0) != rank)
         throw InputError(tag + " delta: " + key + ": rank " + std::to_string(t.size(0)) + ", other layers have " +
@@ -286,7 +295,7 @@ DeltaFile export_lycoris(const TensorMap& delta, const DeltaInfo& info, const st
       rank = t.size(0);
     }
     const std::string name = (prefix == kUnet ? kKohyaUnet : kKohyaText) + kohya_name(module);
-    out.tensors[name + "." + theirs] = t;
+    out.tensors[name + "." + theirs] = stored;
     modules.insert(name);
   }
   for (const auto& name : modules) out.tensors[name + ".alpha"] = torch::tensor(float(info.alpha));
@@ -328,7 +337,9 @@ TensorMap import_lycoris(const DeltaFile& file, const std::string& method, Delta
       for (const auto& f : lycoris_factors(method)) names += (names.empty() ? "" : ", ") + std::string(f.theirs);
       throw InputError(source + ": key '" + key + "': not a " + method + " factor (" + names + ", alpha)");
     }
-    if (t.dim() != 2) throw InputError(source + ": " + key + ": expected a 2-D factor, got " + std::to_string(t.dim()) + "-D");
+    // LoKr's full W2 of a conv comes as its kernel [c, d, kh, kw]: pbench's matrix view is [c, d·kh·kw].
+    const torch::Tensor factor = method == "lokr" && std::string(ours) == "w2" && t.dim() == 4 ? t.reshape({t.size(0), -1}) : t;
+    if (factor.dim() != 2) throw InputError(source + ": " + key + ": expected a 2-D factor, got " + std::to_string(t.dim()) + "-D");
     if (std::string(ours) == rank_factor(method)) {
       if (rank && t.size(0) != rank)
         throw InputError(source + ": " + key + ": rank " + std::to_string(t.size(0)) + ", other layers have rank " +
@@ -336,7 +347,7 @@ TensorMap import_lycoris(const DeltaFile& file, const std::string& method, Delta
       rank = t.size(0);
     }
     const std::string ours_prefix = prefix + module + "." + method + ".";
-    delta[ours_prefix + ours] = t;
+    delta[ours_prefix + ours] = factor;
     factors_of[ours_prefix].insert(ours);
   }
   if (delta.empty()) throw InputError(source + ": no " + method + " tensors");

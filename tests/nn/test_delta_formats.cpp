@@ -37,10 +37,10 @@ TensorMap sd15_lora_delta() {
   return delta;
 }
 
-// A method (registry defaults) attached to SD v1.5 on the meta device.
-TensorMap sd15_delta_of(const std::string& method) {
+// A method (registry defaults, then the `options` YAML) attached to SD v1.5 on the meta device.
+TensorMap sd15_delta_of(const std::string& method, const std::string& options = "") {
   models::Pipeline p = models::sd15_meta_pipeline();
-  auto m = methods().get(method, "test").factory.create(cfg::parse_yaml_text("name: " + method + "\n", {"test", 0}));
+  auto m = methods().get(method, "test").factory.create(cfg::parse_yaml_text("name: " + method + "\n" + options, {"test", 0}));
   freeze_pipeline(p);
   MethodTarget target{p, nullptr};
   m->attach(target);
@@ -293,12 +293,7 @@ BOOST_AUTO_TEST_CASE(lora_on_convs_in_kohya_layout_is_a_kernel_on_sd15) {
   // LoCon's layout as kohya / LyCORIS document it: lora_down is the layer's own conv with r output
   // channels ([r, in, kh, kw]), lora_up a 1x1 conv ([out, r, 1, 1]). SD v1.5: resnet conv1 is
   // 3x3, proj_in a 1x1 conv, the attention projections stay linear.
-  models::Pipeline p = models::sd15_meta_pipeline();
-  auto m = read_method(cfg::parse_yaml_text("name: lora\ntargets: [to_q, conv1, proj_in]\n", {"test", 0})).build();
-  freeze_pipeline(p);
-  MethodTarget target{p, nullptr};
-  m->attach(target);
-  const TensorMap lora = random_like(m->delta());
+  const TensorMap lora = random_like(sd15_delta_of("lora", "targets: [to_q, conv1, proj_in]\n"));
   DeltaFile f = interop::export_delta(lora, sd15_info("lora", 4.0), "kohya");
   using V = std::vector<int64_t>;
   BOOST_TEST(shape(f.tensors, "lora_unet_down_blocks_0_resnets_0_conv1.lora_down.weight") == V({4, 320, 3, 3}));
@@ -345,4 +340,20 @@ BOOST_AUTO_TEST_CASE(p_plus_in_kohya_xti_layout_names_each_row_after_its_sd15_bl
   check_refused([&] { interop::import_delta(two_vectors, "p_plus", "kohya", info, "x"); }, "MID: expected [1, d]");
   // Without the base model the rows cannot be named.
   check_refused([&] { interop::export_delta(delta, DeltaInfo{"p_plus", "", "", 0, 0}, "kohya"); }, "--base-model");
+}
+
+BOOST_AUTO_TEST_CASE(lokr_full_w2_on_a_conv_is_lycoris_kernel_on_sd15) {
+  // LyCORIS keeps a conv's full W2 as a kernel: lokr_w2 [c, d, kh, kw] beside lokr_w1 [a, b]. On SD
+  // v1.5's 3x3 resnet conv1 (320 -> 320 = 16·20 each way) with r = 100 >= (20·9) / 2, W2 is full:
+  // [20, 20, 3, 3].
+  const TensorMap lokr = random_like(sd15_delta_of("lokr", "targets: [conv1]\nrank: 100\n"));
+  DeltaFile f = interop::export_delta(lokr, sd15_info("lokr", 1.0), "kohya");
+  using V = std::vector<int64_t>;
+  BOOST_TEST(shape(f.tensors, "lora_unet_down_blocks_0_resnets_0_conv1.lokr_w1") == V({16, 16}));
+  BOOST_TEST(shape(f.tensors, "lora_unet_down_blocks_0_resnets_0_conv1.lokr_w2") == V({20, 20, 3, 3}));
+  DeltaInfo back;
+  BOOST_TEST(identical(lokr, interop::import_delta(f, "lokr", "kohya", back, "test")));
+  // Without the base model the kernel size is unknown: refused naming the layer.
+  check_refused([&] { interop::export_delta(lokr, DeltaInfo{"lokr", "", "", 0, 1.0}, "kohya"); },
+                "lokr delta: unet.down_blocks.0.resnets.0.conv1.lokr.w2: a conv layer");
 }
