@@ -19,16 +19,14 @@ namespace pbench {
 namespace {
 
 // What the run file says about the delta beside it (<run>.delta.safetensors).
-interop::DeltaInfo info_from_run(const fs::path& run, fs::path& delta_path) {
+interop::DeltaInfo info_from_run(const fs::path& run, const cfg::Node& resolved) {
   interop::DeltaInfo info;
   info.run_id = h5::attr_string(h5::open_file(run.string(), false).id(), "run_id");
-  const cfg::Node resolved = run_resolved_config(run);
   info.method = cfg::get_string(resolved, "method.name");
   info.base_model = cfg::get_string(resolved, "model.path", cfg::get_string(resolved, "model.name", ""));
   if (const cfg::Node* alpha = cfg::lookup(resolved, "method.alpha"); alpha && alpha->is_number()) info.alpha = alpha->as_double();
   if (info.method == "custom_diffusion")  // "<new1>+<new2>": the delta's token rows, in order
     info.tokens = split_nonempty(cfg::get_string(resolved, "method.modifier_token", "<new1>"), '+');
-  delta_path = run_delta_file(run);
   return info;
 }
 
@@ -51,14 +49,14 @@ int export_delta_command(int argc, char** argv) {
                  "delta's layout depends on it: LoRA on convs in kohya's layout, P+ (a run file records it)");
   if (auto rc = parse_command_line(app, argc, argv)) return *rc;
   try {
-    fs::path delta_path = input;
+    const DeltaInput in = read_delta_input(input);
+    const fs::path& delta_path = in.delta;
     interop::DeltaInfo info;
-    if (fs::path(input).extension() == ".h5") {
-      info = info_from_run(input, delta_path);
+    if (in.resolved) {
+      info = info_from_run(input, *in.resolved);
     } else {
-      auto meta = delta_file_metadata(delta_path);
-      info.method = meta.count("method") ? meta.at("method") : method;
-      info.run_id = meta.count("run_id") ? meta.at("run_id") : "";
+      info.method = in.method.empty() ? method : in.method;
+      info.run_id = in.metadata.count("run_id") ? in.metadata.at("run_id") : "";
     }
     refuse_to_replace_run_outputs(output, {input, delta_path}, "output");
     if (!method.empty() && method != info.method)
@@ -66,9 +64,7 @@ int export_delta_command(int argc, char** argv) {
     if (info.method.empty()) throw InputError(input + ": the delta's method is not recorded; pass --method NAME");
     if (alpha > 0) info.alpha = alpha;
     if (!base_model.empty()) info.base_model = base_model;
-    const bool needs_unet = info.method == "p_plus" || info.method == "lokr" ||
-                            (info.method == "lora" && (format == "kohya" || format == "a1111"));
-    if (needs_unet && !info.base_model.empty()) describe_base_unet(info, info.base_model);
+    if (interop::needs_base_unet(info.method, format) && !info.base_model.empty()) describe_base_unet(info, info.base_model);
     const bool scaled = interop::has_alpha(info.method);
     if (scaled && !(info.alpha > 0))
       throw InputError(input + ": " + info.method + " alpha unknown (a bare delta does not record it); pass --alpha A");

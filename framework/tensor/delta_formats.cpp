@@ -494,17 +494,11 @@ std::vector<std::string> xti_layer_names(const DeltaInfo& info) {
       throw InputError("p_plus delta: " + layer + ": several transformer blocks per attention; kohya's XTI layout has "
                        "one row per UNet block");
     const int64_t block = number(block_at), within = number(block_at + 2);
-    int64_t before = 0;
-    if (parts.front() == "mid_block") {
-      names.push_back("MID");
-      continue;
-    } else if (parts.front() == "down_blocks") {
-      for (int64_t b = 0; b < block; ++b) before += per_block.at(size_t(b)) + 1;
-      names.push_back(block_name("IN", 1 + before + within));
-    } else {
-      for (int64_t b = 0; b < block; ++b) before += per_block.at(size_t(blocks - 1 - b)) + 1;
-      names.push_back(block_name("OUT", before + within));
-    }
+    const bool down = parts.front() == "down_blocks";
+    int64_t before = 0;  // layers of the blocks before this one (down: with their downsamplers)
+    for (int64_t b = 0; b < block; ++b) before += per_block.at(size_t(down ? b : blocks - 1 - b)) + 1;
+    if (parts.front() == "mid_block") names.push_back("MID");
+    else names.push_back(down ? block_name("IN", 1 + before + within) : block_name("OUT", before + within));
   }
   return names;
 }
@@ -559,6 +553,10 @@ TensorMap import_p_plus(const DeltaFile& file, const std::string& source) {
 }  // namespace
 
 bool has_alpha(const std::string& method) { return method == "lora" || method == "loha" || method == "lokr"; }
+
+bool needs_base_unet(const std::string& method, const std::string& format) {
+  return method == "p_plus" || method == "lokr" || (method == "lora" && (format == "kohya" || format == "a1111"));
+}
 
 std::vector<std::string> formats_for(const std::string& method) {
   if (method == "lora") return {"diffusers", "peft", "kohya", "a1111"};

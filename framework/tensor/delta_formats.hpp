@@ -72,6 +72,10 @@ std::vector<std::string> formats_for(const std::string& method);
 // True for the methods whose deltas carry a scale alpha / r (lora, loha, lokr).
 bool has_alpha(const std::string& method);
 
+// True when writing `method`'s delta in `format` reads DeltaInfo's base-UNet fields: conv kernels
+// (kohya's LoRA, LyCORIS' LoKr), the XTI block names (P+).
+bool needs_base_unet(const std::string& method, const std::string& format);
+
 // InputError naming the key when the delta cannot be written in `format`.
 DeltaFile export_delta(const TensorMap& delta, const DeltaInfo& info, const std::string& format);
 

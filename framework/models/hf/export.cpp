@@ -1,10 +1,9 @@
 #include "framework/models/hf/export.hpp"
 
-#include <fstream>
-
 #include "framework/models/hf/hf_config.hpp"
 #include "framework/tensor/safetensors_torch.hpp"
 #include "framework/util/errors.hpp"
+#include "framework/util/text_file.hpp"
 
 namespace pbench::models {
 
@@ -31,12 +30,6 @@ void check_has_data(const torch::nn::Module& module, const std::string& what) {
     if (p.is_meta()) throw InputError(what + ": built on the meta device (shapes only); nothing to export");
 }
 
-void write_json_file(const fs::path& file, const nlohmann::json& doc) {
-  std::ofstream out(file);
-  out << doc.dump(2) << "\n";
-  if (!out) throw InputError(file.string() + ": cannot write");
-}
-
 void write_weights(const fs::path& file, const TensorMap& tensors) {
   save_safetensors(file, tensors, {{"format", "pt"}});
 }
@@ -54,7 +47,7 @@ void write_text_encoder_config(const Pipeline& p, const fs::path& from, const fs
   nlohmann::json doc = read_json_section(from).json();
   if (!doc.contains("vocab_size") || doc.at("vocab_size") == rows) return copy_into(from, to);
   doc["vocab_size"] = rows;
-  write_json_file(to, doc);
+  write_text_file(to, doc.dump(2));
 }
 
 // added_tokens.json {token: id} (transformers' layout) of every token past vocab.json: the
@@ -63,7 +56,7 @@ void write_added_tokens(const ClipTokenizer& tokenizer, const fs::path& to) {
   if (tokenizer.added_tokens().empty()) return;
   nlohmann::json doc = nlohmann::json::object();
   for (const auto& [token, id] : tokenizer.added_tokens()) doc[token] = id;
-  write_json_file(to, doc);
+  write_text_file(to, doc.dump(2));
 }
 
 }  // namespace

@@ -25,31 +25,6 @@ namespace fs = std::filesystem;
 namespace pbench {
 namespace {
 
-struct MergeInput {
-  fs::path delta;
-  std::string method;
-  std::optional<cfg::Node> section;   // the run's method section (a run file), else none
-  std::optional<cfg::Node> resolved;  // the run's whole resolved config (a run file), else none
-};
-
-// A run file (its <run>.delta.safetensors beside it, its method section from /config/resolved) or
-// a bare delta (its method from the file's metadata).
-MergeInput read_input(const fs::path& input) {
-  MergeInput in;
-  if (input.extension() == ".h5") {
-    const cfg::Node resolved = run_resolved_config(input);
-    in.resolved = resolved;
-    in.section = *cfg::lookup(resolved, "method");
-    in.method = cfg::get_string(resolved, "method.name");
-    in.delta = run_delta_file(input);
-    return in;
-  }
-  in.delta = input;
-  const auto meta = delta_file_metadata(input);
-  if (meta.count("method")) in.method = meta.at("method");
-  return in;
-}
-
 std::vector<double> parse_weights(const std::string& text, size_t count) {
   std::vector<double> out;
   if (text.empty()) return std::vector<double>(count, 1.0);
@@ -70,13 +45,13 @@ std::vector<double> parse_weights(const std::string& text, size_t count) {
 
 // The base model and the concepts' class nouns (Custom Diffusion's merge encodes its phrases with
 // them), from run files, loaded only when the rule asks: LoRA, Perfusion and Cones never do.
-MergeContext merge_context(const std::vector<MergeInput>& read, std::vector<double> weights, const std::string& captions) {
+MergeContext merge_context(const std::vector<DeltaInput>& read, std::vector<double> weights, const std::string& captions) {
   MergeContext context(std::move(weights));
   context.captions = captions;
-  for (const MergeInput& in : read)
+  for (const DeltaInput& in : read)
     if (!in.resolved) return context;  // bare deltas: the rule says what it misses
   const std::string model = personalize::read_options(*read.front().resolved).model.spec();
-  for (const MergeInput& in : read)
+  for (const DeltaInput& in : read)
     if (const std::string spec = personalize::read_options(*in.resolved).model.spec(); spec != model)
       throw InputError(in.delta.string() + ": trained on " + spec + ", the first run on " + model +
                        "; merged concepts share one base model");
@@ -114,10 +89,10 @@ int merge_delta_command(int argc, char** argv) {
   if (auto rc = parse_command_line(app, argc, argv)) return *rc;
   try {
     if (inputs.size() < 2) throw InputError("merge-delta: give at least two deltas to merge");
-    std::vector<MergeInput> read;
+    std::vector<DeltaInput> read;
     std::vector<fs::path> protect;
     for (const std::string& i : inputs) {
-      read.push_back(read_input(i));
+      read.push_back(read_delta_input(i));
       protect.push_back(i);
       protect.push_back(read.back().delta);
     }
@@ -131,13 +106,13 @@ int merge_delta_command(int argc, char** argv) {
     }
     // Every delta is read with the first run's method options (LoRA: its alpha), else the defaults.
     cfg::Node section = cfg::parse_yaml_text("name: " + read.front().method + "\n", {"merge-delta", 0});
-    for (const MergeInput& in : read)
-      if (in.section) {
-        section = *in.section;
+    for (const DeltaInput& in : read)
+      if (in.resolved) {
+        section = cfg::require(*in.resolved, "method");
         break;
       }
     std::vector<TensorMap> deltas;
-    for (const MergeInput& in : read) deltas.push_back(load_safetensors(in.delta));
+    for (const DeltaInput& in : read) deltas.push_back(load_safetensors(in.delta));
     const MergedDelta merged =
         read_method(section).build()->merge_deltas(deltas, merge_context(read, parse_weights(weights_text, deltas.size()), captions));
     std::map<std::string, std::string> meta = {{"method", read.front().method}};

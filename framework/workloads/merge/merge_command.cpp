@@ -4,7 +4,6 @@
 // a run does, every adapted layer folded into the pipeline's own weights
 // (framework/train/bake_method.hpp), the folder written, and then read back as a user would: its
 // UNet's prediction on the method's own prompt must equal the method's, or nothing is left behind.
-#include <fstream>
 #include <iostream>
 #include <optional>
 #include <set>
@@ -21,6 +20,8 @@
 #include "framework/train/method.hpp"
 #include "framework/util/cli.hpp"
 #include "framework/util/errors.hpp"
+#include "framework/util/strings.hpp"
+#include "framework/util/text_file.hpp"
 #include "framework/util/version.hpp"
 #include "framework/workloads/personalize/config.hpp"
 #include "framework/workloads/pipeline_options.hpp"
@@ -48,29 +49,24 @@ struct MergeSource {
 
 MergeSource read_source(const fs::path& input, const std::string& method, const std::vector<std::string>& sets,
                         const std::string& class_noun) {
+  const DeltaInput in = read_delta_input(input);
+  const std::string name = in.method.empty() ? method : in.method;
+  if (name.empty()) throw InputError(input.string() + ": the delta's method is not recorded; pass --method NAME");
+  if (!method.empty() && method != name) throw InputError(input.string() + ": a " + name + " delta, not " + method);
   MergeSource source;
-  std::string section_text;
-  if (input.extension() == ".h5") {
-    const cfg::Node resolved = run_resolved_config(input);
-    source.method_section = cfg::require(resolved, "method");
-    source.trained_on = personalize::read_options(resolved).model.spec();
-    source.delta = run_delta_file(input);
-    source.resolved = resolved;
-    if (!method.empty() && method != cfg::get_string(source.method_section, "name"))
-      throw InputError(input.string() + ": a " + cfg::get_string(source.method_section, "name") + " run, not " + method);
+  source.delta = in.delta;
+  source.resolved = in.resolved;
+  if (in.resolved) {
+    source.method_section = cfg::require(*in.resolved, "method");
+    source.trained_on = personalize::read_options(*in.resolved).model.spec();
   } else {
-    source.delta = input;
-    const auto meta = delta_file_metadata(input);
-    std::string name = meta.count("method") ? meta.at("method") : method;
-    if (name.empty()) throw InputError(input.string() + ": the delta's method is not recorded; pass --method NAME");
-    if (!method.empty() && method != name) throw InputError(input.string() + ": a " + name + " delta, not " + method);
-    section_text = "name: " + name + "\n";
     // The method options a delta records it is loaded with: import-delta's rank and alpha,
     // merge-delta's load options (LoRA's concatenated rank, Custom Diffusion's tokens). The rest is
     // provenance.
     const std::set<std::string> provenance = {"method", "run_id", "merged_from", "imported_from", "format"};
-    for (const auto& [key, value] : meta)
-      if (!provenance.count(key) && key.rfind("pbench_", 0) != 0) section_text += key + ": " + value + "\n";
+    std::string section_text = "name: " + name + "\n";
+    for (const auto& [key, value] : in.metadata)
+      if (!provenance.count(key) && !starts_with(key, "pbench_")) section_text += key + ": " + value + "\n";
     source.method_section = cfg::parse_yaml_text(section_text, {input.string() + " (metadata)", 0});
     source.subject.unique_token = "sks";
     source.subject.class_noun = class_noun;
@@ -109,9 +105,7 @@ void write_provenance(const fs::path& file, const std::string& method, const std
                         {"delta", fs::absolute(source.delta).string()},
                         {"from", input},
                         {"prompt", prompt}};
-  std::ofstream out(file);
-  out << doc.dump(2) << "\n";
-  if (!out) throw InputError(file.string() + ": cannot write");
+  write_text_file(file, doc.dump(2));
 }
 
 }  // namespace

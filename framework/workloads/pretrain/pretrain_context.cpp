@@ -2,7 +2,6 @@
 
 #include <algorithm>
 #include <cmath>
-#include <fstream>
 
 #include "framework/config/overrides.hpp"
 #include "framework/config/yaml_io.hpp"
@@ -130,13 +129,6 @@ TensorMap half_state_dict(const torch::nn::Module& module) {
   for (auto& [name, tensor] : out)
     if (tensor.is_floating_point()) tensor = tensor.cpu().to(torch::kFloat16);
   return out;
-}
-
-void write_json(const fs::path& file, const std::string& text) {
-  fs::create_directories(file.parent_path());
-  std::ofstream f(file);
-  f << text << "\n";
-  if (!f) throw InputError(file.string() + ": cannot write");
 }
 
 }  // namespace pbench::pretrain

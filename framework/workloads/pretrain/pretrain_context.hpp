@@ -69,6 +69,4 @@ void write_stage_run_file(const PretrainContext& context, const std::string& sta
 // what they measure is what ships.
 TensorMap half_state_dict(const torch::nn::Module& module);
 
-void write_json(const std::filesystem::path& file, const std::string& text);
-
 }  // namespace pbench::pretrain

@@ -24,6 +24,7 @@
 #include "framework/workloads/pretrain/stages.hpp"
 #include "framework/util/errors.hpp"
 #include "framework/util/seeds.hpp"
+#include "framework/util/text_file.hpp"
 
 namespace pbench::pretrain {
 
@@ -76,7 +77,7 @@ StageOutcome run_vae_stage(const PretrainContext& context) {
   fs::create_directories(folder);
   nlohmann::json json = nlohmann::json::parse(std::ifstream(config_file));
   json["scaling_factor"] = scaling_factor;
-  write_json(folder / "config.json", json.dump(2));
+  write_text_file(folder / "config.json", json.dump(2));
   save_safetensors(folder / "diffusion_pytorch_model.safetensors", half_state_dict(*vae), {{"format", "pt"}});
 
   // Measured on the written fp16 weights, as they ship.
