@@ -125,6 +125,7 @@ std::unique_ptr<TrainStep> make_method_step(const std::string& name) {
   // The subject text-side methods initialise from and prompt with (class-label inits need one), and
   // four fixed random images (image-conditioned methods encode them at attach).
   pbench::SubjectData subject;
+  subject.dataset = "builtin";  // COTI's default image pool: mini-world renders (methods/coti_pool.hpp)
   subject.class_noun = "dog";
   subject.unique_token = "sks";
   subject.instance_prompt = "a sks dog";

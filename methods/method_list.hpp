@@ -11,6 +11,7 @@
   X(pbench, dreambooth)                    \
   X(pbench, textual_inversion)             \
   X(pbench, gradient_free_ti)              \
+  X(pbench, coti)                          \
   X(pbench::peft, lora)                    \
   X(pbench::peft, c_lora)                  \
   X(pbench::peft, disenbooth)              \

@@ -16,6 +16,7 @@
 #include "methods/added_tokens.hpp"
 #include "methods/methods.hpp"
 #include "methods/parameterized_method.hpp"
+#include "methods/textual_inversion.hpp"
 #include "methods/token_prompts.hpp"
 
 namespace pbench {
@@ -37,51 +38,56 @@ struct TextualInversionOptions {
   }
 };
 
-class TextualInversion : public peft::ParameterizedMethod {
+}  // namespace
+
+TextualInversion::TextualInversion(std::string placeholder, std::string init_word, int64_t num_vectors,
+                                   std::optional<double> lr, std::string name)
+    : placeholder_(std::move(placeholder)), init_word_(std::move(init_word)), num_vectors_(num_vectors) {
+  name_ = std::move(name);
+  set_group_lr("token", lr);
+}
+
+void TextualInversion::attach(MethodTarget& target) {
+  freeze_pipeline(target.pipeline);
+  std::vector<std::string> names;
+  for (int64_t i = 0; i < num_vectors_; ++i) names.push_back(token_name(i));
+  rows_ = add_trainable_tokens(target.pipeline, names, name_, "method.placeholder").rows;
+  init_rows_from_word(target.pipeline, *rows_, init_word_or_class(init_word_, target));
+  track(placeholder_, rows_->rows, "token");
+}
+
+std::string TextualInversion::describe() const {
+  return "Textual Inversion: " + std::to_string(num_vectors_) + " token embedding(s) for " + placeholder_;
+}
+
+std::vector<std::string> TextualInversion::train_prompts(const SubjectData&) const { return captions_with(phrase()); }
+std::string TextualInversion::train_prompt(const SubjectData&) const { return captions_with(phrase()).front(); }
+std::string TextualInversion::eval_prompt(const std::string& prompt, const SubjectData& s) const {
+  return replace_subject(prompt, s, phrase());
+}
+
+std::string TextualInversion::token_name(int64_t i) const {
+  return i == 0 ? placeholder_ : placeholder_ + "_" + std::to_string(i);
+}
+std::string TextualInversion::phrase() const {
+  std::string p;
+  for (int64_t i = 0; i < num_vectors_; ++i) p += (i ? " " : "") + token_name(i);
+  return p;
+}
+
+namespace {
+
+// The registered method: TextualInversion built from its typed options.
+class TextualInversionMethod : public TextualInversion {
  public:
-  TextualInversion(const TextualInversionOptions& o, const cfg::Node&)
-      : placeholder_(o.placeholder), init_word_(o.init_word.value_or("")), num_vectors_(o.num_vectors) {
-    name_ = "textual_inversion";
-    set_group_lr("token", o.lr);
-  }
-
-  void attach(MethodTarget& target) override {
-    freeze_pipeline(target.pipeline);
-    std::vector<std::string> names;
-    for (int64_t i = 0; i < num_vectors_; ++i) names.push_back(token_name(i));
-    rows_ = add_trainable_tokens(target.pipeline, names, "textual_inversion", "method.placeholder").rows;
-    init_rows_from_word(target.pipeline, *rows_, init_word_or_class(init_word_, target));
-    track(placeholder_, rows_->rows, "token");
-  }
-
-  std::string describe() const override {
-    return "Textual Inversion: " + std::to_string(num_vectors_) + " token embedding(s) for " + placeholder_;
-  }
-
-  std::vector<std::string> train_prompts(const SubjectData&) const override { return captions_with(phrase()); }
-  std::string train_prompt(const SubjectData&) const override { return captions_with(phrase()).front(); }
-
-  std::string eval_prompt(const std::string& prompt, const SubjectData& s) const override {
-    return replace_subject(prompt, s, phrase());
-  }
-
- private:
-  std::string token_name(int64_t i) const { return i == 0 ? placeholder_ : placeholder_ + "_" + std::to_string(i); }
-  std::string phrase() const {
-    std::string p;
-    for (int64_t i = 0; i < num_vectors_; ++i) p += (i ? " " : "") + token_name(i);
-    return p;
-  }
-
-  std::string placeholder_, init_word_;  // init_word_ "" = the class noun
-  int64_t num_vectors_;
-  std::shared_ptr<nn::AddedTokenRows> rows_;
+  TextualInversionMethod(const TextualInversionOptions& o, const cfg::Node&)
+      : TextualInversion(o.placeholder, o.init_word.value_or(""), o.num_vectors, o.lr, "textual_inversion") {}
 };
 
 }  // namespace
 
 void register_textual_inversion(Registry<MethodEntry>& registry) {
-  register_method<TextualInversion, TextualInversionOptions>(
+  register_method<TextualInversionMethod, TextualInversionOptions>(
       registry, "textual_inversion", "Textual Inversion (arXiv 2208.01618): one new token embedding",
       MethodBudget{6100, 2, 310, 0.15, "rinongal/textual_inversion SD config: max_steps 6100, batch 2 (its lr scaling by GPUs x batch is not applied); DVAR README: window 310, threshold 0.15"});
 }

@@ -560,7 +560,7 @@ bool needs_base_unet(const std::string& method, const std::string& format) {
 
 std::vector<std::string> formats_for(const std::string& method) {
   if (method == "lora") return {"diffusers", "peft", "kohya", "a1111"};
-  if (method == "textual_inversion") return {"diffusers", "a1111"};
+  if (method == "textual_inversion" || method == "coti") return {"diffusers", "a1111"};  // COTI learns TI's tokens
   if (method == "loha" || method == "lokr") return {"kohya", "a1111"};
   if (method == "custom_diffusion") return {"diffusers"};
   if (method == "p_plus") return {"kohya"};
@@ -571,7 +571,7 @@ namespace {
 void check_format(const std::string& method, const std::string& format) {
   auto ok = formats_for(method);
   if (ok.empty())
-    throw InputError("method '" + method + "': no interchange format yet (lora, loha, lokr, textual_inversion, "
+    throw InputError("method '" + method + "': no interchange format yet (lora, loha, lokr, textual_inversion, coti, "
                      "custom_diffusion, p_plus have; `pbench merge` bakes any weight-only method into a pipeline; "
                      "docs/interop.md)");
   if (std::find(ok.begin(), ok.end(), format) == ok.end()) {

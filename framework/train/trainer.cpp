@@ -6,6 +6,7 @@
 #include <numeric>
 #include <ostream>
 
+#include "framework/train/active_training_set.hpp"
 #include "framework/train/candidate_search.hpp"
 #include "framework/train/random_scale.hpp"
 #include "framework/util/errors.hpp"
@@ -74,7 +75,8 @@ torch::Tensor sample_latents(const torch::Tensor& mean, const torch::Tensor& std
 Trainer::Trainer(models::Pipeline& pipeline, Method& method, const SubjectData& subject, TrainOptions train,
                  DvarOptions dvar, int64_t seed)
     : pipeline_(pipeline), method_(method), subject_(subject), train_(train), dvar_(dvar), seed_(seed),
-      schedule_(pipeline.scheduler), search_(dynamic_cast<CandidateSearch*>(&method)) {
+      schedule_(pipeline.scheduler), search_(dynamic_cast<CandidateSearch*>(&method)),
+      active_(dynamic_cast<ActiveTrainingSet*>(&method)) {
   if (subject.images.empty()) throw InputError("dataset: subject '" + subject.subject + "' has no images");
   train_.schedule.total_steps = train_.steps;  // the schedule spans the budget
   prompts_ = method_.train_prompts(subject_);
@@ -102,6 +104,8 @@ Trainer::Trainer(models::Pipeline& pipeline, Method& method, const SubjectData& 
     latent_std_flipped_ = flipped.std;
   }
   if (!text_encoder_trains()) cached_context_ = encode_prompts(prompts_);
+  if (active_ && (method_.weights_loss_by_object_mask() || method_.instance_augmentation() != InstanceAugmentation::none))
+    throw std::logic_error("a method that adds training images cannot also weight by object masks or augment");
   if (method_.weights_loss_by_object_mask()) {
     if (method_.instance_augmentation() != InstanceAugmentation::none)
       throw std::logic_error("object-mask loss weights with an instance augmentation are not supported");
@@ -157,15 +161,49 @@ torch::Tensor Trainer::encode_prompts(const std::vector<std::string>& prompts) {
 
 torch::Tensor Trainer::denoising_loss(const torch::Tensor& latents, const torch::Tensor& noise,
                                       const torch::Tensor& timesteps, const torch::Tensor& context,
-                                      const torch::Tensor& mask, const torch::Tensor& object_weight) {
+                                      const torch::Tensor& mask, const torch::Tensor& object_weight,
+                                      const torch::Tensor& sample_weight) {
   torch::Tensor noisy = schedule_.add_noise(latents, noise, timesteps);
   torch::Tensor pred = pipeline_.unet->forward(noisy, timesteps, context);
   const std::string& type = pipeline_.scheduler.prediction_type;
   torch::Tensor target = type == "v_prediction" ? schedule_.get_velocity(latents, noise, timesteps)
                          : type == "sample"     ? latents
                                                 : noise;
+  if (sample_weight.defined()) {
+    if (mask.defined() || object_weight.defined())
+      throw std::logic_error("sample weights with a loss mask or object weights are not supported");
+    return ((pred - target).pow(2).mean({1, 2, 3}) * sample_weight.to(pred.device(), pred.scalar_type())).mean();
+  }
   if (object_weight.defined()) return ((pred - target) * object_weight).pow(2).mean();
   return mask.defined() ? masked_mse(pred, target, mask) : torch::mse_loss(pred, target);
+}
+
+torch::Tensor Trainer::batch_denoising_loss(const TrainingBatch& batch, const torch::Tensor& context,
+                                            const torch::Tensor& timesteps) {
+  return denoising_loss(batch.latents, batch.noise, timesteps, context, batch.mask, batch.object_weight,
+                        batch.sample_weight);
+}
+
+void Trainer::grow_training_set(int64_t step, const TrainCallbacks& cb) {
+  if (!active_) return;
+  TrainingSetAddition add = active_->images_to_add(step, train_.steps);
+  if (!add.pixels.defined() || add.pixels.size(0) == 0) return;
+  const int64_t k = add.pixels.size(0), n = latent_mean_.size(0);
+  if (!add.weights.defined() || add.weights.numel() != k || (add.weights < 0).any().item<bool>())
+    throw std::logic_error("an added training image needs one weight >= 0");
+  torch::NoGradGuard no_grad;
+  auto dist = pipeline_.vae->encode(add.pixels);
+  latent_mean_ = torch::cat({latent_mean_, dist.mean});
+  latent_std_ = torch::cat({latent_std_, dist.std});
+  if (train_.flip) {
+    auto flipped = pipeline_.vae->encode(add.pixels.flip({3}));
+    latent_mean_flipped_ = torch::cat({latent_mean_flipped_, flipped.mean});
+    latent_std_flipped_ = torch::cat({latent_std_flipped_, flipped.std});
+  }
+  image_rows_ = torch::cat({image_rows_, torch::full({k}, -1, torch::kInt64)});
+  if (!sample_weight_.defined()) sample_weight_ = torch::ones({n}, torch::kFloat);
+  sample_weight_ = torch::cat({sample_weight_, add.weights.to(torch::kFloat).flatten()});
+  if (cb.log && !add.note.empty()) *cb.log << "[train] step " << step << ": " << add.note << "\n";
 }
 
 torch::Tensor masked_mse(const torch::Tensor& pred, const torch::Tensor& target, const torch::Tensor& mask) {
@@ -214,6 +252,7 @@ TrainingBatch Trainer::draw_batch(torch::Generator& gen) {
   torch::Tensor idx = torch::randint(latent_mean_.size(0), {b}, gen, torch::kInt64);
   torch::Tensor mean = latent_mean_.index_select(0, idx), std = latent_std_.index_select(0, idx);
   batch.images = {image_rows_.index_select(0, idx), torch::zeros({b}, torch::kBool), {}};
+  if (sample_weight_.defined()) batch.sample_weight = sample_weight_.index_select(0, idx);
   if (object_weights_.defined()) batch.object_weight = object_weights_.index_select(0, idx);
   if (train_.flip) {
     batch.images.flipped = torch::rand({b}, gen) < 0.5;
@@ -296,7 +335,7 @@ double Trainer::accumulate_gradients(int64_t step, torch::Generator& gen) {
   for (int64_t micro = 0; micro < train_.grad_accum; ++micro) {
     TrainingBatch batch = draw_batch(gen);
     const DenoisingLossOf loss_of = [&](const torch::Tensor& context) {
-      return denoising_loss(batch.latents, batch.noise, batch.timesteps, context, batch.mask, batch.object_weight);
+      return batch_denoising_loss(batch, context, batch.timesteps);
     };
     torch::Tensor loss = method_.batch_loss(batch.context, batch.images, loss_of);
     if (prior_weight_ > 0.0) loss = loss + prior_weight_ * prior_loss(gen);
@@ -322,8 +361,7 @@ std::vector<double> Trainer::search_step(int64_t step, torch::Generator& gen) {
   return run_generation(*search_, gen, [&](int64_t i) {
     TrainingBatch batch = draw_batch(gen);  // fresh images, noise and captions per evaluation
     const double value =
-        denoising_loss(batch.latents, batch.noise, search_timesteps_, batch.context, batch.mask, batch.object_weight)
-            .item<double>();
+        batch_denoising_loss(batch, batch.context, search_timesteps_).item<double>();
     if (!std::isfinite(value))
       throw RunFailure("candidate " + std::to_string(i) + "'s loss became " + (std::isnan(value) ? "NaN" : "infinite") +
                        " at step " + std::to_string(step) + " (check the method's search settings)");
@@ -370,6 +408,7 @@ TrainResult Trainer::run(const TrainCallbacks& cb) {
     DvarCheck dvar = check_dvar(step, rule, cb);
     if (dvar.fired_first) result.dvar_stop_step = step;
     const double factor = train_.schedule.factor(step);
+    grow_training_set(step, cb);
     method_.before_step(step, gen);
     double step_loss = 0.0;
     if (search_) {

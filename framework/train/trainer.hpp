@@ -23,6 +23,7 @@
 
 namespace pbench {
 
+class ActiveTrainingSet;
 class CandidateSearch;
 
 // A run config's `train` section. Ranges are checked where the config is read, so
@@ -109,6 +110,9 @@ struct TrainingBatch {
   // [B, 1, h, w] soft object masks weighting the loss (Method::weights_loss_by_object_mask);
   // undefined = none.
   torch::Tensor object_weight;
+  // [B] factors on each row's loss (images an ActiveTrainingSet added, with the subject's at 1);
+  // undefined = none (until a method adds images, and for every other method).
+  torch::Tensor sample_weight;
   BatchImages images;  // the subject images behind the rows (Method::batch_loss)
 };
 
@@ -156,6 +160,9 @@ class Trainer {
   // candidates' fitness. RunFailure when one is NaN or infinite; logic_error for a method
   // that does not search.
   std::vector<double> search_step(int64_t step, torch::Generator& gen);
+  // Before `step`'s update: asks an ActiveTrainingSet method (framework/train/
+  // active_training_set.hpp) for images and appends them, encoded once, with their loss weights.
+  void grow_training_set(int64_t step, const TrainCallbacks& callbacks);
   // The progress line every train.log_every steps (and the first and last).
   void log_step(const TrainCallbacks& callbacks, int64_t step, double loss, double lr, double wall) const;
 
@@ -165,10 +172,15 @@ class Trainer {
   // row, or a search that writes token rows): they are encoded per batch, never cached.
   bool text_encoder_trains() const;
   // The MSE of the prediction; with a mask, Custom Diffusion's masked form (trainer.cpp); with
-  // an object weight m, mean((m * (pred - target))^2) (Perfusion's).
+  // an object weight m, mean((m * (pred - target))^2) (Perfusion's); with sample weights w
+  // ([B]), the batch mean of w_i x row i's mean (framework/train/active_training_set.hpp).
   torch::Tensor denoising_loss(const torch::Tensor& latents, const torch::Tensor& noise, const torch::Tensor& timesteps,
                                const torch::Tensor& context, const torch::Tensor& mask = {},
-                               const torch::Tensor& object_weight = {});
+                               const torch::Tensor& object_weight = {}, const torch::Tensor& sample_weight = {});
+  // The batch's loss as every path computes it (training, search, a method's extra passes).
+  torch::Tensor batch_denoising_loss(const TrainingBatch& batch, const torch::Tensor& context,
+                                     const torch::Tensor& timesteps);
+
   // draw_batch for InstanceAugmentation::random_scale and patch_crop: images augmented and
   // encoded each draw.
   TrainingBatch draw_augmented_batch(torch::Generator& gen);
@@ -187,8 +199,11 @@ class Trainer {
   // The training images as the VAE takes them, kept when each draw re-encodes an augmented copy.
   torch::Tensor instance_pixels_;
   int64_t latent_factor_ = 8;  // pixels per latent cell
-  // Rows of SubjectData::images the training images are (Method::training_images; all by default).
+  // Rows of SubjectData::images the training images are (Method::training_images; all by default);
+  // -1 for an image an ActiveTrainingSet added.
   torch::Tensor image_rows_;
+  // [N] each training image's loss factor; undefined until an ActiveTrainingSet adds images.
+  torch::Tensor sample_weight_;
   // The training images' soft object masks on the latent grid, [N, 1, h, w], each divided by its
   // maximum (and mirrored); undefined unless the method weights its loss by them.
   torch::Tensor object_weights_, object_weights_flipped_;
@@ -198,6 +213,7 @@ class Trainer {
   std::string prior_prompt_;
   CandidateSearch* search_ = nullptr;  // the method, when it learns by search (no optimizer)
   torch::Tensor search_timesteps_;     // the search's timesteps, drawn once
+  ActiveTrainingSet* active_ = nullptr;  // the method, when it grows its training set
   // DVAR's frozen batch.
   torch::Tensor eval_latents_, eval_noise_, eval_timesteps_;
   std::vector<std::string> eval_prompts_;

@@ -44,6 +44,13 @@ BOOST_AUTO_TEST_CASE(gradient_free_ti_count) {
   BOOST_TEST(count("name: gradient_free_ti\n").trainable == 768);
 }
 
+BOOST_AUTO_TEST_CASE(coti_count) {
+  // Textual Inversion's rows at the reference's 8 vectors per token (jnzju/COTI: nvpt 8); the
+  // scorers' heads are how it selects data, not what it learns.
+  BOOST_TEST(count("name: coti\n").trainable == 8 * 768);
+  BOOST_TEST(count("name: coti\nnum_vectors: 1\n").trainable == 768);
+}
+
 BOOST_AUTO_TEST_CASE(custom_diffusion_count) {
   BOOST_TEST(count("name: custom_diffusion\n").trainable == 19169280 + 768);
 }
