@@ -118,11 +118,11 @@ class Coti : public TextualInversion, public ActiveTrainingSet {
     const models::ImageEncoder encoder = models::load_image_encoder(o_.image_encoder, target.pipeline);
     encoder_source_ = encoder.source;
     const uint64_t pool_seed = uint64_t(torch::randint(1LL << 40, {1}, generator_, torch::kInt64).item<int64_t>());
-    pool_ = coti::load_pool(o_.pool, *target.subject, o_.pool_size, pool_seed, target.cache_dir, key("pool"));
+    pool_ = coti::load_pool(o_.pool, *target.subject, o_.pool_size, pool_seed, target.cache_dir,
+                            section_.find("pool")->origin().describe() + ": method.pool");
     pool_features_ = embed(encoder, pool_.pixels);
     const torch::Tensor subject_pixels = images_to_tensor(target.subject->images);
     subject_features_ = embed(encoder, subject_pixels);
-    taken_.assign(size_t(pool_features_.size(0)), false);
 
     // The quality head's first fit: the subject's images and some of the pool's (so that it learns
     // what degradation looks like on many contents, not one), each at strengths spread over [0, 1].
@@ -154,14 +154,11 @@ class Coti : public TextualInversion, public ActiveTrainingSet {
     const auto cycle_of = [&](int64_t s) { return (s - 1) * o_.cycles / std::max<int64_t>(1, total_steps); };
     const int64_t cycle = cycle_of(step);
     if (cycle == cycle_of(step - 1)) return {};
-    std::vector<int64_t> open;
-    for (size_t i = 0; i < taken_.size(); ++i)
-      if (!taken_[i]) open.push_back(int64_t(i));
+    const std::vector<int64_t> open = open_rows();
     if (open.empty()) return {};
 
-    refit_scorers();
-    const torch::Tensor open_idx = torch::tensor(open, torch::kInt64);
-    const torch::Tensor features = pool_features_.index_select(0, open_idx);
+    const torch::Tensor features = pool_features_.index_select(0, torch::tensor(open, torch::kInt64));
+    refit_scorers(features);
     const torch::Tensor quality = quality_->score(features), relevance = relevance_->score(features);
     const torch::Tensor score =
         (quality / 10.0).pow(o_.quality_weight) * relevance.pow(1.0 - o_.quality_weight);
@@ -172,7 +169,6 @@ class Coti : public TextualInversion, public ActiveTrainingSet {
     std::vector<int64_t> rows;
     for (int64_t j = 0; j < k; ++j) {
       const int64_t b = best[j].item<int64_t>(), row = open[size_t(b)];
-      taken_[size_t(row)] = true;
       rows.push_back(row);
       add.sources.push_back(pool_.sources[size_t(row)]);
       accepted_.push_back(row);
@@ -192,9 +188,14 @@ class Coti : public TextualInversion, public ActiveTrainingSet {
   }
 
  private:
-  std::string key(const std::string& name) const {
-    const cfg::Node* at = section_.find(name);
-    return (at ? at->origin().describe() + ": " : std::string()) + "method." + name;
+  // Pool rows not taken yet, in order.
+  std::vector<int64_t> open_rows() const {
+    std::vector<bool> taken(size_t(pool_features_.size(0)), false);
+    for (int64_t row : accepted_) taken[size_t(row)] = true;
+    std::vector<int64_t> open;
+    for (size_t i = 0; i < taken.size(); ++i)
+      if (!taken[i]) open.push_back(int64_t(i));
+    return open;
   }
 
   static torch::Tensor embed(const models::ImageEncoder& encoder, const torch::Tensor& pixels) {
@@ -207,9 +208,9 @@ class Coti : public TextualInversion, public ActiveTrainingSet {
   }
 
   // Step 1 of a cycle: the relevance head on the concept (the subject's images at weight 1, the
-  // accepted ones at their scores) against the pool images not taken; the quality head fine-tuned
-  // on its proxy set and the accepted images at their scheduled labels.
-  void refit_scorers() {
+  // accepted ones at their scores) against `untaken`, the embeddings of the pool images not taken;
+  // the quality head fine-tuned on its proxy set and the accepted images at their scheduled labels.
+  void refit_scorers(const torch::Tensor& untaken) {
     torch::Tensor positive = subject_features_, positive_weights = torch::ones({subject_features_.size(0)});
     torch::Tensor quality_x = proxy_features_, quality_y = proxy_labels_;
     if (!accepted_.empty()) {
@@ -219,11 +220,7 @@ class Coti : public TextualInversion, public ActiveTrainingSet {
       quality_x = torch::cat({quality_x, taken});
       quality_y = torch::cat({quality_y, torch::tensor(accepted_labels_)});
     }
-    std::vector<int64_t> open;
-    for (size_t i = 0; i < taken_.size(); ++i)
-      if (!taken_[i]) open.push_back(int64_t(i));
-    const torch::Tensor negative = pool_features_.index_select(0, torch::tensor(open, torch::kInt64));
-    relevance_->fit(positive, positive_weights, negative, kRelevanceSteps, kRelevanceLr);
+    relevance_->fit(positive, positive_weights, untaken, kRelevanceSteps, kRelevanceLr);
     quality_->fit(quality_x, quality_y, kQualityTuneSteps, kQualityLr);
   }
 
@@ -235,8 +232,7 @@ class Coti : public TextualInversion, public ActiveTrainingSet {
   torch::Tensor pool_features_, subject_features_, proxy_features_, proxy_labels_;  // embeddings [N, d], CPU
   std::optional<coti::QualityScorer> quality_;
   std::optional<coti::RelevanceScorer> relevance_;
-  std::vector<bool> taken_;
-  std::vector<int64_t> accepted_;
+  std::vector<int64_t> accepted_;  // pool rows in the order taken
   std::vector<float> accepted_weights_, accepted_labels_;
 };
 

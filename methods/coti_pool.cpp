@@ -66,19 +66,18 @@ ImagePool other_subjects_pool(const SubjectData& subject, int64_t size, const fs
 
 ImagePool rendered_pool(const SubjectData& subject, int64_t size, uint64_t seed) {
   const int side = subject_side(subject);
+  // Every third render degraded, at a strength from the same seed.
+  torch::Generator gen = at::detail::createCPUGenerator(seed);
+  const torch::Tensor degraded = torch::arange(size) % 3 == 2;
+  const torch::Tensor strength = torch::where(degraded, torch::rand({size}, gen) * 0.6 + 0.3, torch::zeros({size}));
   ImagePool pool;
   std::vector<Image> images;
   for (int64_t i = 0; i < size; ++i) {
     const uint64_t scene_seed = mini::item_seed(seed, uint64_t(i));
     images.push_back(mini::render_scene(mini::sample_training_scene(scene_seed), side));
-    pool.sources.push_back("mini_world:" + std::to_string(scene_seed) + (i % 3 == 2 ? " degraded" : ""));
+    pool.sources.push_back("mini_world:" + std::to_string(scene_seed) + (degraded[i].item<bool>() ? " degraded" : ""));
   }
-  pool.pixels = images_to_tensor(images);
-  // Every third render degraded, at a strength from the same seed.
-  torch::Generator gen = at::detail::createCPUGenerator(seed);
-  torch::Tensor strength = torch::rand({size}, gen) * 0.6 + 0.3;
-  strength = torch::where(torch::arange(size) % 3 == 2, strength, torch::zeros_like(strength));
-  pool.pixels = degrade(pool.pixels, strength, gen);
+  pool.pixels = degrade(images_to_tensor(images), strength, gen);
   pool.description = std::to_string(size) + " renders of the mini world (a third degraded)";
   return pool;
 }

@@ -28,11 +28,11 @@ class TextualInversion : public peft::ParameterizedMethod {
   std::string eval_prompt(const std::string& prompt, const SubjectData& s) const override;
 
  protected:
-  // "<sks> <sks>_1 …": what prompts say in place of the subject.
-  std::string phrase() const;
   int64_t num_vectors() const { return num_vectors_; }
 
  private:
+  // "<sks> <sks>_1 …": what prompts say in place of the subject.
+  std::string phrase() const;
   std::string token_name(int64_t i) const;
 
   std::string placeholder_, init_word_;  // init_word_ "" = the class noun

@@ -169,11 +169,9 @@ torch::Tensor Trainer::denoising_loss(const torch::Tensor& latents, const torch:
   torch::Tensor target = type == "v_prediction" ? schedule_.get_velocity(latents, noise, timesteps)
                          : type == "sample"     ? latents
                                                 : noise;
-  if (sample_weight.defined()) {
-    if (mask.defined() || object_weight.defined())
-      throw std::logic_error("sample weights with a loss mask or object weights are not supported");
+  // Never together with a mask or object weights: the constructor refuses such a method.
+  if (sample_weight.defined())
     return ((pred - target).pow(2).mean({1, 2, 3}) * sample_weight.to(pred.device(), pred.scalar_type())).mean();
-  }
   if (object_weight.defined()) return ((pred - target) * object_weight).pow(2).mean();
   return mask.defined() ? masked_mse(pred, target, mask) : torch::mse_loss(pred, target);
 }
